@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Regenerates imports/ offline from pinned sources served by the Go module proxy.
+#
+#   npm run import
+#
+# - k8s: the API definitions of k8s.io/kubernetes@K8S_API_VERSION (api/openapi-spec/swagger.json),
+#   fed to the real `cdk8s import k8s@K8S_API_VERSION` through scripts/imports/offline-schema.js.
+# - CRDs: copied from the released Go modules into imports/crds/, then `cdk8s import` of each file.
+# Versions are pinned here and in cdk8s.yaml; change both together.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+K8S_API_VERSION=1.27.0
+KARPENTER_VERSION=v1.8.0
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
+
+export GOTOOLCHAIN=local GOFLAGS=-mod=mod CDK8S_CHECK_UPGRADE=false
+
+module_dir() {
+  local dir
+  if ! dir=$(cd "$(mktemp -d)" && go mod download -json "$1" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p'); then
+    echo "regenerate-imports: could not download Go module $1 (is the Go module proxy reachable? GOPROXY=$(go env GOPROXY))" >&2
+    exit 1
+  fi
+  [ -n "$dir" ] || { echo "regenerate-imports: go mod download gave no directory for $1" >&2; exit 1; }
+  echo "$dir"
+}
+
+echo "regenerate-imports: fetching pinned modules"
+k8s_dir=$(module_dir "k8s.io/kubernetes@v${K8S_API_VERSION}")
+karpenter_dir=$(module_dir "sigs.k8s.io/karpenter@${KARPENTER_VERSION}")
+prometheus_dir=$(module_dir "github.com/prometheus-operator/prometheus-operator@${PROMETHEUS_OPERATOR_VERSION}")
+
+staging=$(mktemp -d)
+trap 'rm -rf "$staging"' EXIT
+mkdir -p "$staging/crds"
+install -m 0644 "$karpenter_dir/pkg/apis/crds/karpenter.sh_nodepools.yaml" "$staging/crds/"
+install -m 0644 "$prometheus_dir/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" "$staging/crds/"
+
+echo "regenerate-imports: cdk8s import k8s@${K8S_API_VERSION}"
+NAUTILUS_K8S_SWAGGER="$k8s_dir/api/openapi-spec/swagger.json" \
+  node -r ./scripts/imports/offline-schema.js node_modules/.bin/cdk8s import "k8s@${K8S_API_VERSION}" \
+  --language typescript --output "$staging"
+for crd in "$staging"/crds/*.yaml; do
+  echo "regenerate-imports: cdk8s import crds/$(basename "$crd")"
+  node node_modules/.bin/cdk8s import "$crd" --language typescript --output "$staging"
+done
+
+# Replace the generated files only once everything above succeeded.
+cp "$staging"/*.ts imports/
+rm -rf imports/crds && cp -r "$staging/crds" imports/crds
+echo "regenerate-imports: done"
+ls imports
