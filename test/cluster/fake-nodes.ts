@@ -1,0 +1,84 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import { applyManifests, kubeRequest, ManifestObject } from './apply';
+import { KWOK_NODE_LABEL_KEY, KWOK_NODE_LABEL_VALUE } from './control-plane';
+
+/** A node kwok should fake. */
+export interface FakeNodeSpec {
+  /** Node name. */
+  readonly name: string;
+  /** CPU capacity as a Kubernetes quantity, e.g. `'8'`. */
+  readonly cpu: string;
+  /** Memory capacity as a Kubernetes quantity, e.g. `'32Gi'`. */
+  readonly memory: string;
+  /**
+   * Maximum pods on the node.
+   * @default 110
+   */
+  readonly pods?: number;
+  /**
+   * Extra labels, e.g. `topology.kubernetes.io/zone`. The kwok label is always added.
+   * @default {}
+   */
+  readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Taints on the node.
+   * @default []
+   */
+  readonly taints?: readonly { readonly key: string; readonly value?: string; readonly effect: string }[];
+}
+
+/** The Node object for `spec`, labelled so that the harness's kwok manages it. */
+export function fakeNode(spec: FakeNodeSpec): ManifestObject {
+  const resources = { cpu: spec.cpu, memory: spec.memory, pods: String(spec.pods ?? 110) };
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: spec.name,
+      labels: {
+        'kubernetes.io/hostname': spec.name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        ...spec.labels,
+        [KWOK_NODE_LABEL_KEY]: KWOK_NODE_LABEL_VALUE,
+      },
+      annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+    },
+    spec: { taints: [...(spec.taints ?? [])] },
+    status: { capacity: resources, allocatable: resources },
+  };
+}
+
+/**
+ * Creates the fake nodes and waits until kwok reports each one Ready. Capacity
+ * lives in `status`, which apply does not own, so it is also written through
+ * the status subresource.
+ */
+export async function createFakeNodes(kc: KubeConfig, specs: readonly FakeNodeSpec[], timeoutMs = 60_000): Promise<void> {
+  const nodes = specs.map(fakeNode);
+  await applyManifests(kc, nodes, { fieldManager: 'nautilus-k8s-fake-nodes' });
+  for (const node of nodes) {
+    const response = await kubeRequest(kc, `/api/v1/nodes/${node.metadata?.name}/status`, {
+      method: 'PATCH',
+      contentType: 'application/merge-patch+json',
+      body: JSON.stringify({ status: node.status }),
+    });
+    if (response.status !== 200) {
+      throw new Error(`setting the capacity of fake node ${node.metadata?.name} failed: HTTP ${response.status}: ${response.body}`);
+    }
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (const spec of specs) {
+    for (;;) {
+      const response = await kubeRequest(kc, `/api/v1/nodes/${spec.name}`);
+      const node = JSON.parse(response.body) as { status?: { conditions?: { type: string; status: string }[] } };
+      if (node.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True')) {
+        break;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`fake node ${spec.name} did not become Ready within ${timeoutMs} ms; is kwok running (see its log)?`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
