@@ -1,0 +1,24 @@
+import { Chart } from 'cdk8s';
+import { Construct } from 'constructs';
+import { Redis, TimescaleDb } from '../src/constructs/data-stores';
+import { environmentLabels } from '../src/constructs/labels';
+import { DataStoreName } from '../src/catalog/engine-spec';
+import { DataStorePlan } from '../src/planning/plan';
+import { PlatformChartProps } from './platform-chart-props';
+
+/** The construct that renders each data store. */
+const STORE_CONSTRUCTS: Readonly<Record<DataStoreName, new (scope: Construct, id: string, plan: DataStorePlan) => Construct>> = {
+  timescaledb: TimescaleDb,
+  redis: Redis,
+};
+
+/** TimescaleDB and Redis. */
+export class DataStoresChart extends Chart {
+  constructor(scope: Construct, id: string, props: PlatformChartProps) {
+    super(scope, id, { labels: environmentLabels(props.environment.name), disableResourceNameHashes: true });
+    for (const plan of props.stores) {
+      const StoreConstruct = STORE_CONSTRUCTS[plan.store.name];
+      new StoreConstruct(this, plan.store.name, plan);
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import { Cpu, Memory } from '../model/quantities';
+import { DataStoreName } from './engine-spec';
+
+/** A stateful data store the engines depend on. */
+export interface DataStoreSpec {
+  /** Kubernetes name of its StatefulSet and Services. */
+  readonly name: DataStoreName;
+  /** Container image, pinned by version (pulled from the environment's registry mirror). */
+  readonly image: string;
+  /** The port clients connect to. */
+  readonly port: number;
+  /** Requests (== limits) in production. */
+  readonly cpu: Cpu;
+  readonly memory: Memory;
+  /** Volume size per replica in production. */
+  readonly storage: Memory;
+  /** Which of the environment's storage classes the volume uses. */
+  readonly storageTier: 'fast' | 'standard';
+  /** The user and group id the image's server runs as (for runAsUser and fsGroup). */
+  readonly uid: number;
+  /** How long to wait for a clean shutdown (checkpoint or AOF fsync) before SIGKILL. */
+  readonly terminationGracePeriodSeconds: number;
+}
+
+/** TimescaleDB: PostgreSQL 16 with the timescaledb extension, one primary (see README: HA). */
+export const TIMESCALEDB: DataStoreSpec = {
+  name: 'timescaledb',
+  image: 'timescale/timescaledb:2.17.2-pg16',
+  port: 5432,
+  cpu: Cpu.cores(2),
+  memory: Memory.gibibytes(8),
+  storage: Memory.gibibytes(100),
+  storageTier: 'fast',
+  uid: 70,
+  terminationGracePeriodSeconds: 120,
+};
+
+/** Redis with AOF persistence, one primary (see README: HA). */
+export const REDIS: DataStoreSpec = {
+  name: 'redis',
+  image: 'redis:7.4.1-alpine',
+  port: 6379,
+  cpu: Cpu.millis(500),
+  memory: Memory.gibibytes(1),
+  storage: Memory.gibibytes(20),
+  storageTier: 'fast',
+  uid: 999,
+  terminationGracePeriodSeconds: 30,
+};
+
+/** Every data store, by name. */
+export const PLATFORM_DATA_STORES: Readonly<Record<DataStoreName, DataStoreSpec>> = {
+  timescaledb: TIMESCALEDB,
+  redis: REDIS,
+};

@@ -1,0 +1,108 @@
+import { Cpu, Memory } from '../model/quantities';
+import { Tier } from './tier';
+
+/** The data stores engines can depend on. */
+export type DataStoreName = 'timescaledb' | 'redis';
+
+/** HTTP paths an engine serves for Kubernetes probes. */
+export interface HealthEndpoints {
+  /** Answers 200 while the process is alive; failing it restarts the container. */
+  readonly liveness: string;
+  /** Answers 200 while the engine can serve (its dependencies answer); failing it removes the pod from Service endpoints. */
+  readonly readiness: string;
+  /** How long the engine may take to start (JIT warm-up, caches) before liveness applies, in seconds. */
+  readonly startupBudgetSeconds: number;
+}
+
+/** How many GPUs an engine uses, and what happens where an environment has none. */
+export interface GpuNeeds {
+  /** GPUs per pod (`nvidia.com/gpu`). */
+  readonly count: number;
+  /**
+   * `required`: the engine cannot run without them (synthesis fails in an environment without a
+   * GPU pool unless the environment disables the engine). `preferred`: it runs on CPU there.
+   */
+  readonly mode: 'required' | 'preferred';
+}
+
+/** How many replicas an engine runs, in production terms; environments scale it down. */
+export interface ScalingPolicy {
+  /** Replicas at rest (the HPA's minimum where the tier autoscales). */
+  readonly minReplicas: number;
+  /** The HPA's maximum; equal to `minReplicas` for a fixed-size workload. */
+  readonly maxReplicas: number;
+  /** Most pods a voluntary disruption (drain) may take down at once. @default 1 */
+  readonly maxUnavailable?: number;
+  /** Average CPU utilisation (percent of request) the HPA aims for. @default 70 */
+  readonly targetCpuUtilization?: number;
+  /** Average `requests_per_second` per pod the HPA aims for (custom metric). @default no custom metric */
+  readonly targetRequestsPerSecond?: number;
+}
+
+/** A long-running engine: a Deployment behind a Service. */
+export interface ServiceWorkload {
+  readonly kind: 'service';
+  /** The TCP port the engine serves HTTP (API, probes and `/metrics`) on. */
+  readonly port: number;
+  /** Probe endpoints on that port. */
+  readonly health: HealthEndpoints;
+  /** Replica counts and autoscaling targets. */
+  readonly scaling: ScalingPolicy;
+}
+
+/** A batch engine: a CronJob whose runs complete. */
+export interface BatchWorkload {
+  readonly kind: 'batch';
+  /** Cron schedule in UTC. */
+  readonly schedule: string;
+  /** How long one run may take before it is stopped, in seconds. */
+  readonly activeDeadlineSeconds: number;
+  /** Retries of a failed run. */
+  readonly backoffLimit: number;
+}
+
+/** What an engine talks to. Network policies and connection settings are derived from this. */
+export interface Dependencies {
+  /** Data stores the engine connects to. */
+  readonly stores: readonly DataStoreName[];
+  /** Other engines whose HTTP port it calls. */
+  readonly engines: readonly string[];
+}
+
+/** Requests (== limits for memory; see the tier for CPU) of one engine pod, in production terms. */
+export interface ResourceBudget {
+  readonly cpu: Cpu;
+  readonly memory: Memory;
+  /** Memory limit when above the request (Burstable tiers only). @default equal to memory */
+  readonly memoryLimit?: Memory;
+  /** 2Mi hugepages, for tiers that use them where nodes pre-allocate them. */
+  readonly hugepages2Mi?: Memory;
+  /** GPU needs, for the GPU tier. */
+  readonly gpu?: GpuNeeds;
+}
+
+/**
+ * One engine of the platform: everything the manifests need to know about it. Adding an engine to
+ * the platform is adding one of these to the catalog.
+ */
+export interface EngineSpec {
+  /** Kubernetes name of the engine's workload, Service and image (an RFC 1123 label). */
+  readonly name: string;
+  /** One line on what it does, used in annotations and docs. */
+  readonly description: string;
+  /** Latency tier; decides networking, pinning, priority, node pool and autoscaling. */
+  readonly tier: Tier;
+  /** Service or batch. */
+  readonly workload: ServiceWorkload | BatchWorkload;
+  /** Requests and limits in production. */
+  readonly resources: ResourceBudget;
+  /** What it talks to. */
+  readonly dependencies: Dependencies;
+  /** Whether clients outside the cluster reach it through the ingress controller. @default false */
+  readonly publicIngress?: boolean;
+}
+
+/** Probe endpoints every engine runtime serves unless its entry says otherwise. */
+export function standardHealth(startupBudgetSeconds = 30): HealthEndpoints {
+  return { liveness: '/health/live', readiness: '/health/ready', startupBudgetSeconds };
+}

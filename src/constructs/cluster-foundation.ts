@@ -1,0 +1,209 @@
+import { Construct } from 'constructs';
+import {
+  KubeDaemonSet, KubeLimitRange, KubeNamespace, KubePriorityClass, KubeResourceQuota, KubeStorageClass, Quantity,
+} from '../../imports/k8s';
+import {
+  NodePool, NodePoolSpecDisruptionConsolidationPolicy, NodePoolSpecLimits, NodePoolSpecTemplateSpecRequirementsOperator,
+  NodePoolSpecTemplateSpecTaintsEffect,
+} from '../../imports/karpenter.sh';
+import { NamespaceRole, Tier } from '../catalog/tier';
+import { EnvironmentSpec, poolForRole } from '../environments/environment';
+import { GPU_PRESENT_LABEL, GPU_RESOURCE, poolLabels, poolTaints } from '../environments/node-pool-policy';
+import { Cpu, Memory } from '../model/quantities';
+import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES, NAMESPACE_POD_SECURITY } from '../planning/namespaces';
+import { DataStorePlan, EnginePlan } from '../planning/plan';
+import { componentLabels, selectorLabels } from './labels';
+import { DATA_PRIORITY_CLASS } from './stateful-store';
+
+/** The Kubernetes minor version Pod Security levels are pinned to. */
+export const POD_SECURITY_VERSION = 'v1.27';
+
+/** NVIDIA's device plugin, which advertises `nvidia.com/gpu` on GPU nodes. */
+export const DEVICE_PLUGIN_IMAGE = 'nvcr.io/nvidia/k8s-device-plugin:v0.17.0';
+
+/** Properties of {@link ClusterFoundation}. */
+export interface ClusterFoundationProps {
+  readonly environment: EnvironmentSpec;
+  readonly engines: readonly EnginePlan[];
+  readonly stores: readonly DataStorePlan[];
+}
+
+/**
+ * Everything the workloads need to exist first: namespaces (with Pod Security levels), priority
+ * classes, quotas and default requests, storage classes, node pools and the GPU device plugin.
+ */
+export class ClusterFoundation extends Construct {
+  constructor(scope: Construct, id: string, props: ClusterFoundationProps) {
+    super(scope, id);
+    const { environment } = props;
+    const hasGpuPool = poolForRole(environment, 'gpu') !== undefined;
+
+    for (const role of Object.keys(NAMESPACE_NAMES) as NamespaceRole[]) {
+      this.namespace(NAMESPACE_NAMES[role], NAMESPACE_POD_SECURITY[role]);
+      this.quota(role, props);
+    }
+    if (hasGpuPool) this.namespace(DEVICE_PLUGIN_NAMESPACE, 'privileged');
+
+    for (const tier of Tier.all()) {
+      new KubePriorityClass(this, `Priority-${tier.name}`, {
+        metadata: { name: tier.priorityClassName },
+        value: tier.priorityValue,
+        globalDefault: false,
+        preemptionPolicy: 'PreemptLowerPriority',
+        description: `Nautilus ${tier.name} tier`,
+      });
+    }
+    new KubePriorityClass(this, 'Priority-data', {
+      metadata: { name: DATA_PRIORITY_CLASS },
+      // Above every engine tier: every engine needs the stores, so no engine may preempt them.
+      value: Tier.ULTRA_LOW_LATENCY.priorityValue + 100_000,
+      globalDefault: false,
+      preemptionPolicy: 'PreemptLowerPriority',
+      description: 'Nautilus data stores (TimescaleDB, Redis)',
+    });
+
+    for (const storageClass of environment.storageClasses) {
+      new KubeStorageClass(this, `StorageClass-${storageClass.name}`, {
+        metadata: { name: storageClass.name },
+        provisioner: storageClass.provisioner,
+        parameters: { ...storageClass.parameters },
+        // Data outlives its claim: a deleted claim leaves the volume for an operator to decide.
+        reclaimPolicy: 'Retain',
+        allowVolumeExpansion: true,
+        // Bind in the zone the pod is scheduled to, not a random one.
+        volumeBindingMode: 'WaitForFirstConsumer',
+      });
+    }
+
+    if (environment.karpenterNodeClass) this.nodePools(environment);
+    if (hasGpuPool) this.devicePlugin(environment);
+  }
+
+  private namespace(name: string, level: string): void {
+    const podSecurity: Record<string, string> = {};
+    for (const mode of ['enforce', 'audit', 'warn']) {
+      podSecurity[`pod-security.kubernetes.io/${mode}`] = level;
+      podSecurity[`pod-security.kubernetes.io/${mode}-version`] = POD_SECURITY_VERSION;
+    }
+    new KubeNamespace(this, `Namespace-${name}`, { metadata: { name, labels: podSecurity } });
+  }
+
+  /**
+   * A quota sized from the plans: every pod at its autoscaling maximum plus one rolling-update
+   * surge pod, so the quota stops a runaway, never a planned scale-out. LimitRange gives pods that
+   * set no requests (a debug pod) small defaults; it sets no default limits, which would throttle.
+   */
+  private quota(role: NamespaceRole, { engines, stores }: ClusterFoundationProps): void {
+    const namespace = NAMESPACE_NAMES[role];
+    const sized = [
+      ...engines.filter((p) => p.namespace === namespace).map((p) => ({
+        count: p.autoscaling?.maxReplicas ?? p.replicas, cpu: p.cpuRequest, memory: p.memoryRequest,
+        hugepages: p.hugepages2Mi?.mebibytes ?? 0, gpus: p.gpus, storage: 0,
+      })),
+      ...stores.filter((p) => p.namespace === namespace).map((p) => ({
+        count: p.replicas, cpu: p.cpuRequest, memory: p.memory, hugepages: 0, gpus: 0, storage: p.storage.mebibytes,
+      })),
+    ];
+    if (sized.length === 0) return;
+    const sum = (f: (s: (typeof sized)[number]) => number) => sized.reduce((t, s) => t + s.count * f(s), 0);
+    const surge = (f: (s: (typeof sized)[number]) => number) => Math.max(...sized.map(f));
+    const hard: Record<string, Quantity> = {
+      'requests.cpu': Quantity.fromString(Cpu.millis(sum((s) => s.cpu.millicores) + surge((s) => s.cpu.millicores)).toQuantity()),
+      'requests.memory': Quantity.fromString(Memory.mebibytes(sum((s) => s.memory.mebibytes) + surge((s) => s.memory.mebibytes)).toQuantity()),
+      pods: Quantity.fromNumber(sized.reduce((t, s) => t + s.count + 1, 0)),
+    };
+    const hugepages = sum((s) => s.hugepages) + surge((s) => s.hugepages);
+    if (hugepages > 0) hard['requests.hugepages-2Mi'] = Quantity.fromString(Memory.mebibytes(hugepages).toQuantity());
+    const gpus = sum((s) => s.gpus) + surge((s) => s.gpus);
+    if (gpus > 0) hard[`requests.${GPU_RESOURCE}`] = Quantity.fromNumber(gpus);
+    const storage = sum((s) => s.storage);
+    if (storage > 0) {
+      hard['requests.storage'] = Quantity.fromString(Memory.mebibytes(storage).toQuantity());
+      hard.persistentvolumeclaims = Quantity.fromNumber(sized.filter((s) => s.storage > 0).reduce((t, s) => t + s.count, 0));
+    }
+    new KubeResourceQuota(this, `Quota-${namespace}`, { metadata: { name: 'nautilus-quota', namespace }, spec: { hard } });
+    new KubeLimitRange(this, `Limits-${namespace}`, {
+      metadata: { name: 'nautilus-defaults', namespace },
+      spec: {
+        limits: [{
+          type: 'Container',
+          defaultRequest: { cpu: Quantity.fromString('100m'), memory: Quantity.fromString('128Mi') },
+        }],
+      },
+    });
+  }
+
+  /** A Karpenter NodePool per specialised pool, so the latency and GPU pools grow and shrink declaratively. */
+  private nodePools(environment: EnvironmentSpec): void {
+    const nodeClass = environment.karpenterNodeClass!;
+    for (const pool of environment.nodePools) {
+      const limits: Record<string, NodePoolSpecLimits> = {
+        cpu: NodePoolSpecLimits.fromString(Cpu.millis(pool.instance.cpu.millicores * pool.maxNodes).toQuantity()),
+        memory: NodePoolSpecLimits.fromString(Memory.mebibytes(pool.instance.memory.mebibytes * pool.maxNodes).toQuantity()),
+      };
+      if (pool.instance.gpus) limits[GPU_RESOURCE] = NodePoolSpecLimits.fromNumber(pool.instance.gpus * pool.maxNodes);
+      new NodePool(this, `NodePool-${pool.name}`, {
+        metadata: { name: `nautilus-${pool.name}` },
+        spec: {
+          template: {
+            metadata: { labels: poolLabels(pool) },
+            spec: {
+              nodeClassRef: { ...nodeClass },
+              requirements: [
+                { key: 'kubernetes.io/arch', operator: NodePoolSpecTemplateSpecRequirementsOperator.IN, values: [pool.instance.arch] },
+                { key: 'topology.kubernetes.io/zone', operator: NodePoolSpecTemplateSpecRequirementsOperator.IN, values: [...pool.zones] },
+                { key: 'karpenter.sh/capacity-type', operator: NodePoolSpecTemplateSpecRequirementsOperator.IN, values: ['on-demand'] },
+              ],
+              taints: poolTaints(pool).map((t) => ({
+                key: t.key, value: t.value, effect: NodePoolSpecTemplateSpecTaintsEffect.NO_SCHEDULE,
+              })),
+            },
+          },
+          limits,
+          disruption: {
+            // Pinned and GPU nodes are expensive to warm: only reclaim them when empty, one at a time.
+            consolidationPolicy: pool.role === 'general'
+              ? NodePoolSpecDisruptionConsolidationPolicy.WHEN_EMPTY_OR_UNDERUTILIZED
+              : NodePoolSpecDisruptionConsolidationPolicy.WHEN_EMPTY,
+            consolidateAfter: pool.role === 'general' ? '5m' : '30m',
+            budgets: [{ nodes: '1' }],
+          },
+        },
+      });
+    }
+  }
+
+  private devicePlugin(environment: EnvironmentSpec): void {
+    const gpuPool = poolForRole(environment, 'gpu')!;
+    const name = 'nvidia-device-plugin';
+    new KubeDaemonSet(this, 'DevicePlugin', {
+      metadata: { name, namespace: DEVICE_PLUGIN_NAMESPACE, labels: componentLabels(name, 'device-plugin', DEVICE_PLUGIN_IMAGE.split(':').pop()) },
+      spec: {
+        selector: { matchLabels: selectorLabels(name) },
+        updateStrategy: { type: 'RollingUpdate' },
+        template: {
+          metadata: { labels: componentLabels(name, 'device-plugin') },
+          spec: {
+            priorityClassName: 'system-node-critical',
+            automountServiceAccountToken: false,
+            nodeSelector: { [GPU_PRESENT_LABEL]: 'true' },
+            tolerations: poolTaints(gpuPool).map((t) => ({ key: t.key, operator: 'Exists', effect: t.effect })),
+            containers: [{
+              name,
+              image: DEVICE_PLUGIN_IMAGE,
+              imagePullPolicy: 'IfNotPresent',
+              args: ['--fail-on-init-error=false'],
+              resources: {
+                requests: { cpu: Quantity.fromString('50m'), memory: Quantity.fromString('64Mi') },
+                limits: { memory: Quantity.fromString('128Mi') },
+              },
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+              volumeMounts: [{ name: 'device-plugin', mountPath: '/var/lib/kubelet/device-plugins' }],
+            }],
+            volumes: [{ name: 'device-plugin', hostPath: { path: '/var/lib/kubelet/device-plugins', type: 'Directory' } }],
+          },
+        },
+      },
+    });
+  }
+}

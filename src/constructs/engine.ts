@@ -1,0 +1,261 @@
+import { Construct } from 'constructs';
+import {
+  Container, IntOrString, KubeCronJob, KubeDeployment, KubeHorizontalPodAutoscalerV2, KubePodDisruptionBudget,
+  KubeService, KubeServiceAccount, MetricSpecV2, PodSpec, Probe, Quantity, Volume, VolumeMount,
+} from '../../imports/k8s';
+import { ServiceMonitor } from '../../imports/monitoring.coreos.com';
+import { EngineSpec, ServiceWorkload } from '../catalog/engine-spec';
+import { GPU_RESOURCE } from '../environments/node-pool-policy';
+import { EnginePlan, isService } from '../planning/plan';
+import { ENGINE_TERMINATION_GRACE_SECONDS, engineContainerEnv } from '../planning/runtime-contract';
+import { componentLabels, selectorLabels } from './labels';
+import { placement } from './scheduling';
+
+/** The uid/gid engine images run as (set by every engine Dockerfile). */
+export const ENGINE_UID = 10001;
+
+/** Port name of every engine's HTTP port (API, probes, metrics). */
+export const HTTP_PORT_NAME = 'http';
+
+/** Properties of an {@link Engine}. */
+export interface EngineProps {
+  /** The engine as it runs in this environment. */
+  readonly plan: EnginePlan;
+  /** The full image reference (`repo:tag` or `repo:tag@sha256:...`). */
+  readonly image: string;
+  /** Plans of the engines this one calls, for their connection settings. */
+  readonly upstreams: readonly EnginePlan[];
+}
+
+/**
+ * One engine in one environment: its workload (Deployment, or CronJob for batch engines), Service,
+ * ServiceAccount, PodDisruptionBudget, HorizontalPodAutoscaler and ServiceMonitor, each where the
+ * plan calls for it.
+ */
+export class Engine extends Construct {
+  /** The engine's plan. */
+  public readonly plan: EnginePlan;
+
+  constructor(scope: Construct, id: string, props: EngineProps) {
+    super(scope, id);
+    this.plan = props.plan;
+    const { plan } = props;
+    const engine = plan.engine;
+    const metadata = (name = engine.name) => ({
+      name,
+      namespace: plan.namespace,
+      labels: componentLabels(engine.name, engine.tier.name),
+    });
+
+    new KubeServiceAccount(this, 'ServiceAccount', {
+      metadata: metadata(),
+      automountServiceAccountToken: false,
+    });
+
+    const podSpec = this.podSpec(props);
+    const podLabels = { ...componentLabels(engine.name, engine.tier.name), 'nautilus.io/tier': engine.tier.name };
+    const podAnnotations = { 'nautilus.io/description': engine.description };
+
+    if (!isService(engine)) {
+      const batch = engine.workload as Exclude<EngineSpec['workload'], ServiceWorkload>;
+      new KubeCronJob(this, 'CronJob', {
+        metadata: metadata(),
+        spec: {
+          schedule: batch.schedule,
+          timeZone: 'Etc/UTC',
+          concurrencyPolicy: 'Forbid',
+          successfulJobsHistoryLimit: 3,
+          failedJobsHistoryLimit: 3,
+          jobTemplate: {
+            metadata: { labels: podLabels },
+            spec: {
+              backoffLimit: batch.backoffLimit,
+              activeDeadlineSeconds: batch.activeDeadlineSeconds,
+              template: {
+                metadata: { labels: podLabels, annotations: podAnnotations },
+                spec: { ...podSpec, restartPolicy: 'Never' },
+              },
+            },
+          },
+        },
+      });
+      return;
+    }
+
+    const workload = engine.workload;
+    new KubeDeployment(this, 'Deployment', {
+      metadata: metadata(),
+      spec: {
+        // With an autoscaler the replica count is the autoscaler's: leaving it out means
+        // re-applying the manifests never resets a scaled-out deployment.
+        replicas: plan.autoscaling ? undefined : plan.replicas,
+        revisionHistoryLimit: 5,
+        selector: { matchLabels: selectorLabels(engine.name) },
+        strategy: {
+          type: 'RollingUpdate',
+          // Host-network pods hold their port on the node, so a surge pod has nowhere to go:
+          // replace in place instead. Elsewhere never drop below the serving count.
+          rollingUpdate: plan.hostNetwork
+            ? { maxSurge: IntOrString.fromNumber(0), maxUnavailable: IntOrString.fromNumber(1) }
+            : { maxSurge: IntOrString.fromNumber(1), maxUnavailable: IntOrString.fromNumber(0) },
+        },
+        template: { metadata: { labels: podLabels, annotations: podAnnotations }, spec: podSpec },
+      },
+    });
+
+    new KubeService(this, 'Service', {
+      metadata: metadata(),
+      spec: {
+        type: 'ClusterIP',
+        selector: selectorLabels(engine.name),
+        ports: [{ name: HTTP_PORT_NAME, port: workload.port, targetPort: IntOrString.fromString(HTTP_PORT_NAME), protocol: 'TCP' }],
+      },
+    });
+
+    if (plan.replicas > 1) {
+      new KubePodDisruptionBudget(this, 'DisruptionBudget', {
+        metadata: metadata(),
+        spec: {
+          maxUnavailable: IntOrString.fromNumber(plan.maxUnavailable),
+          selector: { matchLabels: selectorLabels(engine.name) },
+          // A pod that is not Ready serves nothing; letting a drain evict it cannot hurt.
+          unhealthyPodEvictionPolicy: 'AlwaysAllow',
+        },
+      });
+    }
+
+    if (plan.autoscaling) {
+      const metrics: MetricSpecV2[] = [{
+        type: 'Resource',
+        resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: plan.autoscaling.targetCpuUtilization } },
+      }];
+      if (plan.autoscaling.targetRequestsPerSecond !== undefined) {
+        metrics.push({
+          type: 'Pods',
+          pods: {
+            metric: { name: 'requests_per_second' },
+            target: { type: 'AverageValue', averageValue: Quantity.fromNumber(plan.autoscaling.targetRequestsPerSecond) },
+          },
+        });
+      }
+      new KubeHorizontalPodAutoscalerV2(this, 'Autoscaler', {
+        metadata: metadata(),
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: engine.name },
+          minReplicas: plan.autoscaling.minReplicas,
+          maxReplicas: plan.autoscaling.maxReplicas,
+          metrics,
+          behavior: {
+            // Load spikes in trading are sudden: add pods at once. Remove them slowly, one at a
+            // time, after ten quiet minutes, so a lull between bursts does not shed capacity.
+            scaleUp: {
+              stabilizationWindowSeconds: 0,
+              selectPolicy: 'Max',
+              policies: [
+                { type: 'Percent', value: 100, periodSeconds: 15 },
+                { type: 'Pods', value: 4, periodSeconds: 15 },
+              ],
+            },
+            scaleDown: {
+              stabilizationWindowSeconds: 600,
+              selectPolicy: 'Min',
+              policies: [{ type: 'Pods', value: 1, periodSeconds: 120 }],
+            },
+          },
+        },
+      });
+    }
+
+    new ServiceMonitor(this, 'ServiceMonitor', {
+      metadata: metadata(),
+      spec: {
+        selector: { matchLabels: selectorLabels(engine.name) },
+        endpoints: [{ port: HTTP_PORT_NAME, path: '/metrics', interval: plan.hostNetwork ? '5s' : '15s' }],
+      },
+    });
+  }
+
+  private podSpec({ plan, image, upstreams }: EngineProps): PodSpec {
+    const engine = plan.engine;
+    const limits: Record<string, Quantity> = { memory: Quantity.fromString(plan.memoryLimit.toQuantity()) };
+    const requests: Record<string, Quantity> = {
+      cpu: Quantity.fromString(plan.cpuRequest.toQuantity()),
+      memory: Quantity.fromString(plan.memoryRequest.toQuantity()),
+    };
+    if (plan.cpuLimit) limits.cpu = Quantity.fromString(plan.cpuLimit.toQuantity());
+    if (plan.hugepages2Mi) {
+      requests['hugepages-2Mi'] = limits['hugepages-2Mi'] = Quantity.fromString(plan.hugepages2Mi.toQuantity());
+    }
+    if (plan.gpus > 0) limits[GPU_RESOURCE] = Quantity.fromNumber(plan.gpus);
+
+    const volumes: Volume[] = [{ name: 'tmp', emptyDir: { sizeLimit: Quantity.fromString('256Mi') } }];
+    const volumeMounts: VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
+    if (plan.hugepages2Mi) {
+      volumes.push({ name: 'hugepages', emptyDir: { medium: 'HugePages-2Mi' } });
+      volumeMounts.push({ name: 'hugepages', mountPath: '/dev/hugepages' });
+    }
+
+    const serving: Partial<Container> = isService(engine)
+      ? {
+        ports: [{ name: HTTP_PORT_NAME, containerPort: engine.workload.port, protocol: 'TCP' }],
+        ...this.probes(plan.hostNetwork, engine.workload.health.liveness, engine.workload.health.readiness,
+          engine.workload.health.startupBudgetSeconds),
+      }
+      : {};
+    const container: Container = {
+      name: engine.name,
+      ...serving,
+      image,
+      // Tags are content hashes: a tag never names two different images.
+      imagePullPolicy: 'IfNotPresent',
+      env: engineContainerEnv(plan, upstreams),
+      resources: { requests, limits },
+      volumeMounts,
+      securityContext: {
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        runAsNonRoot: true,
+        capabilities: {
+          drop: ['ALL'],
+          // Pinned engines set their own thread affinity and scheduling priority (SYS_NICE) and
+          // lock their hugepage-backed memory (IPC_LOCK). Never `privileged`.
+          add: engine.tier.dedicatedCores ? ['SYS_NICE', 'IPC_LOCK'] : undefined,
+        },
+      },
+    };
+
+    return {
+      serviceAccountName: engine.name,
+      automountServiceAccountToken: false,
+      priorityClassName: engine.tier.priorityClassName,
+      terminationGracePeriodSeconds: ENGINE_TERMINATION_GRACE_SECONDS,
+      hostNetwork: plan.hostNetwork || undefined,
+      dnsPolicy: plan.hostNetwork ? 'ClusterFirstWithHostNet' : undefined,
+      enableServiceLinks: false,
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: ENGINE_UID,
+        runAsGroup: ENGINE_UID,
+        fsGroup: ENGINE_UID,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      ...placement(plan.pool, plan.replicas, selectorLabels(engine.name)),
+      containers: [container],
+      volumes,
+    };
+  }
+
+  /**
+   * HTTP probes on the engine's port. Host-network (pinned) engines probe every second, the
+   * fastest Kubernetes allows; startup gets the engine's whole warm-up budget.
+   */
+  private probes(fast: boolean, liveness: string, readiness: string, startupBudgetSeconds: number): Pick<Container, 'startupProbe' | 'livenessProbe' | 'readinessProbe'> {
+    const period = fast ? 1 : 5;
+    const http = (path: string): Probe['httpGet'] => ({ path, port: IntOrString.fromString(HTTP_PORT_NAME) });
+    return {
+      startupProbe: { httpGet: http(liveness), periodSeconds: period, timeoutSeconds: 1, failureThreshold: Math.ceil(startupBudgetSeconds / period) },
+      livenessProbe: { httpGet: http(liveness), periodSeconds: fast ? 1 : 10, timeoutSeconds: 1, failureThreshold: 3 },
+      readinessProbe: { httpGet: http(readiness), periodSeconds: period, timeoutSeconds: 1, failureThreshold: fast ? 2 : 3 },
+    };
+  }
+}

@@ -1,0 +1,126 @@
+import { Construct } from 'constructs';
+import { IntOrString, KubeNetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort } from '../../imports/k8s';
+import { EnvironmentSpec } from '../environments/environment';
+import { NAMESPACE_NAMES } from '../planning/namespaces';
+import { DataStorePlan, EnginePlan, isService } from '../planning/plan';
+import { selectorLabels } from './labels';
+
+/** Properties of {@link NetworkPolicies}. */
+export interface NetworkPoliciesProps {
+  readonly environment: EnvironmentSpec;
+  readonly engines: readonly EnginePlan[];
+  readonly stores: readonly DataStorePlan[];
+}
+
+/** A workload traffic can be allowed to or from. */
+interface Endpoint {
+  readonly name: string;
+  readonly namespace: string;
+  readonly port: number;
+  readonly hostNetwork: boolean;
+}
+
+const tcp = (port: number): NetworkPolicyPort => ({ protocol: 'TCP', port: IntOrString.fromNumber(port) });
+
+const namespaceSelector = (namespace: string) => ({ matchLabels: { 'kubernetes.io/metadata.name': namespace } });
+
+/**
+ * Default deny in every namespace, DNS egress, and allow rules derived from the catalog's
+ * dependencies: if engine A depends on B, A may reach B's port and B accepts A there; nothing else.
+ * Plus Prometheus scrapes of engine ports and the ingress controller to public engines.
+ *
+ * Host-network pods use the node's address: they are matched by the environment's node CIDR, and
+ * policies selecting them are kept for documentation, since most CNIs do not enforce them.
+ */
+export class NetworkPolicies extends Construct {
+  constructor(scope: Construct, id: string, props: NetworkPoliciesProps) {
+    super(scope, id);
+    const { environment } = props;
+
+    for (const namespace of Object.values(NAMESPACE_NAMES)) {
+      new KubeNetworkPolicy(this, `DefaultDeny-${namespace}`, {
+        metadata: { name: 'default-deny', namespace },
+        spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+      });
+      new KubeNetworkPolicy(this, `Dns-${namespace}`, {
+        metadata: { name: 'allow-dns', namespace },
+        spec: {
+          podSelector: {},
+          policyTypes: ['Egress'],
+          egress: [{
+            to: [{ namespaceSelector: namespaceSelector('kube-system'), podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+            ports: [{ protocol: 'UDP', port: IntOrString.fromNumber(53) }, tcp(53)],
+          }],
+        },
+      });
+    }
+
+    const endpoints = new Map<string, Endpoint>();
+    for (const plan of props.engines) {
+      if (isService(plan.engine)) {
+        endpoints.set(plan.engine.name, {
+          name: plan.engine.name, namespace: plan.namespace, port: plan.engine.workload.port, hostNetwork: plan.hostNetwork,
+        });
+      }
+    }
+    for (const plan of props.stores) {
+      endpoints.set(plan.store.name, { name: plan.store.name, namespace: plan.namespace, port: plan.store.port, hostNetwork: false });
+    }
+    const peer = (e: Endpoint): NetworkPolicyPeer => e.hostNetwork
+      ? { ipBlock: { cidr: environment.nodeNetworkCidr } }
+      : { namespaceSelector: namespaceSelector(e.namespace), podSelector: { matchLabels: selectorLabels(e.name) } };
+
+    // Who calls whom, from the catalog.
+    const callers = new Map<string, Endpoint[]>();
+    const engineByName = new Map(props.engines.map((p) => [p.engine.name, p]));
+    for (const plan of props.engines) {
+      const caller: Endpoint = {
+        name: plan.engine.name, namespace: plan.namespace, port: 0, hostNetwork: plan.hostNetwork,
+      };
+      for (const target of [...plan.engine.dependencies.engines, ...plan.engine.dependencies.stores]) {
+        callers.set(target, [...(callers.get(target) ?? []), caller]);
+      }
+    }
+
+    for (const target of [...endpoints.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+      const plan = engineByName.get(target.name);
+      const from: NetworkPolicyPeer[] = (callers.get(target.name) ?? []).map(peer);
+      const ingress = from.length > 0 ? [{ from: dedupe(from), ports: [tcp(target.port)] }] : [];
+      if (plan) {
+        ingress.push({ from: [{ namespaceSelector: namespaceSelector(environment.monitoringNamespace) }], ports: [tcp(target.port)] });
+        if (plan.engine.publicIngress) {
+          ingress.push({ from: [{ namespaceSelector: namespaceSelector(environment.ingressNamespace) }], ports: [tcp(target.port)] });
+        }
+      }
+      new KubeNetworkPolicy(this, `Ingress-${target.name}`, {
+        metadata: { name: `${target.name}-ingress`, namespace: target.namespace },
+        spec: { podSelector: { matchLabels: selectorLabels(target.name) }, policyTypes: ['Ingress'], ingress },
+      });
+    }
+
+    for (const plan of [...props.engines].sort((a, b) => a.engine.name.localeCompare(b.engine.name))) {
+      const targets = [...plan.engine.dependencies.engines, ...plan.engine.dependencies.stores]
+        .map((name) => endpoints.get(name))
+        .filter((e): e is Endpoint => e !== undefined);
+      if (targets.length === 0) continue;
+      new KubeNetworkPolicy(this, `Egress-${plan.engine.name}`, {
+        metadata: { name: `${plan.engine.name}-egress`, namespace: plan.namespace },
+        spec: {
+          podSelector: { matchLabels: selectorLabels(plan.engine.name) },
+          policyTypes: ['Egress'],
+          egress: targets.map((t) => ({ to: [peer(t)], ports: [tcp(t.port)] })),
+        },
+      });
+    }
+  }
+}
+
+function dedupe(peers: NetworkPolicyPeer[]): NetworkPolicyPeer[] {
+  const seen = new Set<string>();
+  return peers.filter((p) => {
+    const key = JSON.stringify(p);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

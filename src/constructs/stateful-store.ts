@@ -1,0 +1,138 @@
+import { createHash } from 'crypto';
+import { Construct } from 'constructs';
+import {
+  Container, IntOrString, KubeConfigMap, KubeService, KubeServiceAccount, KubeStatefulSet,
+  Quantity, Volume, VolumeMount,
+} from '../../imports/k8s';
+import { DataStorePlan } from '../planning/plan';
+import { componentLabels, selectorLabels } from './labels';
+import { placement } from './scheduling';
+
+/** The PriorityClass of the data stores: every engine needs them, so nothing may preempt them. */
+export const DATA_PRIORITY_CLASS = 'nautilus-data';
+
+/** Properties of a {@link StatefulStore}. */
+export interface StatefulStoreProps {
+  /** The store as it runs in this environment. */
+  readonly plan: DataStorePlan;
+  /** File name and content of the server's configuration, mounted read-only at `configMountPath`. */
+  readonly configFile: { readonly name: string; readonly content: string; readonly mountPath: string };
+  /** Where the data volume is mounted. */
+  readonly dataMountPath: string;
+  /** The server container's process, environment and probes; resources, mounts and security are added here. */
+  readonly container: Pick<Container, 'command' | 'args' | 'env' | 'startupProbe' | 'livenessProbe' | 'readinessProbe'>;
+  /** Extra writable scratch mounts the server needs with a read-only root filesystem. */
+  readonly scratch: ReadonlyArray<{ readonly name: string; readonly mountPath: string; readonly memory?: boolean }>;
+}
+
+/**
+ * A single-primary data store: a StatefulSet whose claims outlive it, a ConfigMap with its
+ * configuration, a client Service and a headless Service for stable pod DNS.
+ */
+export class StatefulStore extends Construct {
+  /** Name of the headless Service giving pods stable DNS names. */
+  public readonly headlessServiceName: string;
+
+  constructor(scope: Construct, id: string, props: StatefulStoreProps) {
+    super(scope, id);
+    const { plan } = props;
+    const { store } = plan;
+    const labels = componentLabels(store.name, 'data-store', store.image.split(':').pop());
+    const metadata = (name: string) => ({ name, namespace: plan.namespace, labels });
+    this.headlessServiceName = `${store.name}-headless`;
+
+    new KubeServiceAccount(this, 'ServiceAccount', { metadata: metadata(store.name), automountServiceAccountToken: false });
+
+    const configMap = new KubeConfigMap(this, 'Config', {
+      metadata: metadata(`${store.name}-config`),
+      data: { [props.configFile.name]: props.configFile.content },
+    });
+
+    const ports = [{ name: store.name === 'redis' ? 'redis' : 'postgres', port: store.port, targetPort: IntOrString.fromNumber(store.port), protocol: 'TCP' }];
+    new KubeService(this, 'Service', {
+      metadata: metadata(store.name),
+      spec: { type: 'ClusterIP', selector: selectorLabels(store.name), ports },
+    });
+    new KubeService(this, 'HeadlessService', {
+      metadata: metadata(this.headlessServiceName),
+      spec: { clusterIp: 'None', publishNotReadyAddresses: true, selector: selectorLabels(store.name), ports },
+    });
+
+    const volumes: Volume[] = [
+      { name: 'config', configMap: { name: configMap.name } },
+      ...props.scratch.map((s) => ({ name: s.name, emptyDir: s.memory ? { medium: 'Memory' } : {} })),
+    ];
+    const volumeMounts: VolumeMount[] = [
+      { name: 'data', mountPath: props.dataMountPath },
+      { name: 'config', mountPath: props.configFile.mountPath, readOnly: true },
+      ...props.scratch.map((s) => ({ name: s.name, mountPath: s.mountPath })),
+    ];
+
+    new KubeStatefulSet(this, 'StatefulSet', {
+      metadata: metadata(store.name),
+      spec: {
+        serviceName: this.headlessServiceName,
+        replicas: plan.replicas,
+        selector: { matchLabels: selectorLabels(store.name) },
+        podManagementPolicy: 'OrderedReady',
+        updateStrategy: { type: 'RollingUpdate' },
+        // Deleting or scaling down the StatefulSet must never delete data.
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+        template: {
+          metadata: {
+            labels,
+            // Restart the server when its configuration changes.
+            annotations: { 'nautilus.io/config-sha256': sha256(props.configFile.content) },
+          },
+          spec: {
+            serviceAccountName: store.name,
+            automountServiceAccountToken: false,
+            priorityClassName: DATA_PRIORITY_CLASS,
+            terminationGracePeriodSeconds: store.terminationGracePeriodSeconds,
+            enableServiceLinks: false,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: store.uid,
+              runAsGroup: store.uid,
+              fsGroup: store.uid,
+              fsGroupChangePolicy: 'OnRootMismatch',
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            ...placement(plan.pool, plan.replicas, selectorLabels(store.name)),
+            containers: [{
+              name: store.name,
+              image: store.image,
+              imagePullPolicy: 'IfNotPresent',
+              ...props.container,
+              ports: [{ name: ports[0].name, containerPort: store.port, protocol: 'TCP' }],
+              resources: {
+                requests: { cpu: Quantity.fromString(plan.cpuRequest.toQuantity()), memory: Quantity.fromString(plan.memory.toQuantity()) },
+                limits: { memory: Quantity.fromString(plan.memory.toQuantity()) },
+              },
+              volumeMounts,
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: true,
+                capabilities: { drop: ['ALL'] },
+              },
+            }],
+            volumes,
+          },
+        },
+        volumeClaimTemplates: [{
+          metadata: { name: 'data', labels: selectorLabels(store.name) },
+          spec: {
+            accessModes: ['ReadWriteOnce'],
+            storageClassName: plan.storageClassName,
+            resources: { requests: { storage: Quantity.fromString(plan.storage.toQuantity()) } },
+          },
+        }],
+      },
+    });
+  }
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

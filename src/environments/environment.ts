@@ -1,0 +1,106 @@
+import { NodePoolRole } from '../catalog/tier';
+import { Cpu, Memory } from '../model/quantities';
+
+/** A node taint, as the kubelet or Karpenter registers it. */
+export interface NodeTaint {
+  readonly key: string;
+  readonly value: string;
+  readonly effect: 'NoSchedule' | 'NoExecute' | 'PreferNoSchedule';
+}
+
+/** The shape of every node in a pool. */
+export interface InstanceShape {
+  readonly cpu: Cpu;
+  readonly memory: Memory;
+  readonly arch: 'amd64' | 'arm64';
+  /** `nvidia.com/gpu` per node. @default 0 */
+  readonly gpus?: number;
+  /** GPU product label (GPU Feature Discovery's `nvidia.com/gpu.product`). */
+  readonly gpuProduct?: string;
+  /** Pre-allocated 2Mi hugepages per node. @default none */
+  readonly hugepages2Mi?: Memory;
+}
+
+/** A pool of identical nodes in one or more zones. */
+export interface NodePoolSpec {
+  /** Pool name, used as the `nautilus.io/node-pool` label and the Karpenter NodePool name. */
+  readonly name: string;
+  /** What the pool is for; tiers select pools by role. */
+  readonly role: NodePoolRole;
+  /** Zones the pool has nodes in (a subset of the environment's zones). */
+  readonly zones: readonly string[];
+  /** Nodes per zone at rest. */
+  readonly nodesPerZone: number;
+  /** Most nodes the pool may grow to (Karpenter limit). */
+  readonly maxNodes: number;
+  /** Every node's shape. */
+  readonly instance: InstanceShape;
+  /**
+   * Whether the pool's kubelets run `cpuManagerPolicy: static` (with reserved system CPUs), so
+   * Guaranteed pods with whole-CPU requests get exclusive cores.
+   */
+  readonly staticCpuManager: boolean;
+}
+
+/** A StorageClass the environment creates. */
+export interface StorageClassSpec {
+  readonly name: string;
+  readonly provisioner: string;
+  readonly parameters: Readonly<Record<string, string>>;
+}
+
+/** How many replicas an environment runs relative to production. */
+export type ReplicaPolicy =
+  /** One replica of everything: a single-node development cluster. */
+  | 'single'
+  /** Production's minimum capped at 2, maximum halved: enough to exercise PDBs and spread. */
+  | 'reduced'
+  /** Production's numbers as the catalog gives them. */
+  | 'full';
+
+/** An engine switched off in an environment, and why. */
+export interface DisabledEngine {
+  readonly name: string;
+  readonly reason: string;
+}
+
+/**
+ * One deployment environment: the cluster it runs on and how the catalog is sized for it.
+ */
+export interface EnvironmentSpec {
+  /** `dev`, `staging`, `prod`: names the `dist/` folder and the `nautilus.io/environment` label. */
+  readonly name: string;
+  /** The cluster's zones (`topology.kubernetes.io/zone`). */
+  readonly zones: readonly string[];
+  /** The cluster's node pools. */
+  readonly nodePools: readonly NodePoolSpec[];
+  /** Replica counts relative to production. */
+  readonly replicas: ReplicaPolicy;
+  /** Factor applied to production CPU and memory of engines that do not pin cores. */
+  readonly resourceScale: number;
+  /** Whether HorizontalPodAutoscalers are created for tiers that allow them. */
+  readonly autoscaling: boolean;
+  /** Registry and path prefix of engine images, e.g. `registry.example/nautilus`. */
+  readonly imageRegistry: string;
+  /** Storage classes to create; empty when the cluster's own are used. */
+  readonly storageClasses: readonly StorageClassSpec[];
+  /** Which storage class each storage tier uses. */
+  readonly storageClassFor: Readonly<Record<'fast' | 'standard', string>>;
+  /** Factor applied to production data store volume sizes. */
+  readonly storageScale: number;
+  /** CIDR of the nodes' addresses: how pod-network engines reach host-network engines. */
+  readonly nodeNetworkCidr: string;
+  /** Namespace of the ingress controller allowed to reach public engines. */
+  readonly ingressNamespace: string;
+  /** Namespace of the Prometheus that scrapes `/metrics`. */
+  readonly monitoringNamespace: string;
+  /** Karpenter node class the NodePools launch from; no NodePools are created without one. */
+  readonly karpenterNodeClass?: { readonly group: string; readonly kind: string; readonly name: string };
+  /** Engines of the catalog not deployed here. */
+  readonly disabledEngines: readonly DisabledEngine[];
+}
+
+/** The pool tiers of role `role` are scheduled onto, if the environment has one. */
+export function poolForRole(environment: EnvironmentSpec, role: NodePoolRole): NodePoolSpec | undefined {
+  return environment.nodePools.find((p) => p.role === role);
+}

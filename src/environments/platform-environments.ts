@@ -1,0 +1,98 @@
+import { Cpu, Memory } from '../model/quantities';
+import { EnvironmentSpec, InstanceShape, NodePoolSpec, StorageClassSpec } from './environment';
+
+const GENERAL_WORKER: InstanceShape = { cpu: Cpu.cores(8), memory: Memory.gibibytes(32), arch: 'amd64' };
+const LATENCY_WORKER: InstanceShape = {
+  cpu: Cpu.cores(16), memory: Memory.gibibytes(64), arch: 'amd64', hugepages2Mi: Memory.gibibytes(2),
+};
+const GH200_WORKER: InstanceShape = {
+  cpu: Cpu.cores(16), memory: Memory.gibibytes(128), arch: 'arm64', gpus: 1, gpuProduct: 'NVIDIA-GH200-480GB',
+};
+const STORAGE_WORKER: InstanceShape = { cpu: Cpu.cores(4), memory: Memory.gibibytes(16), arch: 'amd64' };
+
+/** SSD and standard block storage; volumes are kept when their claim is deleted. */
+const AWS_STORAGE_CLASSES: readonly StorageClassSpec[] = [
+  { name: 'fast', provisioner: 'ebs.csi.aws.com', parameters: { type: 'io2', iopsPerGB: '50', fsType: 'ext4' } },
+  { name: 'standard', provisioner: 'ebs.csi.aws.com', parameters: { type: 'gp3', fsType: 'ext4' } },
+];
+
+const THREE_ZONES = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'] as const;
+
+function pool(
+  name: string, role: NodePoolSpec['role'], zones: readonly string[], nodesPerZone: number,
+  instance: InstanceShape, maxNodes: number,
+): NodePoolSpec {
+  return { name, role, zones, nodesPerZone, instance, maxNodes, staticCpuManager: role === 'latency' };
+}
+
+/**
+ * A single-node development cluster (kind, minikube, a workstation): one zone, no GPU, no pinned
+ * cores. The latency tier still runs, on shared cores and without hugepages.
+ */
+export const DEV: EnvironmentSpec = {
+  name: 'dev',
+  zones: ['local-a'],
+  nodePools: [pool('general', 'general', ['local-a'], 1, { cpu: Cpu.cores(16), memory: Memory.gibibytes(64), arch: 'amd64' }, 1)],
+  replicas: 'single',
+  resourceScale: 0.125,
+  autoscaling: false,
+  imageRegistry: 'registry.dev.nautilus.internal/nautilus',
+  storageClasses: [],
+  storageClassFor: { fast: 'standard', standard: 'standard' },
+  storageScale: 0.1,
+  nodeNetworkCidr: '10.89.0.0/16',
+  ingressNamespace: 'ingress-nginx',
+  monitoringNamespace: 'monitoring',
+  disabledEngines: [{ name: 'ml-training', reason: 'needs a GPU and dev has no GPU pool; training runs in staging and prod' }],
+};
+
+/** Staging: production's shape at half size, with every pool type so every policy is exercised. */
+export const STAGING: EnvironmentSpec = {
+  name: 'staging',
+  zones: THREE_ZONES,
+  nodePools: [
+    pool('general', 'general', THREE_ZONES, 2, GENERAL_WORKER, 12),
+    pool('latency', 'latency', ['eu-west-1a', 'eu-west-1b'], 1, LATENCY_WORKER, 2),
+    pool('gpu', 'gpu', ['eu-west-1a', 'eu-west-1b'], 1, GH200_WORKER, 3),
+    pool('storage', 'storage', ['eu-west-1a', 'eu-west-1b'], 1, STORAGE_WORKER, 2),
+  ],
+  replicas: 'reduced',
+  resourceScale: 0.5,
+  autoscaling: true,
+  imageRegistry: 'registry.staging.nautilus.internal/nautilus',
+  storageClasses: AWS_STORAGE_CLASSES,
+  storageClassFor: { fast: 'fast', standard: 'standard' },
+  storageScale: 0.5,
+  nodeNetworkCidr: '10.20.0.0/16',
+  ingressNamespace: 'ingress-nginx',
+  monitoringNamespace: 'monitoring',
+  karpenterNodeClass: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'nautilus-staging' },
+  disabledEngines: [],
+};
+
+/** Production: three zones, a pinned latency pool, arm64 GH200 GPU nodes and a storage pool. */
+export const PROD: EnvironmentSpec = {
+  name: 'prod',
+  zones: THREE_ZONES,
+  nodePools: [
+    pool('general', 'general', THREE_ZONES, 3, GENERAL_WORKER, 30),
+    pool('latency', 'latency', ['eu-west-1a', 'eu-west-1b'], 1, LATENCY_WORKER, 4),
+    pool('gpu', 'gpu', THREE_ZONES, 1, GH200_WORKER, 6),
+    pool('storage', 'storage', THREE_ZONES, 1, STORAGE_WORKER, 3),
+  ],
+  replicas: 'full',
+  resourceScale: 1,
+  autoscaling: true,
+  imageRegistry: 'registry.prod.nautilus.internal/nautilus',
+  storageClasses: AWS_STORAGE_CLASSES,
+  storageClassFor: { fast: 'fast', standard: 'standard' },
+  storageScale: 1,
+  nodeNetworkCidr: '10.30.0.0/16',
+  ingressNamespace: 'ingress-nginx',
+  monitoringNamespace: 'monitoring',
+  karpenterNodeClass: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'nautilus-prod' },
+  disabledEngines: [],
+};
+
+/** Every environment `npm run synth` writes, in order. */
+export const PLATFORM_ENVIRONMENTS: readonly EnvironmentSpec[] = [DEV, STAGING, PROD];

@@ -1,0 +1,162 @@
+import { DataStoreSpec } from '../catalog/data-stores';
+import { BatchWorkload, EngineSpec, ServiceWorkload } from '../catalog/engine-spec';
+import { EnvironmentSpec, NodePoolSpec, poolForRole } from '../environments/environment';
+import { Cpu, Memory } from '../model/quantities';
+import { NAMESPACE_NAMES } from './namespaces';
+
+/** Autoscaling bounds and targets of one engine in one environment. */
+export interface AutoscalingPlan {
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly targetCpuUtilization: number;
+  readonly targetRequestsPerSecond?: number;
+}
+
+/**
+ * One engine as it runs in one environment: the catalog entry with the environment's sizing and
+ * the tier's policy applied. Constructs render plans; validation checks them.
+ */
+export interface EnginePlan {
+  readonly engine: EngineSpec;
+  readonly environment: EnvironmentSpec;
+  readonly namespace: string;
+  /** Replicas at rest (the HPA minimum where there is one); 1 for batch engines. */
+  readonly replicas: number;
+  /** Present where the tier allows autoscaling and the environment enables it. */
+  readonly autoscaling?: AutoscalingPlan;
+  /** Most pods the PodDisruptionBudget lets a drain take down at once. */
+  readonly maxUnavailable: number;
+  readonly cpuRequest: Cpu;
+  /** Set only for Guaranteed pods (dedicated cores); other tiers are not CPU-throttled. */
+  readonly cpuLimit?: Cpu;
+  readonly memoryRequest: Memory;
+  readonly memoryLimit: Memory;
+  /** Whether the pod gets exclusive whole cores (Guaranteed QoS on a static-CPU-manager pool). */
+  readonly pinnedCores: boolean;
+  readonly hugepages2Mi?: Memory;
+  /** `nvidia.com/gpu` per pod; 0 when the environment has no GPU pool and GPUs are only preferred. */
+  readonly gpus: number;
+  /** The pool the pods are placed on; undefined when the environment's general nodes take them untainted. */
+  readonly pool?: NodePoolSpec;
+  readonly hostNetwork: boolean;
+}
+
+/** One data store as it runs in one environment. */
+export interface DataStorePlan {
+  readonly store: DataStoreSpec;
+  readonly environment: EnvironmentSpec;
+  readonly namespace: string;
+  readonly replicas: number;
+  readonly cpuRequest: Cpu;
+  readonly memory: Memory;
+  readonly storage: Memory;
+  readonly storageClassName: string;
+  readonly pool?: NodePoolSpec;
+}
+
+/** True when the engine is a long-running service rather than a batch job. */
+export function isService(engine: EngineSpec): engine is EngineSpec & { workload: ServiceWorkload } {
+  return engine.workload.kind === 'service';
+}
+
+/** True when the engine runs as a CronJob. */
+export function isBatch(engine: EngineSpec): engine is EngineSpec & { workload: BatchWorkload } {
+  return engine.workload.kind === 'batch';
+}
+
+/** The engines of the catalog an environment deploys. */
+export function enabledEngines(catalog: readonly EngineSpec[], environment: EnvironmentSpec): EngineSpec[] {
+  const disabled = new Set(environment.disabledEngines.map((d) => d.name));
+  return catalog.filter((e) => !disabled.has(e.name));
+}
+
+/** Whether an environment pins cores for tiers that want dedicated cores. */
+export function environmentPinsCores(environment: EnvironmentSpec): boolean {
+  return poolForRole(environment, 'latency')?.staticCpuManager ?? false;
+}
+
+/** Applies an environment's replica policy to production replica counts. */
+export function scaleReplicas(environment: EnvironmentSpec, min: number, max: number): { min: number; max: number } {
+  switch (environment.replicas) {
+    case 'single':
+      return { min: 1, max: 1 };
+    case 'reduced': {
+      const reducedMin = Math.min(min, 2);
+      return { min: reducedMin, max: Math.max(reducedMin, Math.ceil(max / 2)) };
+    }
+    case 'full':
+      return { min, max };
+  }
+}
+
+/** Resolves an engine's catalog entry against an environment and its tier's policy. */
+export function planEngine(engine: EngineSpec, environment: EnvironmentSpec): EnginePlan {
+  const tier = engine.tier;
+  const tierPool = poolForRole(environment, tier.nodePoolRole);
+  const pinnedCores = tier.dedicatedCores && environmentPinsCores(environment);
+  // Pinned engines keep their production budget everywhere they are pinned: a core is a core.
+  const scale = pinnedCores ? 1 : environment.resourceScale;
+  const cpu = scale === 1 ? engine.resources.cpu : engine.resources.cpu.scaledBy(scale);
+  const memory = scale === 1 ? engine.resources.memory : engine.resources.memory.scaledBy(scale);
+  const memoryLimit = tier.dedicatedCores
+    ? memory
+    : engine.resources.memoryLimit && scale !== 1
+      ? engine.resources.memoryLimit.scaledBy(scale)
+      : (engine.resources.memoryLimit ?? memory);
+  const hugepages = tier.hugepages && tierPool?.instance.hugepages2Mi ? engine.resources.hugepages2Mi : undefined;
+  const gpuPool = poolForRole(environment, 'gpu');
+  const gpus = engine.resources.gpu && gpuPool ? engine.resources.gpu.count : 0;
+
+  let replicas = 1;
+  let autoscaling: AutoscalingPlan | undefined;
+  let maxUnavailable = 1;
+  if (isService(engine)) {
+    const scaling = engine.workload.scaling;
+    const { min, max } = scaleReplicas(environment, scaling.minReplicas, scaling.maxReplicas);
+    replicas = min;
+    maxUnavailable = scaling.maxUnavailable ?? 1;
+    if (tier.autoscaling && environment.autoscaling && max > min) {
+      autoscaling = {
+        minReplicas: min,
+        maxReplicas: max,
+        targetCpuUtilization: scaling.targetCpuUtilization ?? 70,
+        targetRequestsPerSecond: scaling.targetRequestsPerSecond,
+      };
+    }
+  }
+
+  return {
+    engine,
+    environment,
+    namespace: NAMESPACE_NAMES[tier.namespaceRole],
+    replicas,
+    autoscaling,
+    maxUnavailable,
+    cpuRequest: cpu,
+    cpuLimit: tier.dedicatedCores ? cpu : undefined,
+    memoryRequest: memory,
+    memoryLimit,
+    pinnedCores,
+    hugepages2Mi: hugepages,
+    gpus,
+    // A GPU engine without GPUs runs on the general pool.
+    pool: tier.nodePoolRole === 'gpu' && gpus === 0 ? undefined : tierPool,
+    hostNetwork: tier.hostNetwork,
+  };
+}
+
+/** Resolves a data store against an environment. */
+export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec): DataStorePlan {
+  const scale = environment.resourceScale;
+  return {
+    store,
+    environment,
+    namespace: NAMESPACE_NAMES.data,
+    replicas: 1,
+    cpuRequest: scale === 1 ? store.cpu : store.cpu.scaledBy(scale),
+    memory: scale === 1 ? store.memory : store.memory.scaledBy(scale),
+    storage: environment.storageScale === 1 ? store.storage : store.storage.scaledBy(environment.storageScale),
+    storageClassName: environment.storageClassFor[store.storageTier],
+    pool: poolForRole(environment, 'storage'),
+  };
+}

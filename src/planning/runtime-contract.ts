@@ -1,0 +1,89 @@
+import { EnvVar } from '../../imports/k8s';
+import { PLATFORM_DATA_STORES } from '../catalog/data-stores';
+import { DataStoreName } from '../catalog/engine-spec';
+import { EnginePlan, isService } from './plan';
+import { NAMESPACE_NAMES, serviceHost } from './namespaces';
+
+/**
+ * The environment variables an engine's container gets: the contract between the manifests and
+ * the engine runtime in src/engines/runtime. Port and probe paths are deliberately absent: the
+ * runtime knows its own, and test/contract checks the two agree.
+ */
+export const RUNTIME_ENV = {
+  engine: 'NAUTILUS_ENGINE',
+  environment: 'NAUTILUS_ENVIRONMENT',
+  tier: 'NAUTILUS_TIER',
+  cpuPinned: 'NAUTILUS_CPU_PINNED',
+  shutdownTimeoutSeconds: 'NAUTILUS_SHUTDOWN_TIMEOUT_SECONDS',
+  logFormat: 'NAUTILUS_LOG_FORMAT',
+  redisHost: 'NAUTILUS_REDIS_HOST',
+  redisPort: 'NAUTILUS_REDIS_PORT',
+  redisPassword: 'NAUTILUS_REDIS_PASSWORD',
+  postgresHost: 'NAUTILUS_POSTGRES_HOST',
+  postgresPort: 'NAUTILUS_POSTGRES_PORT',
+  postgresDatabase: 'NAUTILUS_POSTGRES_DATABASE',
+  postgresUser: 'NAUTILUS_POSTGRES_USER',
+  postgresPassword: 'NAUTILUS_POSTGRES_PASSWORD',
+} as const;
+
+/** `NAUTILUS_UPSTREAM_<ENGINE>_URL`: the base URL of an engine this one calls. */
+export function upstreamUrlVariable(engineName: string): string {
+  return `NAUTILUS_UPSTREAM_${engineName.toUpperCase().replace(/-/g, '_')}_URL`;
+}
+
+/** The database engines connect to on TimescaleDB. */
+export const TRADING_DATABASE = 'nautilus';
+
+/**
+ * Secrets the manifests reference but never contain. They are provisioned per namespace by the
+ * cluster's secret manager (a Secret cannot be read across namespaces).
+ */
+export const CREDENTIAL_SECRETS: Readonly<Record<DataStoreName, { readonly name: string; readonly keys: readonly string[] }>> = {
+  timescaledb: { name: 'timescaledb-credentials', keys: ['username', 'password'] },
+  redis: { name: 'redis-credentials', keys: ['password'] },
+};
+
+/** Seconds between SIGTERM and SIGKILL for an engine pod. */
+export const ENGINE_TERMINATION_GRACE_SECONDS = 30;
+
+function secretRef(store: DataStoreName, key: string): EnvVar['valueFrom'] {
+  return { secretKeyRef: { name: CREDENTIAL_SECRETS[store].name, key } };
+}
+
+/** The container environment of one engine in one environment. */
+export function engineContainerEnv(plan: EnginePlan, upstreams: readonly EnginePlan[]): EnvVar[] {
+  const env: EnvVar[] = [
+    { name: RUNTIME_ENV.engine, value: plan.engine.name },
+    { name: RUNTIME_ENV.environment, value: plan.environment.name },
+    { name: RUNTIME_ENV.tier, value: plan.engine.tier.name },
+    { name: RUNTIME_ENV.cpuPinned, value: String(plan.pinnedCores) },
+    // Leave the runtime a margin to exit on its own before the kubelet's SIGKILL.
+    { name: RUNTIME_ENV.shutdownTimeoutSeconds, value: String(ENGINE_TERMINATION_GRACE_SECONDS - 5) },
+    { name: RUNTIME_ENV.logFormat, value: 'json' },
+  ];
+  const stores = new Set(plan.engine.dependencies.stores);
+  if (stores.has('redis')) {
+    env.push(
+      { name: RUNTIME_ENV.redisHost, value: serviceHost(PLATFORM_DATA_STORES.redis.name, NAMESPACE_NAMES.data) },
+      { name: RUNTIME_ENV.redisPort, value: String(PLATFORM_DATA_STORES.redis.port) },
+      { name: RUNTIME_ENV.redisPassword, valueFrom: secretRef('redis', 'password') },
+    );
+  }
+  if (stores.has('timescaledb')) {
+    env.push(
+      { name: RUNTIME_ENV.postgresHost, value: serviceHost(PLATFORM_DATA_STORES.timescaledb.name, NAMESPACE_NAMES.data) },
+      { name: RUNTIME_ENV.postgresPort, value: String(PLATFORM_DATA_STORES.timescaledb.port) },
+      { name: RUNTIME_ENV.postgresDatabase, value: TRADING_DATABASE },
+      { name: RUNTIME_ENV.postgresUser, valueFrom: secretRef('timescaledb', 'username') },
+      { name: RUNTIME_ENV.postgresPassword, valueFrom: secretRef('timescaledb', 'password') },
+    );
+  }
+  for (const upstream of upstreams) {
+    if (!isService(upstream.engine)) continue;
+    env.push({
+      name: upstreamUrlVariable(upstream.engine.name),
+      value: `http://${serviceHost(upstream.engine.name, upstream.namespace)}:${upstream.engine.workload.port}`,
+    });
+  }
+  return env;
+}

@@ -1,0 +1,123 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, YamlOutputType } from 'cdk8s';
+import { ClusterChart } from '../../charts/cluster-chart';
+import { DataStoresChart } from '../../charts/data-stores-chart';
+import { EnginesChart } from '../../charts/engines-chart';
+import { NetworkPolicyChart } from '../../charts/network-policy-chart';
+import { PlatformChartProps } from '../../charts/platform-chart-props';
+import { DataStoreSpec } from '../catalog/data-stores';
+import { EngineSpec } from '../catalog/engine-spec';
+import { EnvironmentSpec } from '../environments/environment';
+import { ImageLock, formatImageReference, resolveImage } from '../images/image-reference';
+import { enabledEngines, planDataStore, planEngine } from '../planning/plan';
+import { CREDENTIAL_SECRETS } from '../planning/runtime-contract';
+import { validatePlatform } from '../validation/validate';
+
+/** Everything synthesis reads: a pure function of these gives byte-identical output. */
+export interface PlatformInput {
+  readonly catalog: readonly EngineSpec[];
+  readonly stores: readonly DataStoreSpec[];
+  readonly environments: readonly EnvironmentSpec[];
+  /** Content tag of each engine's image (see src/images). */
+  readonly imageTags: ReadonlyMap<string, string>;
+  /** Built digests; entries for other content are ignored. */
+  readonly imageLock: ImageLock;
+}
+
+/** What was written for one environment. */
+export interface EnvironmentResult {
+  readonly environment: string;
+  /** Object counts by kind, sorted by kind. */
+  readonly kinds: ReadonlyArray<readonly [string, number]>;
+  /** The human summary, also written to `dist/<env>/SUMMARY.txt`. */
+  readonly summary: string;
+}
+
+/** Resolves the catalog against one environment into the props every chart takes. */
+export function planEnvironment(input: PlatformInput, environment: EnvironmentSpec): PlatformChartProps {
+  const engines = enabledEngines(input.catalog, environment).map((e) => planEngine(e, environment));
+  const stores = input.stores.map((s) => planDataStore(s, environment));
+  const images = new Map<string, string>();
+  for (const plan of engines) {
+    const tag = input.imageTags.get(plan.engine.name);
+    if (!tag) throw new Error(`no image tag for engine ${plan.engine.name}`);
+    images.set(plan.engine.name, formatImageReference(resolveImage(plan.engine.name, environment.imageRegistry, tag, input.imageLock)));
+  }
+  return { environment, engines, stores, images };
+}
+
+/**
+ * Builds the cdk8s App of one environment. Charts depend on each other so that files are numbered
+ * in apply order: cluster objects, network policies, data stores, engines.
+ */
+export function buildEnvironmentApp(input: PlatformInput, environment: EnvironmentSpec, outdir: string): App {
+  const props = planEnvironment(input, environment);
+  const app = new App({ outdir, yamlOutputType: YamlOutputType.FILE_PER_CHART, outputFileExtension: '.yaml' });
+  const cluster = new ClusterChart(app, 'cluster', props);
+  const network = new NetworkPolicyChart(app, 'network-policies', props);
+  const stores = new DataStoresChart(app, 'data-stores', props);
+  const engines = new EnginesChart(app, 'engines', props);
+  network.addDependency(cluster);
+  stores.addDependency(network);
+  engines.addDependency(stores);
+  return app;
+}
+
+function summarize(environment: EnvironmentSpec, app: App, input: PlatformInput): EnvironmentResult {
+  const counts = new Map<string, number>();
+  const namespaces = new Set<string>();
+  for (const chart of app.charts) {
+    for (const object of chart.toJson() as Array<{ kind: string; metadata: { namespace?: string } }>) {
+      counts.set(object.kind, (counts.get(object.kind) ?? 0) + 1);
+      if (object.metadata.namespace) namespaces.add(object.metadata.namespace);
+    }
+  }
+  const kinds = [...counts.entries()].sort(([a], [b]) => a.localeCompare(b));
+  const total = kinds.reduce((t, [, n]) => t + n, 0);
+  const disabled = environment.disabledEngines.map((d) => `${d.name} (${d.reason})`);
+  const plans = enabledEngines(input.catalog, environment);
+  const secretsNeeded = Object.values(CREDENTIAL_SECRETS).map((s) => `${s.name} [${s.keys.join(', ')}]`);
+  const lines = [
+    `${environment.name}: ${total} objects, ${plans.length} engines, ${input.stores.length} data stores`,
+    ...kinds.map(([kind, n]) => `  ${String(n).padStart(4)}  ${kind}`),
+    `  disabled engines: ${disabled.length > 0 ? disabled.join('; ') : 'none'}`,
+    `  secrets to provision in ${[...namespaces].filter((n) => n.startsWith('nautilus-')).sort().join(', ')}: ${secretsNeeded.join(', ')}`,
+  ];
+  return { environment: environment.name, kinds, summary: lines.join('\n') + '\n' };
+}
+
+/**
+ * Validates the input, synthesizes every environment into a staging folder beside `distDir`, and
+ * only when all succeeded replaces `distDir` with it. On any error `distDir` is left untouched.
+ */
+export function synthesizePlatform(input: PlatformInput, distDir: string): EnvironmentResult[] {
+  validatePlatform(input.catalog, input.environments);
+  const parent = path.dirname(path.resolve(distDir));
+  fs.mkdirSync(parent, { recursive: true });
+  const staging = fs.mkdtempSync(path.join(parent, '.dist-staging-'));
+  try {
+    const results = input.environments.map((environment) => {
+      const outdir = path.join(staging, environment.name);
+      const app = buildEnvironmentApp(input, environment, outdir);
+      app.synth();
+      const result = summarize(environment, app, input);
+      fs.writeFileSync(path.join(outdir, 'SUMMARY.txt'), result.summary);
+      return result;
+    });
+    replaceDirectory(staging, distDir);
+    return results;
+  } catch (error) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** Swaps `source` into place at `target` with renames, so readers never see a half-written tree. */
+function replaceDirectory(source: string, target: string): void {
+  const retired = `${source}-retired`;
+  const hadTarget = fs.existsSync(target);
+  if (hadTarget) fs.renameSync(target, retired);
+  fs.renameSync(source, target);
+  if (hadTarget) fs.rmSync(retired, { recursive: true, force: true });
+}
