@@ -1,0 +1,198 @@
+import { Tier } from '../../src/catalog/tier';
+import { DEV, PROD, STAGING } from '../../src/environments/platform-environments';
+import { enabledEngines, isService, planEngine } from '../../src/planning/plan';
+import { PLATFORM_ENGINES, find, has, podSpecOf, synthObjects } from '../support/platform';
+
+const environments = [DEV, STAGING, PROD];
+
+describe.each(environments.map((e) => [e.name, e] as const))('engines in %s', (_name, environment) => {
+  const objects = synthObjects(environment);
+  const engines = enabledEngines(PLATFORM_ENGINES, environment);
+
+  test('every enabled engine has its workload, a ServiceAccount, and (if a service) a Service with a stable name', () => {
+    for (const engine of engines) {
+      expect(has(objects, isService(engine) ? 'Deployment' : 'CronJob', engine.name)).toBe(true);
+      expect(find(objects, 'ServiceAccount', engine.name).automountServiceAccountToken).toBe(false);
+      expect(podSpecOf(objects, engine).automountServiceAccountToken).toBe(false);
+      expect(podSpecOf(objects, engine).serviceAccountName).toBe(engine.name);
+      if (isService(engine)) {
+        const service = find(objects, 'Service', engine.name);
+        expect(service.spec.ports).toEqual([{ name: 'http', port: engine.workload.port, targetPort: 'http', protocol: 'TCP' }]);
+      }
+    }
+    for (const disabled of environment.disabledEngines) {
+      expect(objects.some((o) => o.metadata.name === disabled.name)).toBe(false);
+    }
+  });
+
+  test('a PodDisruptionBudget (maxUnavailable 1, AlwaysAllow) exists exactly for workloads with more than one replica', () => {
+    for (const engine of engines.filter(isService)) {
+      const plan = planEngine(engine, environment);
+      expect(has(objects, 'PodDisruptionBudget', engine.name)).toBe(plan.replicas > 1);
+      if (plan.replicas > 1) {
+        const pdb = find(objects, 'PodDisruptionBudget', engine.name);
+        expect(pdb.spec.maxUnavailable).toBe(1);
+        expect(pdb.spec.minAvailable).toBeUndefined();
+        expect(pdb.spec.unhealthyPodEvictionPolicy).toBe('AlwaysAllow');
+        expect(pdb.spec.selector.matchLabels).toEqual(find(objects, 'Deployment', engine.name).spec.selector.matchLabels);
+      }
+    }
+  });
+
+  test('autoscalers: CPU plus requests_per_second, fast up / slow down, never on the pinned tier, none without autoscaling', () => {
+    for (const engine of engines.filter(isService)) {
+      const plan = planEngine(engine, environment);
+      const hasHpa = has(objects, 'HorizontalPodAutoscaler', engine.name);
+      expect(hasHpa).toBe(plan.autoscaling !== undefined);
+      if (engine.tier === Tier.ULTRA_LOW_LATENCY || !environment.autoscaling) expect(hasHpa).toBe(false);
+      const deployment = find(objects, 'Deployment', engine.name);
+      if (!hasHpa) {
+        expect(deployment.spec.replicas).toBe(plan.replicas);
+        continue;
+      }
+      expect(deployment.spec.replicas).toBeUndefined();
+      const hpa = find(objects, 'HorizontalPodAutoscaler', engine.name);
+      expect(hpa.apiVersion).toBe('autoscaling/v2');
+      expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: engine.name });
+      expect(hpa.spec.minReplicas).toBeLessThanOrEqual(hpa.spec.maxReplicas);
+      expect(hpa.spec.metrics[0]).toMatchObject({ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization' } } });
+      const rps = engine.workload.scaling.targetRequestsPerSecond;
+      if (rps !== undefined) {
+        expect(hpa.spec.metrics[1]).toEqual({
+          type: 'Pods', pods: { metric: { name: 'requests_per_second' }, target: { type: 'AverageValue', averageValue: rps } },
+        });
+      }
+      expect(hpa.spec.behavior.scaleUp.stabilizationWindowSeconds).toBe(0);
+      expect(hpa.spec.behavior.scaleDown.stabilizationWindowSeconds).toBeGreaterThanOrEqual(300);
+    }
+  });
+
+  test('probes use the catalog health endpoints on the named http port', () => {
+    for (const engine of engines.filter(isService)) {
+      const container = podSpecOf(objects, engine).containers[0];
+      expect(container.ports).toEqual([{ name: 'http', containerPort: engine.workload.port, protocol: 'TCP' }]);
+      expect(container.livenessProbe.httpGet).toEqual({ path: engine.workload.health.liveness, port: 'http' });
+      expect(container.readinessProbe.httpGet).toEqual({ path: engine.workload.health.readiness, port: 'http' });
+      expect(container.startupProbe.httpGet).toEqual({ path: engine.workload.health.liveness, port: 'http' });
+      const { periodSeconds, failureThreshold } = container.startupProbe;
+      expect(periodSeconds * failureThreshold).toBeGreaterThanOrEqual(engine.workload.health.startupBudgetSeconds);
+    }
+  });
+
+  test('multi-replica workloads spread across zones (maxSkew 1, DoNotSchedule, minDomains)', () => {
+    for (const engine of engines.filter(isService)) {
+      const plan = planEngine(engine, environment);
+      const spread = podSpecOf(objects, engine).topologySpreadConstraints;
+      if (plan.replicas === 1) {
+        expect(spread).toBeUndefined();
+        continue;
+      }
+      const zone = spread.find((c: { topologyKey: string }) => c.topologyKey === 'topology.kubernetes.io/zone');
+      expect(zone).toMatchObject({ maxSkew: 1, whenUnsatisfiable: 'DoNotSchedule', minDomains: Math.min(plan.replicas, plan.pool?.zones.length ?? 1) });
+      expect(zone.labelSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': engine.name, 'app.kubernetes.io/instance': engine.name });
+    }
+  });
+
+  test('containers are hardened: non-root, read-only root, no privilege escalation, drop ALL, seccomp, never privileged', () => {
+    for (const engine of engines) {
+      const pod = podSpecOf(objects, engine);
+      const container = pod.containers[0];
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(container.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] },
+      });
+      expect(container.securityContext.privileged).toBeUndefined();
+      expect(pod.priorityClassName).toBe(engine.tier.priorityClassName);
+      expect(container.image).toBe(`${environment.imageRegistry}/${engine.name}:sha-0123456789abcdef`);
+    }
+  });
+
+  test('every object carries the standard labels and a human name without hash suffix', () => {
+    for (const object of objects) {
+      expect(object.metadata.labels).toMatchObject({
+        'app.kubernetes.io/part-of': 'nautilus', 'app.kubernetes.io/managed-by': 'cdk8s', 'nautilus.io/environment': environment.name,
+      });
+      expect(object.metadata.name).not.toMatch(/-c8[0-9a-f]{6}$/);
+    }
+    for (const engine of engines) {
+      expect(find(objects, isService(engine) ? 'Deployment' : 'CronJob', engine.name).metadata.labels).toMatchObject({
+        'app.kubernetes.io/name': engine.name, 'app.kubernetes.io/instance': engine.name, 'app.kubernetes.io/component': engine.tier.name,
+      });
+    }
+  });
+});
+
+describe('ultra-low-latency tier', () => {
+  const latencyEngines = PLATFORM_ENGINES.filter((e) => e.tier === Tier.ULTRA_LOW_LATENCY);
+
+  test('prod: host network, Guaranteed QoS with whole CPUs, hugepages, latency pool, SYS_NICE/IPC_LOCK, no HPA', () => {
+    const objects = synthObjects(PROD);
+    for (const engine of latencyEngines) {
+      const pod = podSpecOf(objects, engine);
+      const { requests, limits } = pod.containers[0].resources;
+      expect(pod.hostNetwork).toBe(true);
+      expect(pod.dnsPolicy).toBe('ClusterFirstWithHostNet');
+      expect(requests.cpu).toBe(limits.cpu);
+      expect(requests.memory).toBe(limits.memory);
+      expect(Number(requests.cpu)).toBeGreaterThanOrEqual(1);
+      expect(Number.isInteger(Number(requests.cpu))).toBe(true);
+      expect(requests['hugepages-2Mi']).toBe(limits['hugepages-2Mi']);
+      expect(pod.volumes).toContainEqual({ name: 'hugepages', emptyDir: { medium: 'HugePages-2Mi' } });
+      expect(pod.containers[0].securityContext.capabilities.add).toEqual(['SYS_NICE', 'IPC_LOCK']);
+      expect(pod.tolerations).toEqual([{ key: 'nautilus.io/dedicated', operator: 'Equal', value: 'latency', effect: 'NoSchedule' }]);
+      expect(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions)
+        .toContainEqual({ key: 'nautilus.io/node-pool', operator: 'In', values: ['latency'] });
+      expect(pod.containers[0].env).toContainEqual({ name: 'NAUTILUS_CPU_PINNED', value: 'true' });
+      expect(has(objects, 'HorizontalPodAutoscaler', engine.name)).toBe(false);
+      expect(find(objects, 'Deployment', engine.name).spec.strategy.rollingUpdate).toEqual({ maxSurge: 0, maxUnavailable: 1 });
+    }
+  });
+
+  test('dev: the tier still runs, on shared cores, without hugepages or the latency pool', () => {
+    const objects = synthObjects(DEV);
+    for (const engine of latencyEngines) {
+      const pod = podSpecOf(objects, engine);
+      expect(pod.hostNetwork).toBe(true);
+      expect(pod.containers[0].resources.requests['hugepages-2Mi']).toBeUndefined();
+      expect(pod.affinity).toBeUndefined();
+      expect(pod.tolerations).toBeUndefined();
+      expect(pod.containers[0].env).toContainEqual({ name: 'NAUTILUS_CPU_PINNED', value: 'false' });
+    }
+  });
+});
+
+describe('GPU tier', () => {
+  const inference = PLATFORM_ENGINES.find((e) => e.name === 'ml-inference')!;
+  const training = PLATFORM_ENGINES.find((e) => e.name === 'ml-training')!;
+
+  test.each([['staging', STAGING], ['prod', PROD]] as const)('%s: GPU limits, GPU taint toleration, GPU node affinity, arm64', (_n, environment) => {
+    const objects = synthObjects(environment);
+    for (const engine of [inference, training]) {
+      const pod = podSpecOf(objects, engine);
+      expect(pod.containers[0].resources.limits['nvidia.com/gpu']).toBe(1);
+      expect(pod.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Equal', value: 'present', effect: 'NoSchedule' }]);
+      const expressions = pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions;
+      expect(expressions).toContainEqual({ key: 'nvidia.com/gpu.present', operator: 'In', values: ['true'] });
+      expect(expressions).toContainEqual({ key: 'kubernetes.io/arch', operator: 'In', values: ['arm64'] });
+    }
+    expect(find(objects, 'CronJob', 'ml-training').spec.jobTemplate.spec.template.spec.restartPolicy).toBe('Never');
+  });
+
+  test('dev: inference runs on CPU (its GPU is only preferred) and training is disabled', () => {
+    const objects = synthObjects(DEV);
+    const pod = podSpecOf(objects, inference);
+    expect(pod.containers[0].resources.limits['nvidia.com/gpu']).toBeUndefined();
+    expect(pod.tolerations).toBeUndefined();
+    expect(has(objects, 'CronJob', 'ml-training')).toBe(false);
+  });
+
+  test('nothing but the GPU tier tolerates the GPU taint', () => {
+    for (const environment of [STAGING, PROD]) {
+      const objects = synthObjects(environment);
+      for (const engine of PLATFORM_ENGINES.filter((e) => e.tier !== Tier.GPU)) {
+        const tolerations = podSpecOf(objects, engine).tolerations ?? [];
+        expect(tolerations.some((t: { key: string }) => t.key === 'nvidia.com/gpu')).toBe(false);
+      }
+    }
+  });
+});
