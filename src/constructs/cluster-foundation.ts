@@ -38,11 +38,11 @@ export class ClusterFoundation extends Construct {
     const { environment } = props;
     const hasGpuPool = poolForRole(environment, 'gpu') !== undefined;
 
-    for (const role of Object.keys(NAMESPACE_NAMES) as NamespaceRole[]) {
-      this.namespace(NAMESPACE_NAMES[role], NAMESPACE_POD_SECURITY[role]);
-      this.quota(role, props);
-    }
+    const roles = Object.keys(NAMESPACE_NAMES) as NamespaceRole[];
+    // Namespaces first: everything after them may live in one.
+    for (const role of roles) this.namespace(NAMESPACE_NAMES[role], NAMESPACE_POD_SECURITY[role]);
     if (hasGpuPool) this.namespace(DEVICE_PLUGIN_NAMESPACE, 'privileged');
+    for (const role of roles) this.quota(role, props);
 
     for (const tier of Tier.all()) {
       new KubePriorityClass(this, `Priority-${tier.name}`, {
