@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the data stores the engine contract test (test/contract) runs for real: redis-server and
+# the PostgreSQL server, from Debian's packages. Idempotent and quiet: does nothing when both are
+# already installed, so CI can run it on every build.
+#
+#   bash scripts/install-test-services.sh
+#
+# The test itself finds the binaries on PATH or under /usr/lib/postgresql/<version>/bin (where
+# Debian puts them), and runs PostgreSQL as the unprivileged `postgres` user the package creates
+# when the test runs as root (the server refuses to run as root).
+set -euo pipefail
+
+have_redis() { command -v redis-server >/dev/null 2>&1; }
+have_postgres() {
+  command -v postgres >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1 && return 0
+  compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null && compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
+}
+
+packages=()
+have_redis || packages+=(redis-server)
+have_postgres || packages+=(postgresql)
+if [ "${#packages[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo -n); else
+    echo "install-test-services: need root (or sudo) to install: ${packages[*]}" >&2
+    exit 1
+  fi
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "install-test-services: installing ${packages[*]}" >&2
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+# apt's output is shown only when it fails. --no-install-recommends keeps it to the servers; the
+# test starts its own servers in temp dirs on free ports, never the packages' system services.
+if ! { "${sudo_cmd[@]}" apt-get update -qq && \
+       "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "install-test-services: apt-get failed installing ${packages[*]}" >&2
+  exit 1
+fi
+
+have_redis || { echo "install-test-services: redis-server still missing after install" >&2; exit 1; }
+have_postgres || { echo "install-test-services: postgres/initdb still missing after install" >&2; exit 1; }

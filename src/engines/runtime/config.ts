@@ -1,0 +1,161 @@
+import { EngineDefinition } from './definition';
+
+/**
+ * The environment variables the runtime reads. This is the runtime's own copy of the contract in
+ * src/planning/runtime-contract.ts (the image's build context cannot reach it): when the two
+ * drift, a required variable goes missing and test/contract fails naming it.
+ */
+export const ENV = {
+  engine: 'NAUTILUS_ENGINE',
+  environment: 'NAUTILUS_ENVIRONMENT',
+  tier: 'NAUTILUS_TIER',
+  cpuPinned: 'NAUTILUS_CPU_PINNED',
+  shutdownTimeoutSeconds: 'NAUTILUS_SHUTDOWN_TIMEOUT_SECONDS',
+  logFormat: 'NAUTILUS_LOG_FORMAT',
+  redisHost: 'NAUTILUS_REDIS_HOST',
+  redisPort: 'NAUTILUS_REDIS_PORT',
+  redisPassword: 'NAUTILUS_REDIS_PASSWORD',
+  postgresHost: 'NAUTILUS_POSTGRES_HOST',
+  postgresPort: 'NAUTILUS_POSTGRES_PORT',
+  postgresDatabase: 'NAUTILUS_POSTGRES_DATABASE',
+  postgresUser: 'NAUTILUS_POSTGRES_USER',
+  postgresPassword: 'NAUTILUS_POSTGRES_PASSWORD',
+} as const;
+
+/** `NAUTILUS_UPSTREAM_<ENGINE>_URL`: the base URL of an engine this one calls. */
+export function upstreamUrlVariable(engineName: string): string {
+  return `NAUTILUS_UPSTREAM_${engineName.toUpperCase().replace(/-/g, '_')}_URL`;
+}
+
+/** How log lines are written. */
+export type LogFormat = 'json' | 'text';
+
+/** Where and as whom to reach Redis. */
+export interface RedisSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly password: string;
+}
+
+/** Where and as whom to reach PostgreSQL (TimescaleDB). */
+export interface PostgresSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password: string;
+}
+
+/** The engine's configuration, read once from the environment at start. */
+export interface RuntimeConfig {
+  readonly engine: string;
+  readonly environment: string;
+  readonly tier: string;
+  readonly cpuPinned: boolean;
+  readonly shutdownTimeoutSeconds: number;
+  readonly logFormat: LogFormat;
+  /** Present when the engine declares the `redis` store. */
+  readonly redis?: RedisSettings;
+  /** Present when the engine declares the `timescaledb` store. */
+  readonly postgres?: PostgresSettings;
+  /** Base URL of every declared upstream engine, by engine name. */
+  readonly upstreams: ReadonlyMap<string, URL>;
+  /** `NAUTILUS_*` variables set but unknown to this runtime (logged as a warning: likely drift). */
+  readonly unknownVariables: readonly string[];
+}
+
+/** Every problem with the environment, reported together so one restart shows them all. */
+export class ConfigurationError extends Error {
+  constructor(public readonly problems: readonly string[]) {
+    super(`invalid engine configuration: ${problems.join('; ')}`);
+  }
+}
+
+/** Reads and validates the configuration of `definition` from `env`. */
+export function readConfig(definition: EngineDefinition, env: NodeJS.ProcessEnv): RuntimeConfig {
+  const problems: string[] = [];
+  const known = new Set<string>(Object.values(ENV));
+
+  const required = (name: string): string => {
+    const value = env[name];
+    if (value === undefined || value === '') {
+      problems.push(`${name} is not set (required by engine ${definition.name})`);
+      return '';
+    }
+    return value;
+  };
+  const port = (name: string): number => {
+    const raw = required(name);
+    if (raw === '') return 0;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < 1 || value > 65535) problems.push(`${name} is ${JSON.stringify(raw)}; expected a TCP port`);
+    return value;
+  };
+
+  const engine = required(ENV.engine);
+  if (engine !== '' && engine !== definition.name) {
+    problems.push(`${ENV.engine} is ${JSON.stringify(engine)} but this image runs engine ${JSON.stringify(definition.name)}; the manifest points at the wrong image`);
+  }
+  const environment = required(ENV.environment);
+  const tier = required(ENV.tier);
+
+  const pinnedRaw = required(ENV.cpuPinned);
+  if (pinnedRaw !== '' && pinnedRaw !== 'true' && pinnedRaw !== 'false') {
+    problems.push(`${ENV.cpuPinned} is ${JSON.stringify(pinnedRaw)}; expected "true" or "false"`);
+  }
+
+  const timeoutRaw = required(ENV.shutdownTimeoutSeconds);
+  const shutdownTimeoutSeconds = Number(timeoutRaw);
+  if (timeoutRaw !== '' && (!/^\d+$/.test(timeoutRaw) || shutdownTimeoutSeconds < 1)) {
+    problems.push(`${ENV.shutdownTimeoutSeconds} is ${JSON.stringify(timeoutRaw)}; expected a whole number of seconds >= 1`);
+  }
+
+  const logFormatRaw = required(ENV.logFormat);
+  if (logFormatRaw !== '' && logFormatRaw !== 'json' && logFormatRaw !== 'text') {
+    problems.push(`${ENV.logFormat} is ${JSON.stringify(logFormatRaw)}; expected "json" or "text"`);
+  }
+
+  let redis: RedisSettings | undefined;
+  if (definition.stores.includes('redis')) {
+    redis = { host: required(ENV.redisHost), port: port(ENV.redisPort), password: required(ENV.redisPassword) };
+  }
+  let postgres: PostgresSettings | undefined;
+  if (definition.stores.includes('timescaledb')) {
+    postgres = {
+      host: required(ENV.postgresHost),
+      port: port(ENV.postgresPort),
+      database: required(ENV.postgresDatabase),
+      user: required(ENV.postgresUser),
+      password: required(ENV.postgresPassword),
+    };
+  }
+
+  const upstreams = new Map<string, URL>();
+  for (const upstream of definition.upstreams) {
+    const name = upstreamUrlVariable(upstream);
+    known.add(name);
+    const raw = required(name);
+    if (raw === '') continue;
+    try {
+      const url = new URL(raw);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+      upstreams.set(upstream, url);
+    } catch {
+      problems.push(`${name} is ${JSON.stringify(raw)}; expected an http:// or https:// URL`);
+    }
+  }
+
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  return {
+    engine,
+    environment,
+    tier,
+    cpuPinned: pinnedRaw === 'true',
+    shutdownTimeoutSeconds,
+    logFormat: logFormatRaw as LogFormat,
+    redis,
+    postgres,
+    upstreams,
+    unknownVariables: Object.keys(env).filter((name) => name.startsWith('NAUTILUS_') && !known.has(name)).sort(),
+  };
+}
