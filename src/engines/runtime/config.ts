@@ -145,7 +145,11 @@ export function readConfig(definition: EngineDefinition, env: NodeJS.ProcessEnv)
     }
   }
 
-  if (problems.length > 0) throw new ConfigurationError(problems);
+  const unknownVariables = Object.keys(env).filter((name) => name.startsWith('NAUTILUS_') && !known.has(name)).sort();
+  if (problems.length > 0) {
+    if (unknownVariables.length > 0) problems.push(`set but unknown to this runtime: ${unknownVariables.join(', ')} (renamed in the manifests?)`);
+    throw new ConfigurationError(problems);
+  }
   return {
     engine,
     environment,
@@ -156,6 +160,6 @@ export function readConfig(definition: EngineDefinition, env: NodeJS.ProcessEnv)
     redis,
     postgres,
     upstreams,
-    unknownVariables: Object.keys(env).filter((name) => name.startsWith('NAUTILUS_') && !known.has(name)).sort(),
+    unknownVariables,
   };
 }
