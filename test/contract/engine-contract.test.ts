@@ -148,6 +148,8 @@ async function startService(workload: EngineWorkload, envOverride?: (env: Record
       throw new StopPolling(`the engine listens on port ${listening} but the manifest's startupProbe uses ${startup.port}`);
     }
     const answer = await httpGet(startup.port, startup.path, (probe.timeoutSeconds ?? 1) * 1000);
+    // The runtime routes before it listens: a 404 now is a 404 forever.
+    if (answer.status === 404) throw new StopPolling(`the engine does not serve ${startup.path} (404): its probe paths differ from the manifest's`);
     return probeSucceeded(answer) ? answer : undefined;
   }, Date.now() + Math.min(budgetMs, MAX_STARTUP_WAIT_MS));
   if (result instanceof Error) {
