@@ -36,6 +36,9 @@ describe('synthesis', () => {
     const dist = path.join(workdir, 'dist');
     const results = synthesizePlatform(platformInput(), dist);
     expect(results.map((r) => r.environment)).toEqual(['dev', 'staging', 'prod']);
+    expect(fs.readdirSync(dist)).toEqual(['dev', 'images', 'prod', 'staging']);
+    const buildPlan = JSON.parse(fs.readFileSync(path.join(dist, 'images', 'build-plan.json'), 'utf8'));
+    expect(buildPlan.include.map((b: { engine: string }) => b.engine)).toEqual(platformInput().catalog.map((e) => e.name));
     for (const env of ['dev', 'staging', 'prod']) {
       expect(fs.readdirSync(path.join(dist, env))).toEqual([
         '0000-cluster.yaml', '0001-network-policies.yaml', '0002-data-stores.yaml', '0003-engines.yaml', 'SUMMARY.txt',

@@ -9,6 +9,7 @@ import { PlatformChartProps } from '../../charts/platform-chart-props';
 import { DataStoreSpec } from '../catalog/data-stores';
 import { EngineSpec } from '../catalog/engine-spec';
 import { EnvironmentSpec } from '../environments/environment';
+import { imageBuildPlan, renderImageBuildPlan } from '../images/build-plan';
 import { ImageLock, formatImageReference, resolveImage } from '../images/image-reference';
 import { enabledEngines, planDataStore, planEngine } from '../planning/plan';
 import { CREDENTIAL_SECRETS } from '../planning/runtime-contract';
@@ -88,8 +89,8 @@ function summarize(environment: EnvironmentSpec, app: App, input: PlatformInput)
 }
 
 /**
- * Validates the input, synthesizes every environment into a staging folder beside `distDir`, and
- * only when all succeeded replaces `distDir` with it. On any error `distDir` is left untouched.
+ * Validates the input, synthesizes every environment (plus `images/build-plan.json`) into a
+ * staging folder beside `distDir`, and only when all succeeded replaces `distDir` with it. On any error `distDir` is left untouched.
  */
 export function synthesizePlatform(input: PlatformInput, distDir: string): EnvironmentResult[] {
   validatePlatform(input.catalog, input.environments);
@@ -105,6 +106,12 @@ export function synthesizePlatform(input: PlatformInput, distDir: string): Envir
       fs.writeFileSync(path.join(outdir, 'SUMMARY.txt'), result.summary);
       return result;
     });
+    // The images every environment's manifests reference, for CI elsewhere to build and push.
+    fs.mkdirSync(path.join(staging, 'images'));
+    fs.writeFileSync(
+      path.join(staging, 'images', 'build-plan.json'),
+      renderImageBuildPlan(imageBuildPlan(input.catalog, input.imageTags)),
+    );
     replaceDirectory(staging, distDir);
     return results;
   } catch (error) {
