@@ -1,6 +1,8 @@
 /**
  * Two jest projects:
- *   unit     everything under test/ except test/cluster (fast, no processes)
+ *   unit     everything under test/ except test/cluster (no control plane; the store
+ *            configuration and engine contract tests start local Redis, PostgreSQL and
+ *            engine processes)
  *   cluster  test/cluster: starts a real control plane (etcd, kube-apiserver,
  *            kube-controller-manager, kube-scheduler, kwok); see test/cluster/README.md
  *

@@ -13,12 +13,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { EngineSpec } from '../src/catalog/engine-spec';
 import { PLATFORM_ENGINES } from '../src/catalog/platform-catalog';
+import { ENGINE_UID } from '../src/constructs/engine';
 
 /** The base image of every engine image, pinned by exact version (the toolchain the tests run). */
 export const NODE_BASE_IMAGE = 'node:20.20.2-bookworm-slim';
 
-/** The uid and gid engine images run as (matches ENGINE_UID in src/constructs/engine.ts). */
-export const IMAGE_UID = 10001;
+/** The uid/gid the images run as: the pods' runAsUser, from the engine construct. */
+export const IMAGE_UID = ENGINE_UID;
 
 /** The engine images' build context, relative to the repository root. */
 export const ENGINES_DIR = join('src', 'engines');

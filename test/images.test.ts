@@ -3,6 +3,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { contentTag, dockerfileContextSources, formatImageReference, resolveImage } from '../src/images/image-reference';
 import { readBuildInput, readEngineTags } from '../src/images/engine-sources';
+import { PLATFORM_ENVIRONMENTS } from '../src/environments/platform-environments';
+import { PLATFORM_ENGINES, platformInput, synthObjects } from './support/platform';
 
 describe('image references', () => {
   let root: string;
@@ -54,6 +56,14 @@ describe('image references', () => {
     expect(after.get('beta')).not.toBe(before.get('beta'));
   });
 
+  test('files the build context\'s .dockerignore leaves out (local installs and builds) do not change tags', () => {
+    write('src/engines/.dockerignore', '**/node_modules\n**/*.js\n');
+    const before = tags();
+    write('src/engines/runtime/node_modules/left-pad/index.ts', 'export {};\n');
+    write('src/engines/alpha/main.js', 'compiled();\n');
+    expect(tags()).toEqual(before);
+  });
+
   test('the tag is a pure function of content', () => {
     const input = readBuildInput(root, 'alpha');
     if (!Array.isArray(input)) throw new Error('expected input');
@@ -73,5 +83,31 @@ describe('image references', () => {
       .toBe(`r.example/n/alpha:sha-1111111111111111@${digest}`);
     expect(formatImageReference(resolveImage('alpha', 'r.example/n', 'sha-2222222222222222', lock)))
       .toBe('r.example/n/alpha:sha-2222222222222222');
+  });
+});
+
+describe('image references of the real engines', () => {
+  let root: string;
+  beforeAll(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-engines-'));
+    fs.cpSync(path.join(__dirname, '..', 'src', 'engines'), path.join(root, 'src', 'engines'), { recursive: true });
+  });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  test('editing one engine\'s directory changes exactly that engine\'s manifests, in every environment', () => {
+    const names = PLATFORM_ENGINES.map((e) => e.name);
+    const synthAll = () => {
+      const tags = readEngineTags(root, names);
+      if (!(tags instanceof Map)) throw new Error('every engine must have a Dockerfile');
+      return PLATFORM_ENVIRONMENTS.map((env) => synthObjects(env, platformInput({ imageTags: tags })).map((o) => JSON.stringify(o)));
+    };
+    const before = synthAll();
+    fs.appendFileSync(path.join(root, 'src', 'engines', 'market-data', 'main.ts'), '\n// changed\n');
+    const after = synthAll();
+    for (const [index, environment] of PLATFORM_ENVIRONMENTS.entries()) {
+      const changed = after[index].filter((o, i) => o !== before[index][i]).map((o) => JSON.parse(o) as { kind: string; metadata: { name: string } });
+      expect({ environment: environment.name, changed: changed.map((o) => `${o.kind}/${o.metadata.name}`) })
+        .toEqual({ environment: environment.name, changed: ['Deployment/market-data'] });
+    }
   });
 });

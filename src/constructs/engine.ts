@@ -7,7 +7,7 @@ import { ServiceMonitor } from '../../imports/monitoring.coreos.com';
 import { EngineSpec, ServiceWorkload } from '../catalog/engine-spec';
 import { GPU_RESOURCE } from '../environments/node-pool-policy';
 import { EnginePlan, isService } from '../planning/plan';
-import { ENGINE_TERMINATION_GRACE_SECONDS, engineContainerEnv } from '../planning/runtime-contract';
+import { ENGINE_PRE_STOP_SECONDS, ENGINE_TERMINATION_GRACE_SECONDS, engineContainerEnv } from '../planning/runtime-contract';
 import { componentLabels, selectorLabels } from './labels';
 import { placement } from './scheduling';
 
@@ -198,6 +198,8 @@ export class Engine extends Construct {
     const serving: Partial<Container> = isService(engine)
       ? {
         ports: [{ name: HTTP_PORT_NAME, containerPort: engine.workload.port, protocol: 'TCP' }],
+        // Keep serving while the endpoint removal propagates (see ENGINE_PRE_STOP_SECONDS).
+        lifecycle: { preStop: { exec: { command: ['sleep', String(ENGINE_PRE_STOP_SECONDS)] } } },
         ...this.probes(plan.hostNetwork, engine.workload.health.liveness, engine.workload.health.readiness,
           engine.workload.health.startupBudgetSeconds),
       }

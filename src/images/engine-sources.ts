@@ -9,16 +9,35 @@ export const ENGINES_CONTEXT = 'src/engines';
 /** Name of the lock file of built digests, at the repository root. */
 export const IMAGE_LOCK_FILE = 'images.lock.json';
 
-function filesUnder(root: string, relative: string): string[] {
+/**
+ * The build context's `.dockerignore` as a predicate over context-relative paths. Supports what
+ * Docker's matcher does for the patterns we use: `*`, `?`, `**`, and `!` exceptions (last match
+ * wins). Honouring it keeps tags independent of local builds and installs (node_modules, *.js).
+ */
+export function dockerIgnoreMatcher(dockerignore: string): (relativePath: string) => boolean {
+  const rules = dockerignore.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')).map((line) => {
+    const negated = line.startsWith('!');
+    const pattern = path.posix.normalize((negated ? line.slice(1) : line).replace(/^\/+/, ''));
+    const source = pattern.split('/').map((part) => (part === '**'
+      ? '(?:.*)'
+      : part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]'))).join('/').replace(/\(\?:\.\*\)\//g, '(?:.*/)?');
+    return { negated, regex: new RegExp(`^${source}(?:/.*)?$`) };
+  });
+  return (relativePath) => rules.reduce((ignored, rule) => (rule.regex.test(relativePath) ? !rule.negated : ignored), false);
+}
+
+function filesUnder(root: string, relative: string, ignored: (p: string) => boolean): string[] {
+  if (relative !== '' && ignored(relative)) return [];
   const absolute = path.join(root, relative);
   if (!fs.existsSync(absolute)) return [];
   if (fs.statSync(absolute).isFile()) return [relative];
-  return fs.readdirSync(absolute).sort().flatMap((entry) => filesUnder(root, path.posix.join(relative, entry)));
+  return fs.readdirSync(absolute).sort().flatMap((entry) => filesUnder(root, path.posix.join(relative, entry), ignored));
 }
 
 /**
  * Reads one engine's build input from the repository: its Dockerfile and every context file the
- * Dockerfile copies (directories recursively, `.` meaning the whole context).
+ * Dockerfile copies (directories recursively, `.` meaning the whole context), less what the
+ * context's `.dockerignore` leaves out of the build.
  */
 export function readBuildInput(repositoryRoot: string, engineName: string): BuildInputFile[] | ConfigurationProblem {
   const context = path.join(repositoryRoot, ENGINES_CONTEXT);
@@ -31,10 +50,12 @@ export function readBuildInput(repositoryRoot: string, engineName: string): Buil
     };
   }
   const dockerfile = fs.readFileSync(path.join(context, dockerfilePath), 'utf8');
+  const dockerignorePath = path.join(context, '.dockerignore');
+  const ignored = dockerIgnoreMatcher(fs.existsSync(dockerignorePath) ? fs.readFileSync(dockerignorePath, 'utf8') : '');
   const paths = new Set<string>([dockerfilePath]);
   for (const source of dockerfileContextSources(dockerfile)) {
     const normalized = path.posix.normalize(source.replace(/^\/+/, '')).replace(/\/+$/, '');
-    for (const file of filesUnder(context, normalized === '.' ? '' : normalized)) paths.add(file);
+    for (const file of filesUnder(context, normalized === '.' ? '' : normalized, ignored)) paths.add(file);
   }
   return [...paths].sort().map((p) => ({ path: p, content: fs.readFileSync(path.join(context, p)) }));
 }

@@ -43,8 +43,15 @@ export const CREDENTIAL_SECRETS: Readonly<Record<DataStoreName, { readonly name:
   redis: { name: 'redis-credentials', keys: ['password'] },
 };
 
-/** Seconds between SIGTERM and SIGKILL for an engine pod. */
+/** Seconds between the start of termination and SIGKILL for an engine pod. */
 export const ENGINE_TERMINATION_GRACE_SECONDS = 30;
+
+/**
+ * Seconds an engine keeps serving after termination starts, before it is sent SIGTERM: Service
+ * endpoints are removed asynchronously, and without the pause clients would still be sent to a
+ * listener that has just closed.
+ */
+export const ENGINE_PRE_STOP_SECONDS = 5;
 
 function secretRef(store: DataStoreName, key: string): EnvVar['valueFrom'] {
   return { secretKeyRef: { name: CREDENTIAL_SECRETS[store].name, key } };
@@ -57,8 +64,9 @@ export function engineContainerEnv(plan: EnginePlan, upstreams: readonly EngineP
     { name: RUNTIME_ENV.environment, value: plan.environment.name },
     { name: RUNTIME_ENV.tier, value: plan.engine.tier.name },
     { name: RUNTIME_ENV.cpuPinned, value: String(plan.pinnedCores) },
-    // Leave the runtime a margin to exit on its own before the kubelet's SIGKILL.
-    { name: RUNTIME_ENV.shutdownTimeoutSeconds, value: String(ENGINE_TERMINATION_GRACE_SECONDS - 5) },
+    // The grace period also covers the pre-stop pause; leave the runtime a margin to exit on its
+    // own before the kubelet's SIGKILL.
+    { name: RUNTIME_ENV.shutdownTimeoutSeconds, value: String(ENGINE_TERMINATION_GRACE_SECONDS - ENGINE_PRE_STOP_SECONDS - 5) },
     { name: RUNTIME_ENV.logFormat, value: 'json' },
   ];
   const stores = new Set(plan.engine.dependencies.stores);

@@ -13,7 +13,8 @@ import { ManagedProcess, freePort, poll } from './processes';
 
 const INSTALL_HINT = 'install them with: bash scripts/install-test-services.sh';
 
-function onPath(binary: string): string | undefined {
+/** The path of `binary` on PATH, if any. */
+export function onPath(binary: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     const candidate = path.join(dir, binary);
     if (dir !== '' && fs.existsSync(candidate)) return candidate;
@@ -22,7 +23,7 @@ function onPath(binary: string): string | undefined {
 }
 
 /** Debian keeps the PostgreSQL server in /usr/lib/postgresql/<major>/bin, off PATH. */
-function postgresBinDir(): string {
+export function postgresBinDir(): string {
   const fromPath = onPath('postgres');
   if (fromPath && onPath('initdb')) return path.dirname(fs.realpathSync(fromPath));
   const root = '/usr/lib/postgresql';
@@ -33,7 +34,7 @@ function postgresBinDir(): string {
 }
 
 /** The unprivileged account PostgreSQL runs as when the test runs as root (it refuses root). */
-function unprivilegedAccount(): { uid: number; gid: number } | undefined {
+export function unprivilegedAccount(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   for (const name of ['postgres', 'nobody']) {
     const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
