@@ -11,6 +11,24 @@ export interface FakeNodeSpec {
   /** Memory capacity as a Kubernetes quantity, e.g. `'32Gi'`. */
   readonly memory: string;
   /**
+   * Allocatable memory, when less than the capacity: a kubelet subtracts
+   * pre-allocated hugepages (and any reservations) from it.
+   * @default memory
+   */
+  readonly allocatableMemory?: string;
+  /**
+   * CPU architecture: the `kubernetes.io/arch` label and `status.nodeInfo.architecture`.
+   * @default 'amd64'
+   */
+  readonly arch?: 'amd64' | 'arm64';
+  /**
+   * Further resources the node advertises, in both capacity and allocatable:
+   * extended resources such as `nvidia.com/gpu` (a device plugin's job on a real
+   * node) and pre-allocated `hugepages-2Mi` / `hugepages-1Gi`.
+   * @default {}
+   */
+  readonly extraResources?: Readonly<Record<string, string>>;
+  /**
    * Maximum pods on the node.
    * @default 110
    */
@@ -29,7 +47,9 @@ export interface FakeNodeSpec {
 
 /** The Node object for `spec`, labelled so that the harness's kwok manages it. */
 export function fakeNode(spec: FakeNodeSpec): ManifestObject {
-  const resources = { cpu: spec.cpu, memory: spec.memory, pods: String(spec.pods ?? 110) };
+  const arch = spec.arch ?? 'amd64';
+  const capacity = { cpu: spec.cpu, memory: spec.memory, pods: String(spec.pods ?? 110), ...spec.extraResources };
+  const allocatable = { ...capacity, memory: spec.allocatableMemory ?? spec.memory };
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -38,14 +58,15 @@ export function fakeNode(spec: FakeNodeSpec): ManifestObject {
       labels: {
         'kubernetes.io/hostname': spec.name,
         'kubernetes.io/os': 'linux',
-        'kubernetes.io/arch': 'amd64',
+        'kubernetes.io/arch': arch,
         ...spec.labels,
         [KWOK_NODE_LABEL_KEY]: KWOK_NODE_LABEL_VALUE,
       },
       annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
     },
     spec: { taints: [...(spec.taints ?? [])] },
-    status: { capacity: resources, allocatable: resources },
+    // kwok's node-initialize stage keeps whatever architecture is set here.
+    status: { capacity, allocatable, nodeInfo: { architecture: arch, operatingSystem: 'linux' } },
   };
 }
 

@@ -1,0 +1,359 @@
+/**
+ * Every environment of src/environments, on a real control plane whose fake
+ * nodes are generated from the environment model: dist/<env>/ must apply
+ * cleanly, run, and survive losing a zone. See test/cluster/README.md.
+ */
+import { V1Pod } from '@kubernetes/client-node';
+import { EnvironmentSpec } from '../../src/environments/environment';
+import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
+import { NAMESPACE_NAMES } from '../../src/planning/namespaces';
+import { environmentPinsCores } from '../../src/planning/plan';
+import { applyAll } from './environment-cluster';
+import { ManifestObject, kubeRequest } from './apply';
+import { ensureControlPlaneBinaries } from './binaries';
+import {
+  ClusterState,
+  isDaemonSetPod,
+  isReady,
+  isTerminal,
+  isTerminating,
+  nodeNamed,
+  objectName,
+  podsSelectedBy,
+  readClusterState,
+  selectorMatches,
+  unscheduledReason,
+} from './cluster-state';
+import { cordon, drainNodes, evictPod } from './drain';
+import {
+  checkClaimsBound,
+  checkDevicePluginOnGpuNodes,
+  checkGpuPlacement,
+  checkPdbsAllowDrain,
+  checkPdbsSatisfied,
+  checkPinnedPods,
+  checkServiceEndpoints,
+  checkWorkloadsReady,
+  checkZoneSpread,
+  nodeGpus,
+  pinnedPods,
+  podGpus,
+} from './environment-checks';
+import { EnvironmentCluster, settle, Settled, startEnvironmentCluster } from './environment-cluster';
+import { poolNode, ZONE_LABEL } from './environment-nodes';
+import { createFakeNodes } from './fake-nodes';
+
+// Each step is bounded on its own; the whole file takes about a minute per
+// environment on 2 cores (see the README). Only a cold binary cache is slower.
+jest.setTimeout(120_000);
+const BRING_UP_TIMEOUT_MS = 240_000;
+const BUILD_TIMEOUT_MS = 60 * 60 * 1000;
+const ROLLOUT_TIMEOUT_MS = 90_000;
+
+/** Namespaces whose Services are engines (the data stores' are single-replica; see the drain test). */
+const ENGINE_NAMESPACES = [NAMESPACE_NAMES.latency, NAMESPACE_NAMES.engines];
+
+function log(environment: EnvironmentSpec, message: string): void {
+  process.stderr.write(`[cluster ${environment.name}] ${message}\n`);
+}
+
+const testIf = (condition: boolean) => (condition ? test : test.skip);
+
+beforeAll(async () => {
+  // A cold cache compiles Kubernetes (minutes); that must not count against the bring-up bound.
+  await ensureControlPlaneBinaries();
+}, BUILD_TIMEOUT_MS);
+
+describe.each(PLATFORM_ENVIRONMENTS.map((environment) => [environment.name, environment] as const))('environment %s', (name, environment) => {
+  const started = Date.now();
+  let cluster: EnvironmentCluster | undefined;
+  let rollout: Promise<Settled> | undefined;
+  const distCount = (kind: string) => cluster?.manifests.filter((object) => object.kind === kind).length ?? NaN;
+  const kc = () => {
+    if (!cluster) {
+      throw new Error(`the ${name} cluster did not come up; see the first failure`);
+    }
+    return cluster.kubeConfig;
+  };
+  /** The state once every workload is Ready (or the rollout bound passed), read once and shared. */
+  const rolledOut = () => (rollout ??= settle(kc(), checkWorkloadsReady, ROLLOUT_TIMEOUT_MS));
+
+  beforeAll(async () => {
+    cluster = await startEnvironmentCluster(environment);
+    const phases = Object.entries(cluster.timings).map(([phase, ms]) => `${phase} ${(ms / 1000).toFixed(1)}s`);
+    log(environment, `up: ${phases.join(', ')}`);
+  }, BRING_UP_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await cluster?.stop();
+    log(environment, `done in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  });
+
+  test(`applies all of dist/${name}/ with strict field validation, without errors or warnings`, () => {
+    const { report, manifests } = cluster!;
+    expect({ errors: report.errors, warnings: report.warnings }).toEqual({ errors: [], warnings: [] });
+    expect(report.applied).toBe(manifests.length);
+  });
+
+  test('runs every Deployment, StatefulSet and DaemonSet pod, scheduled and Ready', async () => {
+    const before = Date.now();
+    const { state, problems } = await rolledOut();
+    log(environment, `rollout settled in ${((Date.now() - before) / 1000).toFixed(1)}s, ${state.pods.length} pods`);
+    expect(problems).toEqual([]);
+    expect(state.deployments.length).toBe(distCount('Deployment'));
+    expect(state.statefulSets.length).toBe(distCount('StatefulSet'));
+    expect(state.daemonSets.length).toBe(distCount('DaemonSet'));
+  });
+
+  test('binds every StatefulSet claim to a volume of its storage class', async () => {
+    await rolledOut();
+    const { state, problems } = await settle(kc(), checkClaimsBound, 30_000);
+    expect(problems).toEqual([]);
+    expect(cluster!.binder.errors).toEqual([]);
+    expect(state.persistentVolumeClaims.length).toBeGreaterThan(0);
+  });
+
+  test('keeps GPU nodes for GPU pods and the device plugin', async () => {
+    const { state } = await rolledOut();
+    expect(checkGpuPlacement(state)).toEqual([]);
+    expect(checkDevicePluginOnGpuNodes(state)).toEqual([]);
+    const hasGpuPool = environment.nodePools.some((pool) => (pool.instance.gpus ?? 0) > 0);
+    const gpuPods = state.pods.filter((pod) => podGpus(pod) > 0);
+    expect(gpuPods.length > 0).toBe(hasGpuPool);
+  });
+
+  test('gives pinned pods Guaranteed QoS and whole CPUs, on latency-pool nodes', async () => {
+    const { state } = await rolledOut();
+    expect(checkPinnedPods(state, environment)).toEqual([]);
+    // Guard against passing vacuously: where cores are pinned, there are pinned pods.
+    expect(pinnedPods(state, environment).length > 0).toBe(environmentPinsCores(environment));
+  });
+
+  test('spreads the pods of every multi-replica Deployment across the zones of its pool', async () => {
+    const { state } = await rolledOut();
+    expect(checkZoneSpread(state, environment)).toEqual([]);
+  });
+
+  test('covers every multi-replica Deployment with a PodDisruptionBudget that allows a drain', async () => {
+    await rolledOut();
+    const { state, problems } = await settle(kc(), checkPdbsAllowDrain, 30_000);
+    expect(problems).toEqual([]);
+    const uncovered = state.deployments
+      .filter((deployment) => (deployment.spec?.replicas ?? 1) > 1)
+      .filter(
+        (deployment) =>
+          !state.podDisruptionBudgets.some(
+            (pdb) =>
+              pdb.metadata?.namespace === deployment.metadata?.namespace &&
+              selectorMatches(pdb.spec?.selector, deployment.spec?.template.metadata?.labels),
+          ),
+      )
+      .map(objectName);
+    expect(uncovered).toEqual([]);
+  });
+
+  testIf(environment.nodePools.some((pool) => (pool.instance.gpus ?? 0) > 0))(
+    'defines the training CronJob, and a Job created from it runs on a GPU node',
+    async () => {
+      await rolledOut();
+      const cronJobs = cluster!.manifests.filter((object) => object.kind === 'CronJob');
+      expect(cronJobs.length).toBeGreaterThan(0);
+      const state = await readClusterState(kc());
+      expect(state.cronJobs.map(objectName).sort()).toEqual(cronJobs.map((object) => `${object.metadata?.namespace}/${object.metadata?.name}`).sort());
+
+      for (const cronJob of cronJobs) {
+        const pod = await runJobFromCronJob(cluster!, cronJob);
+        const after = await readClusterState(kc());
+        expect(nodeGpus(nodeNamed(after, pod.spec?.nodeName))).toBeGreaterThan(0);
+        expect(checkGpuPlacement(after)).toEqual([]);
+      }
+    },
+  );
+
+  testIf(environment.zones.length > 1)(
+    'survives draining a zone: evictions honour PDBs, every PDB stays satisfied, every engine Service keeps ready endpoints',
+    async () => {
+      await rolledOut();
+      const state = await readClusterState(kc());
+      const zone = zoneToDrain(state, environment);
+      const nodes = state.nodes.filter((node) => node.metadata?.labels?.[ZONE_LABEL] === zone).map((node) => node.metadata!.name!);
+      const result = await drainNodes(kc(), state, nodes);
+      log(
+        environment,
+        `drained ${zone} (${nodes.length} nodes): ${result.evicted.length} evicted, ${result.refused.length} refused` +
+          result.refused.map((outcome) => `\n  refused ${outcome.pod}: HTTP ${outcome.status} ${outcome.message}`).join(''),
+      );
+      expect(result.evicted.length).toBeGreaterThan(0);
+      // A single pass: what a PDB forbids is refused with 429, and nothing fails otherwise.
+      expect(result.refused.filter((outcome) => outcome.status !== 429)).toEqual([]);
+
+      const leftOnDrainedNodes = (s: ClusterState) =>
+        s.pods
+          .filter((pod) => nodes.includes(pod.spec?.nodeName ?? '') && !isDaemonSetPod(pod) && !isTerminal(pod))
+          .filter((pod) => !result.refused.some((outcome) => outcome.pod === objectName(pod)))
+          .map((pod) => `evicted pod ${objectName(pod)} is still on drained node ${pod.spec?.nodeName}`);
+      const after = await settle(
+        kc(),
+        (s) => [...leftOnDrainedNodes(s), ...checkPdbsSatisfied(s), ...checkServiceEndpoints(s, ENGINE_NAMESPACES)],
+        60_000,
+      );
+      expect(after.problems).toEqual([]);
+    },
+  );
+
+  testIf(environment.replicas !== 'single')('refuses an eviction that would break a PodDisruptionBudget (HTTP 429)', async () => {
+    await rolledOut();
+    const target = await pdbWithoutHeadroom(cluster!);
+    const { status, message } = await evictPod(kc(), target.namespace, target.pod);
+    expect({ pod: `${target.namespace}/${target.pod}`, pdb: target.pdb, status }).toEqual({
+      pod: `${target.namespace}/${target.pod}`,
+      pdb: target.pdb,
+      status: 429,
+    });
+    expect(message).toMatch(/disruption budget/);
+  });
+
+  test('leaves the PersistentVolumeClaims in place when a StatefulSet is deleted', async () => {
+    await rolledOut();
+    const before = await readClusterState(kc());
+    expect(before.statefulSets.length).toBeGreaterThan(0);
+    const claimsOf = (s: ClusterState) =>
+      before.statefulSets.flatMap((sts) =>
+        (sts.spec?.volumeClaimTemplates ?? []).flatMap((template) =>
+          Array.from({ length: sts.spec?.replicas ?? 1 }, (_, ordinal) => `${sts.metadata?.namespace}/${template.metadata?.name}-${sts.metadata?.name}-${ordinal}`),
+        ),
+      ).map((claim) => ({ claim, found: s.persistentVolumeClaims.find((c) => objectName(c) === claim) }));
+    expect(claimsOf(before).filter(({ found }) => found?.status?.phase !== 'Bound').map(({ claim }) => claim)).toEqual([]);
+
+    for (const sts of before.statefulSets) {
+      const response = await kubeRequest(kc(), `/apis/apps/v1/namespaces/${sts.metadata?.namespace}/statefulsets/${sts.metadata?.name}`, {
+        method: 'DELETE',
+        query: { propagationPolicy: 'Background' },
+      });
+      expect(response.status).toBe(200);
+    }
+    // Wait until the garbage collector has removed the pods too: that is when owned claims would go.
+    const gone = await settle(
+      kc(),
+      (s) => [
+        ...s.statefulSets.map((sts) => `StatefulSet ${objectName(sts)} still exists`),
+        ...s.pods
+          .filter((pod) => pod.metadata?.ownerReferences?.some((owner) => owner.kind === 'StatefulSet'))
+          .map((pod) => `pod ${objectName(pod)} still exists`),
+      ],
+      30_000,
+    );
+    expect(gone.problems).toEqual([]);
+    const left = claimsOf(gone.state);
+    expect(left.filter(({ found }) => !found || found.metadata?.deletionTimestamp).map(({ claim }) => claim)).toEqual([]);
+    expect(left.filter(({ found }) => found?.status?.phase !== 'Bound').map(({ claim }) => claim)).toEqual([]);
+  });
+});
+
+/**
+ * The zone to drain: one that hosts no data-store pod if there is one (the
+ * data stores are single-replica, a documented HA limitation, so draining
+ * their zone takes them down by design), and among those the one with the most
+ * pods to evict.
+ */
+function zoneToDrain(state: ClusterState, environment: EnvironmentSpec): string {
+  const zoneOfPod = (pod: V1Pod) => nodeNamed(state, pod.spec?.nodeName)?.metadata?.labels?.[ZONE_LABEL];
+  const dataZones = new Set(state.pods.filter((pod) => pod.metadata?.namespace === NAMESPACE_NAMES.data).map(zoneOfPod));
+  const candidates = environment.zones.filter((zone) => !dataZones.has(zone));
+  const evictable = (zone: string) => state.pods.filter((pod) => zoneOfPod(pod) === zone && !isDaemonSetPod(pod) && !isTerminal(pod)).length;
+  return [...(candidates.length > 0 ? candidates : environment.zones)].sort((a, b) => evictable(b) - evictable(a))[0];
+}
+
+/**
+ * A PDB that currently allows no disruption, with a Ready pod it protects.
+ * After the zone drain, Deployments whose replacement pods cannot be placed
+ * (topology spread, host ports) have one. Otherwise one is made: every node is
+ * cordoned, so one permitted eviction leaves the replacement Pending and the
+ * PDB without headroom.
+ */
+async function pdbWithoutHeadroom(cluster: EnvironmentCluster): Promise<{ namespace: string; pod: string; pdb: string }> {
+  const kc = cluster.kubeConfig;
+  const find = (state: ClusterState, wantAllowed: (allowed: number) => boolean) => {
+    for (const pdb of state.podDisruptionBudgets) {
+      const observed = (pdb.status?.observedGeneration ?? 0) >= (pdb.metadata?.generation ?? 1);
+      const ready = podsSelectedBy(state, pdb.metadata?.namespace, pdb.spec?.selector).filter((pod) => isReady(pod) && !isTerminating(pod));
+      if (observed && wantAllowed(pdb.status?.disruptionsAllowed ?? 0) && ready.length > 0) {
+        return { namespace: pdb.metadata!.namespace!, pod: ready[0].metadata!.name!, pdb: objectName(pdb) };
+      }
+    }
+    return undefined;
+  };
+  const state = await readClusterState(kc);
+  const existing = find(state, (allowed) => allowed === 0);
+  if (existing) {
+    return existing;
+  }
+  for (const node of state.nodes) {
+    await cordon(kc, node.metadata!.name!);
+  }
+  const victim = find(state, (allowed) => allowed > 0);
+  if (!victim) {
+    throw new Error('no PodDisruptionBudget with a Ready pod to test an eviction against');
+  }
+  const first = await evictPod(kc, victim.namespace, victim.pod);
+  if (first.status !== 201) {
+    throw new Error(`the first eviction of ${victim.namespace}/${victim.pod} (PDB ${victim.pdb}) was refused: HTTP ${first.status} ${first.message}`);
+  }
+  const settled = await settle(kc, (s) => (find(s, (allowed) => allowed === 0) ? [] : ['waiting for a PDB without headroom']), 30_000);
+  const target = find(settled.state, (allowed) => allowed === 0);
+  if (!target) {
+    throw new Error(`no PDB ran out of headroom after evicting ${victim.namespace}/${victim.pod}`);
+  }
+  return target;
+}
+
+/**
+ * Creates a Job from the CronJob's template, as `kubectl create job --from=cronjob/...`
+ * does, and returns its pod once scheduled. At rest the GPU pool may have no
+ * free GPU (the inference replicas hold them all, as in staging): the scheduler
+ * then reports Insufficient nvidia.com/gpu and, as Karpenter would within the
+ * pool's maxNodes, one more node of the pool is added.
+ */
+async function runJobFromCronJob(cluster: EnvironmentCluster, cronJob: ManifestObject): Promise<V1Pod> {
+  const kc = cluster.kubeConfig;
+  const namespace = cronJob.metadata!.namespace!;
+  const cronJobName = cronJob.metadata!.name!;
+  const live = JSON.parse((await kubeRequest(kc, `/apis/batch/v1/namespaces/${namespace}/cronjobs/${cronJobName}`)).body) as {
+    metadata: { uid: string };
+  };
+  const template = (cronJob as unknown as { spec: { jobTemplate: { metadata?: { labels?: Record<string, string> }; spec: unknown } } }).spec.jobTemplate;
+  const jobName = `${cronJobName}-manual-check`;
+  const job: ManifestObject = {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: jobName,
+      namespace,
+      labels: template.metadata?.labels ?? {},
+      annotations: { 'cronjob.kubernetes.io/instantiate': 'manual' },
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: cronJobName, uid: live.metadata.uid, controller: true }],
+    },
+    spec: template.spec,
+  };
+  const report = await applyAll(kc, [job]);
+  expect({ errors: report.errors, warnings: report.warnings }).toEqual({ errors: [], warnings: [] });
+
+  const jobPod = (state: ClusterState) =>
+    state.pods.find((pod) => pod.metadata?.namespace === namespace && pod.metadata?.labels?.['job-name'] === jobName);
+  const scheduled = (state: ClusterState) => (jobPod(state)?.spec?.nodeName ? [] : ['the Job pod is not scheduled yet']);
+  let { state } = await settle(kc, scheduled, 15_000);
+  let pod = jobPod(state);
+  if (pod && !pod.spec?.nodeName && /Insufficient nvidia\.com\/gpu/.test(unscheduledReason(pod))) {
+    const gpuPool = cluster.environment.nodePools.find((p) => (p.instance.gpus ?? 0) > 0)!;
+    const poolNodes = state.nodes.filter((node) => node.metadata?.labels?.['nautilus.io/node-pool'] === gpuPool.name).length;
+    expect(poolNodes).toBeLessThan(gpuPool.maxNodes);
+    log(cluster.environment, `no free GPU at rest for ${jobName}; adding a ${gpuPool.name} node as Karpenter would (${poolNodes + 1}/${gpuPool.maxNodes})`);
+    await createFakeNodes(kc, [poolNode(gpuPool, gpuPool.zones[0], gpuPool.nodesPerZone)]);
+    ({ state } = await settle(kc, scheduled, 30_000));
+    pod = jobPod(state);
+  }
+  if (!pod?.spec?.nodeName) {
+    throw new Error(`the pod of Job ${namespace}/${jobName} was not scheduled: ${pod ? unscheduledReason(pod) : 'no pod was created'}`);
+  }
+  return pod;
+}
