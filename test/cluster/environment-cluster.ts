@@ -68,12 +68,16 @@ export async function applyAll(kc: KubeConfig, objects: readonly ManifestObject[
  * 4. applies the namespaces of `dist/<env>`, then the credential Secrets a
  *    secret manager would provision in them, then every other object.
  *
- * Setup problems (steps 1 to 3, the Secrets) throw; the manifests' own errors
+ * `transform` may alter the manifests first (the broken-manifest tests break some
+ * on purpose). Setup problems (steps 1 to 3, the Secrets) throw; the manifests' own errors
  * and warnings are returned in `report` for the test to assert on. On a throw
  * everything started is stopped.
  */
-export async function startEnvironmentCluster(environment: EnvironmentSpec): Promise<EnvironmentCluster> {
-  const manifests = readDistManifests(environment);
+export async function startEnvironmentCluster(
+  environment: EnvironmentSpec,
+  options: { readonly transform?: (manifests: ManifestObject[]) => ManifestObject[] } = {},
+): Promise<EnvironmentCluster> {
+  const manifests = (options.transform ?? ((objects) => objects))(readDistManifests(environment));
   const timings: Record<string, number> = {};
   let mark = Date.now();
   const lap = (phase: string) => {
@@ -81,7 +85,9 @@ export async function startEnvironmentCluster(environment: EnvironmentSpec): Pro
     timings[phase] = now - mark;
     mark = now;
   };
-  const controlPlane = await startControlPlane();
+  // HPAs raise their Deployments to minReplicas on their first sync, one period
+  // after creation: 2 s instead of 15 s keeps that out of every rollout wait.
+  const controlPlane = await startControlPlane({ horizontalPodAutoscalerSyncPeriodSeconds: 2 });
   let binder: VolumeBinder | undefined;
   const stop = async () => {
     await binder?.stop();

@@ -65,7 +65,7 @@ beforeAll(async () => {
 }, BUILD_TIMEOUT_MS);
 
 describe.each(PLATFORM_ENVIRONMENTS.map((environment) => [environment.name, environment] as const))('environment %s', (name, environment) => {
-  const started = Date.now();
+  let started = 0;
   let cluster: EnvironmentCluster | undefined;
   let rollout: Promise<Settled> | undefined;
   const distCount = (kind: string) => cluster?.manifests.filter((object) => object.kind === kind).length ?? NaN;
@@ -79,6 +79,7 @@ describe.each(PLATFORM_ENVIRONMENTS.map((environment) => [environment.name, envi
   const rolledOut = () => (rollout ??= settle(kc(), checkWorkloadsReady, ROLLOUT_TIMEOUT_MS));
 
   beforeAll(async () => {
+    started = Date.now();
     cluster = await startEnvironmentCluster(environment);
     const phases = Object.entries(cluster.timings).map(([phase, ms]) => `${phase} ${(ms / 1000).toFixed(1)}s`);
     log(environment, `up: ${phases.join(', ')}`);
@@ -180,7 +181,8 @@ describe.each(PLATFORM_ENVIRONMENTS.map((environment) => [environment.name, envi
       const result = await drainNodes(kc(), state, nodes);
       log(
         environment,
-        `drained ${zone} (${nodes.length} nodes): ${result.evicted.length} evicted, ${result.refused.length} refused` +
+        `drained ${zone} (${nodes.length} nodes): ${result.evicted.length} evicted ` +
+          `(${result.evicted.map((outcome) => outcome.pod).join(', ')}), ${result.refused.length} refused` +
           result.refused.map((outcome) => `\n  refused ${outcome.pod}: HTTP ${outcome.status} ${outcome.message}`).join(''),
       );
       expect(result.evicted.length).toBeGreaterThan(0);
@@ -251,17 +253,20 @@ describe.each(PLATFORM_ENVIRONMENTS.map((environment) => [environment.name, envi
 });
 
 /**
- * The zone to drain: one that hosts no data-store pod if there is one (the
- * data stores are single-replica, a documented HA limitation, so draining
- * their zone takes them down by design), and among those the one with the most
- * pods to evict.
+ * The zone to drain: the one with the most pods to evict, so that the drain
+ * reaches as many pools as possible (in staging the two data stores sit in the
+ * two zones that also hold the latency and GPU pools). On a tie, a zone without
+ * data-store pods. The data stores are single-replica (a documented HA
+ * limitation) and have no PDB, so draining their zone evicts them and their
+ * replacement waits for its zonal volume; that is why the endpoint assertion
+ * covers the engine namespaces only.
  */
 function zoneToDrain(state: ClusterState, environment: EnvironmentSpec): string {
   const zoneOfPod = (pod: V1Pod) => nodeNamed(state, pod.spec?.nodeName)?.metadata?.labels?.[ZONE_LABEL];
   const dataZones = new Set(state.pods.filter((pod) => pod.metadata?.namespace === NAMESPACE_NAMES.data).map(zoneOfPod));
-  const candidates = environment.zones.filter((zone) => !dataZones.has(zone));
   const evictable = (zone: string) => state.pods.filter((pod) => zoneOfPod(pod) === zone && !isDaemonSetPod(pod) && !isTerminal(pod)).length;
-  return [...(candidates.length > 0 ? candidates : environment.zones)].sort((a, b) => evictable(b) - evictable(a))[0];
+  const rank = (zone: string) => evictable(zone) * 2 + (dataZones.has(zone) ? 0 : 1);
+  return [...environment.zones].sort((a, b) => rank(b) - rank(a))[0];
 }
 
 /**
@@ -340,7 +345,12 @@ async function runJobFromCronJob(cluster: EnvironmentCluster, cronJob: ManifestO
 
   const jobPod = (state: ClusterState) =>
     state.pods.find((pod) => pod.metadata?.namespace === namespace && pod.metadata?.labels?.['job-name'] === jobName);
-  const scheduled = (state: ClusterState) => (jobPod(state)?.spec?.nodeName ? [] : ['the Job pod is not scheduled yet']);
+  // Done once the pod is placed or the scheduler has said why it cannot be.
+  const scheduled = (state: ClusterState) => {
+    const pod = jobPod(state);
+    const unschedulable = pod?.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.status === 'False');
+    return pod?.spec?.nodeName || unschedulable ? [] : ['the Job pod is not scheduled yet'];
+  };
   let { state } = await settle(kc, scheduled, 15_000);
   let pod = jobPod(state);
   if (pod && !pod.spec?.nodeName && /Insufficient nvidia\.com\/gpu/.test(unscheduledReason(pod))) {
