@@ -257,7 +257,6 @@ export function validatePlatform(catalog: readonly EngineSpec[], environments: r
   const problems = environments.flatMap((environment) =>
     VALIDATION_RULES.flatMap((rule) => rule.check({ catalog, environment })),
   );
-  // The same catalog problem is found once per environment; report it once per environment still,
-  // since the fix may differ (a tier pins cores in prod but not in dev).
+  // A catalog problem is reported for each environment it breaks: the fix can differ by environment.
   if (problems.length > 0) throw new ConfigurationError(problems);
 }
