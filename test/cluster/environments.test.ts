@@ -3,9 +3,10 @@
  * nodes are generated from the environment model: dist/<env>/ must apply
  * cleanly, run, and survive losing a zone. See test/cluster/README.md.
  */
-import { V1Pod } from '@kubernetes/client-node';
+import { V1Node, V1Pod } from '@kubernetes/client-node';
 import { EnvironmentSpec } from '../../src/environments/environment';
 import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
+import { NODE_POOL_LABEL } from '../../src/environments/node-pool-policy';
 import { NAMESPACE_NAMES } from '../../src/planning/namespaces';
 import { environmentPinsCores } from '../../src/planning/plan';
 import { applyAll } from './environment-cluster';
@@ -315,9 +316,10 @@ async function pdbWithoutHeadroom(cluster: EnvironmentCluster): Promise<{ namesp
 /**
  * Creates a Job from the CronJob's template, as `kubectl create job --from=cronjob/...`
  * does, and returns its pod once scheduled. At rest the GPU pool may have no
- * free GPU (the inference replicas hold them all, as in staging): the scheduler
- * then reports Insufficient nvidia.com/gpu and, as Karpenter would within the
- * pool's maxNodes, one more node of the pool is added.
+ * free GPU (in staging the inference replicas hold them all): then, as
+ * Karpenter would within the pool's maxNodes, one more node of the pool is
+ * added first. (Adding it after the pod has been found unschedulable would
+ * leave the pod to the scheduler's retry back-off.)
  */
 async function runJobFromCronJob(cluster: EnvironmentCluster, cronJob: ManifestObject): Promise<V1Pod> {
   const kc = cluster.kubeConfig;
@@ -326,7 +328,24 @@ async function runJobFromCronJob(cluster: EnvironmentCluster, cronJob: ManifestO
   const live = JSON.parse((await kubeRequest(kc, `/apis/batch/v1/namespaces/${namespace}/cronjobs/${cronJobName}`)).body) as {
     metadata: { uid: string };
   };
-  const template = (cronJob as unknown as { spec: { jobTemplate: { metadata?: { labels?: Record<string, string> }; spec: unknown } } }).spec.jobTemplate;
+  const template = (cronJob as unknown as { spec: { jobTemplate: { metadata?: { labels?: Record<string, string> }; spec: { template: V1Pod } } } })
+    .spec.jobTemplate;
+
+  const gpuPool = cluster.environment.nodePools.find((p) => (p.instance.gpus ?? 0) > 0)!;
+  const before = await readClusterState(kc);
+  const poolNodes = before.nodes.filter((node) => node.metadata?.labels?.[NODE_POOL_LABEL] === gpuPool.name);
+  const freeGpus = (node: V1Node) =>
+    nodeGpus(node) -
+    before.pods
+      .filter((pod) => pod.spec?.nodeName === node.metadata?.name && !isTerminal(pod))
+      .reduce((sum, pod) => sum + podGpus(pod), 0);
+  const needed = podGpus(template.spec.template);
+  if (!poolNodes.some((node) => !node.spec?.unschedulable && freeGpus(node) >= needed)) {
+    expect(poolNodes.length).toBeLessThan(gpuPool.maxNodes);
+    log(cluster.environment, `no free GPU at rest for ${cronJobName}; adding a ${gpuPool.name} node as Karpenter would (${poolNodes.length + 1}/${gpuPool.maxNodes})`);
+    await createFakeNodes(kc, [poolNode(gpuPool, gpuPool.zones[0], gpuPool.nodesPerZone)]);
+  }
+
   const jobName = `${cronJobName}-manual-check`;
   const job: ManifestObject = {
     apiVersion: 'batch/v1',
@@ -345,23 +364,8 @@ async function runJobFromCronJob(cluster: EnvironmentCluster, cronJob: ManifestO
 
   const jobPod = (state: ClusterState) =>
     state.pods.find((pod) => pod.metadata?.namespace === namespace && pod.metadata?.labels?.['job-name'] === jobName);
-  // Done once the pod is placed or the scheduler has said why it cannot be.
-  const scheduled = (state: ClusterState) => {
-    const pod = jobPod(state);
-    const unschedulable = pod?.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.status === 'False');
-    return pod?.spec?.nodeName || unschedulable ? [] : ['the Job pod is not scheduled yet'];
-  };
-  let { state } = await settle(kc, scheduled, 15_000);
-  let pod = jobPod(state);
-  if (pod && !pod.spec?.nodeName && /Insufficient nvidia\.com\/gpu/.test(unscheduledReason(pod))) {
-    const gpuPool = cluster.environment.nodePools.find((p) => (p.instance.gpus ?? 0) > 0)!;
-    const poolNodes = state.nodes.filter((node) => node.metadata?.labels?.['nautilus.io/node-pool'] === gpuPool.name).length;
-    expect(poolNodes).toBeLessThan(gpuPool.maxNodes);
-    log(cluster.environment, `no free GPU at rest for ${jobName}; adding a ${gpuPool.name} node as Karpenter would (${poolNodes + 1}/${gpuPool.maxNodes})`);
-    await createFakeNodes(kc, [poolNode(gpuPool, gpuPool.zones[0], gpuPool.nodesPerZone)]);
-    ({ state } = await settle(kc, scheduled, 30_000));
-    pod = jobPod(state);
-  }
+  const { state } = await settle(kc, (s) => (jobPod(s)?.spec?.nodeName ? [] : ['the Job pod is not scheduled yet']), 30_000);
+  const pod = jobPod(state);
   if (!pod?.spec?.nodeName) {
     throw new Error(`the pod of Job ${namespace}/${jobName} was not scheduled: ${pod ? unscheduledReason(pod) : 'no pod was created'}`);
   }

@@ -71,9 +71,17 @@ export function fakeNode(spec: FakeNodeSpec): ManifestObject {
 }
 
 /**
- * Creates the fake nodes and waits until kwok reports each one Ready. Capacity
- * lives in `status`, which apply does not own, so it is also written through
- * the status subresource.
+ * Taints a new node carries until the node lifecycle controller has seen it
+ * Ready. A pod the scheduler tries while they are there is parked as
+ * unschedulable and may wait for a retry much longer than the taint lasts.
+ */
+const NODE_CONDITION_TAINTS = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'];
+
+/**
+ * Creates the fake nodes and waits until kwok reports each one Ready and the
+ * node lifecycle controller has lifted the not-ready taint, i.e. until pods can
+ * be scheduled onto them. Capacity lives in `status`, which apply does not
+ * own, so it is also written through the status subresource.
  */
 export async function createFakeNodes(kc: KubeConfig, specs: readonly FakeNodeSpec[], timeoutMs = 60_000): Promise<void> {
   const nodes = specs.map(fakeNode);
@@ -92,12 +100,21 @@ export async function createFakeNodes(kc: KubeConfig, specs: readonly FakeNodeSp
   for (const spec of specs) {
     for (;;) {
       const response = await kubeRequest(kc, `/api/v1/nodes/${spec.name}`);
-      const node = JSON.parse(response.body) as { status?: { conditions?: { type: string; status: string }[] } };
-      if (node.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True')) {
+      const node = JSON.parse(response.body) as {
+        spec?: { taints?: { key: string }[] };
+        status?: { conditions?: { type: string; status: string }[] };
+      };
+      const ready = node.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True');
+      const notReadyTaints = (node.spec?.taints ?? []).filter((taint) => NODE_CONDITION_TAINTS.includes(taint.key));
+      if (ready && notReadyTaints.length === 0) {
         break;
       }
       if (Date.now() > deadline) {
-        throw new Error(`fake node ${spec.name} did not become Ready within ${timeoutMs} ms; is kwok running (see its log)?`);
+        throw new Error(
+          ready
+            ? `fake node ${spec.name} is Ready but still tainted ${notReadyTaints.map((t) => t.key).join(', ')} after ${timeoutMs} ms; is kube-controller-manager running?`
+            : `fake node ${spec.name} did not become Ready within ${timeoutMs} ms; is kwok running (see its log)?`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
