@@ -200,6 +200,12 @@ describe.each(PLATFORM_ENVIRONMENTS.map((environment) => [environment.name, envi
         (s) => [...leftOnDrainedNodes(s), ...checkPdbsSatisfied(s), ...checkServiceEndpoints(s, ENGINE_NAMESPACES)],
         60_000,
       );
+      const pending = after.state.pods.filter((pod) => !pod.spec?.nodeName && !isTerminal(pod));
+      log(
+        environment,
+        `after the drain ${pending.length} replacement pods wait for a node` +
+          pending.map((pod) => `\n  ${objectName(pod)}: ${unscheduledReason(pod)}`).join(''),
+      );
       expect(after.problems).toEqual([]);
     },
   );
@@ -292,8 +298,10 @@ async function pdbWithoutHeadroom(cluster: EnvironmentCluster): Promise<{ namesp
   const state = await readClusterState(kc);
   const existing = find(state, (allowed) => allowed === 0);
   if (existing) {
+    log(cluster.environment, `PDB ${existing.pdb} has no headroom left after the drain; evicting ${existing.namespace}/${existing.pod}`);
     return existing;
   }
+  log(cluster.environment, 'no PDB without headroom after the drain; cordoning every node to make one');
   for (const node of state.nodes) {
     await cordon(kc, node.metadata!.name!);
   }
