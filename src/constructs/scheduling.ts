@@ -32,15 +32,16 @@ export function placement(pool: NodePoolSpec | undefined, replicas: number, sele
   const tolerations = pool
     ? poolTaints(pool).map((t) => ({ key: t.key, operator: 'Equal', value: t.value, effect: t.effect }))
     : [];
-  const zones = pool?.zones.length ?? 1;
   const spread: TopologySpreadConstraint[] = replicas > 1
     ? [
       {
         topologyKey: 'topology.kubernetes.io/zone',
         maxSkew: 1,
         whenUnsatisfiable: 'DoNotSchedule',
-        // Without minDomains a single surviving zone would satisfy maxSkew and take every pod.
-        minDomains: Math.min(replicas, zones),
+        // Cordoned or tainted nodes do not count as a domain: when a zone is drained or lost, its
+        // replacements go to the zones that are left instead of waiting for it to come back.
+        // (minDomains is left out for the same reason: it would hold them Pending.)
+        nodeTaintsPolicy: 'Honor',
         labelSelector: { matchLabels: selector },
       },
       {

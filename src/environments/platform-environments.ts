@@ -75,7 +75,8 @@ export const PROD: EnvironmentSpec = {
   name: 'prod',
   zones: THREE_ZONES,
   nodePools: [
-    pool('general', 'general', THREE_ZONES, 3, GENERAL_WORKER, 30),
+    // Four per zone: the two zones left after losing one still hold the general tier at rest.
+    pool('general', 'general', THREE_ZONES, 4, GENERAL_WORKER, 30),
     pool('latency', 'latency', ['eu-west-1a', 'eu-west-1b'], 1, LATENCY_WORKER, 4),
     pool('gpu', 'gpu', THREE_ZONES, 1, GH200_WORKER, 6),
     pool('storage', 'storage', THREE_ZONES, 1, STORAGE_WORKER, 3),
