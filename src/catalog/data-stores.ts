@@ -9,6 +9,8 @@ export interface DataStoreSpec {
   readonly image: string;
   /** The port clients connect to. */
   readonly port: number;
+  /** The name of that port on the Services and the container (protocol-aware proxies read it). */
+  readonly portName: string;
   /** Requests (== limits) in production. */
   readonly cpu: Cpu;
   readonly memory: Memory;
@@ -27,6 +29,7 @@ export const TIMESCALEDB: DataStoreSpec = {
   name: 'timescaledb',
   image: 'timescale/timescaledb:2.17.2-pg16',
   port: 5432,
+  portName: 'postgres',
   cpu: Cpu.cores(2),
   memory: Memory.gibibytes(8),
   storage: Memory.gibibytes(100),
@@ -40,6 +43,7 @@ export const REDIS: DataStoreSpec = {
   name: 'redis',
   image: 'redis:7.4.1-alpine',
   port: 6379,
+  portName: 'redis',
   cpu: Cpu.millis(500),
   memory: Memory.gibibytes(1),
   storage: Memory.gibibytes(20),

@@ -4,9 +4,8 @@ import {
   KubeService, KubeServiceAccount, MetricSpecV2, PodSpec, Probe, Quantity, Volume, VolumeMount,
 } from '../../imports/k8s';
 import { ServiceMonitor } from '../../imports/monitoring.coreos.com';
-import { EngineSpec, ServiceWorkload } from '../catalog/engine-spec';
 import { GPU_RESOURCE } from '../environments/node-pool-policy';
-import { EnginePlan, isService } from '../planning/plan';
+import { EnginePlan, isBatch, isService } from '../planning/plan';
 import { ENGINE_PRE_STOP_SECONDS, ENGINE_TERMINATION_GRACE_SECONDS, engineContainerEnv } from '../planning/runtime-contract';
 import { componentLabels, selectorLabels } from './labels';
 import { placement } from './scheduling';
@@ -56,8 +55,8 @@ export class Engine extends Construct {
     const podLabels = { ...componentLabels(engine.name, engine.tier.name), 'nautilus.io/tier': engine.tier.name };
     const podAnnotations = { 'nautilus.io/description': engine.description };
 
-    if (!isService(engine)) {
-      const batch = engine.workload as Exclude<EngineSpec['workload'], ServiceWorkload>;
+    if (isBatch(engine)) {
+      const batch = engine.workload;
       new KubeCronJob(this, 'CronJob', {
         metadata: metadata(),
         spec: {
@@ -81,6 +80,7 @@ export class Engine extends Construct {
       });
       return;
     }
+    if (!isService(engine)) return;
 
     const workload = engine.workload;
     new KubeDeployment(this, 'Deployment', {

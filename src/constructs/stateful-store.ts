@@ -48,7 +48,7 @@ export class StatefulStore extends Construct {
       data: { [props.configFile.name]: props.configFile.content },
     });
 
-    const ports = [{ name: store.name === 'redis' ? 'redis' : 'postgres', port: store.port, targetPort: IntOrString.fromNumber(store.port), protocol: 'TCP' }];
+    const ports = [{ name: store.portName, port: store.port, targetPort: IntOrString.fromNumber(store.port), protocol: 'TCP' }];
     new KubeService(this, 'Service', {
       metadata: metadata(store.name),
       spec: { type: 'ClusterIP', selector: selectorLabels(store.name), ports },
@@ -104,7 +104,7 @@ export class StatefulStore extends Construct {
               image: store.image,
               imagePullPolicy: 'IfNotPresent',
               ...props.container,
-              ports: [{ name: ports[0].name, containerPort: store.port, protocol: 'TCP' }],
+              ports: [{ name: store.portName, containerPort: store.port, protocol: 'TCP' }],
               resources: {
                 requests: { cpu: Quantity.fromString(plan.cpuRequest.toQuantity()), memory: Quantity.fromString(plan.memory.toQuantity()) },
                 limits: { memory: Quantity.fromString(plan.memory.toQuantity()) },

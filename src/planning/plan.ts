@@ -54,6 +54,16 @@ export interface DataStorePlan {
   readonly pool?: NodePoolSpec;
 }
 
+/** An amount that environments scale down (CPU, memory, storage). */
+interface Scalable<T> {
+  scaledBy(factor: number): T;
+}
+
+/** `amount` times `factor`; production amounts (factor 1) are kept exactly as the catalog gives them. */
+function scaleBy<T extends Scalable<T>>(amount: T, factor: number): T {
+  return factor === 1 ? amount : amount.scaledBy(factor);
+}
+
 /** True when the engine is a long-running service rather than a batch job. */
 export function isService(engine: EngineSpec): engine is EngineSpec & { workload: ServiceWorkload } {
   return engine.workload.kind === 'service';
@@ -96,13 +106,11 @@ export function planEngine(engine: EngineSpec, environment: EnvironmentSpec): En
   const pinnedCores = tier.dedicatedCores && environmentPinsCores(environment);
   // Pinned engines keep their production budget everywhere they are pinned: a core is a core.
   const scale = pinnedCores ? 1 : environment.resourceScale;
-  const cpu = scale === 1 ? engine.resources.cpu : engine.resources.cpu.scaledBy(scale);
-  const memory = scale === 1 ? engine.resources.memory : engine.resources.memory.scaledBy(scale);
-  const memoryLimit = tier.dedicatedCores
-    ? memory
-    : engine.resources.memoryLimit && scale !== 1
-      ? engine.resources.memoryLimit.scaledBy(scale)
-      : (engine.resources.memoryLimit ?? memory);
+  const scaled = <T extends Scalable<T>>(amount: T): T => scaleBy(amount, scale);
+  const cpu = scaled(engine.resources.cpu);
+  const memory = scaled(engine.resources.memory);
+  // Guaranteed pods need limit == request; the others may burst up to their own limit.
+  const memoryLimit = tier.dedicatedCores ? memory : scaled(engine.resources.memoryLimit ?? engine.resources.memory);
   const hugepages = tier.hugepages && tierPool?.instance.hugepages2Mi ? engine.resources.hugepages2Mi : undefined;
   const gpuPool = poolForRole(environment, 'gpu');
   const gpus = engine.resources.gpu && gpuPool ? engine.resources.gpu.count : 0;
@@ -153,9 +161,9 @@ export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec
     environment,
     namespace: NAMESPACE_NAMES.data,
     replicas: 1,
-    cpuRequest: scale === 1 ? store.cpu : store.cpu.scaledBy(scale),
-    memory: scale === 1 ? store.memory : store.memory.scaledBy(scale),
-    storage: environment.storageScale === 1 ? store.storage : store.storage.scaledBy(environment.storageScale),
+    cpuRequest: scaleBy(store.cpu, scale),
+    memory: scaleBy(store.memory, scale),
+    storage: scaleBy(store.storage, environment.storageScale),
     storageClassName: environment.storageClassFor[store.storageTier],
     pool: poolForRole(environment, 'storage'),
   };

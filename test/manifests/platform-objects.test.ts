@@ -1,3 +1,5 @@
+import { PLATFORM_DATA_STORES } from '../../src/catalog/data-stores';
+import { DataStoreName } from '../../src/catalog/engine-spec';
 import { Tier } from '../../src/catalog/tier';
 import { DEV, PROD, STAGING } from '../../src/environments/platform-environments';
 import { NAMESPACE_NAMES } from '../../src/planning/namespaces';
@@ -152,7 +154,7 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('network po
       const allowed = egress!.spec.egress.map((rule: K8sObject['spec']) => `${peerName(rule.to[0])}:${rule.ports[0].port}`).sort();
       const expected = targets.map((t) => {
         const target = byName.get(t);
-        if (!target) return `${t}:${t === 'redis' ? 6379 : 5432}`;
+        if (!target) return `${t}:${PLATFORM_DATA_STORES[t as DataStoreName].port}`;
         const port = isService(target.engine) ? target.engine.workload.port : 0;
         return target.hostNetwork ? `cidr:${environment.nodeNetworkCidr}:${port}` : `${t}:${port}`;
       }).sort();
