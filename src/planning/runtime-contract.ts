@@ -1,35 +1,18 @@
 import { EnvVar } from '../../imports/k8s';
+import { ENV, upstreamUrlVariable } from '../engines/runtime/environment-contract';
 import { PLATFORM_DATA_STORES } from '../catalog/data-stores';
 import { DataStoreName } from '../catalog/engine-spec';
 import { EnginePlan, isService } from './plan';
 import { NAMESPACE_NAMES, serviceHost } from './namespaces';
 
 /**
- * The environment variables an engine's container gets: the contract between the manifests and
- * the engine runtime in src/engines/runtime. Port and probe paths are deliberately absent: the
- * runtime knows its own, and test/contract checks the two agree.
+ * The names of the environment variables an engine's container gets: the contract between the
+ * manifests and the engine runtime, defined once in the runtime. Port and probe paths are
+ * deliberately absent: the runtime knows its own, and test/contract checks the two agree.
  */
-export const RUNTIME_ENV = {
-  engine: 'NAUTILUS_ENGINE',
-  environment: 'NAUTILUS_ENVIRONMENT',
-  tier: 'NAUTILUS_TIER',
-  cpuPinned: 'NAUTILUS_CPU_PINNED',
-  shutdownTimeoutSeconds: 'NAUTILUS_SHUTDOWN_TIMEOUT_SECONDS',
-  logFormat: 'NAUTILUS_LOG_FORMAT',
-  redisHost: 'NAUTILUS_REDIS_HOST',
-  redisPort: 'NAUTILUS_REDIS_PORT',
-  redisPassword: 'NAUTILUS_REDIS_PASSWORD',
-  postgresHost: 'NAUTILUS_POSTGRES_HOST',
-  postgresPort: 'NAUTILUS_POSTGRES_PORT',
-  postgresDatabase: 'NAUTILUS_POSTGRES_DATABASE',
-  postgresUser: 'NAUTILUS_POSTGRES_USER',
-  postgresPassword: 'NAUTILUS_POSTGRES_PASSWORD',
-} as const;
+export const RUNTIME_ENV = ENV;
 
-/** `NAUTILUS_UPSTREAM_<ENGINE>_URL`: the base URL of an engine this one calls. */
-export function upstreamUrlVariable(engineName: string): string {
-  return `NAUTILUS_UPSTREAM_${engineName.toUpperCase().replace(/-/g, '_')}_URL`;
-}
+export { upstreamUrlVariable };
 
 /** The database engines connect to on TimescaleDB. */
 export const TRADING_DATABASE = 'nautilus';

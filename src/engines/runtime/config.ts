@@ -1,31 +1,7 @@
 import { EngineDefinition } from './definition';
+import { ENV, upstreamUrlVariable } from './environment-contract';
 
-/**
- * The environment variables the runtime reads. This is the runtime's own copy of the contract in
- * src/planning/runtime-contract.ts (the image's build context cannot reach it): when the two
- * drift, a required variable goes missing and test/contract fails naming it.
- */
-export const ENV = {
-  engine: 'NAUTILUS_ENGINE',
-  environment: 'NAUTILUS_ENVIRONMENT',
-  tier: 'NAUTILUS_TIER',
-  cpuPinned: 'NAUTILUS_CPU_PINNED',
-  shutdownTimeoutSeconds: 'NAUTILUS_SHUTDOWN_TIMEOUT_SECONDS',
-  logFormat: 'NAUTILUS_LOG_FORMAT',
-  redisHost: 'NAUTILUS_REDIS_HOST',
-  redisPort: 'NAUTILUS_REDIS_PORT',
-  redisPassword: 'NAUTILUS_REDIS_PASSWORD',
-  postgresHost: 'NAUTILUS_POSTGRES_HOST',
-  postgresPort: 'NAUTILUS_POSTGRES_PORT',
-  postgresDatabase: 'NAUTILUS_POSTGRES_DATABASE',
-  postgresUser: 'NAUTILUS_POSTGRES_USER',
-  postgresPassword: 'NAUTILUS_POSTGRES_PASSWORD',
-} as const;
-
-/** `NAUTILUS_UPSTREAM_<ENGINE>_URL`: the base URL of an engine this one calls. */
-export function upstreamUrlVariable(engineName: string): string {
-  return `NAUTILUS_UPSTREAM_${engineName.toUpperCase().replace(/-/g, '_')}_URL`;
-}
+export { ENV, upstreamUrlVariable } from './environment-contract';
 
 /** How log lines are written. */
 export type LogFormat = 'json' | 'text';
