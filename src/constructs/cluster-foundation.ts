@@ -8,7 +8,7 @@ import {
 } from '../../imports/karpenter.sh';
 import { NamespaceRole, Tier } from '../catalog/tier';
 import { EnvironmentSpec, poolForRole } from '../environments/environment';
-import { GPU_PRESENT_LABEL, GPU_RESOURCE, poolLabels, poolTaints } from '../environments/node-pool-policy';
+import { ARCH_LABEL, GPU_PRESENT_LABEL, GPU_RESOURCE, ZONE_LABEL, poolLabels, poolTaints } from '../environments/node-pool-policy';
 import { Cpu, Memory } from '../model/quantities';
 import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES, NAMESPACE_POD_SECURITY } from '../planning/namespaces';
 import { DataStorePlan, EnginePlan } from '../planning/plan';
@@ -150,8 +150,8 @@ export class ClusterFoundation extends Construct {
             spec: {
               nodeClassRef: { ...nodeClass },
               requirements: [
-                { key: 'kubernetes.io/arch', operator: NodePoolSpecTemplateSpecRequirementsOperator.IN, values: [pool.instance.arch] },
-                { key: 'topology.kubernetes.io/zone', operator: NodePoolSpecTemplateSpecRequirementsOperator.IN, values: [...pool.zones] },
+                { key: ARCH_LABEL, operator: NodePoolSpecTemplateSpecRequirementsOperator.IN, values: [pool.instance.arch] },
+                { key: ZONE_LABEL, operator: NodePoolSpecTemplateSpecRequirementsOperator.IN, values: [...pool.zones] },
                 { key: 'karpenter.sh/capacity-type', operator: NodePoolSpecTemplateSpecRequirementsOperator.IN, values: ['on-demand'] },
               ],
               taints: poolTaints(pool).map((t) => ({

@@ -1,6 +1,6 @@
 import { Affinity, Toleration, TopologySpreadConstraint } from '../../imports/k8s';
 import { NodePoolSpec } from '../environments/environment';
-import { poolSelector, poolTaints } from '../environments/node-pool-policy';
+import { ARCH_LABEL, HOSTNAME_LABEL, ZONE_LABEL, poolSelector, poolTaints } from '../environments/node-pool-policy';
 
 /** Where the pods of one workload may run and how they spread: one policy for engines and stores. */
 export interface Placement {
@@ -22,7 +22,7 @@ export function placement(pool: NodePoolSpec | undefined, replicas: number, sele
           nodeSelectorTerms: [{
             matchExpressions: [
               ...Object.entries(selectorLabels).map(([key, value]) => ({ key, operator: 'In', values: [value] })),
-              { key: 'kubernetes.io/arch', operator: 'In', values: [pool!.instance.arch] },
+              { key: ARCH_LABEL, operator: 'In', values: [pool!.instance.arch] },
             ],
           }],
         },
@@ -35,7 +35,7 @@ export function placement(pool: NodePoolSpec | undefined, replicas: number, sele
   const spread: TopologySpreadConstraint[] = replicas > 1
     ? [
       {
-        topologyKey: 'topology.kubernetes.io/zone',
+        topologyKey: ZONE_LABEL,
         maxSkew: 1,
         whenUnsatisfiable: 'DoNotSchedule',
         // Cordoned or tainted nodes do not count as a domain: when a zone is drained or lost, its
@@ -45,7 +45,7 @@ export function placement(pool: NodePoolSpec | undefined, replicas: number, sele
         labelSelector: { matchLabels: selector },
       },
       {
-        topologyKey: 'kubernetes.io/hostname',
+        topologyKey: HOSTNAME_LABEL,
         maxSkew: 1,
         whenUnsatisfiable: 'ScheduleAnyway',
         labelSelector: { matchLabels: selector },

@@ -1,5 +1,14 @@
 import { NodePoolSpec, NodeTaint } from './environment';
 
+/** Well-known label of a node's zone (set by the kubelet / cloud provider). */
+export const ZONE_LABEL = 'topology.kubernetes.io/zone';
+
+/** Well-known label of a node's CPU architecture (set by the kubelet). */
+export const ARCH_LABEL = 'kubernetes.io/arch';
+
+/** Well-known label of a node's name (set by the kubelet). */
+export const HOSTNAME_LABEL = 'kubernetes.io/hostname';
+
 /** Label every node carries with the name of its pool. */
 export const NODE_POOL_LABEL = 'nautilus.io/node-pool';
 

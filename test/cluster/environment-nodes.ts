@@ -1,10 +1,9 @@
 import { EnvironmentSpec, NodePoolSpec } from '../../src/environments/environment';
-import { GPU_RESOURCE, poolLabels, poolTaints } from '../../src/environments/node-pool-policy';
+import { GPU_RESOURCE, ZONE_LABEL, poolLabels, poolTaints } from '../../src/environments/node-pool-policy';
 import { Memory } from '../../src/model/quantities';
 import { FakeNodeSpec } from './fake-nodes';
 
-/** The well-known zone label the kubelet (or the cloud provider) sets. */
-export const ZONE_LABEL = 'topology.kubernetes.io/zone';
+export { ZONE_LABEL };
 
 /** Pods per node, the kubelet's default `maxPods`. */
 const MAX_PODS = 110;
