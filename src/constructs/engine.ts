@@ -32,19 +32,12 @@ export interface EngineProps {
  * plan calls for it.
  */
 export class Engine extends Construct {
-  /** The engine's plan. */
-  public readonly plan: EnginePlan;
-
   constructor(scope: Construct, id: string, props: EngineProps) {
     super(scope, id);
-    this.plan = props.plan;
     const { plan } = props;
     const engine = plan.engine;
-    const metadata = (name = engine.name) => ({
-      name,
-      namespace: plan.namespace,
-      labels: componentLabels(engine.name, engine.tier.name),
-    });
+    // Every object of the engine shares its name: Service DNS names are a contract.
+    const metadata = () => ({ name: engine.name, namespace: plan.namespace, labels: componentLabels(engine.name, engine.tier.name) });
 
     new KubeServiceAccount(this, 'ServiceAccount', {
       metadata: metadata(),
@@ -52,7 +45,7 @@ export class Engine extends Construct {
     });
 
     const podSpec = this.podSpec(props);
-    const podLabels = { ...componentLabels(engine.name, engine.tier.name), 'nautilus.io/tier': engine.tier.name };
+    const podLabels = componentLabels(engine.name, engine.tier.name);
     const podAnnotations = { 'nautilus.io/description': engine.description };
 
     if (isBatch(engine)) {

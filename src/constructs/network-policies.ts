@@ -12,13 +12,20 @@ export interface NetworkPoliciesProps {
   readonly stores: readonly DataStorePlan[];
 }
 
-/** A workload traffic can be allowed to or from. */
-interface Endpoint {
+/** A workload traffic can be allowed from. */
+interface Workload {
   readonly name: string;
   readonly namespace: string;
-  readonly port: number;
   readonly hostNetwork: boolean;
 }
+
+/** A workload traffic can be allowed to, on its port. */
+interface Endpoint extends Workload {
+  readonly port: number;
+}
+
+/** Names of the engines and stores an engine calls. */
+const dependencyNames = (plan: EnginePlan): string[] => [...plan.engine.dependencies.engines, ...plan.engine.dependencies.stores];
 
 const tcp = (port: number): NetworkPolicyPort => ({ protocol: 'TCP', port: IntOrString.fromNumber(port) });
 
@@ -66,18 +73,16 @@ export class NetworkPolicies extends Construct {
     for (const plan of props.stores) {
       endpoints.set(plan.store.name, { name: plan.store.name, namespace: plan.namespace, port: plan.store.port, hostNetwork: false });
     }
-    const peer = (e: Endpoint): NetworkPolicyPeer => e.hostNetwork
+    const peer = (e: Workload): NetworkPolicyPeer => e.hostNetwork
       ? { ipBlock: { cidr: environment.nodeNetworkCidr } }
       : { namespaceSelector: namespaceSelector(e.namespace), podSelector: { matchLabels: selectorLabels(e.name) } };
 
     // Who calls whom, from the catalog.
-    const callers = new Map<string, Endpoint[]>();
+    const callers = new Map<string, Workload[]>();
     const engineByName = new Map(props.engines.map((p) => [p.engine.name, p]));
     for (const plan of props.engines) {
-      const caller: Endpoint = {
-        name: plan.engine.name, namespace: plan.namespace, port: 0, hostNetwork: plan.hostNetwork,
-      };
-      for (const target of [...plan.engine.dependencies.engines, ...plan.engine.dependencies.stores]) {
+      const caller: Workload = { name: plan.engine.name, namespace: plan.namespace, hostNetwork: plan.hostNetwork };
+      for (const target of dependencyNames(plan)) {
         callers.set(target, [...(callers.get(target) ?? []), caller]);
       }
     }
@@ -99,7 +104,7 @@ export class NetworkPolicies extends Construct {
     }
 
     for (const plan of [...props.engines].sort((a, b) => a.engine.name.localeCompare(b.engine.name))) {
-      const targets = [...plan.engine.dependencies.engines, ...plan.engine.dependencies.stores]
+      const targets = dependencyNames(plan)
         .map((name) => endpoints.get(name))
         .filter((e): e is Endpoint => e !== undefined);
       if (targets.length === 0) continue;

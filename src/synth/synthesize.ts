@@ -29,8 +29,6 @@ export interface PlatformInput {
 /** What was written for one environment. */
 export interface EnvironmentResult {
   readonly environment: string;
-  /** Object counts by kind, sorted by kind. */
-  readonly kinds: ReadonlyArray<readonly [string, number]>;
   /** The human summary, also written to `dist/<env>/SUMMARY.txt`. */
   readonly summary: string;
 }
@@ -53,7 +51,10 @@ export function planEnvironment(input: PlatformInput, environment: EnvironmentSp
  * in apply order: cluster objects, network policies, data stores, engines.
  */
 export function buildEnvironmentApp(input: PlatformInput, environment: EnvironmentSpec, outdir: string): App {
-  const props = planEnvironment(input, environment);
+  return appFor(planEnvironment(input, environment), outdir);
+}
+
+function appFor(props: PlatformChartProps, outdir: string): App {
   const app = new App({ outdir, yamlOutputType: YamlOutputType.FILE_PER_CHART, outputFileExtension: '.yaml' });
   const cluster = new ClusterChart(app, 'cluster', props);
   const network = new NetworkPolicyChart(app, 'network-policies', props);
@@ -65,27 +66,24 @@ export function buildEnvironmentApp(input: PlatformInput, environment: Environme
   return app;
 }
 
-function summarize(environment: EnvironmentSpec, app: App, input: PlatformInput): EnvironmentResult {
+function summarize({ environment, engines, stores }: PlatformChartProps, app: App): EnvironmentResult {
   const counts = new Map<string, number>();
-  const namespaces = new Set<string>();
   for (const chart of app.charts) {
-    for (const object of chart.toJson() as Array<{ kind: string; metadata: { namespace?: string } }>) {
-      counts.set(object.kind, (counts.get(object.kind) ?? 0) + 1);
-      if (object.metadata.namespace) namespaces.add(object.metadata.namespace);
-    }
+    for (const object of chart.toJson() as Array<{ kind: string }>) counts.set(object.kind, (counts.get(object.kind) ?? 0) + 1);
   }
   const kinds = [...counts.entries()].sort(([a], [b]) => a.localeCompare(b));
   const total = kinds.reduce((t, [, n]) => t + n, 0);
   const disabled = environment.disabledEngines.map((d) => `${d.name} (${d.reason})`);
-  const plans = enabledEngines(input.catalog, environment);
-  const secretsNeeded = Object.values(CREDENTIAL_SECRETS).map((s) => `${s.name} [${s.keys.join(', ')}]`);
+  // Secrets are read in the namespace of the pod that reads them: the stores' and their clients'.
+  const readers = [...stores.map((s) => s.namespace), ...engines.filter((e) => e.engine.dependencies.stores.length > 0).map((e) => e.namespace)];
+  const secrets = Object.values(CREDENTIAL_SECRETS).map((s) => `${s.name} [${s.keys.join(', ')}]`);
   const lines = [
-    `${environment.name}: ${total} objects, ${plans.length} engines, ${input.stores.length} data stores`,
+    `${environment.name}: ${total} objects, ${engines.length} engines, ${stores.length} data stores`,
     ...kinds.map(([kind, n]) => `  ${String(n).padStart(4)}  ${kind}`),
     `  disabled engines: ${disabled.length > 0 ? disabled.join('; ') : 'none'}`,
-    `  secrets to provision in ${[...namespaces].filter((n) => n.startsWith('nautilus-')).sort().join(', ')}: ${secretsNeeded.join(', ')}`,
+    `  secrets to provision in ${[...new Set(readers)].sort().join(', ')}: ${secrets.join(', ')}`,
   ];
-  return { environment: environment.name, kinds, summary: lines.join('\n') + '\n' };
+  return { environment: environment.name, summary: lines.join('\n') + '\n' };
 }
 
 /**
@@ -100,9 +98,10 @@ export function synthesizePlatform(input: PlatformInput, distDir: string): Envir
   try {
     const results = input.environments.map((environment) => {
       const outdir = path.join(staging, environment.name);
-      const app = buildEnvironmentApp(input, environment, outdir);
+      const props = planEnvironment(input, environment);
+      const app = appFor(props, outdir);
       app.synth();
-      const result = summarize(environment, app, input);
+      const result = summarize(props, app);
       fs.writeFileSync(path.join(outdir, 'SUMMARY.txt'), result.summary);
       return result;
     });
