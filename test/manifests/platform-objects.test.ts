@@ -59,6 +59,11 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('data store
   });
 });
 
+/** CPU quantity as synthesized (`12` or `12500m`) in millicores. */
+const millicores = (q: string | number) => (String(q).endsWith('m') ? Number(String(q).slice(0, -1)) : Number(q) * 1000);
+/** Memory quantity as synthesized (`96Gi` or `512Mi`) in mebibytes. */
+const mebibytes = (q: string) => (q.endsWith('Gi') ? Number(q.slice(0, -2)) * 1024 : Number(q.slice(0, -2)));
+
 describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('cluster objects in %s', (_n, environment) => {
   const objects = synthObjects(environment);
 
@@ -89,13 +94,15 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('cluster ob
   test('every namespace has a ResourceQuota that fits its workloads at full scale, and a LimitRange without default limits', () => {
     for (const ns of Object.values(NAMESPACE_NAMES)) {
       const quota = objects.find((o) => o.kind === 'ResourceQuota' && o.metadata.namespace === ns)!;
-      expect(quota.spec.hard['requests.cpu']).toBeDefined();
       const limitRange = objects.find((o) => o.kind === 'LimitRange' && o.metadata.namespace === ns)!;
       expect(limitRange.spec.limits[0].default).toBeUndefined();
-      const pods = enabledEngines(PLATFORM_ENGINES, environment)
-        .map((e) => planEngine(e, environment)).filter((p) => p.namespace === ns)
-        .reduce((t, p) => t + (p.autoscaling?.maxReplicas ?? p.replicas), 0);
-      expect(quota.spec.hard.pods).toBeGreaterThanOrEqual(pods);
+      const plans = enabledEngines(PLATFORM_ENGINES, environment).map((e) => planEngine(e, environment)).filter((p) => p.namespace === ns);
+      const atMost = (f: (p: (typeof plans)[number]) => number) => plans.reduce((t, p) => t + (p.autoscaling?.maxReplicas ?? p.replicas) * f(p), 0);
+      expect(quota.spec.hard.pods).toBeGreaterThanOrEqual(atMost(() => 1));
+      if (plans.length > 0) {
+        expect(millicores(quota.spec.hard['requests.cpu'])).toBeGreaterThanOrEqual(atMost((p) => p.cpuRequest.millicores));
+        expect(mebibytes(quota.spec.hard['requests.memory'])).toBeGreaterThanOrEqual(atMost((p) => p.memoryRequest.mebibytes));
+      }
     }
   });
 
