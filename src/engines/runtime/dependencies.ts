@@ -14,17 +14,24 @@ export interface DependencyCheck {
   close(): void;
 }
 
-/** Redis answers `PING` with `PONG`, authenticated with the engine's password. */
-export class RedisCheck implements DependencyCheck {
-  public readonly name = 'redis';
-  private connection?: RedisConnection;
+/** A connection a check keeps open between rounds. */
+interface KeptConnection {
+  readonly closed: boolean;
+  close(): void;
+}
 
-  constructor(private readonly settings: RedisSettings) {}
+/**
+ * A check over one kept connection: reopened when it was dropped, dropped when a check fails, so
+ * a broken connection never makes a healthy dependency look down twice.
+ */
+abstract class ConnectionCheck<C extends KeptConnection> implements DependencyCheck {
+  public abstract readonly name: string;
+  private connection?: C;
 
   public async check(deadline: number): Promise<void> {
     try {
-      if (!this.connection || this.connection.closed) this.connection = await RedisConnection.open(this.settings, deadline);
-      await this.connection.ping(deadline);
+      if (!this.connection || this.connection.closed) this.connection = await this.open(deadline);
+      await this.probe(this.connection, deadline);
     } catch (error) {
       this.close();
       throw error;
@@ -34,32 +41,47 @@ export class RedisCheck implements DependencyCheck {
   public close(): void {
     this.connection?.close();
     this.connection = undefined;
+  }
+
+  /** Opens and authenticates a new connection. */
+  protected abstract open(deadline: number): Promise<C>;
+
+  /** Resolves when the dependency answers on `connection`. */
+  protected abstract probe(connection: C, deadline: number): Promise<void>;
+}
+
+/** Redis answers `PING` with `PONG`, authenticated with the engine's password. */
+export class RedisCheck extends ConnectionCheck<RedisConnection> {
+  public readonly name = 'redis';
+
+  constructor(private readonly settings: RedisSettings) {
+    super();
+  }
+
+  protected open(deadline: number): Promise<RedisConnection> {
+    return RedisConnection.open(this.settings, deadline);
+  }
+
+  protected async probe(connection: RedisConnection, deadline: number): Promise<void> {
+    await connection.ping(deadline);
   }
 }
 
 /** PostgreSQL accepts the engine's credentials for its database and answers `SELECT 1`. */
-export class PostgresCheck implements DependencyCheck {
+export class PostgresCheck extends ConnectionCheck<PostgresConnection> {
   public readonly name = 'timescaledb';
-  private connection?: PostgresConnection;
 
-  constructor(private readonly settings: PostgresSettings, private readonly applicationName: string) {}
-
-  public async check(deadline: number): Promise<void> {
-    try {
-      if (!this.connection || this.connection.closed) {
-        this.connection = await PostgresConnection.open(this.settings, this.applicationName, deadline);
-      }
-      const rows = await this.connection.query('SELECT 1', deadline);
-      if (rows.length !== 1 || rows[0][0] !== '1') throw new Error(`SELECT 1 returned ${JSON.stringify(rows)}`);
-    } catch (error) {
-      this.close();
-      throw error;
-    }
+  constructor(private readonly settings: PostgresSettings, private readonly applicationName: string) {
+    super();
   }
 
-  public close(): void {
-    this.connection?.close();
-    this.connection = undefined;
+  protected open(deadline: number): Promise<PostgresConnection> {
+    return PostgresConnection.open(this.settings, this.applicationName, deadline);
+  }
+
+  protected async probe(connection: PostgresConnection, deadline: number): Promise<void> {
+    const rows = await connection.query('SELECT 1', deadline);
+    if (rows.length !== 1 || rows[0][0] !== '1') throw new Error(`SELECT 1 returned ${JSON.stringify(rows)}`);
   }
 }
 
