@@ -1,6 +1,7 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import { Redis, TimescaleDb } from '../src/constructs/data-stores';
+import { Redis } from '../src/constructs/redis';
+import { TimescaleDb } from '../src/constructs/timescaledb';
 import { environmentLabels } from '../src/constructs/labels';
 import { DataStoreName } from '../src/catalog/engine-spec';
 import { DataStorePlan } from '../src/planning/plan';

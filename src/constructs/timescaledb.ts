@@ -1,11 +1,11 @@
 import { Construct } from 'constructs';
 import { DataStorePlan } from '../planning/plan';
 import { CREDENTIAL_SECRETS, TRADING_DATABASE } from '../planning/runtime-contract';
+import { postgresqlConf } from './timescaledb-configuration';
 import { StatefulStore } from './stateful-store';
-import { postgresqlConf, redisConf } from './store-configuration';
 
-const secret = (store: 'timescaledb' | 'redis', key: string) => ({
-  secretKeyRef: { name: CREDENTIAL_SECRETS[store].name, key },
+const secret = (key: string) => ({
+  secretKeyRef: { name: CREDENTIAL_SECRETS.timescaledb.name, key },
 });
 
 /**
@@ -27,8 +27,8 @@ export class TimescaleDb extends StatefulStore {
       container: {
         args: ['postgres', '-c', 'config_file=/etc/postgresql/postgresql.conf'],
         env: [
-          { name: 'POSTGRES_USER', valueFrom: secret('timescaledb', 'username') },
-          { name: 'POSTGRES_PASSWORD', valueFrom: secret('timescaledb', 'password') },
+          { name: 'POSTGRES_USER', valueFrom: secret('username') },
+          { name: 'POSTGRES_PASSWORD', valueFrom: secret('password') },
           { name: 'POSTGRES_DB', value: TRADING_DATABASE },
           { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' },
           { name: 'TIMESCALEDB_TELEMETRY', value: 'off' },
@@ -45,32 +45,6 @@ export class TimescaleDb extends StatefulStore {
         { name: 'tmp', mountPath: '/tmp' },
         { name: 'shm', mountPath: '/dev/shm', memory: true },
       ],
-    });
-  }
-}
-
-/** Redis as one primary with AOF persistence; the password comes from a Secret. */
-export class Redis extends StatefulStore {
-  constructor(scope: Construct, id: string, plan: DataStorePlan) {
-    const port = plan.store.port;
-    // redis-cli exits 0 even on an error reply, so compare the answer itself.
-    const ping = { exec: { command: ['/bin/sh', '-c', `test "$(redis-cli -h 127.0.0.1 -p ${port} ping)" = PONG`] } };
-    super(scope, id, {
-      plan,
-      configFile: { name: 'redis.conf', content: redisConf(plan.memory, port), mountPath: '/etc/redis' },
-      dataMountPath: '/data',
-      container: {
-        command: ['redis-server', '/etc/redis/redis.conf', '--requirepass', '$(REDIS_PASSWORD)'],
-        env: [
-          { name: 'REDIS_PASSWORD', valueFrom: secret('redis', 'password') },
-          // Read by redis-cli in the probes.
-          { name: 'REDISCLI_AUTH', valueFrom: secret('redis', 'password') },
-        ],
-        startupProbe: { ...ping, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 30 },
-        livenessProbe: { ...ping, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
-        readinessProbe: { ...ping, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
-      },
-      scratch: [{ name: 'tmp', mountPath: '/tmp' }],
     });
   }
 }
