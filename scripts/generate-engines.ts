@@ -56,8 +56,9 @@ function dockerfile(engine: EngineSpec): string {
 # Build context: src/engines. Only runtime/ and ${engine.name}/ are copied from it, so a change to
 # another engine never changes this image's content tag.
 
-# The build stage runs on the builder's own architecture: it only emits JavaScript, which runs
-# unchanged on amd64 and arm64 (the GPU pool).
+# The build stage runs on the builder's own architecture: it only emits JavaScript, and the
+# runtime's dependencies (ioredis, pg) are pure JavaScript too, so both run unchanged on amd64 and
+# arm64 (the GPU pool).
 FROM --platform=$BUILDPLATFORM ${NODE_BASE_IMAGE} AS build
 WORKDIR /build
 COPY runtime/package.json runtime/package-lock.json runtime/
@@ -65,6 +66,8 @@ RUN npm ci --prefix runtime --ignore-scripts --no-audit --no-fund
 COPY runtime/ runtime/
 COPY ${engine.name}/ ${engine.name}/
 RUN runtime/node_modules/.bin/tsc --project runtime/tsconfig.json --outDir /out
+# The runtime's production dependencies, from its lock file, go beside the compiled runtime.
+RUN npm prune --prefix runtime --omit=dev --no-audit --no-fund && cp -R runtime/node_modules /out/runtime/node_modules
 
 FROM ${NODE_BASE_IMAGE}
 ENV NODE_ENV=production

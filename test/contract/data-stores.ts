@@ -7,8 +7,8 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { PostgresConnection } from '../../src/engines/runtime/postgres-client';
-import { RedisConnection } from '../../src/engines/runtime/redis-client';
+import Redis from 'ioredis';
+import { Client } from 'pg';
 import { ManagedProcess, freePort, poll } from './processes';
 
 const INSTALL_HINT = 'install them with: bash scripts/install-test-services.sh';
@@ -52,6 +52,19 @@ function tempDir(prefix: string, owner?: { uid: number; gid: number }): string {
   return dir;
 }
 
+/** One PING over a fresh connection, no retries: resolves on PONG, rejects otherwise. */
+export async function redisPing(host: string, port: number, password: string): Promise<void> {
+  const client = new Redis({ host, port, password, lazyConnect: true, connectTimeout: 1000, retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const reply = await client.ping();
+    if (reply !== 'PONG') throw new Error(`PING answered ${JSON.stringify(reply)}`);
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** A redis-server requiring a password. */
 export class TestRedis {
   /** Starts one on a free port. */
@@ -75,8 +88,7 @@ export class TestRedis {
     ], {});
     const result = await poll(async () => {
       if (!this.process?.running) throw new Error(`redis-server exited:\n${this.process?.log}`);
-      const connection = await RedisConnection.open({ host: '127.0.0.1', port: this.port, password: this.password }, Date.now() + 1000);
-      try { await connection.ping(Date.now() + 1000); } finally { connection.close(); }
+      await redisPing('127.0.0.1', this.port, this.password);
       return true;
     }, Date.now() + 15_000);
     if (result instanceof Error) throw new Error(`redis-server did not answer on port ${this.port}: ${result.message}\n${this.process.log}`);
@@ -144,11 +156,17 @@ export class TestPostgres {
     ], { ...this.as, env: { LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' } });
     const result = await poll(async () => {
       if (!this.process?.running) throw new Error(`postgres exited:\n${this.process?.log}`);
-      const connection = await PostgresConnection.open(
-        { host: '127.0.0.1', port: this.port, database: this.databases[0] ?? 'postgres', user: this.user, password: this.password },
-        'contract-test', Date.now() + 2000,
-      );
-      connection.close();
+      const client = new Client({
+        host: '127.0.0.1', port: this.port, database: this.databases[0] ?? 'postgres', user: this.user, password: this.password,
+        application_name: 'contract-test', connectionTimeoutMillis: 2000,
+      });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+      } finally {
+        await client.end().catch(() => undefined);
+      }
       return true;
     }, Date.now() + 30_000, 200);
     if (result instanceof Error) throw new Error(`postgres did not accept connections on port ${this.port}: ${result.message}\n${this.process.log}`);

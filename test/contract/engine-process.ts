@@ -11,8 +11,17 @@ import { execForm, lastOf, parseStages } from '../engines/dockerfile';
 import { ManifestContainer } from './manifests';
 import { ManagedProcess } from './processes';
 
-/** Compiles src/engines (runtime and every engine entry point) once, with the repository's pinned tsc. */
+/**
+ * Compiles src/engines (runtime and every engine entry point) once, with the repository's pinned
+ * tsc. The runtime's own dependencies (ioredis, pg) come from `src/engines/runtime/node_modules`,
+ * installed from its lock file by `npm test`'s pretest step, as the image's build stage does;
+ * the compiled runtime finds them through a link, as the image's `/app/runtime/node_modules`.
+ */
 export function compileEngines(repositoryRoot: string): string {
+  const runtimeModules = path.join(repositoryRoot, 'src', 'engines', 'runtime', 'node_modules');
+  if (!fs.existsSync(path.join(runtimeModules, 'ioredis')) || !fs.existsSync(path.join(runtimeModules, 'pg'))) {
+    throw new Error('src/engines/runtime/node_modules lacks the runtime\'s dependencies: run `npm ci --prefix src/engines/runtime` (npm test does it in pretest)');
+  }
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-engines-'));
   const tsc = path.join(repositoryRoot, 'node_modules', 'typescript', 'bin', 'tsc');
   try {
@@ -25,6 +34,7 @@ export function compileEngines(repositoryRoot: string): string {
   for (const entry of [out, ...fs.readdirSync(out, { recursive: true }).map((p) => path.join(out, String(p)))]) {
     fs.chmodSync(entry, fs.statSync(entry).isDirectory() ? 0o755 : 0o644);
   }
+  fs.symlinkSync(runtimeModules, path.join(out, 'runtime', 'node_modules'), 'dir');
   return out;
 }
 

@@ -78,7 +78,7 @@ export function bootstrap(rawDefinition: unknown, source: string): Bootstrapped 
   }
 
   const checks: DependencyCheck[] = [];
-  if (config.redis) checks.push(new RedisCheck(config.redis));
+  if (config.redis) checks.push(new RedisCheck(config.redis, definition.name));
   if (config.postgres) checks.push(new PostgresCheck(config.postgres, definition.name));
   return { definition, config, logger, metrics, cpuSet, checks };
 }

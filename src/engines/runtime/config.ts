@@ -6,11 +6,23 @@ export { ENV, upstreamUrlVariable } from './environment-contract';
 /** How log lines are written. */
 export type LogFormat = 'json' | 'text';
 
-/** Where and as whom to reach Redis. */
+/** A `host:port` address. */
+export interface Address {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Where and as whom to reach Redis: one server, or the primary Sentinel names. */
 export interface RedisSettings {
+  /** The server, when the environment runs a single Redis (unused with Sentinel). */
   readonly host: string;
   readonly port: number;
   readonly password: string;
+  /** Present where the environment runs Sentinel: ask it for the primary. */
+  readonly sentinel?: {
+    readonly addresses: readonly Address[];
+    readonly masterName: string;
+  };
 }
 
 /** Where and as whom to reach PostgreSQL (TimescaleDB). */
@@ -91,9 +103,36 @@ export function readConfig(definition: EngineDefinition, env: NodeJS.ProcessEnv)
     problems.push(`${ENV.logFormat} is ${JSON.stringify(logFormatRaw)}; expected "json" or "text"`);
   }
 
+  const addresses = (name: string): Address[] => {
+    const raw = required(name);
+    if (raw === '') return [];
+    const list = raw.split(',').map((entry) => {
+      const match = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(entry.trim());
+      const value = match ? Number(match[2]) : 0;
+      if (!match || value < 1 || value > 65535) return undefined;
+      return { host: match[1].replace(/^\[|\]$/g, ''), port: value };
+    });
+    if (list.some((a) => a === undefined)) {
+      problems.push(`${name} is ${JSON.stringify(raw)}; expected comma-separated host:port addresses`);
+      return [];
+    }
+    return list as Address[];
+  };
+
   let redis: RedisSettings | undefined;
   if (definition.stores.includes('redis')) {
-    redis = { host: required(ENV.redisHost), port: port(ENV.redisPort), password: required(ENV.redisPassword) };
+    // With Sentinel the primary moves: the engine is given the Sentinels and the master name,
+    // never a fixed server.
+    if (env[ENV.redisSentinels] !== undefined) {
+      redis = {
+        host: '',
+        port: 0,
+        password: required(ENV.redisPassword),
+        sentinel: { addresses: addresses(ENV.redisSentinels), masterName: required(ENV.redisMasterName) },
+      };
+    } else {
+      redis = { host: required(ENV.redisHost), port: port(ENV.redisPort), password: required(ENV.redisPassword) };
+    }
   }
   let postgres: PostgresSettings | undefined;
   if (definition.stores.includes('timescaledb')) {

@@ -1,8 +1,9 @@
+import type Redis from 'ioredis';
+import type { Pool } from 'pg';
+import { createPostgresPool, createRedisClient } from './clients';
 import { PostgresSettings, RedisSettings } from './config';
 import { Logger } from './logger';
 import { Gauge, MetricsRegistry } from './metrics';
-import { PostgresConnection } from './postgres-client';
-import { RedisConnection } from './redis-client';
 
 /** One dependency readiness waits for. Keeps its connection between checks. */
 export interface DependencyCheck {
@@ -14,74 +15,86 @@ export interface DependencyCheck {
   close(): void;
 }
 
-/** A connection a check keeps open between rounds. */
-interface KeptConnection {
-  readonly closed: boolean;
-  close(): void;
+/** Rejects when `deadline` passes first; the library keeps the late reply matched to its command. */
+function beforeDeadline<T>(work: Promise<T>, deadline: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${Math.max(0, deadline - Date.now())} ms`)), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
- * A check over one kept connection: reopened when it was dropped, dropped when a check fails, so
- * a broken connection never makes a healthy dependency look down twice.
+ * Redis answers `PING` with `PONG`, authenticated with the engine's password, on the primary
+ * (found through Sentinel where the environment runs it). The ioredis client is created once and
+ * reconnects by itself, following failovers.
  */
-abstract class ConnectionCheck<C extends KeptConnection> implements DependencyCheck {
-  public abstract readonly name: string;
-  private connection?: C;
+export class RedisCheck implements DependencyCheck {
+  public readonly name = 'redis';
+  private client?: Redis;
+  private lastError?: Error;
+
+  constructor(private readonly settings: RedisSettings, private readonly connectionName: string) {}
 
   public async check(deadline: number): Promise<void> {
-    try {
-      if (!this.connection || this.connection.closed) this.connection = await this.open(deadline);
-      await this.probe(this.connection, deadline);
-    } catch (error) {
-      this.close();
-      throw error;
+    if (!this.client) {
+      this.client = createRedisClient(this.settings, this.connectionName);
+      // Without a listener ioredis logs every reconnection error to stderr; the check reports it.
+      this.client.on('error', (error: Error) => { this.lastError = error; });
     }
+    if (this.client.status !== 'ready') {
+      // Connecting (or reconnecting): wait for the client to be ready, or fail with the reason
+      // ioredis reports (refused, WRONGPASS, no primary known to Sentinel...).
+      const client = this.client;
+      let onReady: () => void = () => undefined;
+      let onError: (error: Error) => void = () => undefined;
+      const settled = new Promise<void>((resolve, reject) => {
+        onReady = resolve;
+        onError = reject;
+        client.once('ready', onReady);
+        client.once('error', onError);
+      });
+      try {
+        await beforeDeadline(settled, deadline, `redis (${client.status}${this.lastError ? `, last error: ${this.lastError.message}` : ''})`);
+      } finally {
+        client.off('ready', onReady);
+        client.off('error', onError);
+      }
+    }
+    const reply = await beforeDeadline(this.client.ping(), deadline, 'redis PING');
+    if (reply !== 'PONG') throw new Error(`PING answered ${JSON.stringify(reply)}, expected "PONG"`);
   }
 
   public close(): void {
-    this.connection?.close();
-    this.connection = undefined;
-  }
-
-  /** Opens and authenticates a new connection. */
-  protected abstract open(deadline: number): Promise<C>;
-
-  /** Resolves when the dependency answers on `connection`. */
-  protected abstract probe(connection: C, deadline: number): Promise<void>;
-}
-
-/** Redis answers `PING` with `PONG`, authenticated with the engine's password. */
-export class RedisCheck extends ConnectionCheck<RedisConnection> {
-  public readonly name = 'redis';
-
-  constructor(private readonly settings: RedisSettings) {
-    super();
-  }
-
-  protected open(deadline: number): Promise<RedisConnection> {
-    return RedisConnection.open(this.settings, deadline);
-  }
-
-  protected async probe(connection: RedisConnection, deadline: number): Promise<void> {
-    await connection.ping(deadline);
+    this.client?.disconnect();
+    this.client = undefined;
   }
 }
 
 /** PostgreSQL accepts the engine's credentials for its database and answers `SELECT 1`. */
-export class PostgresCheck extends ConnectionCheck<PostgresConnection> {
+export class PostgresCheck implements DependencyCheck {
   public readonly name = 'timescaledb';
+  private pool?: Pool;
 
-  constructor(private readonly settings: PostgresSettings, private readonly applicationName: string) {
-    super();
+  constructor(private readonly settings: PostgresSettings, private readonly applicationName: string) {}
+
+  public async check(deadline: number): Promise<void> {
+    if (!this.pool) {
+      this.pool = createPostgresPool(this.settings, this.applicationName);
+      // An idle connection that breaks is dropped by the pool; the next check opens another.
+      this.pool.on('error', () => undefined);
+    }
+    const result = await beforeDeadline(this.pool.query<{ one: number }>('SELECT 1 AS one'), deadline, 'PostgreSQL SELECT 1')
+      .catch((error: Error & { code?: string }) => {
+        // The SQLSTATE says what kind of failure it is (28P01: wrong password, 3D000: no database).
+        throw new Error(error.code ? `${error.message} (SQLSTATE ${error.code})` : error.message);
+      });
+    if (result.rows.length !== 1 || result.rows[0].one !== 1) throw new Error(`SELECT 1 returned ${JSON.stringify(result.rows)}`);
   }
 
-  protected open(deadline: number): Promise<PostgresConnection> {
-    return PostgresConnection.open(this.settings, this.applicationName, deadline);
-  }
-
-  protected async probe(connection: PostgresConnection, deadline: number): Promise<void> {
-    const rows = await connection.query('SELECT 1', deadline);
-    if (rows.length !== 1 || rows[0][0] !== '1') throw new Error(`SELECT 1 returned ${JSON.stringify(rows)}`);
+  public close(): void {
+    void this.pool?.end().catch(() => undefined);
+    this.pool = undefined;
   }
 }
 

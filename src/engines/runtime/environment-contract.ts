@@ -14,6 +14,8 @@ export const ENV = {
   redisHost: 'NAUTILUS_REDIS_HOST',
   redisPort: 'NAUTILUS_REDIS_PORT',
   redisPassword: 'NAUTILUS_REDIS_PASSWORD',
+  redisSentinels: 'NAUTILUS_REDIS_SENTINELS',
+  redisMasterName: 'NAUTILUS_REDIS_MASTER_NAME',
   postgresHost: 'NAUTILUS_POSTGRES_HOST',
   postgresPort: 'NAUTILUS_POSTGRES_PORT',
   postgresDatabase: 'NAUTILUS_POSTGRES_DATABASE',

@@ -4,5 +4,6 @@ export { runJob } from './job';
 export type { EngineContext, JobHooks, RouteHandler, ServiceHooks } from './hooks';
 export type { EngineDefinition } from './definition';
 export type { RuntimeConfig } from './config';
-export { RedisConnection } from './redis-client';
-export { PostgresConnection } from './postgres-client';
+export type { RedisSettings, PostgresSettings } from './config';
+/** Clients for the trading logic's own connections, configured like the readiness checks'. */
+export { createRedisClient, createPostgresPool } from './clients';

@@ -1,7 +1,8 @@
 /**
  * A minimal Prometheus registry rendering the text exposition format (version 0.0.4): counters,
- * gauges and histograms with labels. Written here rather than taken from a package so that the
- * engine images need nothing beyond Node's built-ins.
+ * gauges and histograms with labels. Written here (about 150 lines, strictly tested by
+ * test/contract's parser) rather than taken from prom-client because the metric names and label
+ * sets are the dashboards' and the HPA adapter's contract; moving to prom-client is open work.
  */
 
 /** Label values of one series. */
