@@ -7,7 +7,7 @@ import * as path from 'path';
 import { PLATFORM_DATA_STORES } from './src/catalog/data-stores';
 import { PLATFORM_ENGINES } from './src/catalog/platform-catalog';
 import { PLATFORM_ENVIRONMENTS } from './src/environments/platform-environments';
-import { readEngineTags, readImageLock } from './src/images/engine-sources';
+import { readEngineSources, readEngineTags, readImageLock } from './src/images/engine-sources';
 import { ConfigurationError } from './src/model/errors';
 import { synthesizePlatform } from './src/synth/synthesize';
 
@@ -15,7 +15,9 @@ function main(): number {
   const root = __dirname;
   const distDir = path.join(root, 'dist');
   try {
-    const tags = readEngineTags(root, PLATFORM_ENGINES.map((e) => e.name));
+    const engineSources = readEngineSources(root, PLATFORM_ENGINES.map((e) => e.name));
+    // An engine without a Dockerfile has no tag; validation reports it with every other problem.
+    const tags = readEngineTags(root, PLATFORM_ENGINES.map((e) => e.name).filter((name) => engineSources.get(name)?.dockerfile !== undefined));
     if (Array.isArray(tags)) throw new ConfigurationError(tags);
     const results = synthesizePlatform({
       catalog: PLATFORM_ENGINES,
@@ -23,6 +25,7 @@ function main(): number {
       environments: PLATFORM_ENVIRONMENTS,
       imageTags: tags,
       imageLock: readImageLock(root),
+      engineSources,
     }, distDir);
     for (const result of results) process.stdout.write(result.summary);
     mirrorForCdk8sCli(distDir, process.env.CDK8S_OUTDIR);

@@ -61,7 +61,7 @@ describe('synthesis', () => {
     const before = treeDigest(dist);
     const bad = platformInput({ catalog: withEngine('risk-engine', (e) => ({ ...e, resources: { ...e.resources, cpu: Cpu.cores(1.5) } })) });
     expect(() => synthesizePlatform(bad, dist)).toThrow(ConfigurationError);
-    expect(() => synthesizePlatform(bad, dist)).toThrow(/\[prod\] risk-engine: resources\.cpu = 1500m/);
+    expect(() => synthesizePlatform(bad, dist)).toThrow(/\[staging, prod\] risk-engine: resources\.cpu = 1500m/);
     expect(treeDigest(dist)).toEqual(before);
     expect(fs.readdirSync(workdir)).toEqual(['dist']);
   });

@@ -1,14 +1,18 @@
+import { Count, Port } from '../src/model/domains';
 import { Cpu, Memory } from '../src/model/quantities';
 import { ConfigurationError } from '../src/model/errors';
-import { DEV, PROD } from '../src/environments/platform-environments';
-import { EngineSpec, ServiceWorkload } from '../src/catalog/engine-spec';
+import { DEV, PROD, STAGING } from '../src/environments/platform-environments';
+import { BatchWorkload, EngineSpec, ServiceWorkload } from '../src/catalog/engine-spec';
+import { DataStoreSpec, PLATFORM_DATA_STORES } from '../src/catalog/data-stores';
 import { EnvironmentSpec } from '../src/environments/environment';
-import { VALIDATION_RULES, validatePlatform } from '../src/validation/validate';
+import { EngineSourceFiles } from '../src/images/engine-sources';
+import { renderEngineFiles } from '../src/images/engine-files';
+import { VALIDATION_RULES, ValidationOptions, validatePlatform } from '../src/validation/validate';
 import { PLATFORM_ENGINES, withEngine } from './support/platform';
 
-function problemsOf(catalog: readonly EngineSpec[], environments: readonly EnvironmentSpec[]): ConfigurationError {
+function problemsOf(catalog: readonly EngineSpec[], environments: readonly EnvironmentSpec[], options: ValidationOptions = {}): ConfigurationError {
   try {
-    validatePlatform(catalog, environments);
+    validatePlatform(catalog, environments, options);
   } catch (error) {
     if (error instanceof ConfigurationError) return error;
     throw error;
@@ -19,13 +23,31 @@ function problemsOf(catalog: readonly EngineSpec[], environments: readonly Envir
 const scaling = (e: EngineSpec, change: Partial<ServiceWorkload['scaling']>): EngineSpec => ({
   ...e, workload: { ...(e.workload as ServiceWorkload), scaling: { ...(e.workload as ServiceWorkload).scaling, ...change } },
 });
-const port = (e: EngineSpec, value: number): EngineSpec => ({ ...e, workload: { ...(e.workload as ServiceWorkload), port: value } });
+// Casts stand for values TypeScript cannot refuse (a computed number): the rules must.
+const port = (e: EngineSpec, value: number): EngineSpec => ({ ...e, workload: { ...(e.workload as ServiceWorkload), port: value as Port } });
+const batch = (e: EngineSpec, change: Partial<BatchWorkload>): EngineSpec => ({ ...e, workload: { ...(e.workload as BatchWorkload), ...change } });
+const health = (e: EngineSpec, change: Partial<ServiceWorkload['health']>): EngineSpec => ({
+  ...e, workload: { ...(e.workload as ServiceWorkload), health: { ...(e.workload as ServiceWorkload).health, ...change } },
+});
+const withStore = (name: string, change: Partial<DataStoreSpec>): DataStoreSpec[] =>
+  Object.values(PLATFORM_DATA_STORES).map((s) => (s.name === name ? { ...s, ...change } : s));
+const withPool = (env: EnvironmentSpec, role: string, change: Partial<EnvironmentSpec['nodePools'][number]>): EnvironmentSpec => ({
+  ...env, nodePools: env.nodePools.map((p) => (p.role === role ? { ...p, ...change } : p)),
+});
+/** The committed files as the generator renders them (what the repository holds when it is in step). */
+const generatedSources = (catalog: readonly EngineSpec[] = PLATFORM_ENGINES): Map<string, EngineSourceFiles> =>
+  new Map(catalog.map((e) => {
+    const files = new Map(renderEngineFiles(e).map((f) => [f.path, f.content]));
+    return [e.name, { dockerfile: files.get(`${e.name}/Dockerfile`), engineJson: files.get(`${e.name}/engine.json`) }];
+  }));
 
 /**
  * One failing case per rule: the catalog or environment change, the environment it is checked in,
  * and what the message must name (environment, engine, field, value, and a fix).
  */
-const cases: Array<{ rule: string; catalog?: EngineSpec[]; environment: EnvironmentSpec; expect: RegExp }> = [
+const cases: Array<{
+  rule: string; catalog?: EngineSpec[]; environment: EnvironmentSpec; environments?: EnvironmentSpec[]; options?: ValidationOptions; expect: RegExp;
+}> = [
   {
     rule: 'pinned-cpu-whole',
     catalog: withEngine('position-keeper', (e) => ({ ...e, resources: { ...e.resources, cpu: Cpu.cores(1.5) } })),
@@ -90,7 +112,7 @@ const cases: Array<{ rule: string; catalog?: EngineSpec[]; environment: Environm
     rule: 'port-range',
     catalog: withEngine('frontend', (e) => port(e, 70000)),
     environment: PROD,
-    expect: /\[prod\] frontend: workload\.port = 70000: a TCP port must be an integer from 1 to 65535\. Fix:/,
+    expect: /\[prod\] frontend: workload\.port = 70000: a TCP port must be a whole number from 1 to 65535\. Fix:/,
   },
   {
     rule: 'disabled-engines-exist',
@@ -108,6 +130,125 @@ const cases: Array<{ rule: string; catalog?: EngineSpec[]; environment: Environm
     environment: { ...PROD, nodePools: PROD.nodePools.map((p) => (p.role === 'gpu' ? { ...p, zones: ['us-east-1a'] } : p)) },
     expect: /\[prod\] node pool gpu: zones = "us-east-1a": not one of the environment's zones/,
   },
+  {
+    rule: 'environment-names-unique',
+    environment: PROD,
+    environments: [{ ...STAGING, name: 'prod' }, PROD],
+    expect: /\[prod\] environment: name = "prod": two environments have this name.*Fix: give every environment its own name/,
+  },
+  {
+    rule: 'node-pool-names-unique',
+    environment: { ...PROD, nodePools: [...PROD.nodePools, { ...PROD.nodePools[0], role: 'storage' }] },
+    expect: /\[prod\] node pool general: name = "general": two node pools of this environment have this name/,
+  },
+  {
+    rule: 'engine-store-name-collisions',
+    catalog: withEngine('frontend', (e) => ({ ...e, name: 'redis' })),
+    environment: PROD,
+    expect: /\[prod\] redis: name = "redis": the data store redis already names its objects so.*Fix: rename the engine/,
+  },
+  {
+    rule: 'cronjob-name-length',
+    catalog: withEngine('ml-training', (e) => ({ ...e, name: 'nightly-model-training-for-strategies-and-risk-models' })),
+    environment: PROD,
+    expect: /\[prod\] nightly-model-training-for-strategies-and-risk-models: name = .*\(53 characters\): a CronJob name may have at most 52 characters/,
+  },
+  {
+    rule: 'label-values',
+    environment: withPool(PROD, 'gpu', { instance: { ...PROD.nodePools[2].instance, gpuProduct: 'NVIDIA GH200' } }),
+    expect: /\[prod\] node pool gpu: instance\.gpuProduct = "NVIDIA GH200": used as a label value, which the API server rejects/,
+  },
+  {
+    rule: 'host-network-ports-allowed',
+    catalog: withEngine('risk-engine', (e) => port(e, 10250)),
+    environment: PROD,
+    expect: /\[prod\] risk-engine: workload\.port = 10250: .*the kubelet already holds it on every node\. Fix: pick a free port/,
+  },
+  {
+    rule: 'autoscaling-targets',
+    catalog: withEngine('market-data', (e) => scaling(e, { targetCpuUtilization: 0, targetRequestsPerSecond: -5 })),
+    environment: PROD,
+    expect: /\[prod\] market-data: workload\.scaling\.targetCpuUtilization = 0: .*\n.*\[prod\] market-data: workload\.scaling\.targetRequestsPerSecond = -5: an average-value target must be a positive number/,
+  },
+  {
+    rule: 'gpu-count',
+    catalog: withEngine('ml-inference', (e) => ({ ...e, resources: { ...e.resources, gpu: { count: 0.5 as Count, mode: 'preferred' } } })),
+    environment: PROD,
+    expect: /\[prod\] ml-inference: resources\.gpu\.count = 0\.5: GPUs are whole devices/,
+  },
+  {
+    rule: 'resource-amounts',
+    catalog: withEngine('analytics', (e) => ({ ...e, resources: { ...e.resources, cpu: Cpu.cores(0), memory: Memory.mebibytes(-512) } })),
+    environment: STAGING,
+    expect: /\[staging\] analytics: resources\.cpu = 0m?: must be more than zero \(environments scale it; they do not repair it\)[^]*\[staging\] analytics: resources\.memory = -512Mi/,
+  },
+  {
+    rule: 'environment-scales',
+    environment: { ...STAGING, resourceScale: -0.5 },
+    expect: /\[staging\] environment: resourceScale = -0\.5: a scale factor must be a positive number/,
+  },
+  {
+    rule: 'batch-schedule',
+    catalog: withEngine('ml-training', (e) => batch(e, { schedule: '30 22 * *' as BatchWorkload['schedule'] })),
+    environment: PROD,
+    expect: /\[prod\] ml-training: workload\.schedule = "30 22 \* \*": not a schedule the API server accepts: has 4 fields.*Fix: write five fields/,
+  },
+  {
+    rule: 'health-endpoints',
+    catalog: withEngine('backend', (e) => health(e, { readiness: 'health/ready' })),
+    environment: PROD,
+    expect: /\[prod\] backend: workload\.health\.readiness = "health\/ready": an HTTP probe path must start with "\/"/,
+  },
+  {
+    rule: 'node-network-cidr',
+    environment: { ...PROD, nodeNetworkCidr: '10.30.0.0' as EnvironmentSpec['nodeNetworkCidr'] },
+    expect: /\[prod\] environment: nodeNetworkCidr = "10\.30\.0\.0": not a CIDR block/,
+  },
+  {
+    rule: 'image-registry',
+    environment: { ...PROD, imageRegistry: 'registry.prod.nautilus.internal/nautilus/' as EnvironmentSpec['imageRegistry'] },
+    expect: /\[prod\] environment: imageRegistry = "registry\.prod\.nautilus\.internal\/nautilus\/": not a registry images can be pulled from: ends with "\/"/,
+  },
+  {
+    rule: 'store-images-pinned',
+    environment: PROD,
+    options: { stores: withStore('redis', { image: 'redis' }) },
+    expect: /\[prod\] redis: image = "redis": not an image pinned to a version: has neither tag nor digest/,
+  },
+  {
+    rule: 'storage-classes-exist',
+    environment: { ...PROD, storageClassFor: { ...PROD.storageClassFor, fast: 'fats' } },
+    expect: /\[prod\] environment: storageClassFor\.fast = "fats": no such storage class.*Fix: use one of fast, standard/,
+  },
+  {
+    rule: 'engine-dockerfile-present',
+    environment: PROD,
+    options: { sources: new Map([...generatedSources()].map(([n, f]) => [n, n === 'websocket' ? {} : f])) },
+    expect: /\[prod\] websocket: image = src\/engines\/websocket\/Dockerfile: the engine has no Dockerfile.*Fix: run the generator/,
+  },
+  {
+    rule: 'generated-engine-files-current',
+    catalog: withEngine('frontend', (e) => port(e, 3001)),
+    environment: PROD,
+    options: { sources: generatedSources() },
+    expect: /\[prod\] frontend: engine\.json = src\/engines\/frontend\/engine\.json: out of step with the catalog.*Fix: run the generator/,
+  },
+  {
+    rule: 'pods-fit-a-node',
+    catalog: withEngine('factor', (e) => ({ ...e, resources: { ...e.resources, memory: Memory.gibibytes(40) } })),
+    environment: PROD,
+    expect: /\[prod\] factor: resources\.memory = 40Gi per pod \(as planned in prod\): the pod can never be scheduled: the nodes of pool general have 32Gi.*Fix: lower factor's memory/,
+  },
+  {
+    rule: 'node-pool-capacity',
+    environment: withPool(PROD, 'general', { maxNodes: 14 }),
+    expect: /\[prod\] node pool general: maxNodes = 14 nodes of 8 CPU, 32Gi: the NodePool's limits are too small: at their autoscaling maximum its pods need 159 CPU where 112 is available/,
+  },
+  {
+    rule: 'zone-loss-survivable',
+    environment: withPool(PROD, 'general', { nodesPerZone: 2 }),
+    expect: /\[prod\] node pool general: zones = 3 zones × 2 nodes: the environment must survive a zone loss and after losing one zone the 4 nodes left cannot hold/,
+  },
 ];
 
 describe('validation', () => {
@@ -116,7 +257,7 @@ describe('validation', () => {
   });
 
   test.each(cases.map((c) => [c.rule, c] as const))('%s: fails with environment, engine, field, value and fix', (_rule, c) => {
-    const error = problemsOf(c.catalog ?? PLATFORM_ENGINES, [c.environment]);
+    const error = problemsOf(c.catalog ?? PLATFORM_ENGINES, c.environments ?? [c.environment], c.options);
     expect(error.message).toMatch(c.expect);
     for (const problem of error.problems) {
       for (const part of [problem.environment, problem.subject, problem.field, problem.value, problem.fix]) expect(part.length).toBeGreaterThan(0);
@@ -125,6 +266,26 @@ describe('validation', () => {
 
   test('every rule has a failing case', () => {
     expect(new Set(cases.map((c) => c.rule))).toEqual(new Set(VALIDATION_RULES.map((r) => r.name)));
+  });
+
+  test('the platform as shipped is valid with its generated files in step', () => {
+    expect(() => validatePlatform(PLATFORM_ENGINES, [DEV, STAGING, PROD], { sources: generatedSources() })).not.toThrow();
+  });
+
+  test('one mistake is one entry listing every environment it affects', () => {
+    const error = problemsOf(withEngine('frontend', (e) => port(e, 0)), [DEV, STAGING, PROD]);
+    expect(error.problems).toHaveLength(3);
+    expect(error.entries).toHaveLength(1);
+    expect(error.entries[0].environments).toEqual(['dev', 'staging', 'prod']);
+    expect(error.message).toMatch(/^1 configuration problem; nothing was written:\n {2}- \[dev, staging, prod\] frontend: workload\.port = 0: /);
+  });
+
+  test('the Dockerfile and generator checks report with every other problem, in one pass', () => {
+    const sources = new Map([...generatedSources()].map(([n, f]) => [n, n === 'backend' ? {} : f]));
+    const error = problemsOf(withEngine('frontend', (e) => port(e, 0)), [PROD], { sources });
+    expect(error.entries.map((p) => `${p.subject} ${p.field}`)).toEqual(expect.arrayContaining([
+      'frontend workload.port', 'backend image', 'frontend engine.json', 'frontend Dockerfile',
+    ]));
   });
 
   test('all problems are reported at once', () => {

@@ -1,3 +1,4 @@
+import { Count, CronSchedule, Port, Seconds } from '../model/domains';
 import { Cpu, Memory } from '../model/quantities';
 import { Tier } from './tier';
 
@@ -16,8 +17,8 @@ export interface HealthEndpoints {
 
 /** How many GPUs an engine uses, and what happens where an environment has none. */
 export interface GpuNeeds {
-  /** GPUs per pod (`nvidia.com/gpu`). */
-  readonly count: number;
+  /** GPUs per pod (`nvidia.com/gpu`): `count(1)`. */
+  readonly count: Count;
   /**
    * `required`: the engine cannot run without them (synthesis fails in an environment without a
    * GPU pool unless the environment disables the engine). `preferred`: it runs on CPU there.
@@ -42,8 +43,8 @@ export interface ScalingPolicy {
 /** A long-running engine: a Deployment behind a Service. */
 export interface ServiceWorkload {
   readonly kind: 'service';
-  /** The TCP port the engine serves HTTP (API, probes and `/metrics`) on. */
-  readonly port: number;
+  /** The TCP port the engine serves HTTP (API, probes and `/metrics`) on: `port(8200)`. */
+  readonly port: Port;
   /** Probe endpoints on that port. */
   readonly health: HealthEndpoints;
   /** Replica counts and autoscaling targets. */
@@ -53,12 +54,12 @@ export interface ServiceWorkload {
 /** A batch engine: a CronJob whose runs complete. */
 export interface BatchWorkload {
   readonly kind: 'batch';
-  /** Cron schedule in UTC. */
-  readonly schedule: string;
+  /** Cron schedule in UTC: `cron('30 22 * * 1-5')`. */
+  readonly schedule: CronSchedule;
   /** How long one run may take before it is stopped, in seconds. */
-  readonly activeDeadlineSeconds: number;
+  readonly activeDeadlineSeconds: Seconds;
   /** Retries of a failed run. */
-  readonly backoffLimit: number;
+  readonly backoffLimit: Count;
 }
 
 /** What an engine talks to. Network policies and connection settings are derived from this. */

@@ -9,6 +9,7 @@ import {
 import { NamespaceRole, Tier } from '../catalog/tier';
 import { EnvironmentSpec, poolForRole } from '../environments/environment';
 import { ARCH_LABEL, GPU_PRESENT_LABEL, GPU_RESOURCE, ZONE_LABEL, poolLabels, poolTaints } from '../environments/node-pool-policy';
+import { imageVersion } from '../model/domains';
 import { Cpu, Memory } from '../model/quantities';
 import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES, NAMESPACE_POD_SECURITY } from '../planning/namespaces';
 import { DataStorePlan, EnginePlan } from '../planning/plan';
@@ -177,7 +178,7 @@ export class ClusterFoundation extends Construct {
     const gpuPool = poolForRole(environment, 'gpu')!;
     const name = 'nvidia-device-plugin';
     new KubeDaemonSet(this, 'DevicePlugin', {
-      metadata: { name, namespace: DEVICE_PLUGIN_NAMESPACE, labels: componentLabels(name, 'device-plugin', DEVICE_PLUGIN_IMAGE.split(':').pop()) },
+      metadata: { name, namespace: DEVICE_PLUGIN_NAMESPACE, labels: componentLabels(name, 'device-plugin', imageVersion(DEVICE_PLUGIN_IMAGE)) },
       spec: {
         selector: { matchLabels: selectorLabels(name) },
         updateStrategy: { type: 'RollingUpdate' },

@@ -6,12 +6,11 @@ import {
 import { ServiceMonitor } from '../../imports/monitoring.coreos.com';
 import { GPU_RESOURCE } from '../environments/node-pool-policy';
 import { EnginePlan, isBatch, isService } from '../planning/plan';
-import { ENGINE_PRE_STOP_SECONDS, ENGINE_TERMINATION_GRACE_SECONDS, engineContainerEnv } from '../planning/runtime-contract';
+import { ENGINE_PRE_STOP_SECONDS, ENGINE_TERMINATION_GRACE_SECONDS, ENGINE_UID, engineContainerEnv } from '../planning/runtime-contract';
 import { componentLabels, selectorLabels } from './labels';
 import { placement } from './scheduling';
 
-/** The uid/gid engine images run as (set by every engine Dockerfile). */
-export const ENGINE_UID = 10001;
+export { ENGINE_UID };
 
 /** Port name of every engine's HTTP port (API, probes, metrics). */
 export const HTTP_PORT_NAME = 'http';

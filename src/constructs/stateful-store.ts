@@ -4,6 +4,7 @@ import {
   Container, IntOrString, KubeConfigMap, KubeService, KubeServiceAccount, KubeStatefulSet,
   Quantity, Volume, VolumeMount,
 } from '../../imports/k8s';
+import { imageVersion } from '../model/domains';
 import { DataStorePlan } from '../planning/plan';
 import { componentLabels, selectorLabels } from './labels';
 import { placement } from './scheduling';
@@ -37,7 +38,7 @@ export class StatefulStore extends Construct {
     super(scope, id);
     const { plan } = props;
     const { store } = plan;
-    const labels = componentLabels(store.name, 'data-store', store.image.split(':').pop());
+    const labels = componentLabels(store.name, 'data-store', imageVersion(store.image));
     const metadata = (name: string) => ({ name, namespace: plan.namespace, labels });
     this.headlessServiceName = `${store.name}-headless`;
 

@@ -1,4 +1,5 @@
 import { NodePoolRole } from '../catalog/tier';
+import { Cidr, ImageRegistry } from '../model/domains';
 import { Cpu, Memory } from '../model/quantities';
 
 /** A node taint, as the kubelet or Karpenter registers it. */
@@ -81,21 +82,31 @@ export interface EnvironmentSpec {
   /** Whether HorizontalPodAutoscalers are created for tiers that allow them. */
   readonly autoscaling: boolean;
   /** Registry and path prefix of engine images, e.g. `registry.example/nautilus`. */
-  readonly imageRegistry: string;
+  readonly imageRegistry: ImageRegistry;
   /** Storage classes to create; empty when the cluster's own are used. */
   readonly storageClasses: readonly StorageClassSpec[];
+  /**
+   * Storage classes the cluster already has and `storageClassFor` may name (a dev cluster's
+   * default `standard`). @default none
+   */
+  readonly clusterStorageClasses?: readonly string[];
   /** Which storage class each storage tier uses. */
   readonly storageClassFor: Readonly<Record<'fast' | 'standard', string>>;
   /** Factor applied to production data store volume sizes. */
   readonly storageScale: number;
   /** CIDR of the nodes' addresses: how pod-network engines reach host-network engines. */
-  readonly nodeNetworkCidr: string;
+  readonly nodeNetworkCidr: Cidr;
   /** Namespace of the ingress controller allowed to reach public engines. */
   readonly ingressNamespace: string;
   /** Namespace of the Prometheus that scrapes `/metrics`. */
   readonly monitoringNamespace: string;
   /** Karpenter node class the NodePools launch from; no NodePools are created without one. */
   readonly karpenterNodeClass?: { readonly group: string; readonly kind: string; readonly name: string };
+  /**
+   * Whether losing any one zone must leave every pool able to hold its pods at rest (and each
+   * host-network engine one replica). Checked at synthesis. @default false
+   */
+  readonly survivesZoneLoss?: boolean;
   /** Engines of the catalog not deployed here. */
   readonly disabledEngines: readonly DisabledEngine[];
 }

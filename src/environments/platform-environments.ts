@@ -1,3 +1,4 @@
+import { cidr, imageRegistry } from '../model/domains';
 import { Cpu, Memory } from '../model/quantities';
 import { EnvironmentSpec, InstanceShape, NodePoolSpec, StorageClassSpec } from './environment';
 
@@ -36,11 +37,13 @@ export const DEV: EnvironmentSpec = {
   replicas: 'single',
   resourceScale: 0.125,
   autoscaling: false,
-  imageRegistry: 'registry.dev.nautilus.internal/nautilus',
+  imageRegistry: imageRegistry('registry.dev.nautilus.internal/nautilus'),
   storageClasses: [],
+  // kind and minikube ship a default class of this name.
+  clusterStorageClasses: ['standard'],
   storageClassFor: { fast: 'standard', standard: 'standard' },
   storageScale: 0.1,
-  nodeNetworkCidr: '10.89.0.0/16',
+  nodeNetworkCidr: cidr('10.89.0.0/16'),
   ingressNamespace: 'ingress-nginx',
   monitoringNamespace: 'monitoring',
   disabledEngines: [{ name: 'ml-training', reason: 'needs a GPU and dev has no GPU pool; training runs in staging and prod' }],
@@ -59,11 +62,11 @@ export const STAGING: EnvironmentSpec = {
   replicas: 'reduced',
   resourceScale: 0.5,
   autoscaling: true,
-  imageRegistry: 'registry.staging.nautilus.internal/nautilus',
+  imageRegistry: imageRegistry('registry.staging.nautilus.internal/nautilus'),
   storageClasses: AWS_STORAGE_CLASSES,
   storageClassFor: { fast: 'fast', standard: 'standard' },
   storageScale: 0.5,
-  nodeNetworkCidr: '10.20.0.0/16',
+  nodeNetworkCidr: cidr('10.20.0.0/16'),
   ingressNamespace: 'ingress-nginx',
   monitoringNamespace: 'monitoring',
   karpenterNodeClass: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'nautilus-staging' },
@@ -84,14 +87,15 @@ export const PROD: EnvironmentSpec = {
   replicas: 'full',
   resourceScale: 1,
   autoscaling: true,
-  imageRegistry: 'registry.prod.nautilus.internal/nautilus',
+  imageRegistry: imageRegistry('registry.prod.nautilus.internal/nautilus'),
   storageClasses: AWS_STORAGE_CLASSES,
   storageClassFor: { fast: 'fast', standard: 'standard' },
   storageScale: 1,
-  nodeNetworkCidr: '10.30.0.0/16',
+  nodeNetworkCidr: cidr('10.30.0.0/16'),
   ingressNamespace: 'ingress-nginx',
   monitoringNamespace: 'monitoring',
   karpenterNodeClass: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'nautilus-prod' },
+  survivesZoneLoss: true,
   disabledEngines: [],
 };
 

@@ -84,3 +84,20 @@ export function readImageLock(repositoryRoot: string): ImageLock {
   }
   return parsed as ImageLock;
 }
+
+/** The committed generated files of one engine directory that synthesis checks against the catalog. */
+export interface EngineSourceFiles {
+  /** `src/engines/<engine>/Dockerfile`, absent when the file is. */
+  readonly dockerfile?: string;
+  /** `src/engines/<engine>/engine.json`, absent when the file is. */
+  readonly engineJson?: string;
+}
+
+/** Reads each named engine's Dockerfile and engine.json (what validation compares with the generator's output). */
+export function readEngineSources(repositoryRoot: string, engineNames: readonly string[]): Map<string, EngineSourceFiles> {
+  const read = (file: string): string | undefined => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined);
+  return new Map(engineNames.map((name) => {
+    const dir = path.join(repositoryRoot, ENGINES_CONTEXT, name);
+    return [name, { dockerfile: read(path.join(dir, 'Dockerfile')), engineJson: read(path.join(dir, 'engine.json')) }];
+  }));
+}

@@ -22,9 +22,31 @@ export interface ConfigurationProblem extends ErrorLocation {
   readonly fix: string;
 }
 
+/**
+ * One mistake as reported: a problem found identically in several environments (a catalog typo
+ * breaks every environment) is one entry listing them all.
+ */
+export interface ReportedProblem extends Omit<ConfigurationProblem, 'environment'> {
+  /** Every environment the mistake affects, in the order they were checked. */
+  readonly environments: readonly string[];
+}
+
 /** Renders one problem as a single line naming environment, subject, field, value and fix. */
-export function formatProblem(p: ConfigurationProblem): string {
-  return `[${p.environment}] ${p.subject}: ${p.field} = ${p.value}: ${p.problem}. Fix: ${p.fix}`;
+export function formatProblem(p: ConfigurationProblem | ReportedProblem): string {
+  const where = 'environments' in p ? p.environments.join(', ') : p.environment;
+  return `[${where}] ${p.subject}: ${p.field} = ${p.value}: ${p.problem}. Fix: ${p.fix}`;
+}
+
+/** Merges problems that differ only in their environment into one entry each, keeping first-seen order. */
+export function mergeProblems(problems: readonly ConfigurationProblem[]): ReportedProblem[] {
+  const byMistake = new Map<string, { entry: Omit<ConfigurationProblem, 'environment'>; environments: string[] }>();
+  for (const { environment, ...entry } of problems) {
+    const key = JSON.stringify([entry.subject, entry.field, entry.value, entry.problem, entry.fix]);
+    const seen = byMistake.get(key);
+    if (!seen) byMistake.set(key, { entry, environments: [environment] });
+    else if (!seen.environments.includes(environment)) seen.environments.push(environment);
+  }
+  return [...byMistake.values()].map(({ entry, environments }) => ({ ...entry, environments }));
 }
 
 /**
@@ -32,15 +54,19 @@ export function formatProblem(p: ConfigurationProblem): string {
  * fixes them in one round rather than one per run.
  */
 export class ConfigurationError extends Error {
-  /** Every problem found, in a stable order. */
+  /** Every problem found, one per environment it was found in, in a stable order. */
   public readonly problems: readonly ConfigurationProblem[];
+  /** The same problems as reported: one entry per mistake, listing the environments it affects. */
+  public readonly entries: readonly ReportedProblem[];
 
   constructor(problems: readonly ConfigurationProblem[]) {
+    const entries = mergeProblems(problems);
     super(
-      `${problems.length} configuration problem${problems.length === 1 ? '' : 's'}; nothing was written:\n` +
-        problems.map((p) => `  - ${formatProblem(p)}`).join('\n'),
+      `${entries.length} configuration problem${entries.length === 1 ? '' : 's'}; nothing was written:\n` +
+        entries.map((p) => `  - ${formatProblem(p)}`).join('\n'),
     );
     this.name = 'ConfigurationError';
     this.problems = problems;
+    this.entries = entries;
   }
 }

@@ -26,6 +26,9 @@ export const CREDENTIAL_SECRETS: Readonly<Record<DataStoreName, { readonly name:
   redis: { name: 'redis-credentials', keys: ['password'] },
 };
 
+/** The uid/gid engine images run as (set by every engine Dockerfile, used as the pods' runAsUser). */
+export const ENGINE_UID = 10001;
+
 /** Seconds between the start of termination and SIGKILL for an engine pod. */
 export const ENGINE_TERMINATION_GRACE_SECONDS = 30;
 

@@ -10,6 +10,7 @@ import { DataStoreSpec } from '../catalog/data-stores';
 import { EngineSpec } from '../catalog/engine-spec';
 import { EnvironmentSpec } from '../environments/environment';
 import { imageBuildPlan, renderImageBuildPlan } from '../images/build-plan';
+import { EngineSourceFiles } from '../images/engine-sources';
 import { ImageLock, formatImageReference, resolveImage } from '../images/image-reference';
 import { enabledEngines, planDataStore, planEngine } from '../planning/plan';
 import { CREDENTIAL_SECRETS } from '../planning/runtime-contract';
@@ -24,6 +25,11 @@ export interface PlatformInput {
   readonly imageTags: ReadonlyMap<string, string>;
   /** Built digests; entries for other content are ignored. */
   readonly imageLock: ImageLock;
+  /**
+   * Each engine's committed Dockerfile and engine.json, read at the entry point: validation fails
+   * when one is missing or out of step with the catalog. Without it those checks are skipped.
+   */
+  readonly engineSources?: ReadonlyMap<string, EngineSourceFiles>;
 }
 
 /** What was written for one environment. */
@@ -91,7 +97,7 @@ function summarize({ environment, engines, stores }: PlatformChartProps, app: Ap
  * staging folder beside `distDir`, and only when all succeeded replaces `distDir` with it. On any error `distDir` is left untouched.
  */
 export function synthesizePlatform(input: PlatformInput, distDir: string): EnvironmentResult[] {
-  validatePlatform(input.catalog, input.environments);
+  validatePlatform(input.catalog, input.environments, { stores: input.stores, sources: input.engineSources });
   const parent = path.dirname(path.resolve(distDir));
   fs.mkdirSync(parent, { recursive: true });
   const staging = fs.mkdtempSync(path.join(parent, '.dist-staging-'));

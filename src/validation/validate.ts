@@ -1,14 +1,25 @@
-import { PLATFORM_DATA_STORES } from '../catalog/data-stores';
+import { DataStoreSpec, PLATFORM_DATA_STORES } from '../catalog/data-stores';
 import { EngineSpec } from '../catalog/engine-spec';
-import { EnvironmentSpec, poolForRole } from '../environments/environment';
+import { EnvironmentSpec, NodePoolSpec, poolForRole } from '../environments/environment';
+import { EngineSourceFiles } from '../images/engine-sources';
+import { ENGINES_DIR, renderEngineFiles } from '../images/engine-files';
+import {
+  cidrProblem, cronScheduleProblem, dnsSubdomainProblem, imageRegistryProblem, imageVersion, labelValueProblem,
+  pinnedImageProblem, portProblem, wholeNumberProblem,
+} from '../model/domains';
 import { ConfigurationError, ConfigurationProblem } from '../model/errors';
 import { dnsLabelProblem } from '../model/kubernetes-names';
-import { enabledEngines, environmentPinsCores, isService, planEngine } from '../planning/plan';
+import { Cpu, Memory } from '../model/quantities';
+import { enabledEngines, environmentPinsCores, isBatch, isService, planDataStore, planEngine } from '../planning/plan';
 
-/** What a rule is given: the whole catalog and one environment. */
+/** What a rule is given: the whole catalog, the data stores and one environment (and all of them, for collisions). */
 interface RuleInput {
   readonly catalog: readonly EngineSpec[];
+  readonly stores: readonly DataStoreSpec[];
   readonly environment: EnvironmentSpec;
+  readonly environments: readonly EnvironmentSpec[];
+  /** The committed generated files of each engine, where the caller read them (synthesis does). */
+  readonly sources?: ReadonlyMap<string, EngineSourceFiles>;
 }
 
 /** A validation rule: a name (for docs and tests) and a check that reports problems. */
@@ -25,6 +36,97 @@ function forEachEngine(input: RuleInput, check: (engine: EngineSpec) => Report[]
   );
 }
 
+/** Fix text for the generator. */
+const RUN_GENERATOR = 'run the generator (npx ts-node scripts/generate-engines.ts) and commit what it writes';
+
+/** Ports a host-network pod can never bind: the kubelet's, kube-proxy's and the control plane's, and the NodePort range kube-proxy holds on every node. */
+const NODE_RESERVED_PORTS: ReadonlyArray<{ readonly from: number; readonly to: number; readonly owner: string }> = [
+  { from: 2379, to: 2380, owner: 'etcd' },
+  { from: 6443, to: 6443, owner: 'the API server' },
+  { from: 9100, to: 9100, owner: 'the node exporter' },
+  { from: 10248, to: 10248, owner: 'the kubelet (healthz)' },
+  { from: 10249, to: 10249, owner: 'kube-proxy (metrics)' },
+  { from: 10250, to: 10250, owner: 'the kubelet' },
+  { from: 10255, to: 10255, owner: 'the kubelet (read-only port)' },
+  { from: 10256, to: 10256, owner: 'kube-proxy (healthz)' },
+  { from: 10257, to: 10257, owner: 'the controller manager' },
+  { from: 10259, to: 10259, owner: 'the scheduler' },
+  { from: 30000, to: 32767, owner: 'kube-proxy (the NodePort range)' },
+];
+
+/** The longest CronJob name: the controller appends an 11-character suffix to name its Jobs, which must stay within 63. */
+const CRONJOB_NAME_MAX_LENGTH = 52;
+
+/** Objects a data store creates besides those named like the store itself. */
+const STORE_DERIVED_NAMES = ['headless', 'config'];
+
+/** What one workload's pods ask of the nodes of their pool. */
+interface PodDemand {
+  /** Engine or data store name. */
+  readonly subject: string;
+  readonly pool?: NodePoolSpec;
+  readonly replicas: number;
+  readonly maxReplicas: number;
+  readonly cpu: Cpu;
+  readonly memory: Memory;
+  readonly hugepages: Memory | undefined;
+  readonly gpus: number;
+  readonly hostNetwork: boolean;
+  readonly batch: boolean;
+}
+
+/** Every workload of an environment with the pool its pods land on (the general pool when the plan names none). */
+function podDemands({ catalog, stores, environment }: RuleInput): PodDemand[] {
+  const general = poolForRole(environment, 'general');
+  return [
+    ...enabledEngines(catalog, environment).map((engine): PodDemand => {
+      const plan = planEngine(engine, environment);
+      return {
+        subject: engine.name, pool: plan.pool ?? general, replicas: plan.replicas, maxReplicas: plan.autoscaling?.maxReplicas ?? plan.replicas,
+        cpu: plan.cpuRequest, memory: plan.memoryRequest, hugepages: plan.hugepages2Mi, gpus: plan.gpus,
+        hostNetwork: plan.hostNetwork, batch: isBatch(engine),
+      };
+    }),
+    ...stores.map((store): PodDemand => {
+      const plan = planDataStore(store, environment);
+      return {
+        subject: store.name, pool: plan.pool ?? general, replicas: plan.replicas, maxReplicas: plan.replicas,
+        cpu: plan.cpuRequest, memory: plan.memory, hugepages: undefined, gpus: 0, hostNetwork: false, batch: false,
+      };
+    }),
+  ];
+}
+
+/** Totals of CPU (millicores), memory and hugepages (MiB) and GPUs. */
+interface Totals { cpu: number; memory: number; hugepages: number; gpus: number }
+
+function totals(demands: ReadonlyArray<{ demand: PodDemand; count: number }>): Totals {
+  return demands.reduce((t, { demand: d, count }) => ({
+    cpu: t.cpu + count * d.cpu.millicores,
+    memory: t.memory + count * d.memory.mebibytes,
+    hugepages: t.hugepages + count * (d.hugepages?.mebibytes ?? 0),
+    gpus: t.gpus + count * d.gpus,
+  }), { cpu: 0, memory: 0, hugepages: 0, gpus: 0 });
+}
+
+function nodeTotals(pool: NodePoolSpec, nodes: number): Totals {
+  return {
+    cpu: nodes * pool.instance.cpu.millicores,
+    memory: nodes * pool.instance.memory.mebibytes,
+    hugepages: nodes * (pool.instance.hugepages2Mi?.mebibytes ?? 0),
+    gpus: nodes * (pool.instance.gpus ?? 0),
+  };
+}
+
+/** The first resource of which `need` exceeds `have`, rendered for a message. */
+function shortfall(need: Totals, have: Totals): string | undefined {
+  if (need.cpu > have.cpu) return `${Cpu.millis(need.cpu)} CPU where ${Cpu.millis(have.cpu)} is available`;
+  if (need.memory > have.memory) return `${Memory.mebibytes(need.memory)} of memory where ${Memory.mebibytes(have.memory)} is available`;
+  if (need.hugepages > have.hugepages) return `${Memory.mebibytes(need.hugepages)} of 2Mi hugepages where ${Memory.mebibytes(have.hugepages)} is available`;
+  if (need.gpus > have.gpus) return `${need.gpus} GPUs where ${have.gpus} are available`;
+  return undefined;
+}
+
 /**
  * Every rule synthesis enforces, in the order problems are reported. Each has a failing-case test
  * in test/validation.test.ts.
@@ -38,6 +140,8 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
         ['environment', 'name', environment.name],
         ...catalog.map((e): [string, string, string] => [e.name, 'name', e.name]),
         ...environment.nodePools.map((p): [string, string, string] => [`node pool ${p.name}`, 'name', p.name]),
+        ['environment', 'ingressNamespace', environment.ingressNamespace],
+        ['environment', 'monitoringNamespace', environment.monitoringNamespace],
       ];
       for (const [subject, field, name] of named) {
         const problem = dnsLabelProblem(name);
@@ -85,10 +189,10 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
     name: 'port-range',
     check: (input) =>
       forEachEngine(input, (engine) =>
-        isService(engine) && !(Number.isInteger(engine.workload.port) && engine.workload.port >= 1 && engine.workload.port <= 65535)
+        isService(engine) && portProblem(engine.workload.port)
           ? [{
             subject: engine.name, field: 'workload.port', value: String(engine.workload.port),
-            problem: 'a TCP port must be an integer from 1 to 65535', fix: 'give the port the engine listens on, e.g. 8080',
+            problem: portProblem(engine.workload.port)!, fix: 'give the port the engine listens on, e.g. 8080',
           }]
           : []),
   },
@@ -126,11 +230,11 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
               : `correct the name or add ${d} to the catalog (engines: ${[...known].join(', ')})`,
           })),
         ...engine.dependencies.stores
-          .filter((s) => !(s in PLATFORM_DATA_STORES))
+          .filter((s) => !input.stores.some((store) => store.name === s))
           .map((s) => ({
             subject: engine.name, field: 'dependencies.stores', value: JSON.stringify(s),
             problem: 'no data store of that name',
-            fix: `use one of: ${Object.keys(PLATFORM_DATA_STORES).join(', ')}`,
+            fix: `use one of: ${input.stores.map((store) => store.name).join(', ')}`,
           })),
         ...engine.dependencies.engines
           .filter((d) => d === engine.name)
@@ -250,13 +354,399 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
             fix: `use one of ${environment.zones.join(', ')} or add the zone to the environment`,
           }))),
   },
+  {
+    name: 'environment-names-unique',
+    check: ({ environment, environments }) =>
+      environments.filter((e) => e.name === environment.name).length > 1
+        ? [{
+          environment: environment.name, subject: 'environment', field: 'name', value: JSON.stringify(environment.name),
+          problem: 'two environments have this name; they would write the same dist/ folder and overwrite each other',
+          fix: 'give every environment its own name',
+        }]
+        : [],
+  },
+  {
+    name: 'node-pool-names-unique',
+    check: ({ environment }) =>
+      environment.nodePools
+        .filter((pool, index) => environment.nodePools.findIndex((p) => p.name === pool.name) !== index)
+        .map((pool) => ({
+          environment: environment.name, subject: `node pool ${pool.name}`, field: 'name', value: JSON.stringify(pool.name),
+          problem: 'two node pools of this environment have this name; their NodePools and node labels would collide',
+          fix: 'give every node pool of the environment its own name',
+        })),
+  },
+  {
+    name: 'engine-store-name-collisions',
+    check: ({ catalog, stores, environment }) =>
+      catalog.flatMap((engine) => {
+        const store = stores.find((s) => engine.name === s.name || STORE_DERIVED_NAMES.some((suffix) => engine.name === `${s.name}-${suffix}`));
+        return store
+          ? [{
+            environment: environment.name, subject: engine.name, field: 'name', value: JSON.stringify(engine.name),
+            problem: `the data store ${store.name} already names its objects so; their Services and network policies would merge (opening ${store.name} to the engine's clients)`,
+            fix: `rename the engine (names taken by data stores: ${stores.flatMap((s) => [s.name, ...STORE_DERIVED_NAMES.map((x) => `${s.name}-${x}`)]).join(', ')})`,
+          }]
+          : [];
+      }),
+  },
+  {
+    name: 'cronjob-name-length',
+    check: (input) =>
+      forEachEngine(input, (engine) =>
+        isBatch(engine) && engine.name.length > CRONJOB_NAME_MAX_LENGTH
+          ? [{
+            subject: engine.name, field: 'name', value: `${JSON.stringify(engine.name)} (${engine.name.length} characters)`,
+            problem: `a CronJob name may have at most ${CRONJOB_NAME_MAX_LENGTH} characters (its Jobs add an 11-character suffix)`,
+            fix: `shorten the name to ${CRONJOB_NAME_MAX_LENGTH} characters or fewer`,
+          }]
+          : []),
+  },
+  {
+    name: 'label-values',
+    check: ({ catalog, stores, environment }) => {
+      const values: Array<[string, string, string]> = [
+        ['environment', 'name', environment.name],
+        ...catalog.map((e): [string, string, string] => [e.name, 'tier.name', e.tier.name]),
+        ...stores.map((s): [string, string, string] => [s.name, 'image (its version label)', imageVersion(s.image) ?? '']),
+        ...environment.nodePools.map((p): [string, string, string] => [`node pool ${p.name}`, 'instance.gpuProduct', p.instance.gpuProduct ?? '']),
+      ];
+      return values.flatMap(([subject, field, value]) => {
+        const problem = labelValueProblem(value);
+        return problem
+          ? [{
+            environment: environment.name, subject, field, value: JSON.stringify(value),
+            problem: `used as a label value, which the API server rejects: ${problem}`,
+            fix: 'use at most 63 letters, digits, "-", "_" or "." (for an image, pin the digest after a short tag: name:tag@sha256:...)',
+          }]
+          : [];
+      });
+    },
+  },
+  {
+    name: 'host-network-ports-allowed',
+    check: (input) =>
+      forEachEngine(input, (engine) => {
+        if (!engine.tier.hostNetwork || !isService(engine)) return [];
+        const p = engine.workload.port;
+        const owner = NODE_RESERVED_PORTS.find((r) => p >= r.from && p <= r.to)?.owner;
+        const problem = p < 1024
+          ? 'the engine runs on the host network as a non-root user without NET_BIND_SERVICE, and only root may bind a port below 1024'
+          : owner ? `on the host network the port is the node's, and ${owner} already holds it on every node` : undefined;
+        return problem
+          ? [{ subject: engine.name, field: 'workload.port', value: String(p), problem, fix: 'pick a free port from 1024 to 29999 outside 10248–10259, e.g. 8205' }]
+          : [];
+      }),
+  },
+  {
+    name: 'autoscaling-targets',
+    check: (input) =>
+      forEachEngine(input, (engine) => {
+        if (!isService(engine)) return [];
+        const { targetCpuUtilization, targetRequestsPerSecond } = engine.workload.scaling;
+        const reports: Report[] = [];
+        if (targetCpuUtilization !== undefined && !(Number.isInteger(targetCpuUtilization) && targetCpuUtilization >= 1)) {
+          reports.push({
+            subject: engine.name, field: 'workload.scaling.targetCpuUtilization', value: String(targetCpuUtilization),
+            problem: 'an HPA utilisation target is a whole percentage of the CPU request, at least 1', fix: 'set it to a whole number such as 70',
+          });
+        }
+        if (targetRequestsPerSecond !== undefined && !(Number.isFinite(targetRequestsPerSecond) && targetRequestsPerSecond > 0)) {
+          reports.push({
+            subject: engine.name, field: 'workload.scaling.targetRequestsPerSecond', value: String(targetRequestsPerSecond),
+            problem: 'an average-value target must be a positive number', fix: 'set it to the requests per second one pod handles, e.g. 1000, or remove it',
+          });
+        }
+        return reports;
+      }),
+  },
+  {
+    name: 'gpu-count',
+    check: (input) =>
+      forEachEngine(input, (engine) =>
+        engine.resources.gpu && !(Number.isInteger(engine.resources.gpu.count) && engine.resources.gpu.count >= 1)
+          ? [{
+            subject: engine.name, field: 'resources.gpu.count', value: String(engine.resources.gpu.count),
+            problem: 'GPUs are whole devices: the count must be a whole number of at least 1',
+            fix: 'use count: 1 (or more), or remove resources.gpu',
+          }]
+          : []),
+  },
+  {
+    name: 'resource-amounts',
+    check: (input) => {
+      const amounts: Array<[string, string, number, string]> = [
+        ...enabledEngines(input.catalog, input.environment).flatMap((e): Array<[string, string, number, string]> => [
+          [e.name, 'resources.cpu', e.resources.cpu.millicores, e.resources.cpu.toQuantity()],
+          [e.name, 'resources.memory', e.resources.memory.mebibytes, e.resources.memory.toQuantity()],
+          ...(e.resources.memoryLimit ? [[e.name, 'resources.memoryLimit', e.resources.memoryLimit.mebibytes, e.resources.memoryLimit.toQuantity()] as [string, string, number, string]] : []),
+          ...(e.resources.hugepages2Mi ? [[e.name, 'resources.hugepages2Mi', e.resources.hugepages2Mi.mebibytes, e.resources.hugepages2Mi.toQuantity()] as [string, string, number, string]] : []),
+        ]),
+        ...input.stores.flatMap((s): Array<[string, string, number, string]> => [
+          [s.name, 'cpu', s.cpu.millicores, s.cpu.toQuantity()],
+          [s.name, 'memory', s.memory.mebibytes, s.memory.toQuantity()],
+          [s.name, 'storage', s.storage.mebibytes, s.storage.toQuantity()],
+        ]),
+      ];
+      const problems: ConfigurationProblem[] = amounts
+        .filter(([, , amount]) => !(Number.isFinite(amount) && amount > 0))
+        .map(([subject, field, , value]) => ({
+          environment: input.environment.name, subject, field, value,
+          problem: 'must be more than zero (environments scale it; they do not repair it)',
+          fix: 'give the production amount, e.g. Cpu.cores(1) or Memory.gibibytes(1)',
+        }));
+      for (const e of enabledEngines(input.catalog, input.environment)) {
+        const hugepages = e.resources.hugepages2Mi;
+        if (hugepages && hugepages.mebibytes > 0 && hugepages.mebibytes % 2 !== 0) {
+          problems.push({
+            environment: input.environment.name, subject: e.name, field: 'resources.hugepages2Mi', value: hugepages.toQuantity(),
+            problem: 'a hugepages-2Mi amount must be a whole number of 2Mi pages', fix: `use ${Memory.mebibytes(Math.ceil(hugepages.mebibytes / 2) * 2)}`,
+          });
+        }
+      }
+      return problems;
+    },
+  },
+  {
+    name: 'environment-scales',
+    check: ({ environment }) =>
+      ([['resourceScale', environment.resourceScale], ['storageScale', environment.storageScale]] as const)
+        .filter(([, factor]) => !(Number.isFinite(factor) && factor > 0))
+        .map(([field, factor]) => ({
+          environment: environment.name, subject: 'environment', field, value: String(factor),
+          problem: 'a scale factor must be a positive number (1 is production size)', fix: 'use a factor such as 0.5',
+        })),
+  },
+  {
+    name: 'batch-schedule',
+    check: (input) =>
+      forEachEngine(input, (engine) => {
+        if (!isBatch(engine)) return [];
+        const { schedule, activeDeadlineSeconds, backoffLimit } = engine.workload;
+        const reports: Report[] = [];
+        const cronProblem = cronScheduleProblem(schedule);
+        if (cronProblem) {
+          reports.push({
+            subject: engine.name, field: 'workload.schedule', value: JSON.stringify(schedule), problem: `not a schedule the API server accepts: ${cronProblem}`,
+            fix: 'write five fields "minute hour day-of-month month day-of-week" in UTC, e.g. "30 22 * * 1-5"',
+          });
+        }
+        const deadline = wholeNumberProblem(activeDeadlineSeconds, 1);
+        if (deadline) reports.push({ subject: engine.name, field: 'workload.activeDeadlineSeconds', value: String(activeDeadlineSeconds), problem: deadline, fix: 'give the longest a run may take, in seconds, e.g. 21600' });
+        const retries = wholeNumberProblem(backoffLimit, 0);
+        if (retries) reports.push({ subject: engine.name, field: 'workload.backoffLimit', value: String(backoffLimit), problem: retries, fix: 'give the number of retries, e.g. 2' });
+        return reports;
+      }),
+  },
+  {
+    name: 'health-endpoints',
+    check: (input) =>
+      forEachEngine(input, (engine) => {
+        if (!isService(engine)) return [];
+        const { liveness, readiness, startupBudgetSeconds } = engine.workload.health;
+        const reports: Report[] = ([['liveness', liveness], ['readiness', readiness]] as const)
+          .filter(([, path]) => !/^\/\S*$/.test(path))
+          .map(([field, path]) => ({
+            subject: engine.name, field: `workload.health.${field}`, value: JSON.stringify(path),
+            problem: 'an HTTP probe path must start with "/" and contain no spaces', fix: 'use a path such as "/health/live"',
+          }));
+        const budget = wholeNumberProblem(startupBudgetSeconds, 1);
+        if (budget) reports.push({ subject: engine.name, field: 'workload.health.startupBudgetSeconds', value: String(startupBudgetSeconds), problem: budget, fix: 'give the seconds the engine may take to start, e.g. 30' });
+        return reports;
+      }),
+  },
+  {
+    name: 'node-network-cidr',
+    check: ({ environment }) => {
+      const problem = cidrProblem(environment.nodeNetworkCidr);
+      return problem
+        ? [{
+          environment: environment.name, subject: 'environment', field: 'nodeNetworkCidr', value: JSON.stringify(environment.nodeNetworkCidr),
+          problem, fix: 'give the CIDR the nodes\' addresses come from, e.g. "10.30.0.0/16"',
+        }]
+        : [];
+    },
+  },
+  {
+    name: 'image-registry',
+    check: ({ environment }) => {
+      const problem = imageRegistryProblem(environment.imageRegistry);
+      return problem
+        ? [{
+          environment: environment.name, subject: 'environment', field: 'imageRegistry', value: JSON.stringify(environment.imageRegistry),
+          problem: `not a registry images can be pulled from: ${problem}`, fix: 'use "host[:port]/path" in lower case, e.g. "registry.prod.nautilus.internal/nautilus"',
+        }]
+        : [];
+    },
+  },
+  {
+    name: 'store-images-pinned',
+    check: ({ stores, environment }) =>
+      stores.flatMap((store) => {
+        const problem = pinnedImageProblem(store.image);
+        return problem
+          ? [{
+            environment: environment.name, subject: store.name, field: 'image', value: JSON.stringify(store.image),
+            problem: `not an image pinned to a version: ${problem}`, fix: 'use "repository:version" or "repository:version@sha256:<digest>"',
+          }]
+          : [];
+      }),
+  },
+  {
+    name: 'storage-classes-exist',
+    check: ({ environment }) => {
+      const problems: ConfigurationProblem[] = environment.storageClasses.flatMap((c) => {
+        const problem = dnsSubdomainProblem(c.name) ?? (c.provisioner.trim() === '' ? 'has no provisioner' : undefined);
+        return problem
+          ? [{
+            environment: environment.name, subject: `storage class ${c.name}`, field: 'name', value: JSON.stringify(c.name),
+            problem, fix: 'name it in lower case (letters, digits, "-", ".") and give its CSI provisioner',
+          }]
+          : [];
+      });
+      const known = [...environment.storageClasses.map((c) => c.name), ...(environment.clusterStorageClasses ?? [])];
+      for (const [tier, name] of Object.entries(environment.storageClassFor)) {
+        if (!known.includes(name)) {
+          problems.push({
+            environment: environment.name, subject: 'environment', field: `storageClassFor.${tier}`, value: JSON.stringify(name),
+            problem: 'no such storage class: the environment neither creates it nor lists it among the cluster\'s own, so every volume claim would stay Pending',
+            fix: `use one of ${known.length > 0 ? known.join(', ') : '(none defined)'}, add it to storageClasses, or list the cluster's own in clusterStorageClasses`,
+          });
+        }
+      }
+      return problems;
+    },
+  },
+  {
+    name: 'engine-dockerfile-present',
+    check: ({ catalog, environment, sources }) =>
+      sources
+        ? catalog.filter((e) => sources.get(e.name)?.dockerfile === undefined).map((e) => ({
+          environment: environment.name, subject: e.name, field: 'image', value: `${ENGINES_DIR}/${e.name}/Dockerfile`,
+          problem: 'the engine has no Dockerfile, so it has no image to deploy', fix: RUN_GENERATOR,
+        }))
+        : [],
+  },
+  {
+    name: 'generated-engine-files-current',
+    check: ({ catalog, environment, sources }) =>
+      sources
+        ? catalog.flatMap((engine) => {
+          const committed = sources.get(engine.name);
+          if (committed?.dockerfile === undefined) return [];
+          const rendered = new Map(renderEngineFiles(engine).map((f) => [f.path, f.content]));
+          return ([['engine.json', committed.engineJson], ['Dockerfile', committed.dockerfile]] as const)
+            .filter(([file, content]) => content !== rendered.get(`${engine.name}/${file}`))
+            .map(([file, content]) => ({
+              environment: environment.name, subject: engine.name, field: file, value: `${ENGINES_DIR}/${engine.name}/${file}${content === undefined ? ' (missing)' : ''}`,
+              problem: 'out of step with the catalog (port, probe paths or dependencies): the image would serve something other than the manifests expect, under an unchanged tag',
+              fix: RUN_GENERATOR,
+            }));
+        })
+        : [],
+  },
+  {
+    name: 'pods-fit-a-node',
+    check: (input) =>
+      podDemands(input).flatMap((d): ConfigurationProblem[] => {
+        const at = { environment: input.environment.name, subject: d.subject };
+        if (!d.pool) {
+          return [{
+            ...at, field: 'placement', value: 'no pool', problem: 'no node pool takes these pods (the environment has no general pool)',
+            fix: `add a node pool with role 'general' to ${input.environment.name}`,
+          }];
+        }
+        const node = d.pool.instance;
+        const where = `the nodes of pool ${d.pool.name}`;
+        const checks: Array<[boolean, string, string, string]> = [
+          [d.cpu.millicores > node.cpu.millicores, 'cpu', d.cpu.toQuantity(), `${where} have ${node.cpu} CPU`],
+          [d.memory.mebibytes > node.memory.mebibytes, 'memory', d.memory.toQuantity(), `${where} have ${node.memory}`],
+          [(d.hugepages?.mebibytes ?? 0) > (node.hugepages2Mi?.mebibytes ?? 0), 'hugepages2Mi', d.hugepages?.toQuantity() ?? '0', `${where} pre-allocate ${node.hugepages2Mi?.toQuantity() ?? 'no'} 2Mi hugepages`],
+          [d.gpus > (node.gpus ?? 0), 'gpu.count', String(d.gpus), `${where} have ${node.gpus ?? 0} GPUs`],
+        ];
+        return checks.filter(([fails]) => fails).map(([, field, value, have]) => ({
+          ...at, field: `resources.${field}`, value: `${value} per pod (as planned in ${input.environment.name})`,
+          problem: `the pod can never be scheduled: ${have}`,
+          fix: `lower ${d.subject}'s ${field}, or give pool ${d.pool!.name} a larger instance`,
+        }));
+      }),
+  },
+  {
+    name: 'node-pool-capacity',
+    check: (input) => {
+      const demands = podDemands(input);
+      return input.environment.nodePools.flatMap((pool): ConfigurationProblem[] => {
+        const at = { environment: input.environment.name, subject: `node pool ${pool.name}` };
+        const restingNodes = pool.zones.length * pool.nodesPerZone;
+        if (pool.maxNodes < restingNodes) {
+          return [{
+            ...at, field: 'maxNodes', value: `${pool.maxNodes} (${restingNodes} nodes at rest)`,
+            problem: 'the NodePool limit is below the nodes the pool runs at rest', fix: `set maxNodes to at least ${restingNodes}`,
+          }];
+        }
+        const onPool = demands.filter((d) => d.pool?.name === pool.name);
+        const limit = nodeTotals(pool, pool.maxNodes);
+        const atRest = shortfall(totals(onPool.map((d) => ({ demand: d, count: d.replicas }))), limit);
+        const atMax = shortfall(totals(onPool.map((d) => ({ demand: d, count: d.maxReplicas }))), limit);
+        const missing = atRest ? `at rest its pods need ${atRest}` : atMax ? `at their autoscaling maximum its pods need ${atMax}` : undefined;
+        return missing
+          ? [{
+            ...at, field: 'maxNodes', value: `${pool.maxNodes} nodes of ${pool.instance.cpu} CPU, ${pool.instance.memory}`,
+            problem: `the NodePool's limits are too small: ${missing}`, fix: `raise maxNodes, use a larger instance, or lower the maximum replicas of ${onPool.map((d) => d.subject).join(', ')}`,
+          }]
+          : [];
+      });
+    },
+  },
+  {
+    name: 'zone-loss-survivable',
+    check: (input) => {
+      if (!input.environment.survivesZoneLoss) return [];
+      const demands = podDemands(input).filter((d) => !d.batch);
+      return input.environment.nodePools.flatMap((pool): ConfigurationProblem[] => {
+        const onPool = demands.filter((d) => d.pool?.name === pool.name);
+        if (onPool.length === 0) return [];
+        const at = { environment: input.environment.name, subject: `node pool ${pool.name}`, field: 'zones' };
+        const survivingNodes = (pool.zones.length - 1) * pool.nodesPerZone;
+        if (survivingNodes === 0) {
+          return [{
+            ...at, value: JSON.stringify(pool.zones), problem: `the environment must survive a zone loss and every node of the pool is in one zone (${onPool.map((d) => d.subject).join(', ')} would stop)`,
+            fix: 'add a zone to the pool',
+          }];
+        }
+        // A host-network engine needs a node per replica: one replica each is what a zone loss must leave.
+        const need = totals(onPool.map((d) => ({ demand: d, count: d.hostNetwork ? Math.min(d.replicas, 1) : d.replicas })));
+        const missing = shortfall(need, nodeTotals(pool, survivingNodes));
+        return missing
+          ? [{
+            ...at, value: `${pool.zones.length} zones × ${pool.nodesPerZone} nodes`,
+            problem: `the environment must survive a zone loss and after losing one zone the ${survivingNodes} nodes left cannot hold the pool's pods at rest: they need ${missing}`,
+            fix: 'raise nodesPerZone, add a zone, or use a larger instance',
+          }]
+          : [];
+      });
+    },
+  },
 ];
 
-/** Checks the catalog against every environment; throws one error listing every problem found. */
-export function validatePlatform(catalog: readonly EngineSpec[], environments: readonly EnvironmentSpec[]): void {
+/** What validation checks besides the catalog and the environments. */
+export interface ValidationOptions {
+  /** The data stores. @default every platform data store */
+  readonly stores?: readonly DataStoreSpec[];
+  /** The committed generated files of each engine; without them the generator-staleness rules are skipped. */
+  readonly sources?: ReadonlyMap<string, EngineSourceFiles>;
+}
+
+/**
+ * Checks the catalog and the data stores against every environment; throws one error listing every
+ * problem found. A mistake found in several environments is one entry naming them all.
+ */
+export function validatePlatform(
+  catalog: readonly EngineSpec[], environments: readonly EnvironmentSpec[], options: ValidationOptions = {},
+): void {
+  const stores = options.stores ?? Object.values(PLATFORM_DATA_STORES);
   const problems = environments.flatMap((environment) =>
-    VALIDATION_RULES.flatMap((rule) => rule.check({ catalog, environment })),
+    VALIDATION_RULES.flatMap((rule) => rule.check({ catalog, stores, environment, environments, sources: options.sources })),
   );
-  // A catalog problem is reported for each environment it breaks: the fix can differ by environment.
   if (problems.length > 0) throw new ConfigurationError(problems);
 }
