@@ -1,9 +1,13 @@
 /**
- * Synthesis benchmark. Times are machine- and load-dependent, so every result is reported as a
- * ratio against a baseline measured in the same run: synthesizing one plain cdk8s Deployment,
+ * Synthesis benchmark. Times are machine- and load-dependent, so every result is also reported as
+ * a ratio against a baseline measured in the same run: synthesizing one plain cdk8s Deployment,
  * the floor cost of the cdk8s machinery we build on.
  *
- *   npm run bench              print the table
+ * Scaling: catalogs of 16 (today's), 100 and 1,000 engines, the extra ones copies of `analytics`
+ * generated here (never committed), each synthesized for every environment. Time per engine that
+ * stays flat from 100 to 1,000 engines means synthesis grows linearly.
+ *
+ *   npm run bench              print the tables
  *   npm run bench -- --record  also write bench/RESULTS.md
  */
 import * as fs from 'fs';
@@ -13,26 +17,37 @@ import { performance } from 'perf_hooks';
 import { App, Chart } from 'cdk8s';
 import { KubeDeployment } from '../imports/k8s';
 import { PLATFORM_DATA_STORES } from '../src/catalog/data-stores';
+import { EngineSpec } from '../src/catalog/engine-spec';
 import { PLATFORM_ENGINES } from '../src/catalog/platform-catalog';
 import { PLATFORM_ENVIRONMENTS } from '../src/environments/platform-environments';
 import { readEngineTags } from '../src/images/engine-sources';
-import { PlatformInput, buildEnvironmentApp, synthesizePlatform } from '../src/synth/synthesize';
+import { ManifestYaml } from '../src/synth/manifest-yaml';
+import { PlatformInput, buildEnvironmentApp, renderManifests, synthesizePlatform } from '../src/synth/synthesize';
 
+/** Timed rounds per measurement (after one warm-up), fewer for the slowest ones. */
 const ROUNDS = 7;
+const ROUNDS_LARGE = 3;
+const CATALOG_SIZES = [16, 100, 1000] as const;
 
 function median(samples: number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-function measure(run: () => void): number {
+/** Median wall time in ms; `cpu` receives the median CPU time (user + system) of the same rounds. */
+function measure(run: () => void, rounds = ROUNDS, cpu: number[] = []): number {
   run(); // warm-up: module loading and JIT
   const samples: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
+  const cpuSamples: number[] = [];
+  for (let i = 0; i < rounds; i++) {
     const start = performance.now();
+    const startCpu = process.cpuUsage();
     run();
+    const used = process.cpuUsage(startCpu);
     samples.push(performance.now() - start);
+    cpuSamples.push((used.user + used.system) / 1000);
   }
+  cpu.push(median(cpuSamples));
   return median(samples);
 }
 
@@ -49,30 +64,78 @@ function baseline(): void {
   app.synthYaml();
 }
 
+/** Today's catalog plus copies of `analytics` (a compute engine with store and engine dependencies) up to `size`. */
+export function generatedCatalog(size: number): EngineSpec[] {
+  const template = PLATFORM_ENGINES.find((e) => e.name === 'analytics');
+  if (!template) throw new Error('the catalog has no analytics engine to copy');
+  const copies = Array.from({ length: Math.max(0, size - PLATFORM_ENGINES.length) }, (_, i) => ({
+    ...template,
+    name: `analytics-copy-${String(i + 1).padStart(4, '0')}`,
+  }));
+  return [...PLATFORM_ENGINES, ...copies];
+}
+
+function inputFor(catalog: readonly EngineSpec[]): PlatformInput {
+  return {
+    catalog,
+    stores: Object.values(PLATFORM_DATA_STORES),
+    environments: PLATFORM_ENVIRONMENTS,
+    imageTags: new Map(catalog.map((e) => [e.name, 'sha-0123456789abcdef'])),
+    imageLock: {},
+  };
+}
+
+/** Plans, builds and renders one environment to YAML text in memory (no disk). */
+function renderEnvironment(input: PlatformInput, environmentIndex: number): void {
+  const yaml = new ManifestYaml();
+  for (const { objects } of renderManifests(buildEnvironmentApp(input, input.environments[environmentIndex]))) yaml.stringify(objects);
+}
+
+const ms = (value: number) => `${value.toFixed(value < 10 ? 2 : 0)} ms`;
+
 function main(): void {
   const root = path.resolve(__dirname, '..');
-  const tags = readEngineTags(root, PLATFORM_ENGINES.map((e) => e.name));
-  if (Array.isArray(tags)) throw new Error('engine images are missing; see src/engines');
-  const input: PlatformInput = {
-    catalog: PLATFORM_ENGINES, stores: Object.values(PLATFORM_DATA_STORES), environments: PLATFORM_ENVIRONMENTS,
-    imageTags: tags, imageLock: {},
-  };
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-bench-'));
   try {
     const base = measure(baseline);
     const rows: Array<[string, number]> = [];
-    for (const environment of PLATFORM_ENVIRONMENTS) {
-      rows.push([`in-memory synth of ${environment.name}`, measure(() => buildEnvironmentApp(input, environment, scratch).synthYaml())]);
-    }
+    const today = inputFor(PLATFORM_ENGINES);
+    PLATFORM_ENVIRONMENTS.forEach((environment, index) => {
+      rows.push([`in-memory synth of ${environment.name}`, measure(() => renderEnvironment(today, index))]);
+    });
     rows.push(['image tags (hash src/engines)', measure(() => readEngineTags(root, PLATFORM_ENGINES.map((e) => e.name)))]);
-    rows.push(['full synthesis to disk, all environments', measure(() => synthesizePlatform(input, path.join(scratch, 'dist')))]);
+    rows.push(['full synthesis to disk, all environments', measure(() => synthesizePlatform(today, path.join(scratch, 'dist')))]);
+
+    const scaling: string[] = [];
+    for (const size of CATALOG_SIZES) {
+      const input = inputFor(generatedCatalog(size));
+      const rounds = size >= 1000 ? ROUNDS_LARGE : ROUNDS;
+      const cells = PLATFORM_ENVIRONMENTS.map((_environment, index) => {
+        const time = measure(() => renderEnvironment(input, index), rounds);
+        return `${ms(time)} (${((time * 1000) / size).toFixed(0)} µs/engine)`;
+      });
+      const fullCpu: number[] = [];
+      const full = measure(() => synthesizePlatform(input, path.join(scratch, 'dist')), rounds, fullCpu);
+      const perEngine = (time: number) => `${((time * 1000) / size).toFixed(0)} µs/engine`;
+      scaling.push(`| ${size} | ${cells.join(' | ')} | ${ms(full)} (${perEngine(full)}) | ${ms(fullCpu[0])} (${perEngine(fullCpu[0])}) |`);
+    }
 
     const lines = [
       `baseline (one plain Deployment through cdk8s): ${base.toFixed(2)} ms, median of ${ROUNDS}`,
       '',
       '| measurement | ratio to baseline |',
       '|---|---:|',
-      ...rows.map(([name, ms]) => `| ${name} | ${(ms / base).toFixed(1)}x |`),
+      ...rows.map(([name, time]) => `| ${name} | ${(time / base).toFixed(1)}x |`),
+      '',
+      `Scaling: engines in the catalog (today's 16 plus copies of analytics), median of ${ROUNDS} (${ROUNDS_LARGE} at 1,000).`,
+      'Per environment: plan, build and render to YAML in memory. Full: validation and atomic synthesis of',
+      'every environment to disk, as `npm run synth` does after reading the repository. Synthesis is',
+      'single-threaded, so its CPU time is its wall time on an idle machine; wall time includes waiting',
+      'for the cores when the machine is busy.',
+      '',
+      `| engines | ${PLATFORM_ENVIRONMENTS.map((e) => e.name).join(' | ')} | full, all environments (wall) | full (CPU) |`,
+      `|---:|${PLATFORM_ENVIRONMENTS.map(() => '---:').join('|')}|---:|---:|`,
+      ...scaling,
       '',
     ];
     process.stdout.write(lines.join('\n'));
@@ -80,8 +143,8 @@ function main(): void {
       const header = [
         '# Synthesis benchmark results',
         '',
-        'Written by `npm run bench -- --record`. Ratios only: absolute times depend on the machine.',
-        `Recorded on ${os.cpus().length} cores, Node ${process.version}.`,
+        'Written by `npm run bench -- --record`. Absolute times depend on the machine and its load;',
+        `ratios are to a baseline measured in the same run. Recorded on ${os.cpus().length} cores, Node ${process.version}.`,
         '',
       ];
       fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), [...header, ...lines].join('\n'));

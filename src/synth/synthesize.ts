@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, YamlOutputType } from 'cdk8s';
+import { ApiObject, App, Chart } from 'cdk8s';
 import { ClusterChart } from '../../charts/cluster-chart';
 import { DataStoresChart } from '../../charts/data-stores-chart';
 import { EnginesChart } from '../../charts/engines-chart';
@@ -15,6 +15,7 @@ import { ImageLock, formatImageReference, resolveImage } from '../images/image-r
 import { enabledEngines, planDataStore, planEngine } from '../planning/plan';
 import { CREDENTIAL_SECRETS } from '../planning/runtime-contract';
 import { validatePlatform } from '../validation/validate';
+import { ManifestYaml } from './manifest-yaml';
 
 /** Everything synthesis reads: a pure function of these gives byte-identical output. */
 export interface PlatformInput {
@@ -52,30 +53,58 @@ export function planEnvironment(input: PlatformInput, environment: EnvironmentSp
   return { environment, engines, stores, images };
 }
 
+/** One environment's cdk8s App and its charts in apply order. */
+export interface EnvironmentApp {
+  readonly app: App;
+  /** One output file each, numbered in this order: cluster objects, network policies, data stores, engines. */
+  readonly charts: readonly Chart[];
+}
+
+/** One output file of an environment: `NNNN-<chart>.yaml` and its objects, in apply order. */
+export interface ManifestFile {
+  readonly file: string;
+  readonly objects: readonly ApiObjectJson[];
+}
+
+/** A Kubernetes object as cdk8s renders it. */
+export type ApiObjectJson = ReturnType<ApiObject['toJson']>;
+
+/** Builds the cdk8s App of one environment. */
+export function buildEnvironmentApp(input: PlatformInput, environment: EnvironmentSpec): EnvironmentApp {
+  return appFor(planEnvironment(input, environment));
+}
+
 /**
- * Builds the cdk8s App of one environment. Charts depend on each other so that files are numbered
- * in apply order: cluster objects, network policies, data stores, engines.
+ * The charts are not chained with `addDependency`: cdk8s turns a chart dependency into one from
+ * every object of one chart to every object of the other and walks that graph without
+ * memoisation, which makes synthesis quadratic in the number of engines. Apply order is the
+ * order of the chart list instead, and the file names carry it.
  */
-export function buildEnvironmentApp(input: PlatformInput, environment: EnvironmentSpec, outdir: string): App {
-  return appFor(planEnvironment(input, environment), outdir);
+function appFor(props: PlatformChartProps): EnvironmentApp {
+  // The App's outdir is never written to (files are rendered below); set so cdk8s does not read
+  // CDK8S_OUTDIR from the process environment.
+  const app = new App({ outdir: 'dist', recordConstructMetadata: false });
+  const charts = [
+    new ClusterChart(app, 'cluster', props),
+    new NetworkPolicyChart(app, 'network-policies', props),
+    new DataStoresChart(app, 'data-stores', props),
+    new EnginesChart(app, 'engines', props),
+  ];
+  return { app, charts };
 }
 
-function appFor(props: PlatformChartProps, outdir: string): App {
-  const app = new App({ outdir, yamlOutputType: YamlOutputType.FILE_PER_CHART, outputFileExtension: '.yaml' });
-  const cluster = new ClusterChart(app, 'cluster', props);
-  const network = new NetworkPolicyChart(app, 'network-policies', props);
-  const stores = new DataStoresChart(app, 'data-stores', props);
-  const engines = new EnginesChart(app, 'engines', props);
-  network.addDependency(cluster);
-  stores.addDependency(network);
-  engines.addDependency(stores);
-  return app;
+/** Renders an environment's charts into its files, in apply order. */
+export function renderManifests({ charts }: EnvironmentApp): ManifestFile[] {
+  return charts.map((chart, index) => ({
+    file: `${String(index).padStart(4, '0')}-${chart.node.id}.yaml`,
+    objects: chart.toJson() as ApiObjectJson[],
+  }));
 }
 
-function summarize({ environment, engines, stores }: PlatformChartProps, app: App): EnvironmentResult {
+function summarize({ environment, engines, stores }: PlatformChartProps, files: readonly ManifestFile[]): EnvironmentResult {
   const counts = new Map<string, number>();
-  for (const chart of app.charts) {
-    for (const object of chart.toJson() as Array<{ kind: string }>) counts.set(object.kind, (counts.get(object.kind) ?? 0) + 1);
+  for (const { objects } of files) {
+    for (const object of objects) counts.set(object.kind, (counts.get(object.kind) ?? 0) + 1);
   }
   const kinds = [...counts.entries()].sort(([a], [b]) => a.localeCompare(b));
   const total = kinds.reduce((t, [, n]) => t + n, 0);
@@ -102,12 +131,14 @@ export function synthesizePlatform(input: PlatformInput, distDir: string): Envir
   fs.mkdirSync(parent, { recursive: true });
   const staging = fs.mkdtempSync(path.join(parent, '.dist-staging-'));
   try {
+    const yaml = new ManifestYaml();
     const results = input.environments.map((environment) => {
       const outdir = path.join(staging, environment.name);
       const props = planEnvironment(input, environment);
-      const app = appFor(props, outdir);
-      app.synth();
-      const result = summarize(props, app);
+      const files = renderManifests(appFor(props));
+      fs.mkdirSync(outdir);
+      for (const { file, objects } of files) fs.writeFileSync(path.join(outdir, file), yaml.stringify(objects));
+      const result = summarize(props, files);
       fs.writeFileSync(path.join(outdir, 'SUMMARY.txt'), result.summary);
       return result;
     });

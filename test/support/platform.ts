@@ -3,7 +3,7 @@ import { EngineSpec } from '../../src/catalog/engine-spec';
 import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
 import { EnvironmentSpec } from '../../src/environments/environment';
 import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
-import { PlatformInput, buildEnvironmentApp } from '../../src/synth/synthesize';
+import { PlatformInput, buildEnvironmentApp, renderManifests } from '../../src/synth/synthesize';
 
 /** A Kubernetes object as synthesized, loosely typed for assertions. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -27,9 +27,8 @@ export function platformInput(overrides: Partial<PlatformInput> = {}): PlatformI
 
 /** Every object of one environment, in apply order, with the file each lands in. */
 export function synthObjects(environment: EnvironmentSpec, input: PlatformInput = platformInput()): Array<K8sObject & { file: string }> {
-  const app = buildEnvironmentApp(input, environment, '/nonexistent');
-  return app.charts.flatMap((chart, index) =>
-    (chart.toJson() as K8sObject[]).map((o) => ({ ...o, file: `${String(index).padStart(4, '0')}-${chart.node.id}.yaml` })));
+  return renderManifests(buildEnvironmentApp(input, environment)).flatMap(({ file, objects }) =>
+    (objects as K8sObject[]).map((o) => ({ ...o, file })));
 }
 
 /** The one object of `kind` named `name` (and in `namespace`, if given). */
