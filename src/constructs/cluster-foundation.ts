@@ -10,7 +10,7 @@ import { NamespaceRole, Tier } from '../catalog/tier';
 import { EnvironmentSpec, poolForRole } from '../environments/environment';
 import { ARCH_LABEL, GPU_PRESENT_LABEL, GPU_RESOURCE, ZONE_LABEL, poolLabels, poolTaints } from '../environments/node-pool-policy';
 import { imageVersion } from '../model/domains';
-import { Cpu, Memory } from '../model/quantities';
+import { countQuantity, Cpu, Memory } from '../model/quantities';
 import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES, NAMESPACE_POD_SECURITY } from '../planning/namespaces';
 import { DataStorePlan, EnginePlan } from '../planning/plan';
 import { componentLabels, selectorLabels } from './labels';
@@ -49,7 +49,8 @@ export class ClusterFoundation extends Construct {
       new KubePriorityClass(this, `Priority-${tier.name}`, {
         metadata: { name: tier.priorityClassName },
         value: tier.priorityValue,
-        globalDefault: false,
+        // globalDefault is left out, not `false`: the server drops a false default, so stating it
+        // would make every apply patch it back.
         preemptionPolicy: 'PreemptLowerPriority',
         description: `Nautilus ${tier.name} tier`,
       });
@@ -58,7 +59,6 @@ export class ClusterFoundation extends Construct {
       metadata: { name: DATA_PRIORITY_CLASS },
       // Above every engine tier: every engine needs the stores, so no engine may preempt them.
       value: Tier.ULTRA_LOW_LATENCY.priorityValue + 100_000,
-      globalDefault: false,
       preemptionPolicy: 'PreemptLowerPriority',
       description: 'Nautilus data stores (TimescaleDB, Redis)',
     });
@@ -111,16 +111,16 @@ export class ClusterFoundation extends Construct {
     const hard: Record<string, Quantity> = {
       'requests.cpu': Quantity.fromString(Cpu.millis(sum((s) => s.cpu.millicores) + surge((s) => s.cpu.millicores)).toQuantity()),
       'requests.memory': Quantity.fromString(Memory.mebibytes(sum((s) => s.memory.mebibytes) + surge((s) => s.memory.mebibytes)).toQuantity()),
-      pods: Quantity.fromNumber(sized.reduce((t, s) => t + s.count + 1, 0)),
+      pods: Quantity.fromString(countQuantity(sized.reduce((t, s) => t + s.count + 1, 0))),
     };
     const hugepages = sum((s) => s.hugepages) + surge((s) => s.hugepages);
     if (hugepages > 0) hard['requests.hugepages-2Mi'] = Quantity.fromString(Memory.mebibytes(hugepages).toQuantity());
     const gpus = sum((s) => s.gpus) + surge((s) => s.gpus);
-    if (gpus > 0) hard[`requests.${GPU_RESOURCE}`] = Quantity.fromNumber(gpus);
+    if (gpus > 0) hard[`requests.${GPU_RESOURCE}`] = Quantity.fromString(countQuantity(gpus));
     const storage = sum((s) => s.storage);
     if (storage > 0) {
       hard['requests.storage'] = Quantity.fromString(Memory.mebibytes(storage).toQuantity());
-      hard.persistentvolumeclaims = Quantity.fromNumber(sized.filter((s) => s.storage > 0).reduce((t, s) => t + s.count, 0));
+      hard.persistentvolumeclaims = Quantity.fromString(countQuantity(sized.filter((s) => s.storage > 0).reduce((t, s) => t + s.count, 0)));
     }
     new KubeResourceQuota(this, `Quota-${namespace}`, { metadata: { name: 'nautilus-quota', namespace }, spec: { hard } });
     new KubeLimitRange(this, `Limits-${namespace}`, {

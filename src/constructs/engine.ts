@@ -5,6 +5,7 @@ import {
 } from '../../imports/k8s';
 import { ServiceMonitor } from '../../imports/monitoring.coreos.com';
 import { GPU_RESOURCE } from '../environments/node-pool-policy';
+import { countQuantity } from '../model/quantities';
 import { EnginePlan, isBatch, isService } from '../planning/plan';
 import { ENGINE_PRE_STOP_SECONDS, ENGINE_TERMINATION_GRACE_SECONDS, ENGINE_UID, engineContainerEnv } from '../planning/runtime-contract';
 import { componentLabels, selectorLabels } from './labels';
@@ -126,7 +127,7 @@ export class Engine extends Construct {
           type: 'Pods',
           pods: {
             metric: { name: 'requests_per_second' },
-            target: { type: 'AverageValue', averageValue: Quantity.fromNumber(plan.autoscaling.targetRequestsPerSecond) },
+            target: { type: 'AverageValue', averageValue: Quantity.fromString(countQuantity(plan.autoscaling.targetRequestsPerSecond)) },
           },
         });
       }
@@ -178,7 +179,7 @@ export class Engine extends Construct {
     if (plan.hugepages2Mi) {
       requests['hugepages-2Mi'] = limits['hugepages-2Mi'] = Quantity.fromString(plan.hugepages2Mi.toQuantity());
     }
-    if (plan.gpus > 0) limits[GPU_RESOURCE] = Quantity.fromNumber(plan.gpus);
+    if (plan.gpus > 0) limits[GPU_RESOURCE] = Quantity.fromString(countQuantity(plan.gpus));
 
     const volumes: Volume[] = [{ name: 'tmp', emptyDir: { sizeLimit: Quantity.fromString('256Mi') } }];
     const volumeMounts: VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];

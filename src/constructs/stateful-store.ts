@@ -69,7 +69,7 @@ export class StatefulStore extends Construct {
       ...props.scratch.map((s) => ({ name: s.name, mountPath: s.mountPath })),
     ];
 
-    new KubeStatefulSet(this, 'StatefulSet', {
+    new StoredFormStatefulSet(this, 'StatefulSet', {
       metadata: metadata(store.name),
       spec: {
         serviceName: this.headlessServiceName,
@@ -126,11 +126,33 @@ export class StatefulStore extends Construct {
           spec: {
             accessModes: ['ReadWriteOnce'],
             storageClassName: plan.storageClassName,
+            volumeMode: 'Filesystem',
             resources: { requests: { storage: Quantity.fromString(plan.storage.toQuantity()) } },
           },
         }],
       },
     });
+  }
+}
+
+/**
+ * A StatefulSet whose claim templates are written the way the API server stores them: each a
+ * whole PersistentVolumeClaim with apiVersion, kind and the `status.phase: Pending` the server
+ * fills in. For kubectl's client-side apply volumeClaimTemplates is an atomic list, so a template
+ * lacking any of them is resent whole on every apply and never converges. The generated props
+ * type carries metadata and spec only (and the L1 class's toJson drops anything else, JSON
+ * patches included), hence the override.
+ */
+class StoredFormStatefulSet extends KubeStatefulSet {
+  public override toJson(): any {
+    const json = super.toJson();
+    const templates: Array<Record<string, unknown>> | undefined = json.spec?.volumeClaimTemplates;
+    if (templates) {
+      json.spec.volumeClaimTemplates = templates.map((template) => ({
+        apiVersion: 'v1', kind: 'PersistentVolumeClaim', ...template, status: { phase: 'Pending' },
+      }));
+    }
+    return json;
   }
 }
 

@@ -1,5 +1,6 @@
 import { Tier } from '../../src/catalog/tier';
 import { DEV, PROD, STAGING } from '../../src/environments/platform-environments';
+import { countQuantity } from '../../src/model/quantities';
 import { enabledEngines, isService, planEngine } from '../../src/planning/plan';
 import { PLATFORM_ENGINES, find, has, podSpecOf, synthObjects } from '../support/platform';
 
@@ -59,7 +60,7 @@ describe.each(environments.map((e) => [e.name, e] as const))('engines in %s', (_
       const rps = engine.workload.scaling.targetRequestsPerSecond;
       if (rps !== undefined) {
         expect(hpa.spec.metrics[1]).toEqual({
-          type: 'Pods', pods: { metric: { name: 'requests_per_second' }, target: { type: 'AverageValue', averageValue: rps } },
+          type: 'Pods', pods: { metric: { name: 'requests_per_second' }, target: { type: 'AverageValue', averageValue: countQuantity(rps) } },
         });
       }
       expect(hpa.spec.behavior.scaleUp.stabilizationWindowSeconds).toBe(0);
@@ -171,7 +172,7 @@ describe('GPU tier', () => {
     const objects = synthObjects(environment);
     for (const engine of [inference, training]) {
       const pod = podSpecOf(objects, engine);
-      expect(pod.containers[0].resources.limits['nvidia.com/gpu']).toBe(1);
+      expect(pod.containers[0].resources.limits['nvidia.com/gpu']).toBe('1');
       expect(pod.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Equal', value: 'present', effect: 'NoSchedule' }]);
       const expressions = pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions;
       expect(expressions).toContainEqual({ key: 'nvidia.com/gpu.present', operator: 'In', values: ['true'] });
