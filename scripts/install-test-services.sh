@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the data stores the engine contract test (test/contract) runs for real: redis-server and
-# the PostgreSQL server, from Debian's packages. Idempotent and quiet: does nothing when both are
+# Installs the servers the tests run for real, from Debian's packages: redis-server and the
+# PostgreSQL server (the engine contract test, test/contract), and `prometheus`, which ships
+# promtool and the Prometheus server (the rule tests and the end-to-end monitoring test,
+# test/monitoring). Idempotent and quiet: does nothing when both are
 # already installed, so CI can run it on every build.
 #
 #   bash scripts/install-test-services.sh
@@ -16,9 +18,12 @@ have_postgres() {
   compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null && compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
 }
 
+have_prometheus() { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; }
+
 packages=()
 have_redis || packages+=(redis-server)
 have_postgres || packages+=(postgresql)
+have_prometheus || packages+=(prometheus)
 if [ "${#packages[@]}" -eq 0 ]; then
   exit 0
 fi
@@ -46,3 +51,4 @@ fi
 
 have_redis || { echo "install-test-services: redis-server still missing after install" >&2; exit 1; }
 have_postgres || { echo "install-test-services: postgres/initdb still missing after install" >&2; exit 1; }
+have_prometheus || { echo "install-test-services: prometheus/promtool still missing after install" >&2; exit 1; }

@@ -36,15 +36,26 @@ trap 'rm -rf "$staging"' EXIT
 mkdir -p "$staging/crds"
 install -m 0644 "$karpenter_dir/pkg/apis/crds/karpenter.sh_nodepools.yaml" "$staging/crds/"
 install -m 0644 "$prometheus_dir/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" "$staging/crds/"
+install -m 0644 "$prometheus_dir/example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml" "$staging/crds/"
 
 echo "regenerate-imports: cdk8s import k8s@${K8S_API_VERSION}"
 NAUTILUS_K8S_SWAGGER="$k8s_dir/api/openapi-spec/swagger.json" \
   node -r ./scripts/imports/offline-schema.js node_modules/.bin/cdk8s import "k8s@${K8S_API_VERSION}" \
   --language typescript --output "$staging"
+# `cdk8s import` writes one file per API group, so CRDs of the same group (ServiceMonitor and
+# PrometheusRule) are imported together from one multi-document file, or the second would overwrite
+# the first. It also appends every file it imports to cdk8s.yaml: the pinned list there is ours.
+cp cdk8s.yaml "$staging/cdk8s.yaml.kept"
+mkdir -p "$staging/groups"
 for crd in "$staging"/crds/*.yaml; do
-  echo "regenerate-imports: cdk8s import crds/$(basename "$crd")"
-  node node_modules/.bin/cdk8s import "$crd" --language typescript --output "$staging"
+  group=$(basename "$crd" .yaml); group=${group%%_*}
+  { cat "$crd"; echo '---'; } >> "$staging/groups/$group.yaml"
 done
+for grouped in "$staging"/groups/*.yaml; do
+  echo "regenerate-imports: cdk8s import the $(basename "$grouped" .yaml) CRDs"
+  node node_modules/.bin/cdk8s import "$grouped" --language typescript --output "$staging"
+done
+cp "$staging/cdk8s.yaml.kept" cdk8s.yaml
 
 # Replace the generated files only once everything above succeeded.
 cp "$staging"/*.ts imports/

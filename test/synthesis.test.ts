@@ -41,7 +41,7 @@ describe('synthesis', () => {
     expect(buildPlan.include.map((b: { engine: string }) => b.engine)).toEqual(platformInput().catalog.map((e) => e.name));
     for (const env of ['dev', 'staging', 'prod']) {
       expect(fs.readdirSync(path.join(dist, env))).toEqual([
-        '0000-cluster.yaml', '0001-network-policies.yaml', '0002-data-stores.yaml', '0003-engines.yaml', 'SUMMARY.txt',
+        '0000-cluster.yaml', '0001-network-policies.yaml', '0002-data-stores.yaml', '0003-engines.yaml', '0004-monitoring.yaml', 'SUMMARY.txt',
       ]);
       const cluster = Yaml.load(path.join(dist, env, '0000-cluster.yaml')) as Array<{ kind: string }>;
       expect(cluster.slice(0, 3).every((o) => o.kind === 'Namespace')).toBe(true);

@@ -20,6 +20,7 @@ export class Tier {
     autoscaling: false,
     nodePoolRole: 'latency',
     namespaceRole: 'latency',
+    objectives: { latencyQuantile: 0.99, latencySeconds: 0.001, errorRatio: 0.001 },
   });
 
   /** Market data, strategy, order routing: pod network, horizontally autoscaled. */
@@ -33,6 +34,7 @@ export class Tier {
     autoscaling: true,
     nodePoolRole: 'general',
     namespaceRole: 'engines',
+    objectives: { latencyQuantile: 0.99, latencySeconds: 0.01, errorRatio: 0.005 },
   });
 
   /** Analytics, factors, features, portfolio: heavy batch-like services, autoscaled. */
@@ -46,6 +48,7 @@ export class Tier {
     autoscaling: true,
     nodePoolRole: 'general',
     namespaceRole: 'engines',
+    objectives: { latencyQuantile: 0.99, latencySeconds: 2.5, errorRatio: 0.01 },
   });
 
   /** Client-facing services: websocket, backend API, frontend. */
@@ -59,6 +62,7 @@ export class Tier {
     autoscaling: true,
     nodePoolRole: 'general',
     namespaceRole: 'engines',
+    objectives: { latencyQuantile: 0.99, latencySeconds: 0.25, errorRatio: 0.01 },
   });
 
   /** Model inference and training on the GPU pool (arm64 GH200 nodes where there is one). */
@@ -72,6 +76,7 @@ export class Tier {
     autoscaling: true,
     nodePoolRole: 'gpu',
     namespaceRole: 'engines',
+    objectives: { latencyQuantile: 0.99, latencySeconds: 0.5, errorRatio: 0.01 },
   });
 
   /** Every tier, in descending priority. */
@@ -97,6 +102,8 @@ export class Tier {
   public readonly nodePoolRole: NodePoolRole;
   /** The namespace the tier's workloads live in. */
   public readonly namespaceRole: NamespaceRole;
+  /** What the tier's engines promise their callers; alerts fire when an engine breaks it. */
+  public readonly objectives: ServiceObjectives;
 
   private constructor(props: TierProps) {
     this.name = props.name;
@@ -108,6 +115,7 @@ export class Tier {
     this.autoscaling = props.autoscaling;
     this.nodePoolRole = props.nodePoolRole;
     this.namespaceRole = props.namespaceRole;
+    this.objectives = props.objectives;
   }
 
   /** The tier's name. */
@@ -128,7 +136,22 @@ type TierProps = Pick<
   | 'autoscaling'
   | 'nodePoolRole'
   | 'namespaceRole'
+  | 'objectives'
 >;
+
+/**
+ * A tier's service objectives, measured on the runtime's request histogram and counter (probe and
+ * scrape requests excluded). `latencySeconds` must be one of the runtime's histogram bucket bounds
+ * (`LATENCY_BUCKETS`), or the quantile estimate at the objective is an interpolation.
+ */
+export interface ServiceObjectives {
+  /** The quantile the latency objective applies to: 0.99 is "99% of requests". */
+  readonly latencyQuantile: number;
+  /** Answer time that quantile must stay under, in seconds. */
+  readonly latencySeconds: number;
+  /** Largest share of requests that may fail with a 5xx status (0.001 = 0.1%). */
+  readonly errorRatio: number;
+}
 
 /** What a node pool is for. */
 export type NodePoolRole = 'general' | 'latency' | 'gpu' | 'storage';

@@ -6,6 +6,7 @@ import {
 import { ServiceMonitor } from '../../imports/monitoring.coreos.com';
 import { GPU_RESOURCE } from '../environments/node-pool-policy';
 import { countQuantity } from '../model/quantities';
+import { REQUESTS_PER_SECOND } from '../planning/monitoring';
 import { EnginePlan, isBatch, isService } from '../planning/plan';
 import { ENGINE_PRE_STOP_SECONDS, ENGINE_TERMINATION_GRACE_SECONDS, ENGINE_UID, engineContainerEnv } from '../planning/runtime-contract';
 import { componentLabels, selectorLabels } from './labels';
@@ -126,7 +127,7 @@ export class Engine extends Construct {
         metrics.push({
           type: 'Pods',
           pods: {
-            metric: { name: 'requests_per_second' },
+            metric: { name: REQUESTS_PER_SECOND.name },
             target: { type: 'AverageValue', averageValue: Quantity.fromString(countQuantity(plan.autoscaling.targetRequestsPerSecond)) },
           },
         });

@@ -4,6 +4,7 @@ import { ApiObject, App, Chart } from 'cdk8s';
 import { ClusterChart } from '../../charts/cluster-chart';
 import { DataStoresChart } from '../../charts/data-stores-chart';
 import { EnginesChart } from '../../charts/engines-chart';
+import { MonitoringChart } from '../../charts/monitoring-chart';
 import { NetworkPolicyChart } from '../../charts/network-policy-chart';
 import { PlatformChartProps } from '../../charts/platform-chart-props';
 import { DataStoreSpec } from '../catalog/data-stores';
@@ -56,7 +57,7 @@ export function planEnvironment(input: PlatformInput, environment: EnvironmentSp
 /** One environment's cdk8s App and its charts in apply order. */
 export interface EnvironmentApp {
   readonly app: App;
-  /** One output file each, numbered in this order: cluster objects, network policies, data stores, engines. */
+  /** One output file each, numbered in this order: cluster objects, network policies, data stores, engines, monitoring. */
   readonly charts: readonly Chart[];
 }
 
@@ -89,6 +90,7 @@ function appFor(props: PlatformChartProps): EnvironmentApp {
     new NetworkPolicyChart(app, 'network-policies', props),
     new DataStoresChart(app, 'data-stores', props),
     new EnginesChart(app, 'engines', props),
+    new MonitoringChart(app, 'monitoring', props),
   ];
   return { app, charts };
 }

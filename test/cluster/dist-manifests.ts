@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseAllDocuments } from 'yaml';
 import { EnvironmentSpec } from '../../src/environments/environment';
+import { MONITORING_STACK } from '../../src/planning/monitoring';
 import { CREDENTIAL_SECRETS } from '../../src/planning/runtime-contract';
 import { ManifestObject } from './apply';
 
@@ -70,6 +71,15 @@ export function credentialSecrets(namespaces: readonly string[]): ManifestObject
       stringData: Object.fromEntries(secret.keys.map((key) => [key, `test-${key}`])),
     })),
   );
+}
+
+/**
+ * The namespace the cluster's monitoring stack (kube-prometheus-stack, prometheus-adapter,
+ * Grafana) runs in: it exists before our manifests, which put their rules, dashboards and
+ * adapter configuration there.
+ */
+export function monitoringStackNamespace(): ManifestObject[] {
+  return [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: MONITORING_STACK.namespace } }];
 }
 
 /**

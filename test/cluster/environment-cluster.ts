@@ -3,7 +3,7 @@ import { EnvironmentSpec } from '../../src/environments/environment';
 import { applyManifests, ApplyWarning, ManifestObject } from './apply';
 import { ClusterState, readClusterState } from './cluster-state';
 import { ControlPlane, startControlPlane } from './control-plane';
-import { clusterProvidedStorageClasses, credentialSecrets, readCrds, readDistManifests } from './dist-manifests';
+import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds, readDistManifests } from './dist-manifests';
 import { environmentNodes } from './environment-nodes';
 import { createFakeNodes } from './fake-nodes';
 import { startVolumeBinder, VolumeBinder } from './volume-binder';
@@ -64,7 +64,8 @@ export async function applyAll(kc: KubeConfig, objects: readonly ManifestObject[
  * 1. starts a control plane and the fake nodes of {@link environmentNodes};
  * 2. starts the volume binder (the storage provisioner stand-in);
  * 3. installs what the cluster or its operators provide: the CRDs of
- *    `imports/crds/`, storage classes the environment uses without creating;
+ *    `imports/crds/`, the monitoring stack's namespace, storage classes the
+ *    environment uses without creating;
  * 4. applies the namespaces of `dist/<env>`, then the credential Secrets a
  *    secret manager would provision in them, then every other object.
  *
@@ -99,7 +100,7 @@ export async function startEnvironmentCluster(
     await createFakeNodes(kc, environmentNodes(environment));
     lap('nodes');
     binder = startVolumeBinder(kc);
-    await installOrThrow(kc, [...readCrds(), ...clusterProvidedStorageClasses(environment)], 'cluster prerequisites');
+    await installOrThrow(kc, [...readCrds(), ...monitoringStackNamespace(), ...clusterProvidedStorageClasses(environment)], 'cluster prerequisites');
     lap('prerequisites');
 
     const namespaces = manifests.filter((object) => object.kind === 'Namespace');

@@ -4,6 +4,7 @@ import { readAllowedCpus } from './cpu-set';
 import { DefinitionError, EngineDefinition, parseEngineDefinition } from './definition';
 import { DependencyCheck, PostgresCheck, RedisCheck } from './dependencies';
 import { Logger } from './logger';
+import { RUNTIME_METRICS } from './metric-names';
 import { MetricsRegistry } from './metrics';
 
 /** Exit status for a configuration the engine cannot run with (sysexits EX_CONFIG). */
@@ -46,11 +47,11 @@ export function bootstrap(rawDefinition: unknown, source: string): Bootstrapped 
   }
 
   const metrics = new MetricsRegistry();
-  metrics.gauge('nautilus_engine_info', 'The engine, environment and tier this process runs as.', ['engine', 'environment', 'tier'])
+  metrics.gauge(RUNTIME_METRICS.info, 'The engine, environment and tier this process runs as.', ['engine', 'environment', 'tier'])
     .set({ engine: definition.name, environment: config.environment, tier: config.tier }, 1);
   const startTime = Date.now() / 1000;
-  metrics.gauge('process_start_time_seconds', 'Start time of the process since the Unix epoch, in seconds.').set({}, startTime);
-  const resident = metrics.gauge('process_resident_memory_bytes', 'Resident memory of the process, in bytes.');
+  metrics.gauge(RUNTIME_METRICS.startTime, 'Start time of the process since the Unix epoch, in seconds.').set({}, startTime);
+  const resident = metrics.gauge(RUNTIME_METRICS.residentMemory, 'Resident memory of the process, in bytes.');
   const heap = metrics.gauge('nodejs_heap_used_bytes', 'V8 heap in use, in bytes.');
   metrics.onCollect(() => {
     const usage = process.memoryUsage();

@@ -3,6 +3,7 @@
  * paths and dependencies. The runtime serves exactly these; the manifests are derived from the
  * catalog, and test/contract checks that the two agree.
  */
+import { METRICS_PATH } from './metric-names';
 
 /** The data stores an engine can depend on. */
 export type StoreName = 'redis' | 'timescaledb';
@@ -86,7 +87,7 @@ export function parseEngineDefinition(raw: unknown, source: string): EngineDefin
   if (typeof health !== 'object' || health === null) fail(source, 'health', health, 'expected { liveness, readiness }');
   for (const key of ['liveness', 'readiness'] as const) {
     const path = health[key];
-    if (typeof path !== 'string' || !HTTP_PATH.test(path) || path === '/metrics') {
+    if (typeof path !== 'string' || !HTTP_PATH.test(path) || path === METRICS_PATH) {
       fail(source, `health.${key}`, path, 'expected an absolute HTTP path other than /metrics');
     }
   }

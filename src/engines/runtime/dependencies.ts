@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { createPostgresPool, createRedisClient } from './clients';
 import { PostgresSettings, RedisSettings } from './config';
 import { Logger } from './logger';
+import { RUNTIME_METRICS } from './metric-names';
 import { Gauge, MetricsRegistry } from './metrics';
 
 /** One dependency readiness waits for. Keeps its connection between checks. */
@@ -123,8 +124,8 @@ export class DependencyMonitor {
     private readonly intervalMs = 1000,
     private readonly timeoutMs = 2000,
   ) {
-    this.upGauge = metrics.gauge('nautilus_dependency_up', 'Whether a dependency answered its last check (1) or not (0).', ['dependency']);
-    this.durationGauge = metrics.gauge('nautilus_dependency_check_duration_seconds', 'How long the last check of a dependency took.', ['dependency']);
+    this.upGauge = metrics.gauge(RUNTIME_METRICS.dependencyUp, 'Whether a dependency answered its last check (1) or not (0).', ['dependency']);
+    this.durationGauge = metrics.gauge(RUNTIME_METRICS.dependencyCheckDuration, 'How long the last check of a dependency took.', ['dependency']);
     for (const check of checks) this.upGauge.set({ dependency: check.name }, 0);
   }
 

@@ -2,13 +2,8 @@ import { IncomingMessage, Server, ServerResponse, createServer } from 'http';
 import { EXIT_CONFIGURATION, bootstrap } from './bootstrap';
 import { DependencyMonitor } from './dependencies';
 import { EngineContext, RouteHandler, ServiceHooks } from './hooks';
+import { LATENCY_BUCKETS, METRICS_PATH, RUNTIME_METRICS, UNMATCHED_PATH } from './metric-names';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics';
-
-/** Latency buckets in seconds: from the pinned tier's sub-millisecond answers to slow API calls. */
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
-
-/** The path label of requests that match no route (kept to one series against scanners). */
-const UNMATCHED_PATH = 'unmatched';
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -33,10 +28,10 @@ export function runService(rawDefinition: unknown, hooks: ServiceHooks = {}): vo
   const abort = new AbortController();
   const context: EngineContext = { definition, config, logger, metrics, cpuSet, shutdown: abort.signal };
 
-  const requests = metrics.counter('nautilus_http_requests_total', 'HTTP requests answered, by route path and status code.', ['path', 'status']);
-  const latency = metrics.histogram('nautilus_http_request_duration_seconds', 'Time to answer an HTTP request, by route path.', ['path'], LATENCY_BUCKETS);
-  const readyGauge = metrics.gauge('nautilus_ready', 'Whether the engine reports ready (1) or not (0).');
-  const inFlightGauge = metrics.gauge('nautilus_http_requests_in_flight', 'HTTP requests being answered.');
+  const requests = metrics.counter(RUNTIME_METRICS.requests, 'HTTP requests answered, by route path and status code.', ['path', 'status']);
+  const latency = metrics.histogram(RUNTIME_METRICS.requestDuration, 'Time to answer an HTTP request, by route path.', ['path'], LATENCY_BUCKETS);
+  const readyGauge = metrics.gauge(RUNTIME_METRICS.ready, 'Whether the engine reports ready (1) or not (0).');
+  const inFlightGauge = metrics.gauge(RUNTIME_METRICS.requestsInFlight, 'HTTP requests being answered.');
   const monitor = new DependencyMonitor(checks, logger, metrics);
 
   let warmedUp = hooks.warmUp === undefined;
@@ -59,7 +54,7 @@ export function runService(rawDefinition: unknown, hooks: ServiceHooks = {}): vo
         dependencies: monitor.snapshot(),
       });
     },
-    'GET /metrics': (_request, response) => {
+    [`GET ${METRICS_PATH}`]: (_request, response) => {
       const text = metrics.render();
       response.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text) });
       response.end(text);
@@ -107,7 +102,7 @@ export function runService(rawDefinition: unknown, hooks: ServiceHooks = {}): vo
   });
   server.listen(port, () => {
     logger.info('listening', {
-      port, liveness: health.liveness, readiness: health.readiness, metrics: '/metrics',
+      port, liveness: health.liveness, readiness: health.readiness, metrics: METRICS_PATH,
       stores: definition.stores, upstreams: Object.fromEntries([...config.upstreams].map(([name, url]) => [name, url.href])),
     });
   });

@@ -1,0 +1,22 @@
+import { Chart } from 'cdk8s';
+import { Construct } from 'constructs';
+import { environmentLabels } from '../src/constructs/labels';
+import { PlatformDashboards } from '../src/constructs/monitoring/dashboards';
+import { MetricsAdapterRules } from '../src/constructs/monitoring/metrics-adapter';
+import { PlatformRules } from '../src/constructs/monitoring/prometheus-rules';
+import { nonTrafficPaths } from '../src/planning/monitoring';
+import { PlatformChartProps } from './platform-chart-props';
+
+/**
+ * What the cluster's monitoring stack needs from us, in its own namespace: the prometheus-adapter
+ * rules serving the HPAs' custom metrics, the recording and alerting rules, and the dashboards.
+ */
+export class MonitoringChart extends Chart {
+  constructor(scope: Construct, id: string, props: PlatformChartProps) {
+    super(scope, id, { labels: environmentLabels(props.environment.name), disableResourceNameHashes: true });
+    const paths = nonTrafficPaths(props.engines.map((plan) => plan.engine));
+    new MetricsAdapterRules(this, 'MetricsAdapter', { nonTrafficPaths: paths });
+    new PlatformRules(this, 'Rules', { environment: props.environment, engines: props.engines, stores: props.stores, nonTrafficPaths: paths });
+    new PlatformDashboards(this, 'Dashboards', { environment: props.environment.name, engines: props.engines, stores: props.stores });
+  }
+}

@@ -1,0 +1,330 @@
+import { Construct } from 'constructs';
+import { PrometheusRule, PrometheusRuleSpecGroupsRulesExpr } from '../../../imports/monitoring.coreos.com';
+import { Tier } from '../../catalog/tier';
+import { RUNTIME_METRICS } from '../../engines/runtime/metric-names';
+import { EnvironmentSpec } from '../../environments/environment';
+import { MONITORING_STACK, SCRAPE_LABELS, trafficPathMatcher } from '../../planning/monitoring';
+import { DataStorePlan, EnginePlan, isBatch, isService } from '../../planning/plan';
+
+/** A recording rule: `expr` evaluated and stored as the series `record`. */
+export interface RecordingRule {
+  readonly record: string;
+  readonly expr: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/** An alerting rule: fires once `expr` has returned series for `for`. */
+export interface AlertingRule {
+  readonly alert: string;
+  readonly expr: string;
+  readonly for: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: { readonly summary: string; readonly description: string; readonly runbook: string };
+}
+
+/** A Prometheus rule group: the `groups[]` entry of a rule file and of a PrometheusRule's spec. */
+export interface RuleGroup {
+  readonly name: string;
+  readonly rules: ReadonlyArray<RecordingRule | AlertingRule>;
+}
+
+/** True for an alerting rule. */
+export function isAlertingRule(rule: RecordingRule | AlertingRule): rule is AlertingRule {
+  return 'alert' in rule;
+}
+
+/** The series kube-state-metrics (part of kube-prometheus-stack) exports that the alerts read. */
+export const KUBE_STATE_METRICS = {
+  deploymentReady: 'kube_deployment_status_replicas_ready',
+  deploymentDesired: 'kube_deployment_spec_replicas',
+  statefulSetReady: 'kube_statefulset_status_replicas_ready',
+  hpaCurrent: 'kube_horizontalpodautoscaler_status_current_replicas',
+  podPhase: 'kube_pod_status_phase',
+  cronJobNextSchedule: 'kube_cronjob_next_schedule_time',
+  cronJobLastSchedule: 'kube_cronjob_status_last_schedule_time',
+  cronJobLastSuccess: 'kube_cronjob_status_last_successful_time',
+  nodeAllocatable: 'kube_node_status_allocatable',
+} as const;
+
+/** Names of the recording rules; dashboards and alerts read these rather than raw series. */
+export const RECORDED = {
+  requestRate: 'service:nautilus_http_requests:rate1m',
+  errorRate: 'service:nautilus_http_request_errors:rate1m',
+  errorRatio: 'service:nautilus_http_request_error_ratio:rate5m',
+  latencyQuantile: 'service:nautilus_http_request_duration_seconds:histogram_quantile5m',
+} as const;
+
+/** Latency quantiles recorded for every engine besides each tier's objective quantile. */
+const RECORDED_QUANTILES = [0.5, 0.9, 0.99];
+
+/** How long an objective may be broken before it pages: the pinned tier's callers notice first. */
+function objectiveWindow(tier: Tier): string {
+  return tier === Tier.ULTRA_LOW_LATENCY ? '2m' : '10m';
+}
+
+/** How bad an engine's trouble is for trading: the order path pages, the rest waits for office hours. */
+function severity(tier: Tier): 'critical' | 'warning' {
+  return tier === Tier.ULTRA_LOW_LATENCY || tier === Tier.HIGH_PERFORMANCE ? 'critical' : 'warning';
+}
+
+/** `name{a="x",b="y"}` with values quoted for PromQL. */
+function selector(name: string, matchers: Readonly<Record<string, string>>, extra: readonly string[] = []): string {
+  const parts = [...Object.entries(matchers).map(([label, value]) => `${label}=${JSON.stringify(value)}`), ...extra];
+  return `${name}{${parts.join(',')}}`;
+}
+
+/** A regular expression matching exactly `values` (names are RFC 1123 labels: nothing to escape). */
+function oneOf(values: readonly string[]): string {
+  return [...values].sort().join('|');
+}
+
+/** Everything the rules of one environment are derived from. */
+export interface PlatformRulesInput {
+  readonly environment: EnvironmentSpec;
+  readonly engines: readonly EnginePlan[];
+  readonly stores: readonly DataStorePlan[];
+  /** Paths left out of request rates, latency and error ratios: `nonTrafficPaths(catalog)`. */
+  readonly nonTrafficPaths: readonly string[];
+}
+
+/**
+ * The recording and alerting rules of one environment, derived from its plans: recording rules per
+ * engine (request rate, errors, error ratio, latency quantiles) and the alerts, each with its
+ * severity, the engine or store, and a runbook line.
+ */
+export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
+  const { environment, engines, stores } = input;
+  const by = `${SCRAPE_LABELS.namespace}, ${SCRAPE_LABELS.engine}`;
+  const traffic = trafficPathMatcher(input.nonTrafficPaths);
+  const services = engines.filter((plan) => isService(plan.engine));
+  const common = { environment: environment.name };
+  const tiers = Tier.all().filter((tier) => services.some((plan) => plan.engine.tier === tier));
+
+  const quantiles = [...new Set([...RECORDED_QUANTILES, ...tiers.map((tier) => tier.objectives.latencyQuantile)])].sort();
+  const recording: RuleGroup = {
+    name: 'nautilus-engine-traffic',
+    rules: [
+      { record: RECORDED.requestRate, expr: `sum by (${by}) (rate(${RUNTIME_METRICS.requests}{${traffic}}[1m]))` },
+      { record: RECORDED.errorRate, expr: `sum by (${by}) (rate(${RUNTIME_METRICS.requests}{${traffic},status=~"5.."}[1m]))` },
+      {
+        record: RECORDED.errorRatio,
+        expr: `sum by (${by}) (rate(${RUNTIME_METRICS.requests}{${traffic},status=~"5.."}[5m]))\n/\nsum by (${by}) (rate(${RUNTIME_METRICS.requests}{${traffic}}[5m]))`,
+      },
+      ...quantiles.map((quantile) => ({
+        record: RECORDED.latencyQuantile,
+        expr: `histogram_quantile(${quantile}, sum by (${by}, le) (rate(${RUNTIME_METRICS.requestDuration}_bucket{${traffic}}[5m])))`,
+        labels: { quantile: String(quantile) },
+      })),
+    ],
+  };
+
+  const availability: AlertingRule[] = services.flatMap((plan) => {
+    const name = plan.engine.name;
+    // The PodDisruptionBudget's floor: replicas at rest less what a drain may take down (no PDB: all of them).
+    const allowedDown = plan.replicas > 1 ? plan.maxUnavailable : 0;
+    const floor = plan.replicas - allowedDown;
+    const labels = { ...common, severity: severity(plan.engine.tier), engine: name, tier: plan.engine.tier.name, namespace: plan.namespace };
+    const workload = { namespace: plan.namespace, deployment: name };
+    return [
+      {
+        alert: 'NautilusEngineDown',
+        expr: `(sum(${selector('up', { [SCRAPE_LABELS.namespace]: plan.namespace, [SCRAPE_LABELS.engine]: name })}) or vector(0)) < ${floor}`,
+        for: '1m',
+        labels,
+        annotations: {
+          summary: `${name}: fewer than ${floor} of its pods answer Prometheus's scrapes`,
+          description: `Prometheus scrapes {{ $value }} running ${name} pods in ${plan.namespace}; the engine needs at least ${floor} (${plan.replicas} at rest, ${allowedDown} may be down for a drain).`,
+          runbook: `kubectl -n ${plan.namespace} get pods -l app.kubernetes.io/name=${name}; describe the pods that are not Running, read their last logs (kubectl logs --previous), check the node and the ServiceMonitor target in Prometheus.`,
+        },
+      },
+      {
+        alert: 'NautilusEngineUnavailable',
+        expr: `sum by (namespace, deployment) (${selector(KUBE_STATE_METRICS.deploymentReady, workload)})\n< sum by (namespace, deployment) (${selector(KUBE_STATE_METRICS.deploymentDesired, workload)}) - ${allowedDown}`,
+        for: '3m',
+        labels,
+        annotations: {
+          summary: `${name}: ready replicas below its disruption budget's floor`,
+          description: `${name} has {{ $value }} ready replicas in ${plan.namespace}, fewer than its desired count less ${allowedDown} (the PodDisruptionBudget's allowance).`,
+          runbook: `kubectl -n ${plan.namespace} rollout status deployment/${name}; kubectl -n ${plan.namespace} get pods -l app.kubernetes.io/name=${name} -o wide; failing readiness means a dependency is down (GET the readiness path).`,
+        },
+      },
+    ];
+  });
+
+  const objectives: AlertingRule[] = tiers.flatMap((tier) => {
+    const members = oneOf(services.filter((plan) => plan.engine.tier === tier).map((plan) => plan.engine.name));
+    const { latencyQuantile, latencySeconds, errorRatio } = tier.objectives;
+    const labels = { ...common, severity: severity(tier), tier: tier.name };
+    const inTier = `${SCRAPE_LABELS.engine}=~"${members}"`;
+    return [
+      {
+        alert: 'NautilusLatencyObjectiveBreached',
+        expr: `${RECORDED.latencyQuantile}{quantile="${latencyQuantile}",${inTier}} > ${latencySeconds}`,
+        for: objectiveWindow(tier),
+        labels,
+        annotations: {
+          summary: `{{ $labels.${SCRAPE_LABELS.engine} }}: ${latencyQuantile * 100}th percentile latency above the ${tier.name} objective of ${latencySeconds}s`,
+          description: `{{ $labels.${SCRAPE_LABELS.engine} }} answers ${latencyQuantile * 100}% of requests within {{ $value }}s over 5 minutes; the ${tier.name} tier promises ${latencySeconds}s.`,
+          runbook: 'Compare with the request rate (is it load?), the dependency check durations and the pod CPU; for pinned engines check nautilus_cpu_set_size (lost pinning) and the node.',
+        },
+      },
+      {
+        alert: 'NautilusErrorRatioHigh',
+        expr: `${RECORDED.errorRatio}{${inTier}} > ${errorRatio}`,
+        for: objectiveWindow(tier),
+        labels,
+        annotations: {
+          summary: `{{ $labels.${SCRAPE_LABELS.engine} }}: more than ${errorRatio * 100}% of requests fail`,
+          description: `{{ $labels.${SCRAPE_LABELS.engine} }} answered {{ $value | humanizePercentage }} of its requests with a 5xx status over 5 minutes; the ${tier.name} tier allows ${errorRatio * 100}%.`,
+          runbook: 'Read the engine\'s error logs (level "error", msg "request failed"), then its dependencies\' health (nautilus_dependency_up).',
+        },
+      },
+    ];
+  });
+
+  const autoscaling: AlertingRule[] = services.filter((plan) => plan.autoscaling).map((plan) => ({
+    alert: 'NautilusAutoscalerAtMaximum',
+    expr: `${selector(KUBE_STATE_METRICS.hpaCurrent, { namespace: plan.namespace, horizontalpodautoscaler: plan.engine.name })} >= ${plan.autoscaling!.maxReplicas}`,
+    for: '30m',
+    labels: { ...common, severity: 'warning', engine: plan.engine.name, tier: plan.engine.tier.name, namespace: plan.namespace },
+    annotations: {
+      summary: `${plan.engine.name}: autoscaler held at its maximum of ${plan.autoscaling!.maxReplicas} replicas for 30 minutes`,
+      description: `${plan.engine.name} has run {{ $value }} replicas, its HorizontalPodAutoscaler's maximum, for 30 minutes: more load arrives than it may scale for.`,
+      runbook: 'Check the request rate and CPU against the HPA targets; raise maxReplicas in the engine catalog if the load is real (and the pool\'s maxNodes with it).',
+    },
+  }));
+
+  const namespaces = oneOf([...new Set([...engines.map((plan) => plan.namespace), ...stores.map((plan) => plan.namespace)])]);
+  const scheduling: AlertingRule[] = [{
+    alert: 'NautilusPodsPending',
+    expr: `sum by (namespace, pod) (${selector(KUBE_STATE_METRICS.podPhase, { phase: 'Pending' }, [`namespace=~"${namespaces}"`])}) > 0`,
+    for: '10m',
+    labels: { ...common, severity: 'warning' },
+    annotations: {
+      summary: '{{ $labels.namespace }}/{{ $labels.pod }} has been Pending for 10 minutes',
+      description: 'The scheduler cannot place {{ $labels.pod }}: no node has the CPU, memory, hugepages or GPU it requests, or none matches its affinity and tolerations.',
+      runbook: 'kubectl -n {{ $labels.namespace }} describe pod {{ $labels.pod }} (Events); check the node pool\'s capacity and whether Karpenter scaled it.',
+    },
+  }];
+  const gpuEngines = services.filter((plan) => plan.gpus > 0);
+  if (gpuEngines.length > 0) {
+    const needed = gpuEngines.reduce((sum, plan) => sum + plan.replicas * plan.gpus, 0);
+    scheduling.push({
+      alert: 'NautilusGpuUnavailable',
+      expr: `(sum(${selector(KUBE_STATE_METRICS.nodeAllocatable, { resource: 'nvidia_com_gpu' })}) or vector(0)) < ${needed}`,
+      for: '15m',
+      labels: { ...common, severity: 'critical', engine: oneOf(gpuEngines.map((plan) => plan.engine.name)) },
+      annotations: {
+        summary: `fewer than the ${needed} GPUs the GPU engines need at rest are allocatable`,
+        description: 'The cluster offers {{ $value }} allocatable nvidia.com/gpu; the GPU engines need ' + `${needed} at rest.`,
+        runbook: 'kubectl get nodes -l nvidia.com/gpu.present=true; check the NVIDIA device plugin pods (namespace nvidia-device-plugin) and the GPU NodePool.',
+      },
+    });
+  }
+
+  const batch: AlertingRule[] = engines.filter((plan) => isBatch(plan.engine)).flatMap((plan) => {
+    const name = plan.engine.name;
+    const deadline = isBatch(plan.engine) ? plan.engine.workload.activeDeadlineSeconds : 0;
+    const cronJob = { namespace: plan.namespace, cronjob: name };
+    const labels = { ...common, severity: 'warning', engine: name, tier: plan.engine.tier.name, namespace: plan.namespace };
+    const lastSchedule = `max by (namespace, cronjob) (${selector(KUBE_STATE_METRICS.cronJobLastSchedule, cronJob)})`;
+    const lastSuccess = `max by (namespace, cronjob) (${selector(KUBE_STATE_METRICS.cronJobLastSuccess, cronJob)})`;
+    return [
+      {
+        alert: 'NautilusCronJobMissed',
+        // The controller moves the next schedule time forward when it starts a run: one left in
+        // the past means a run was not started.
+        expr: `time() - max by (namespace, cronjob) (${selector(KUBE_STATE_METRICS.cronJobNextSchedule, cronJob)}) > 600`,
+        for: '5m',
+        labels,
+        annotations: {
+          summary: `${name}: a scheduled run did not start`,
+          description: `${name}'s next schedule time passed {{ $value | humanizeDuration }} ago without a run starting.`,
+          runbook: `kubectl -n ${plan.namespace} describe cronjob ${name} (Events): a suspended CronJob, a run still active (concurrencyPolicy Forbid) or a controller problem.`,
+        },
+      },
+      {
+        alert: 'NautilusCronJobFailed',
+        expr: `(time() - ${lastSchedule} > ${deadline})\nunless on (namespace, cronjob)\n(${lastSuccess} >= on (namespace, cronjob) ${lastSchedule})`,
+        for: '5m',
+        labels,
+        annotations: {
+          summary: `${name}: the last scheduled run has not succeeded within its ${deadline}s deadline`,
+          description: `${name}'s last run started {{ $value | humanizeDuration }} ago and has not completed successfully.`,
+          runbook: `kubectl -n ${plan.namespace} get jobs -l app.kubernetes.io/name=${name}; read the failed pod's logs; the run is retried at the next schedule.`,
+        },
+      },
+    ];
+  });
+
+  const dataStores: AlertingRule[] = stores.flatMap((plan) => {
+    const name = plan.store.name;
+    const labels = { ...common, severity: 'critical', store: name, namespace: plan.namespace };
+    return [
+      {
+        alert: 'NautilusDataStoreDown',
+        expr: `sum by (namespace, statefulset) (${selector(KUBE_STATE_METRICS.statefulSetReady, { namespace: plan.namespace, statefulset: name })}) < ${plan.replicas}`,
+        for: '2m',
+        labels,
+        annotations: {
+          summary: `${name}: fewer than ${plan.replicas} ready replicas`,
+          description: `${name} has {{ $value }} ready replicas of ${plan.replicas} in ${plan.namespace}.`,
+          runbook: `kubectl -n ${plan.namespace} get pods -l app.kubernetes.io/name=${name}; describe the pod, read its logs; check its PersistentVolumeClaim is Bound.`,
+        },
+      },
+      {
+        alert: 'NautilusDataStoreUnreachable',
+        // Every engine checks its stores continuously: when none reaches the store, it is down for them.
+        expr: `max by (dependency) (${selector(RUNTIME_METRICS.dependencyUp, { dependency: name })}) == 0`,
+        for: '2m',
+        labels,
+        annotations: {
+          summary: `${name}: no engine reaches it`,
+          description: `Every engine that depends on ${name} fails its check: engines report not ready and leave their Services.`,
+          runbook: `Check the ${name} pod and Service in ${plan.namespace}, the credentials Secret, and the network policies admitting the engines.`,
+        },
+      },
+    ];
+  });
+
+  return [
+    recording,
+    { name: 'nautilus-engine-availability', rules: availability },
+    { name: 'nautilus-engine-objectives', rules: objectives },
+    ...(autoscaling.length > 0 ? [{ name: 'nautilus-autoscaling', rules: autoscaling }] : []),
+    { name: 'nautilus-scheduling', rules: scheduling },
+    ...(batch.length > 0 ? [{ name: 'nautilus-batch', rules: batch }] : []),
+    { name: 'nautilus-data-stores', rules: dataStores },
+  ];
+}
+
+/**
+ * The rule groups as PrometheusRule objects (one per group) in the monitoring stack's namespace,
+ * labelled for kube-prometheus-stack's rule selector.
+ */
+export class PlatformRules extends Construct {
+  /** The groups written, in order. */
+  public readonly groups: readonly RuleGroup[];
+
+  constructor(scope: Construct, id: string, props: PlatformRulesInput) {
+    super(scope, id);
+    this.groups = platformRuleGroups(props);
+    for (const group of this.groups) {
+      new PrometheusRule(this, group.name, {
+        metadata: {
+          name: group.name,
+          namespace: MONITORING_STACK.namespace,
+          labels: { ...MONITORING_STACK.ruleSelectorLabels, 'app.kubernetes.io/component': 'alerting' },
+        },
+        spec: {
+          groups: [{
+            name: group.name,
+            rules: group.rules.map((rule) => isAlertingRule(rule)
+              ? { alert: rule.alert, expr: PrometheusRuleSpecGroupsRulesExpr.fromString(rule.expr), for: rule.for, labels: rule.labels, annotations: rule.annotations }
+              : { record: rule.record, expr: PrometheusRuleSpecGroupsRulesExpr.fromString(rule.expr), labels: rule.labels }),
+          }],
+        },
+      });
+    }
+  }
+}

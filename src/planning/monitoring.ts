@@ -1,0 +1,81 @@
+import { EngineSpec } from '../catalog/engine-spec';
+import { METRICS_PATH, RUNTIME_METRICS } from '../engines/runtime/metric-names';
+import { isService } from './plan';
+
+/**
+ * Where the cluster's monitoring stack runs and what it selects: a prerequisite, like the
+ * operator's CRDs (see README, "Monitoring"). kube-prometheus-stack installed as release
+ * `kube-prometheus-stack` in namespace `monitoring`, prometheus-adapter beside it reading
+ * {@link MONITORING_STACK.adapterConfigMap}, Grafana's dashboard sidecar watching that namespace.
+ */
+export const MONITORING_STACK = {
+  /** Namespace of Prometheus, the adapter and Grafana; our PrometheusRules, dashboards and adapter rules go there. */
+  namespace: 'monitoring',
+  /** kube-prometheus-stack's default rule selector is `release: <release name>`. */
+  ruleSelectorLabels: { release: 'kube-prometheus-stack' } as Readonly<Record<string, string>>,
+  /** Grafana's sidecar (k8s-sidecar) loads ConfigMaps carrying this label. */
+  dashboardLabels: { grafana_dashboard: '1' } as Readonly<Record<string, string>>,
+  /** k8s-sidecar puts a dashboard in the folder this annotation names. */
+  dashboardFolderAnnotation: 'grafana_folder',
+  /** The Grafana folder of every generated dashboard. */
+  dashboardFolder: 'Nautilus',
+  /** The ConfigMap prometheus-adapter mounts as its `--config` (Helm: `rules.existing`). */
+  adapterConfigMap: 'prometheus-adapter-nautilus',
+  /** The key of the adapter's configuration file in that ConfigMap. */
+  adapterConfigKey: 'config.yaml',
+} as const;
+
+/**
+ * The labels every engine series carries once scraped through its ServiceMonitor (the operator
+ * adds them from the target's Service and Pod): the rules and the adapter rely on these.
+ */
+export const SCRAPE_LABELS = {
+  namespace: 'namespace',
+  /** The Service name: the engine's name. */
+  engine: 'service',
+  pod: 'pod',
+} as const;
+
+/**
+ * A per-pod custom metric served to HorizontalPodAutoscalers through the custom metrics API: the
+ * HPA asks for `name`, prometheus-adapter answers with the per-second rate of `counter` over
+ * `window`, leaving out requests to the paths that are not traffic (probes, scrapes).
+ */
+export interface PodRateMetric {
+  /** The name HPAs put in `metrics[].pods.metric.name`. */
+  readonly name: string;
+  /** The runtime counter it is derived from. */
+  readonly counter: string;
+  /** The rate window: at least four scrape intervals (15 s), so a missed scrape does not zero it. */
+  readonly window: string;
+}
+
+/** `requests_per_second`: the one definition behind the HPAs' metric and the adapter rule. */
+export const REQUESTS_PER_SECOND: PodRateMetric = {
+  name: 'requests_per_second',
+  counter: RUNTIME_METRICS.requests,
+  window: '1m',
+};
+
+/** Every custom metric an HPA may use. */
+export const POD_CUSTOM_METRICS: readonly PodRateMetric[] = [REQUESTS_PER_SECOND];
+
+/**
+ * The request paths that are not traffic: the scrape path and every engine's probe paths. Left out
+ * of request rates, latency and error ratios, or the kubelet's probes would count as load.
+ */
+export function nonTrafficPaths(engines: readonly EngineSpec[]): string[] {
+  const paths = new Set<string>([METRICS_PATH]);
+  for (const engine of engines) {
+    if (!isService(engine)) continue;
+    paths.add(engine.workload.health.liveness);
+    paths.add(engine.workload.health.readiness);
+  }
+  return [...paths].sort();
+}
+
+/** A PromQL label matcher leaving out `paths` (values escaped for a regular expression in a string). */
+export function trafficPathMatcher(paths: readonly string[]): string {
+  const escaped = paths.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&'));
+  return `path!~"${escaped.join('|')}"`;
+}

@@ -1,0 +1,275 @@
+/**
+ * The generated PrometheusRules, checked by the real promtool (Debian's `prometheus` package):
+ * `promtool check rules` on every group of every environment, and `promtool test rules` cases
+ * showing each alert fires on the series that should trigger it and stays silent otherwise. The
+ * rule files are the PrometheusRule specs exactly as synthesized; the thresholds and labels the
+ * expectations use are read from the plans, so a catalog change moves both.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { stringify } from 'yaml';
+import { Tier } from '../../src/catalog/tier';
+import { AlertingRule, RuleGroup, isAlertingRule } from '../../src/constructs/monitoring/prometheus-rules';
+import { LATENCY_BUCKETS } from '../../src/engines/runtime/metric-names';
+import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
+import { planEnvironment } from '../../src/synth/synthesize';
+import { K8sObject, platformInput, synthObjects } from '../support/platform';
+import { promtool, scratchDir, writeRuleFile } from './promtool';
+
+const prod = PLATFORM_ENVIRONMENTS.find((e) => e.name === 'prod')!;
+const prodPlans = planEnvironment(platformInput(), prod);
+const plan = (name: string) => prodPlans.engines.find((p) => p.engine.name === name)!;
+
+function ruleObjects(environment = prod): K8sObject[] {
+  return synthObjects(environment).filter((o) => o.kind === 'PrometheusRule');
+}
+
+const prodRules = ruleObjects();
+const groups: RuleGroup[] = prodRules.map((o) => o.spec.groups[0]);
+
+/** The one alerting rule named `alert` whose labels include `labels`. */
+function alertRule(alert: string, labels: Record<string, string> = {}): AlertingRule {
+  const found = groups.flatMap((g) => g.rules).filter((r): r is AlertingRule =>
+    isAlertingRule(r) && r.alert === alert && Object.entries(labels).every(([k, v]) => r.labels[k] === v));
+  if (found.length !== 1) throw new Error(`expected one ${alert} rule with ${JSON.stringify(labels)}, found ${found.length}`);
+  return found[0];
+}
+
+/** The rule's annotations as Prometheus renders them for an alert with `labels` and value `value`. */
+function rendered(rule: AlertingRule, labels: Record<string, string>, value: string): Record<string, string> {
+  const render = (text: string) => text
+    .replace(/\{\{ \$value( \| humanize\w+)? \}\}/g, value)
+    .replace(/\{\{ \$labels\.(\w+) \}\}/g, (_m, label: string) => labels[label] ?? '');
+  return Object.fromEntries(Object.entries(rule.annotations).map(([k, v]) => [k, render(v)]));
+}
+
+interface Series { readonly series: string; readonly values: string }
+
+interface AlertCase {
+  readonly alert: string;
+  readonly input: readonly Series[];
+  /** Minutes into the series. */
+  readonly at: number;
+  /** Expected alerts: labels beyond the rule's own, and the value the annotations show (humanized where the rule humanizes it). */
+  readonly expect: ReadonlyArray<{ readonly rule: AlertingRule; readonly labels: Record<string, string>; readonly value: string }>;
+  readonly interval?: string;
+}
+
+/** Runs one `promtool test rules` case against every prod rule file; returns promtool's output on failure. */
+function runCase(c: AlertCase): string | undefined {
+  const dir = scratchDir('nautilus-promtool-');
+  try {
+    const files = prodRules.map((rule) => path.basename(writeRuleFile(dir, rule)));
+    const test = {
+      rule_files: files,
+      evaluation_interval: '1m',
+      tests: [{
+        interval: c.interval ?? '1m',
+        input_series: c.input,
+        alert_rule_test: [{
+          eval_time: `${c.at}m`,
+          alertname: c.alert,
+          exp_alerts: c.expect.map((e) => {
+            const labels = { ...e.rule.labels, ...e.labels };
+            return { exp_labels: labels, exp_annotations: rendered(e.rule, labels, e.value) };
+          }),
+        }],
+      }],
+    };
+    fs.writeFileSync(path.join(dir, 'test.yaml'), stringify(test, { lineWidth: 0 }));
+    const result = promtool(['test', 'rules', 'test.yaml'], dir);
+    return result.status === 0 ? undefined : result.output;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function expectCase(c: AlertCase): void {
+  expect(runCase(c)).toBeUndefined();
+}
+
+describe('promtool check rules', () => {
+  it.each(PLATFORM_ENVIRONMENTS.map((e) => [e.name, e] as const))('%s: every PrometheusRule group is a valid rule file', (_name, environment) => {
+    const rules = ruleObjects(environment);
+    expect(rules.map((r) => r.metadata.name)).toEqual(expect.arrayContaining([
+      'nautilus-engine-traffic', 'nautilus-engine-availability', 'nautilus-engine-objectives', 'nautilus-scheduling', 'nautilus-data-stores',
+    ]));
+    const dir = scratchDir('nautilus-promtool-');
+    try {
+      const files = rules.map((rule) => writeRuleFile(dir, rule));
+      const result = promtool(['check', 'rules', ...files], dir);
+      expect(result.output).not.toMatch(/FAILED/);
+      expect(result.status).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('promtool rejects a broken expression (the check can fail)', () => {
+    const broken = { ...prodRules[0], metadata: { name: 'broken' }, spec: { groups: [{ name: 'broken', rules: [{ record: 'x:y', expr: 'sum(rate(up[1m])' }] }] } };
+    const dir = scratchDir('nautilus-promtool-');
+    try {
+      const result = promtool(['check', 'rules', writeRuleFile(dir, broken as K8sObject)], dir);
+      expect(result.status).not.toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('objectives are typed tier data', () => {
+  it.each(Tier.all().map((t) => [t.name, t] as const))('%s: the latency objective is a bucket bound of the runtime histogram', (_name, tier) => {
+    expect(LATENCY_BUCKETS).toContain(tier.objectives.latencySeconds);
+    expect(tier.objectives.errorRatio).toBeGreaterThan(0);
+    expect(tier.objectives.errorRatio).toBeLessThan(1);
+  });
+
+  it('the ultra-low-latency objective is far tighter than compute\'s', () => {
+    expect(Tier.ULTRA_LOW_LATENCY.objectives.latencySeconds * 100).toBeLessThanOrEqual(Tier.COMPUTE.objectives.latencySeconds);
+    expect(alertRule('NautilusLatencyObjectiveBreached', { tier: 'ultra-low-latency' }).expr).toContain(`> ${Tier.ULTRA_LOW_LATENCY.objectives.latencySeconds}`);
+    expect(alertRule('NautilusLatencyObjectiveBreached', { tier: 'compute' }).expr).toContain(`> ${Tier.COMPUTE.objectives.latencySeconds}`);
+  });
+
+  it('every alert has a severity, a summary, a description and a runbook; every PrometheusRule carries the release label', () => {
+    for (const rule of groups.flatMap((g) => g.rules).filter(isAlertingRule)) {
+      expect(['critical', 'warning']).toContain(rule.labels.severity);
+      expect(rule.annotations.summary.length).toBeGreaterThan(10);
+      expect(rule.annotations.description.length).toBeGreaterThan(10);
+      expect(rule.annotations.runbook.length).toBeGreaterThan(10);
+    }
+    for (const object of prodRules) {
+      expect(object.metadata.namespace).toBe('monitoring');
+      expect(object.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
+    }
+  });
+});
+
+describe('promtool test rules: each alert fires on its trigger and stays silent otherwise', () => {
+  const marketData = plan('market-data');
+  const riskEngine = plan('risk-engine');
+  const up = (engine: string, namespace: string, pod: string, values: string): Series =>
+    ({ series: `up{namespace="${namespace}",service="${engine}",pod="${pod}",job="${engine}"}`, values });
+
+  /** Every pod of every service engine but `except` answering its scrapes. */
+  const allUp = (...except: string[]): Series[] => prodPlans.engines
+    .filter((p) => p.engine.workload.kind === 'service' && !except.includes(p.engine.name))
+    .flatMap((p) => Array.from({ length: p.replicas }, (_, i) => up(p.engine.name, p.namespace, `${p.engine.name}-${i}`, '1x10')));
+
+  it('NautilusEngineDown: fires when fewer pods than the disruption budget\'s floor answer scrapes', () => {
+    const floor = marketData.replicas - marketData.maxUnavailable;
+    expect(floor).toBe(2);
+    const rule = alertRule('NautilusEngineDown', { engine: 'market-data' });
+    const pods = (...values: string[]) => values.map((v, i) => up('market-data', marketData.namespace, `market-data-${i}`, v));
+    expectCase({ alert: 'NautilusEngineDown', at: 5, input: [...allUp('market-data'), ...pods('1x10', '0x10', '0x10')], expect: [{ rule, labels: {}, value: '1' }] });
+    expectCase({ alert: 'NautilusEngineDown', at: 5, input: [...allUp('market-data'), ...pods('1x10', '1x10', '0x10')], expect: [] });
+    expectCase({ alert: 'NautilusEngineDown', at: 5, input: allUp(), expect: [] });
+  });
+
+  it('NautilusEngineDown: fires when an engine\'s targets are gone altogether', () => {
+    const rule = alertRule('NautilusEngineDown', { engine: 'risk-engine' });
+    expectCase({ alert: 'NautilusEngineDown', at: 5, input: allUp('risk-engine'), expect: [{ rule, labels: {}, value: '0' }] });
+  });
+
+  it('NautilusEngineUnavailable: fires when ready replicas drop below desired less the budget', () => {
+    const rule = alertRule('NautilusEngineUnavailable', { engine: 'market-data' });
+    const ready = (n: number): Series => ({ series: `kube_deployment_status_replicas_ready{namespace="${marketData.namespace}",deployment="market-data"}`, values: `${n}x10` });
+    const desired: Series = { series: `kube_deployment_spec_replicas{namespace="${marketData.namespace}",deployment="market-data"}`, values: '3x10' };
+    expectCase({ alert: 'NautilusEngineUnavailable', at: 5, input: [ready(1), desired], expect: [{ rule, labels: { deployment: 'market-data' }, value: '1' }] });
+    expectCase({ alert: 'NautilusEngineUnavailable', at: 5, input: [ready(2), desired], expect: [] });
+  });
+
+  /** Request-duration buckets of one engine: `perMinute` requests a minute, all answered just under `seconds`. */
+  function durations(engine: string, namespace: string, seconds: number, perMinute: number): Series[] {
+    return [...LATENCY_BUCKETS.map(String), '+Inf'].map((le) => ({
+      series: `nautilus_http_request_duration_seconds_bucket{namespace="${namespace}",service="${engine}",pod="${engine}-0",path="/orders",le="${le}"}`,
+      values: le === '+Inf' || Number(le) >= seconds ? `0+${perMinute}x30` : '0x30',
+    }));
+  }
+
+  it('NautilusLatencyObjectiveBreached: 2.5 ms answers break the ultra-low-latency objective, not the high-performance one', () => {
+    const rule = alertRule('NautilusLatencyObjectiveBreached', { tier: 'ultra-low-latency' });
+    const labels = { namespace: riskEngine.namespace, service: 'risk-engine', quantile: '0.99' };
+    // 99th percentile interpolated inside the (1 ms, 2.5 ms] bucket: 1 ms + 0.99 × 1.5 ms.
+    expectCase({ alert: 'NautilusLatencyObjectiveBreached', at: 10, input: durations('risk-engine', riskEngine.namespace, 0.0025, 600), expect: [{ rule, labels, value: '0.0024850000000000002' }] });
+    expectCase({ alert: 'NautilusLatencyObjectiveBreached', at: 10, input: durations('risk-engine', riskEngine.namespace, 0.0005, 600), expect: [] });
+    expectCase({ alert: 'NautilusLatencyObjectiveBreached', at: 20, input: durations('market-data', marketData.namespace, 0.0025, 600), expect: [] });
+  });
+
+  it('NautilusErrorRatioHigh: fires above the tier\'s error objective, ignoring probe requests', () => {
+    const rule = alertRule('NautilusErrorRatioHigh', { tier: 'high-performance' });
+    const requests = (status: string, path: string, perMinute: number): Series => ({
+      series: `nautilus_http_requests_total{namespace="${marketData.namespace}",service="market-data",pod="market-data-0",path="${path}",status="${status}"}`,
+      values: `0+${perMinute}x30`,
+    });
+    expectCase({ alert: 'NautilusErrorRatioHigh', at: 20, input: [requests('200', '/quotes', 90), requests('500', '/quotes', 10)], expect: [{ rule, labels: { namespace: marketData.namespace, service: 'market-data' }, value: '10%' }] });
+    // Failing readiness probes are not traffic: 503s on the readiness path change nothing.
+    expectCase({ alert: 'NautilusErrorRatioHigh', at: 20, input: [requests('200', '/quotes', 100), requests('503', '/health/ready', 60)], expect: [] });
+  });
+
+  it('NautilusAutoscalerAtMaximum: fires after 30 minutes at the catalog\'s maximum', () => {
+    const max = marketData.autoscaling!.maxReplicas;
+    const rule = alertRule('NautilusAutoscalerAtMaximum', { engine: 'market-data' });
+    const current = (n: number): Series => ({ series: `kube_horizontalpodautoscaler_status_current_replicas{namespace="${marketData.namespace}",horizontalpodautoscaler="market-data"}`, values: `${n}x60` });
+    expectCase({ alert: 'NautilusAutoscalerAtMaximum', at: 45, input: [current(max)], expect: [{ rule, labels: { horizontalpodautoscaler: 'market-data' }, value: String(max) }] });
+    expectCase({ alert: 'NautilusAutoscalerAtMaximum', at: 20, input: [current(max)], expect: [] });
+    expectCase({ alert: 'NautilusAutoscalerAtMaximum', at: 45, input: [current(max - 1)], expect: [] });
+  });
+
+  it('NautilusPodsPending: fires for a platform pod pending 10 minutes, not for other namespaces', () => {
+    const rule = alertRule('NautilusPodsPending');
+    const pending = (namespace: string, value: number): Series => ({ series: `kube_pod_status_phase{namespace="${namespace}",pod="p",phase="Pending"}`, values: `${value}x30` });
+    expectCase({ alert: 'NautilusPodsPending', at: 15, input: [pending('nautilus-engines', 1)], expect: [{ rule, labels: { namespace: 'nautilus-engines', pod: 'p' }, value: '1' }] });
+    expectCase({ alert: 'NautilusPodsPending', at: 15, input: [pending('kube-system', 1), pending('nautilus-data', 0)], expect: [] });
+  });
+
+  it('NautilusGpuUnavailable: fires when fewer GPUs are allocatable than the GPU engines need at rest', () => {
+    const needed = prodPlans.engines.filter((p) => p.gpus > 0 && p.engine.workload.kind === 'service').reduce((n, p) => n + p.replicas * p.gpus, 0);
+    expect(needed).toBeGreaterThan(0);
+    const rule = alertRule('NautilusGpuUnavailable');
+    const allocatable = (n: number): Series => ({ series: 'kube_node_status_allocatable{node="gpu-1",resource="nvidia_com_gpu",unit="integer"}', values: `${n}x30` });
+    expectCase({ alert: 'NautilusGpuUnavailable', at: 20, input: [allocatable(needed - 1)], expect: [{ rule, labels: {}, value: String(needed - 1) }] });
+    expectCase({ alert: 'NautilusGpuUnavailable', at: 20, input: [allocatable(needed)], expect: [] });
+  });
+
+  it('NautilusCronJobMissed: fires when the next schedule time is left in the past', () => {
+    const training = plan('ml-training');
+    const rule = alertRule('NautilusCronJobMissed', { engine: 'ml-training' });
+    const next = (epochSeconds: number): Series => ({ series: `kube_cronjob_next_schedule_time{namespace="${training.namespace}",cronjob="ml-training"}`, values: `${epochSeconds}x30` });
+    // Evaluation starts at the Unix epoch: at 20 minutes, a next run due at 0 is 1200 s late.
+    expectCase({ alert: 'NautilusCronJobMissed', at: 20, input: [next(0)], expect: [{ rule, labels: { cronjob: 'ml-training' }, value: '20m 0s' }] });
+    expectCase({ alert: 'NautilusCronJobMissed', at: 20, input: [next(3600)], expect: [] });
+  });
+
+  it('NautilusCronJobFailed: fires when the last run has not succeeded within its deadline', () => {
+    const training = plan('ml-training');
+    const deadline = training.engine.workload.kind === 'batch' ? training.engine.workload.activeDeadlineSeconds : 0;
+    const rule = alertRule('NautilusCronJobFailed', { engine: 'ml-training' });
+    const series = (name: string, value: number): Series => ({ series: `${name}{namespace="${training.namespace}",cronjob="ml-training"}`, values: `${value}x100` });
+    const at = Math.ceil(deadline / 60) + 15;
+    // Shown as Prometheus's humanizeDuration writes it.
+    const lateBy = `${Math.floor(at / 60)}h ${at % 60}m 0s`;
+    expectCase({ alert: 'NautilusCronJobFailed', at, interval: '5m', input: [series('kube_cronjob_status_last_schedule_time', 0), series('kube_cronjob_status_last_successful_time', -86400)], expect: [{ rule, labels: { cronjob: 'ml-training' }, value: lateBy }] });
+    expectCase({ alert: 'NautilusCronJobFailed', at, interval: '5m', input: [series('kube_cronjob_status_last_schedule_time', 0)], expect: [{ rule, labels: { cronjob: 'ml-training' }, value: lateBy }] });
+    expectCase({ alert: 'NautilusCronJobFailed', at, interval: '5m', input: [series('kube_cronjob_status_last_schedule_time', 0), series('kube_cronjob_status_last_successful_time', 60)], expect: [] });
+  });
+
+  it('NautilusDataStoreDown: fires when a store has fewer ready replicas than planned', () => {
+    const rule = alertRule('NautilusDataStoreDown', { store: 'redis' });
+    const ready = (n: number): Series => ({ series: 'kube_statefulset_status_replicas_ready{namespace="nautilus-data",statefulset="redis"}', values: `${n}x10` });
+    expectCase({ alert: 'NautilusDataStoreDown', at: 5, input: [ready(0)], expect: [{ rule, labels: { statefulset: 'redis' }, value: '0' }] });
+    expectCase({ alert: 'NautilusDataStoreDown', at: 5, input: [ready(prodPlans.stores.find((s) => s.store.name === 'redis')!.replicas)], expect: [] });
+  });
+
+  it('NautilusDataStoreUnreachable: fires when no engine reaches the store, not when one still does', () => {
+    const rule = alertRule('NautilusDataStoreUnreachable', { store: 'timescaledb' });
+    const check = (engine: string, value: number): Series => ({ series: `nautilus_dependency_up{namespace="nautilus-engines",service="${engine}",pod="${engine}-0",dependency="timescaledb"}`, values: `${value}x10` });
+    expectCase({ alert: 'NautilusDataStoreUnreachable', at: 5, input: [check('analytics', 0), check('market-data', 0)], expect: [{ rule, labels: { dependency: 'timescaledb' }, value: '0' }] });
+    expectCase({ alert: 'NautilusDataStoreUnreachable', at: 5, input: [check('analytics', 0), check('market-data', 1)], expect: [] });
+  });
+
+  it('a wrong expectation fails (the harness can fail)', () => {
+    const rule = alertRule('NautilusDataStoreDown', { store: 'redis' });
+    const output = runCase({ alert: 'NautilusDataStoreDown', at: 5, input: [{ series: 'kube_statefulset_status_replicas_ready{namespace="nautilus-data",statefulset="redis"}', values: '1x10' }], expect: [{ rule, labels: { statefulset: 'redis' }, value: '0' }] });
+    expect(output).toMatch(/FAILED/);
+  });
+});
