@@ -17,7 +17,7 @@ import { promisify } from 'util';
 import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
 import { ensureControlPlaneBinaries } from './binaries';
 import { ControlPlane, startControlPlane } from './control-plane';
-import { clusterProvidedStorageClasses, distDirectory, readCrds, readDistManifests } from './dist-manifests';
+import { clusterProvidedStorageClasses, distDirectory, monitoringStackNamespace, readCrds, readDistManifests } from './dist-manifests';
 import { applyAll } from './environment-cluster';
 
 const run = promisify(execFile);
@@ -78,8 +78,8 @@ describe.each(PLATFORM_ENVIRONMENTS.map((environment) => [environment.name, envi
 
     beforeAll(async () => {
       controlPlane = await startControlPlane();
-      // What the cluster's operators provide (the CRDs) and, in dev, the cluster's own storage class.
-      const report = await applyAll(controlPlane.kubeConfig, [...readCrds(), ...clusterProvidedStorageClasses(environment)], 'nautilus-k8s-test-harness');
+      // What the cluster's operators provide (the CRDs, the monitoring stack's namespace) and, in dev, the cluster's own storage class.
+      const report = await applyAll(controlPlane.kubeConfig, [...readCrds(), ...monitoringStackNamespace(), ...clusterProvidedStorageClasses(environment)], 'nautilus-k8s-test-harness');
       expect(report.errors).toEqual([]);
     }, 240_000);
 
