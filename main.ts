@@ -4,6 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { platformCharts } from './charts/platform-charts';
 import { PLATFORM_DATA_STORES } from './src/catalog/data-stores';
 import { PLATFORM_ENGINES } from './src/catalog/platform-catalog';
 import { PLATFORM_ENVIRONMENTS } from './src/environments/platform-environments';
@@ -26,7 +27,7 @@ function main(): number {
       imageTags: tags,
       imageLock: readImageLock(root),
       engineSources,
-    }, distDir);
+    }, distDir, platformCharts);
     for (const result of results) process.stdout.write(result.summary);
     mirrorForCdk8sCli(distDir, process.env.CDK8S_OUTDIR);
     return 0;

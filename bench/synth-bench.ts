@@ -22,7 +22,9 @@ import { PLATFORM_ENGINES } from '../src/catalog/platform-catalog';
 import { PLATFORM_ENVIRONMENTS } from '../src/environments/platform-environments';
 import { readEngineTags } from '../src/images/engine-sources';
 import { ManifestYaml } from '../src/synth/manifest-yaml';
-import { PlatformInput, buildEnvironmentApp, renderManifests, synthesizePlatform } from '../src/synth/synthesize';
+import { platformCharts } from '../charts/platform-charts';
+import { PlatformInput } from '../src/planning/environment-plan';
+import { buildEnvironmentApp, renderManifests, synthesizePlatform } from '../src/synth/synthesize';
 
 /** Timed rounds per measurement (after one warm-up), fewer for the slowest ones. */
 const ROUNDS = 7;
@@ -88,7 +90,7 @@ function inputFor(catalog: readonly EngineSpec[]): PlatformInput {
 /** Plans, builds and renders one environment to YAML text in memory (no disk). */
 function renderEnvironment(input: PlatformInput, environmentIndex: number): void {
   const yaml = new ManifestYaml();
-  for (const { objects } of renderManifests(buildEnvironmentApp(input, input.environments[environmentIndex]))) yaml.stringify(objects);
+  for (const { objects } of renderManifests(buildEnvironmentApp(input, input.environments[environmentIndex], platformCharts))) yaml.stringify(objects);
 }
 
 const ms = (value: number) => `${value.toFixed(value < 10 ? 2 : 0)} ms`;
@@ -104,7 +106,7 @@ function main(): void {
       rows.push([`in-memory synth of ${environment.name}`, measure(() => renderEnvironment(today, index))]);
     });
     rows.push(['image tags (hash src/engines)', measure(() => readEngineTags(root, PLATFORM_ENGINES.map((e) => e.name)))]);
-    rows.push(['full synthesis to disk, all environments', measure(() => synthesizePlatform(today, path.join(scratch, 'dist')))]);
+    rows.push(['full synthesis to disk, all environments', measure(() => synthesizePlatform(today, path.join(scratch, 'dist'), platformCharts))]);
 
     const scaling: string[] = [];
     for (const size of CATALOG_SIZES) {
@@ -115,7 +117,7 @@ function main(): void {
         return `${ms(time)} (${((time * 1000) / size).toFixed(0)} µs/engine)`;
       });
       const fullCpu: number[] = [];
-      const full = measure(() => synthesizePlatform(input, path.join(scratch, 'dist')), rounds, fullCpu);
+      const full = measure(() => synthesizePlatform(input, path.join(scratch, 'dist'), platformCharts), rounds, fullCpu);
       const perEngine = (time: number) => `${((time * 1000) / size).toFixed(0)} µs/engine`;
       scaling.push(`| ${size} | ${cells.join(' | ')} | ${ms(full)} (${perEngine(full)}) | ${ms(fullCpu[0])} (${perEngine(fullCpu[0])}) |`);
     }

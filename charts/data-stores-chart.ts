@@ -5,7 +5,7 @@ import { TimescaleDb } from '../src/constructs/timescaledb';
 import { environmentLabels } from '../src/constructs/labels';
 import { DataStoreName } from '../src/catalog/engine-spec';
 import { DataStorePlan } from '../src/planning/plan';
-import { PlatformChartProps } from './platform-chart-props';
+import { EnvironmentPlan } from '../src/planning/environment-plan';
 
 /** The construct that renders each data store. */
 const STORE_CONSTRUCTS: Readonly<Record<DataStoreName, new (scope: Construct, id: string, plan: DataStorePlan) => Construct>> = {
@@ -15,9 +15,9 @@ const STORE_CONSTRUCTS: Readonly<Record<DataStoreName, new (scope: Construct, id
 
 /** TimescaleDB and Redis. */
 export class DataStoresChart extends Chart {
-  constructor(scope: Construct, id: string, props: PlatformChartProps) {
-    super(scope, id, { labels: environmentLabels(props.environment.name), disableResourceNameHashes: true });
-    for (const plan of props.stores) {
+  constructor(scope: Construct, id: string, { environment, stores }: EnvironmentPlan) {
+    super(scope, id, { labels: environmentLabels(environment.name), disableResourceNameHashes: true });
+    for (const plan of stores) {
       const StoreConstruct = STORE_CONSTRUCTS[plan.store.name];
       new StoreConstruct(this, plan.store.name, plan);
     }

@@ -5,14 +5,14 @@ import { PlatformDashboards } from '../src/constructs/monitoring/dashboards';
 import { MetricsAdapterRules } from '../src/constructs/monitoring/metrics-adapter';
 import { PlatformRules } from '../src/constructs/monitoring/prometheus-rules';
 import { nonTrafficPaths } from '../src/planning/monitoring';
-import { PlatformChartProps } from './platform-chart-props';
+import { EnvironmentPlan } from '../src/planning/environment-plan';
 
 /**
  * What the cluster's monitoring stack needs from us, in its own namespace: the prometheus-adapter
  * rules serving the HPAs' custom metrics, the recording and alerting rules, and the dashboards.
  */
 export class MonitoringChart extends Chart {
-  constructor(scope: Construct, id: string, props: PlatformChartProps) {
+  constructor(scope: Construct, id: string, props: EnvironmentPlan) {
     super(scope, id, { labels: environmentLabels(props.environment.name), disableResourceNameHashes: true });
     const paths = nonTrafficPaths(props.engines.map((plan) => plan.engine));
     new MetricsAdapterRules(this, 'MetricsAdapter', { nonTrafficPaths: paths });

@@ -1,4 +1,5 @@
 import { Yaml } from 'cdk8s';
+import { platformCharts } from '../charts/platform-charts';
 import { ManifestYaml } from '../src/synth/manifest-yaml';
 import { buildEnvironmentApp, renderManifests } from '../src/synth/synthesize';
 import { PLATFORM_ENVIRONMENTS, platformInput } from './support/platform';
@@ -6,7 +7,7 @@ import { PLATFORM_ENVIRONMENTS, platformInput } from './support/platform';
 describe('manifest YAML', () => {
   test.each(PLATFORM_ENVIRONMENTS.map((e) => [e.name, e] as const))('every file of %s is byte-identical to cdk8s Yaml.stringify', (_name, environment) => {
     const yaml = new ManifestYaml();
-    const files = renderManifests(buildEnvironmentApp(platformInput(), environment));
+    const files = renderManifests(buildEnvironmentApp(platformInput(), environment, platformCharts));
     expect(files.length).toBeGreaterThan(0);
     for (const { objects } of files) expect(yaml.stringify(objects)).toBe(Yaml.stringify(...objects));
   });

@@ -3,11 +3,22 @@ import * as os from 'os';
 import * as path from 'path';
 import { createHash } from 'crypto';
 import { Yaml } from 'cdk8s';
+import { toMatchFile } from 'jest-file-snapshot';
 import { ConfigurationError } from '../src/model/errors';
 import { Cpu } from '../src/model/quantities';
 import { DEV, PROD, STAGING } from '../src/environments/platform-environments';
+import { platformCharts } from '../charts/platform-charts';
 import { synthesizePlatform } from '../src/synth/synthesize';
 import { platformInput, synthObjects, withEngine } from './support/platform';
+
+expect.extend({ toMatchFile });
+
+/**
+ * The rendered manifests, committed for review: one file per environment and output file, exactly
+ * as synthesis writes dist/ (with a fixed image tag per engine). A change to one engine shows in
+ * review as a diff of that engine's objects. `npx jest test/synthesis.test.ts -u` rewrites them.
+ */
+const RENDERED_DIR = path.join(__dirname, '__rendered__');
 
 function treeDigest(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -27,14 +38,29 @@ describe('synthesis', () => {
   beforeEach(() => { workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-synth-')); });
   afterEach(() => fs.rmSync(workdir, { recursive: true, force: true }));
 
-  test.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('snapshot of %s for review', (_n, environment) => {
-    const objects = synthObjects(environment);
-    expect(objects.map(({ file, ...o }) => `# ${file}\n${Yaml.stringify(o)}`).join('---\n')).toMatchSnapshot();
+  describe('rendered manifests for review (test/__rendered__/)', () => {
+    let dist: string;
+    beforeAll(() => {
+      dist = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-rendered-'));
+      synthesizePlatform(platformInput(), path.join(dist, 'dist'), platformCharts);
+    });
+    afterAll(() => fs.rmSync(dist, { recursive: true, force: true }));
+
+    test.each([DEV.name, STAGING.name, PROD.name, 'images'])('%s/ matches the committed files, file by file', (directory) => {
+      const files = fs.readdirSync(path.join(dist, 'dist', directory)).sort();
+      expect(files.length).toBeGreaterThan(0);
+      for (const file of files) {
+        expect(fs.readFileSync(path.join(dist, 'dist', directory, file), 'utf8')).toMatchFile(path.join(RENDERED_DIR, directory, file));
+      }
+      // A file synthesis no longer writes must not linger in review.
+      const stale = fs.readdirSync(path.join(RENDERED_DIR, directory)).filter((f) => !files.includes(f));
+      expect(stale.map((f) => `test/__rendered__/${directory}/${f} is no longer synthesized: delete it`)).toEqual([]);
+    });
   });
 
   test('writes dist/<env>/ for every environment, files numbered in apply order, namespaces first', () => {
     const dist = path.join(workdir, 'dist');
-    const results = synthesizePlatform(platformInput(), dist);
+    const results = synthesizePlatform(platformInput(), dist, platformCharts);
     expect(results.map((r) => r.environment)).toEqual(['dev', 'staging', 'prod']);
     expect(fs.readdirSync(dist)).toEqual(['dev', 'images', 'prod', 'staging']);
     const buildPlan = JSON.parse(fs.readFileSync(path.join(dist, 'images', 'build-plan.json'), 'utf8'));
@@ -49,36 +75,36 @@ describe('synthesis', () => {
   });
 
   test('is deterministic: two runs give byte-identical trees', () => {
-    synthesizePlatform(platformInput(), path.join(workdir, 'a'));
-    synthesizePlatform(platformInput(), path.join(workdir, 'b'));
+    synthesizePlatform(platformInput(), path.join(workdir, 'a'), platformCharts);
+    synthesizePlatform(platformInput(), path.join(workdir, 'b'), platformCharts);
     expect(treeDigest(path.join(workdir, 'a'))).toEqual(treeDigest(path.join(workdir, 'b')));
   });
 
   test('is atomic: invalid input exits with the clear error and leaves dist/ exactly as it was', () => {
     const dist = path.join(workdir, 'dist');
-    synthesizePlatform(platformInput(), dist);
+    synthesizePlatform(platformInput(), dist, platformCharts);
     fs.writeFileSync(path.join(dist, 'marker'), 'kept');
     const before = treeDigest(dist);
     const bad = platformInput({ catalog: withEngine('risk-engine', (e) => ({ ...e, resources: { ...e.resources, cpu: Cpu.cores(1.5) } })) });
-    expect(() => synthesizePlatform(bad, dist)).toThrow(ConfigurationError);
-    expect(() => synthesizePlatform(bad, dist)).toThrow(/\[staging, prod\] risk-engine: resources\.cpu = 1500m/);
+    expect(() => synthesizePlatform(bad, dist, platformCharts)).toThrow(ConfigurationError);
+    expect(() => synthesizePlatform(bad, dist, platformCharts)).toThrow(/\[staging, prod\] risk-engine: resources\.cpu = 1500m/);
     expect(treeDigest(dist)).toEqual(before);
     expect(fs.readdirSync(workdir)).toEqual(['dist']);
   });
 
   test('a failure after validation (during synthesis) also leaves dist/ untouched and no staging folder behind', () => {
     const dist = path.join(workdir, 'dist');
-    synthesizePlatform(platformInput(), dist);
+    synthesizePlatform(platformInput(), dist, platformCharts);
     const before = treeDigest(dist);
     const input = platformInput();
     const missingTag = { ...input, imageTags: new Map([...input.imageTags].filter(([name]) => name !== 'frontend')) };
-    expect(() => synthesizePlatform(missingTag, dist)).toThrow(/no image tag for engine frontend/);
+    expect(() => synthesizePlatform(missingTag, dist, platformCharts)).toThrow(/no image tag for engine frontend/);
     expect(treeDigest(dist)).toEqual(before);
     expect(fs.readdirSync(workdir)).toEqual(['dist']);
   });
 
   test('the summary counts objects by kind and names the secrets to provision', () => {
-    const [dev] = synthesizePlatform(platformInput(), path.join(workdir, 'dist'));
+    const [dev] = synthesizePlatform(platformInput(), path.join(workdir, 'dist'), platformCharts);
     const deployments = synthObjects(DEV).filter((o) => o.kind === 'Deployment').length;
     expect(dev.summary).toMatch(new RegExp(`^ +${deployments}  Deployment$`, 'm'));
     expect(dev.summary).toContain('timescaledb-credentials [username, password]');

@@ -7,7 +7,7 @@ import { ServiceMonitor } from '../../imports/monitoring.coreos.com';
 import { GPU_RESOURCE } from '../environments/node-pool-policy';
 import { countQuantity } from '../model/quantities';
 import { REQUESTS_PER_SECOND } from '../planning/monitoring';
-import { EnginePlan, isBatch, isService } from '../planning/plan';
+import { DataStorePlan, EnginePlan, isBatch, isService } from '../planning/plan';
 import { ENGINE_PRE_STOP_SECONDS, ENGINE_TERMINATION_GRACE_SECONDS, ENGINE_UID, engineContainerEnv } from '../planning/runtime-contract';
 import { componentLabels, selectorLabels } from './labels';
 import { placement } from './scheduling';
@@ -25,6 +25,8 @@ export interface EngineProps {
   readonly image: string;
   /** Plans of the engines this one calls, for their connection settings. */
   readonly upstreams: readonly EnginePlan[];
+  /** The environment's data stores, for the connection settings of those the engine uses. */
+  readonly stores: readonly DataStorePlan[];
 }
 
 /**
@@ -169,7 +171,7 @@ export class Engine extends Construct {
     });
   }
 
-  private podSpec({ plan, image, upstreams }: EngineProps): PodSpec {
+  private podSpec({ plan, image, upstreams, stores }: EngineProps): PodSpec {
     const engine = plan.engine;
     const limits: Record<string, Quantity> = { memory: Quantity.fromString(plan.memoryLimit.toQuantity()) };
     const requests: Record<string, Quantity> = {
@@ -204,7 +206,7 @@ export class Engine extends Construct {
       image,
       // Tags are content hashes: a tag never names two different images.
       imagePullPolicy: 'IfNotPresent',
-      env: engineContainerEnv(plan, upstreams),
+      env: engineContainerEnv(plan, upstreams, stores),
       resources: { requests, limits },
       volumeMounts,
       securityContext: {

@@ -1,9 +1,8 @@
 import { EnvVar } from '../../imports/k8s';
 import { ENV, upstreamUrlVariable } from '../engines/runtime/environment-contract';
-import { PLATFORM_DATA_STORES } from '../catalog/data-stores';
 import { DataStoreName } from '../catalog/engine-spec';
-import { EnginePlan, isService } from './plan';
-import { NAMESPACE_NAMES, serviceHost } from './namespaces';
+import { DataStorePlan, EnginePlan, isService } from './plan';
+import { serviceHost } from './namespaces';
 
 /**
  * The names of the environment variables an engine's container gets: the contract between the
@@ -43,8 +42,11 @@ function secretRef(store: DataStoreName, key: string): EnvVar['valueFrom'] {
   return { secretKeyRef: { name: CREDENTIAL_SECRETS[store].name, key } };
 }
 
-/** The container environment of one engine in one environment. */
-export function engineContainerEnv(plan: EnginePlan, upstreams: readonly EnginePlan[]): EnvVar[] {
+/**
+ * The container environment of one engine in one environment. `stores` are the environment's data
+ * store plans (from the input, not the global catalog): hosts and ports come from them.
+ */
+export function engineContainerEnv(plan: EnginePlan, upstreams: readonly EnginePlan[], stores: readonly DataStorePlan[]): EnvVar[] {
   const env: EnvVar[] = [
     { name: RUNTIME_ENV.engine, value: plan.engine.name },
     { name: RUNTIME_ENV.environment, value: plan.environment.name },
@@ -55,18 +57,25 @@ export function engineContainerEnv(plan: EnginePlan, upstreams: readonly EngineP
     { name: RUNTIME_ENV.shutdownTimeoutSeconds, value: String(ENGINE_TERMINATION_GRACE_SECONDS - ENGINE_PRE_STOP_SECONDS - 5) },
     { name: RUNTIME_ENV.logFormat, value: 'json' },
   ];
-  const stores = new Set(plan.engine.dependencies.stores);
-  if (stores.has('redis')) {
+  const dependsOn = new Set(plan.engine.dependencies.stores);
+  const storePlan = (name: DataStoreName): DataStorePlan => {
+    const found = stores.find((s) => s.store.name === name);
+    if (!found) throw new Error(`${plan.engine.name} depends on ${name}, which is not among the data stores of ${plan.environment.name}`);
+    return found;
+  };
+  if (dependsOn.has('redis')) {
+    const redis = storePlan('redis');
     env.push(
-      { name: RUNTIME_ENV.redisHost, value: serviceHost(PLATFORM_DATA_STORES.redis.name, NAMESPACE_NAMES.data) },
-      { name: RUNTIME_ENV.redisPort, value: String(PLATFORM_DATA_STORES.redis.port) },
+      { name: RUNTIME_ENV.redisHost, value: serviceHost(redis.store.name, redis.namespace) },
+      { name: RUNTIME_ENV.redisPort, value: String(redis.store.port) },
       { name: RUNTIME_ENV.redisPassword, valueFrom: secretRef('redis', 'password') },
     );
   }
-  if (stores.has('timescaledb')) {
+  if (dependsOn.has('timescaledb')) {
+    const timescaledb = storePlan('timescaledb');
     env.push(
-      { name: RUNTIME_ENV.postgresHost, value: serviceHost(PLATFORM_DATA_STORES.timescaledb.name, NAMESPACE_NAMES.data) },
-      { name: RUNTIME_ENV.postgresPort, value: String(PLATFORM_DATA_STORES.timescaledb.port) },
+      { name: RUNTIME_ENV.postgresHost, value: serviceHost(timescaledb.store.name, timescaledb.namespace) },
+      { name: RUNTIME_ENV.postgresPort, value: String(timescaledb.store.port) },
       { name: RUNTIME_ENV.postgresDatabase, value: TRADING_DATABASE },
       { name: RUNTIME_ENV.postgresUser, valueFrom: secretRef('timescaledb', 'username') },
       { name: RUNTIME_ENV.postgresPassword, valueFrom: secretRef('timescaledb', 'password') },

@@ -1,57 +1,18 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ApiObject, App, Chart } from 'cdk8s';
-import { ClusterChart } from '../../charts/cluster-chart';
-import { DataStoresChart } from '../../charts/data-stores-chart';
-import { EnginesChart } from '../../charts/engines-chart';
-import { MonitoringChart } from '../../charts/monitoring-chart';
-import { NetworkPolicyChart } from '../../charts/network-policy-chart';
-import { PlatformChartProps } from '../../charts/platform-chart-props';
-import { DataStoreSpec } from '../catalog/data-stores';
-import { EngineSpec } from '../catalog/engine-spec';
-import { EnvironmentSpec } from '../environments/environment';
 import { imageBuildPlan, renderImageBuildPlan } from '../images/build-plan';
-import { EngineSourceFiles } from '../images/engine-sources';
-import { ImageLock, formatImageReference, resolveImage } from '../images/image-reference';
-import { enabledEngines, planDataStore, planEngine } from '../planning/plan';
+import { EnvironmentPlan, PlatformInput, planEnvironment } from '../planning/environment-plan';
 import { CREDENTIAL_SECRETS } from '../planning/runtime-contract';
+import { EnvironmentSpec } from '../environments/environment';
 import { validatePlatform } from '../validation/validate';
 import { ManifestYaml } from './manifest-yaml';
-
-/** Everything synthesis reads: a pure function of these gives byte-identical output. */
-export interface PlatformInput {
-  readonly catalog: readonly EngineSpec[];
-  readonly stores: readonly DataStoreSpec[];
-  readonly environments: readonly EnvironmentSpec[];
-  /** Content tag of each engine's image (see src/images). */
-  readonly imageTags: ReadonlyMap<string, string>;
-  /** Built digests; entries for other content are ignored. */
-  readonly imageLock: ImageLock;
-  /**
-   * Each engine's committed Dockerfile and engine.json, read at the entry point: validation fails
-   * when one is missing or out of step with the catalog. Without it those checks are skipped.
-   */
-  readonly engineSources?: ReadonlyMap<string, EngineSourceFiles>;
-}
 
 /** What was written for one environment. */
 export interface EnvironmentResult {
   readonly environment: string;
   /** The human summary, also written to `dist/<env>/SUMMARY.txt`. */
   readonly summary: string;
-}
-
-/** Resolves the catalog against one environment into the props every chart takes. */
-export function planEnvironment(input: PlatformInput, environment: EnvironmentSpec): PlatformChartProps {
-  const engines = enabledEngines(input.catalog, environment).map((e) => planEngine(e, environment));
-  const stores = input.stores.map((s) => planDataStore(s, environment));
-  const images = new Map<string, string>();
-  for (const plan of engines) {
-    const tag = input.imageTags.get(plan.engine.name);
-    if (!tag) throw new Error(`no image tag for engine ${plan.engine.name}`);
-    images.set(plan.engine.name, formatImageReference(resolveImage(plan.engine.name, environment.imageRegistry, tag, input.imageLock)));
-  }
-  return { environment, engines, stores, images };
 }
 
 /** One environment's cdk8s App and its charts in apply order. */
@@ -70,9 +31,16 @@ export interface ManifestFile {
 /** A Kubernetes object as cdk8s renders it. */
 export type ApiObjectJson = ReturnType<ApiObject['toJson']>;
 
+/**
+ * Adds the charts of one environment to its App and returns them in apply order, one output file
+ * each. The entry point passes the project's charts (`charts/platform-charts.ts`): synthesis sits
+ * above them, so it takes them as a parameter rather than importing them from src/.
+ */
+export type EnvironmentCharts = (app: App, plan: EnvironmentPlan) => readonly Chart[];
+
 /** Builds the cdk8s App of one environment. */
-export function buildEnvironmentApp(input: PlatformInput, environment: EnvironmentSpec): EnvironmentApp {
-  return appFor(planEnvironment(input, environment));
+export function buildEnvironmentApp(input: PlatformInput, environment: EnvironmentSpec, charts: EnvironmentCharts): EnvironmentApp {
+  return appFor(planEnvironment(input, environment), charts);
 }
 
 /**
@@ -81,18 +49,11 @@ export function buildEnvironmentApp(input: PlatformInput, environment: Environme
  * memoisation, which makes synthesis quadratic in the number of engines. Apply order is the
  * order of the chart list instead, and the file names carry it.
  */
-function appFor(props: PlatformChartProps): EnvironmentApp {
+function appFor(plan: EnvironmentPlan, charts: EnvironmentCharts): EnvironmentApp {
   // The App's outdir is never written to (files are rendered below); set so cdk8s does not read
   // CDK8S_OUTDIR from the process environment.
   const app = new App({ outdir: 'dist', recordConstructMetadata: false });
-  const charts = [
-    new ClusterChart(app, 'cluster', props),
-    new NetworkPolicyChart(app, 'network-policies', props),
-    new DataStoresChart(app, 'data-stores', props),
-    new EnginesChart(app, 'engines', props),
-    new MonitoringChart(app, 'monitoring', props),
-  ];
-  return { app, charts };
+  return { app, charts: charts(app, plan) };
 }
 
 /** Renders an environment's charts into its files, in apply order. */
@@ -103,7 +64,7 @@ export function renderManifests({ charts }: EnvironmentApp): ManifestFile[] {
   }));
 }
 
-function summarize({ environment, engines, stores }: PlatformChartProps, files: readonly ManifestFile[]): EnvironmentResult {
+function summarize({ environment, engines, stores }: EnvironmentPlan, files: readonly ManifestFile[]): EnvironmentResult {
   const counts = new Map<string, number>();
   for (const { objects } of files) {
     for (const object of objects) counts.set(object.kind, (counts.get(object.kind) ?? 0) + 1);
@@ -127,7 +88,7 @@ function summarize({ environment, engines, stores }: PlatformChartProps, files: 
  * Validates the input, synthesizes every environment (plus `images/build-plan.json`) into a
  * staging folder beside `distDir`, and only when all succeeded replaces `distDir` with it. On any error `distDir` is left untouched.
  */
-export function synthesizePlatform(input: PlatformInput, distDir: string): EnvironmentResult[] {
+export function synthesizePlatform(input: PlatformInput, distDir: string, charts: EnvironmentCharts): EnvironmentResult[] {
   validatePlatform(input.catalog, input.environments, { stores: input.stores, sources: input.engineSources });
   const parent = path.dirname(path.resolve(distDir));
   fs.mkdirSync(parent, { recursive: true });
@@ -136,11 +97,11 @@ export function synthesizePlatform(input: PlatformInput, distDir: string): Envir
     const yaml = new ManifestYaml();
     const results = input.environments.map((environment) => {
       const outdir = path.join(staging, environment.name);
-      const props = planEnvironment(input, environment);
-      const files = renderManifests(appFor(props));
+      const plan = planEnvironment(input, environment);
+      const files = renderManifests(appFor(plan, charts));
       fs.mkdirSync(outdir);
       for (const { file, objects } of files) fs.writeFileSync(path.join(outdir, file), yaml.stringify(objects));
-      const result = summarize(props, files);
+      const result = summarize(plan, files);
       fs.writeFileSync(path.join(outdir, 'SUMMARY.txt'), result.summary);
       return result;
     });

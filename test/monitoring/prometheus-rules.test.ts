@@ -12,7 +12,7 @@ import { Tier } from '../../src/catalog/tier';
 import { AlertingRule, RuleGroup, isAlertingRule } from '../../src/constructs/monitoring/prometheus-rules';
 import { LATENCY_BUCKETS } from '../../src/engines/runtime/metric-names';
 import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
-import { planEnvironment } from '../../src/synth/synthesize';
+import { planEnvironment } from '../../src/planning/environment-plan';
 import { K8sObject, platformInput, synthObjects } from '../support/platform';
 import { promtool, scratchDir, writeRuleFile } from './promtool';
 

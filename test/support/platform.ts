@@ -3,7 +3,9 @@ import { EngineSpec } from '../../src/catalog/engine-spec';
 import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
 import { EnvironmentSpec } from '../../src/environments/environment';
 import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
-import { PlatformInput, buildEnvironmentApp, renderManifests } from '../../src/synth/synthesize';
+import { platformCharts } from '../../charts/platform-charts';
+import { PlatformInput } from '../../src/planning/environment-plan';
+import { buildEnvironmentApp, renderManifests } from '../../src/synth/synthesize';
 
 /** A Kubernetes object as synthesized, loosely typed for assertions. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -27,7 +29,7 @@ export function platformInput(overrides: Partial<PlatformInput> = {}): PlatformI
 
 /** Every object of one environment, in apply order, with the file each lands in. */
 export function synthObjects(environment: EnvironmentSpec, input: PlatformInput = platformInput()): Array<K8sObject & { file: string }> {
-  return renderManifests(buildEnvironmentApp(input, environment)).flatMap(({ file, objects }) =>
+  return renderManifests(buildEnvironmentApp(input, environment, platformCharts)).flatMap(({ file, objects }) =>
     (objects as K8sObject[]).map((o) => ({ ...o, file })));
 }
 

@@ -1,0 +1,22 @@
+import { App, Chart } from 'cdk8s';
+import { EnvironmentPlan } from '../src/planning/environment-plan';
+import { ClusterChart } from './cluster-chart';
+import { DataStoresChart } from './data-stores-chart';
+import { EnginesChart } from './engines-chart';
+import { MonitoringChart } from './monitoring-chart';
+import { NetworkPolicyChart } from './network-policy-chart';
+
+/**
+ * The charts of one environment, in apply order, one output file each: cluster objects, network
+ * policies, data stores, engines, monitoring. The entry point hands this to synthesis, so imports run one way
+ * (src/ never imports charts/).
+ */
+export function platformCharts(app: App, plan: EnvironmentPlan): Chart[] {
+  return [
+    new ClusterChart(app, 'cluster', plan),
+    new NetworkPolicyChart(app, 'network-policies', plan),
+    new DataStoresChart(app, 'data-stores', plan),
+    new EnginesChart(app, 'engines', plan),
+    new MonitoringChart(app, 'monitoring', plan),
+  ];
+}
