@@ -12,8 +12,19 @@ import { readEngineSources, readEngineTags, readImageLock } from './src/images/e
 import { ConfigurationError } from './src/model/errors';
 import { synthesizePlatform } from './src/synth/synthesize';
 
+/**
+ * The repository root: the nearest folder up from this file holding cdk8s.yaml (this file runs
+ * from the root as TypeScript, or from .cache/build/ compiled).
+ */
+function repositoryRoot(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'cdk8s.yaml'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no cdk8s.yaml in ${start} or any folder above it`);
+  }
+}
+
 function main(): number {
-  const root = __dirname;
+  const root = repositoryRoot(__dirname);
   const distDir = path.join(root, 'dist');
   try {
     const engineSources = readEngineSources(root, PLATFORM_ENGINES.map((e) => e.name));
@@ -28,8 +39,12 @@ function main(): number {
       imageLock: readImageLock(root),
       engineSources,
     }, distDir, platformCharts);
-    for (const result of results) process.stdout.write(result.summary);
-    mirrorForCdk8sCli(distDir, process.env.CDK8S_OUTDIR);
+    // The cdk8s CLI (which sets CDK8S_OUTDIR) swallows our stdout and lists the manifests itself.
+    const cdk8sOutdir = process.env.CDK8S_OUTDIR;
+    const out = cdk8sOutdir === undefined ? process.stdout : process.stderr;
+    for (const result of results) out.write(result.summary);
+    if (cdk8sOutdir === undefined) out.write(`wrote:\n${filesUnder(distDir).map((f) => `  - ${path.relative(root, f)}\n`).join('')}`);
+    mirrorForCdk8sCli(distDir, cdk8sOutdir);
     return 0;
   } catch (error) {
     process.stderr.write(`synthesis failed: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -38,9 +53,16 @@ function main(): number {
   }
 }
 
+/** Every file under `dir`, sorted, as paths. */
+function filesUnder(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((entry) => (entry.isDirectory() ? filesUnder(path.join(dir, entry.name)) : [path.join(dir, entry.name)]));
+}
+
 /**
- * `cdk8s synth` empties its output folder before running us and lists what we leave there, so it
- * gets a copy; dist/ stays the one source of truth.
+ * `cdk8s synth` (cdk8s.yaml `output: dist`) lists what is in its output folder. Given another
+ * folder (`cdk8s synth --output <dir>`), it gets a copy; dist/ stays the one source of truth.
  */
 function mirrorForCdk8sCli(distDir: string, cdk8sOutdir: string | undefined): void {
   if (!cdk8sOutdir || path.resolve(cdk8sOutdir) === path.resolve(distDir)) return;

@@ -7,9 +7,15 @@
  * generated here (never committed), each synthesized for every environment. Time per engine that
  * stays flat from 100 to 1,000 engines means synthesis grows linearly.
  *
+ * Commands: `npm run synth` and `cdk8s synth` against, in the same run, `node -e 0` (Node's own
+ * start), today's ts-node path (type-checking the whole program at every start) and the compiled
+ * path (`npm run build`, then `node .cache/build/main.js`). They run in the repository and rewrite
+ * dist/, as `npm run synth` does.
+ *
  *   npm run bench              print the tables
  *   npm run bench -- --record  also write bench/RESULTS.md
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -19,6 +25,7 @@ import { KubeDeployment } from '../imports/k8s';
 import { PLATFORM_DATA_STORES } from '../src/catalog/data-stores';
 import { EngineSpec } from '../src/catalog/engine-spec';
 import { PLATFORM_ENGINES } from '../src/catalog/platform-catalog';
+import { EnvironmentSpec } from '../src/environments/environment';
 import { PLATFORM_ENVIRONMENTS } from '../src/environments/platform-environments';
 import { readEngineTags } from '../src/images/engine-sources';
 import { ManifestYaml } from '../src/synth/manifest-yaml';
@@ -77,11 +84,25 @@ export function generatedCatalog(size: number): EngineSpec[] {
   return [...PLATFORM_ENGINES, ...copies];
 }
 
+/**
+ * The environments with general node pools grown with the catalog, so the copies fit (validation
+ * checks the pools can hold every pod, with a zone lost where the environment requires it).
+ */
+function environmentsFor(size: number): EnvironmentSpec[] {
+  const factor = Math.ceil(size / PLATFORM_ENGINES.length) * 3;
+  return PLATFORM_ENVIRONMENTS.map((environment) => ({
+    ...environment,
+    nodePools: environment.nodePools.map((pool) => (pool.role === 'general' && size > PLATFORM_ENGINES.length
+      ? { ...pool, nodesPerZone: pool.nodesPerZone * factor, maxNodes: pool.maxNodes * factor }
+      : pool)),
+  }));
+}
+
 function inputFor(catalog: readonly EngineSpec[]): PlatformInput {
   return {
     catalog,
     stores: Object.values(PLATFORM_DATA_STORES),
-    environments: PLATFORM_ENVIRONMENTS,
+    environments: environmentsFor(catalog.length),
     imageTags: new Map(catalog.map((e) => [e.name, 'sha-0123456789abcdef'])),
     imageLock: {},
   };
@@ -92,6 +113,23 @@ function renderEnvironment(input: PlatformInput, environmentIndex: number): void
   const yaml = new ManifestYaml();
   for (const { objects } of renderManifests(buildEnvironmentApp(input, input.environments[environmentIndex], platformCharts))) yaml.stringify(objects);
 }
+
+/** Runs a shell command in `cwd` and fails loudly if it does. */
+function runCommand(command: string, cwd: string): void {
+  const result = spawnSync('sh', ['-c', command], { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' } });
+  if (result.status !== 0) throw new Error(`${command} exited with ${result.status}: ${result.stderr}`);
+}
+
+/** Commands timed end to end, from the repository root. */
+const COMMANDS: ReadonlyArray<readonly [string, string]> = [
+  ['`node -e 0` (Node starting, nothing else)', 'node -e 0'],
+  ['ts-node path: `node -r ts-node/register main.ts`', 'node -r ts-node/register main.ts'],
+  ['`cdk8s synth` as it ran before, through ts-node', "node_modules/.bin/cdk8s synth --app 'node -r ts-node/register main.ts'"],
+  ['compiled path: `node .cache/build/main.js` (after `npm run build`)', 'node .cache/build/main.js'],
+  ['`npm run synth` (tsx main.ts)', 'npm run --silent synth'],
+  ['`cdk8s synth` (node --import tsx main.ts)', 'node_modules/.bin/cdk8s synth'],
+];
+const COMMAND_ROUNDS = 5;
 
 const ms = (value: number) => `${value.toFixed(value < 10 ? 2 : 0)} ms`;
 
@@ -122,6 +160,10 @@ function main(): void {
       scaling.push(`| ${size} | ${cells.join(' | ')} | ${ms(full)} (${perEngine(full)}) | ${ms(fullCpu[0])} (${perEngine(fullCpu[0])}) |`);
     }
 
+    runCommand('npm run --silent build', root);
+    const commands = COMMANDS.map(([name, command]) => [name, measure(() => runCommand(command, root), COMMAND_ROUNDS)] as const);
+    const tsNode = commands[1][1];
+
     const lines = [
       `baseline (one plain Deployment through cdk8s): ${base.toFixed(2)} ms, median of ${ROUNDS}`,
       '',
@@ -138,6 +180,12 @@ function main(): void {
       `| engines | ${PLATFORM_ENVIRONMENTS.map((e) => e.name).join(' | ')} | full, all environments (wall) | full (CPU) |`,
       `|---:|${PLATFORM_ENVIRONMENTS.map(() => '---:').join('|')}|---:|---:|`,
       ...scaling,
+      '',
+      `Commands, today's 16 engines, wall time from the repository root, median of ${COMMAND_ROUNDS} after a warm-up.`,
+      '',
+      '| command | wall time | ts-node path ÷ this |',
+      '|---|---:|---:|',
+      ...commands.map(([name, time]) => `| ${name} | ${ms(time)} | ${(tsNode / time).toFixed(1)}x |`),
       '',
     ];
     process.stdout.write(lines.join('\n'));

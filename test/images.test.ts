@@ -64,6 +64,38 @@ describe('image references', () => {
     expect(tags()).toEqual(before);
   });
 
+  test('a ! exception inside an ignored directory is hashed, as Docker sends it; its ignored siblings are not', () => {
+    write('src/engines/.dockerignore', '# generated at build time, except the schema\nruntime/generated\n!runtime/generated/schema.ts\n');
+    write('src/engines/runtime/generated/schema.ts', 'export const schema = 1;\n');
+    write('src/engines/runtime/generated/cache.ts', 'export const cache = 1;\n');
+    const input = readBuildInput(root, 'alpha');
+    expect(Array.isArray(input) && input.map((f) => f.path)).toEqual(['alpha/Dockerfile', 'alpha/main.ts', 'runtime/generated/schema.ts', 'runtime/server.ts']);
+    const before = tags();
+    write('src/engines/runtime/generated/cache.ts', 'export const cache = 2;\n');
+    expect(tags()).toEqual(before);
+    write('src/engines/runtime/generated/schema.ts', 'export const schema = 2;\n');
+    const after = tags();
+    expect(after.get('alpha')).not.toBe(before.get('alpha'));
+    expect(after.get('beta')).not.toBe(before.get('beta'));
+  });
+
+  test('an ignored directory without exceptions inside it is not walked at all', () => {
+    write('src/engines/.dockerignore', '**/node_modules\n!alpha/keep.ts\n');
+    write('src/engines/runtime/node_modules/pkg/index.ts', 'export {};\n');
+    // The fs module itself (the `import * as fs` namespace object cannot be spied on).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const readdir = jest.spyOn(require('fs') as typeof fs, 'readdirSync');
+    try {
+      const input = readBuildInput(root, 'alpha');
+      expect(Array.isArray(input) && input.map((f) => f.path)).toEqual(['alpha/Dockerfile', 'alpha/main.ts', 'runtime/server.ts']);
+      const walked = readdir.mock.calls.map(([dir]) => String(dir));
+      expect(walked).toContain(path.join(root, 'src/engines/runtime'));
+      expect(walked.filter((dir) => dir.includes('node_modules'))).toEqual([]);
+    } finally {
+      readdir.mockRestore();
+    }
+  });
+
   test('the tag is a pure function of content', () => {
     const input = readBuildInput(root, 'alpha');
     if (!Array.isArray(input)) throw new Error('expected input');

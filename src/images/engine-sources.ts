@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import dockerignore from '@balena/dockerignore';
 import { ConfigurationProblem } from '../model/errors';
 import { BuildInputFile, ImageLock, contentTag, dockerfileContextSources } from './image-reference';
 
@@ -10,28 +11,39 @@ export const ENGINES_CONTEXT = 'src/engines';
 export const IMAGE_LOCK_FILE = 'images.lock.json';
 
 /**
- * The build context's `.dockerignore` as a predicate over context-relative paths. Supports what
- * Docker's matcher does for the patterns we use: `*`, `?`, `**`, and `!` exceptions (last match
- * wins). Honouring it keeps tags independent of local builds and installs (node_modules, *.js).
+ * The build context's `.dockerignore`, matched by @balena/dockerignore (a port of Docker's own
+ * matcher, as aws-cdk uses), so Docker's idea of the build context and ours agree: `*`, `?`,
+ * `**`, `!` exceptions (last match wins), and a path matched when a parent directory is.
+ * Honouring it keeps tags independent of local builds and installs (node_modules, *.js).
  */
-export function dockerIgnoreMatcher(dockerignore: string): (relativePath: string) => boolean {
-  const rules = dockerignore.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')).map((line) => {
-    const negated = line.startsWith('!');
-    const pattern = path.posix.normalize((negated ? line.slice(1) : line).replace(/^\/+/, ''));
-    const source = pattern.split('/').map((part) => (part === '**'
-      ? '(?:.*)'
-      : part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]'))).join('/').replace(/\(\?:\.\*\)\//g, '(?:.*/)?');
-    return { negated, regex: new RegExp(`^${source}(?:/.*)?$`) };
-  });
-  return (relativePath) => rules.reduce((ignored, rule) => (rule.regex.test(relativePath) ? !rule.negated : ignored), false);
+interface DockerIgnore {
+  /** Whether the context-relative path (file or directory) is left out of the build context. */
+  readonly ignores: (relativePath: string) => boolean;
+  /** The `!` exception patterns, cleaned as Docker cleans them. */
+  readonly exceptions: readonly string[];
 }
 
-function filesUnder(root: string, relative: string, ignored: (p: string) => boolean): string[] {
-  if (relative !== '' && ignored(relative)) return [];
+/** Parses a `.dockerignore` file's content. */
+export function parseDockerIgnore(content: string): DockerIgnore {
+  const matcher = dockerignore().add(content);
+  const exceptions = content.split(/\r?\n/).map((line) => line.trim())
+    .filter((line) => line.startsWith('!'))
+    .map((line) => path.posix.normalize(line.slice(1).trim().replace(/^\/+/, '')));
+  return { ignores: (relativePath) => matcher.ignores(relativePath), exceptions };
+}
+
+/**
+ * Context files under `relative`. An ignored directory is skipped as Docker skips it when it
+ * builds the context: unless an exception pattern names a path inside it (moby
+ * pkg/archive TarWithOptions), so `!runtime/generated/schema.ts` re-includes that file even
+ * though `runtime/generated` is ignored, while node_modules is never walked.
+ */
+function filesUnder(root: string, relative: string, ignore: DockerIgnore): string[] {
   const absolute = path.join(root, relative);
   if (!fs.existsSync(absolute)) return [];
-  if (fs.statSync(absolute).isFile()) return [relative];
-  return fs.readdirSync(absolute).sort().flatMap((entry) => filesUnder(root, path.posix.join(relative, entry), ignored));
+  if (fs.statSync(absolute).isFile()) return ignore.ignores(relative) ? [] : [relative];
+  if (relative !== '' && ignore.ignores(relative) && !ignore.exceptions.some((p) => `${p}/`.startsWith(`${relative}/`))) return [];
+  return fs.readdirSync(absolute).sort().flatMap((entry) => filesUnder(root, path.posix.join(relative, entry), ignore));
 }
 
 /**
@@ -51,11 +63,11 @@ export function readBuildInput(repositoryRoot: string, engineName: string): Buil
   }
   const dockerfile = fs.readFileSync(path.join(context, dockerfilePath), 'utf8');
   const dockerignorePath = path.join(context, '.dockerignore');
-  const ignored = dockerIgnoreMatcher(fs.existsSync(dockerignorePath) ? fs.readFileSync(dockerignorePath, 'utf8') : '');
+  const ignore = parseDockerIgnore(fs.existsSync(dockerignorePath) ? fs.readFileSync(dockerignorePath, 'utf8') : '');
   const paths = new Set<string>([dockerfilePath]);
   for (const source of dockerfileContextSources(dockerfile)) {
     const normalized = path.posix.normalize(source.replace(/^\/+/, '')).replace(/\/+$/, '');
-    for (const file of filesUnder(context, normalized === '.' ? '' : normalized, ignored)) paths.add(file);
+    for (const file of filesUnder(context, normalized === '.' ? '' : normalized, ignore)) paths.add(file);
   }
   return [...paths].sort().map((p) => ({ path: p, content: fs.readFileSync(path.join(context, p)) }));
 }
