@@ -1,11 +1,31 @@
 /**
  * A latency tier of the platform and the Kubernetes policy that follows from it. Every engine
  * belongs to exactly one tier; what a tier implies (host networking, pinned cores, autoscaling,
+ * probe periods, metrics scrape interval, rollout pace, added capabilities,
  * priority, which node pool) is decided here and nowhere else.
  *
  * Enum-like: use the static instances.
  */
 export class Tier {
+  // Host-network (pinned) engines: probes every second (the fastest Kubernetes allows), metrics
+  // every 5 s, rollouts replace in place (a surge pod would need the node's port, which the old pod
+  // holds), and the capabilities to pin threads (SYS_NICE) and lock hugepage memory (IPC_LOCK).
+  private static readonly PINNED_RUNTIME: TierRuntimePolicy = {
+    probes: { startupPeriodSeconds: 1, livenessPeriodSeconds: 1, readinessPeriodSeconds: 1, readinessFailureThreshold: 2 },
+    scrapeInterval: '5s',
+    rollout: { maxSurge: 0, maxUnavailable: 1 },
+    addedCapabilities: ['SYS_NICE', 'IPC_LOCK'],
+  };
+
+  // Pod-network engines: ordinary probe periods, metrics every 15 s, rollouts that never drop
+  // below the serving count, no added capabilities.
+  private static readonly POD_NETWORK_RUNTIME: TierRuntimePolicy = {
+    probes: { startupPeriodSeconds: 5, livenessPeriodSeconds: 10, readinessPeriodSeconds: 5, readinessFailureThreshold: 3 },
+    scrapeInterval: '15s',
+    rollout: { maxSurge: 1, maxUnavailable: 0 },
+    addedCapabilities: [],
+  };
+
   /**
    * Risk, positions, orders: host networking, dedicated whole cores, hugepages, the latency pool,
    * never autoscaled (a new replica would need a freshly isolated core and JIT warm-up).
@@ -21,6 +41,7 @@ export class Tier {
     nodePoolRole: 'latency',
     namespaceRole: 'latency',
     objectives: { latencyQuantile: 0.99, latencySeconds: 0.001, errorRatio: 0.001 },
+    runtime: Tier.PINNED_RUNTIME,
   });
 
   /** Market data, strategy, order routing: pod network, horizontally autoscaled. */
@@ -35,6 +56,7 @@ export class Tier {
     nodePoolRole: 'general',
     namespaceRole: 'engines',
     objectives: { latencyQuantile: 0.99, latencySeconds: 0.01, errorRatio: 0.005 },
+    runtime: Tier.POD_NETWORK_RUNTIME,
   });
 
   /** Analytics, factors, features, portfolio: heavy batch-like services, autoscaled. */
@@ -49,6 +71,7 @@ export class Tier {
     nodePoolRole: 'general',
     namespaceRole: 'engines',
     objectives: { latencyQuantile: 0.99, latencySeconds: 2.5, errorRatio: 0.01 },
+    runtime: Tier.POD_NETWORK_RUNTIME,
   });
 
   /** Client-facing services: websocket, backend API, frontend. */
@@ -63,6 +86,7 @@ export class Tier {
     nodePoolRole: 'general',
     namespaceRole: 'engines',
     objectives: { latencyQuantile: 0.99, latencySeconds: 0.25, errorRatio: 0.01 },
+    runtime: Tier.POD_NETWORK_RUNTIME,
   });
 
   /** Model inference and training on the GPU pool (arm64 GH200 nodes where there is one). */
@@ -77,6 +101,7 @@ export class Tier {
     nodePoolRole: 'gpu',
     namespaceRole: 'engines',
     objectives: { latencyQuantile: 0.99, latencySeconds: 0.5, errorRatio: 0.01 },
+    runtime: Tier.POD_NETWORK_RUNTIME,
   });
 
   /** Every tier, in descending priority. */
@@ -104,6 +129,8 @@ export class Tier {
   public readonly namespaceRole: NamespaceRole;
   /** What the tier's engines promise their callers; alerts fire when an engine breaks it. */
   public readonly objectives: ServiceObjectives;
+  /** Probe periods, metrics scrape interval, rollout pace and added capabilities of the tier's pods. */
+  public readonly runtime: TierRuntimePolicy;
 
   private constructor(props: TierProps) {
     this.name = props.name;
@@ -116,6 +143,7 @@ export class Tier {
     this.nodePoolRole = props.nodePoolRole;
     this.namespaceRole = props.namespaceRole;
     this.objectives = props.objectives;
+    this.runtime = props.runtime;
   }
 
   /** The tier's name. */
@@ -137,6 +165,7 @@ type TierProps = Pick<
   | 'nodePoolRole'
   | 'namespaceRole'
   | 'objectives'
+  | 'runtime'
 >;
 
 /**
@@ -151,6 +180,24 @@ export interface ServiceObjectives {
   readonly latencySeconds: number;
   /** Largest share of requests that may fail with a 5xx status (0.001 = 0.1%). */
   readonly errorRatio: number;
+}
+
+/** How the kubelet, Prometheus and rollouts treat a tier's pods. */
+export interface TierRuntimePolicy {
+  /** Probe periods in seconds (startup gets the engine's warm-up budget over its period). */
+  readonly probes: {
+    readonly startupPeriodSeconds: number;
+    readonly livenessPeriodSeconds: number;
+    readonly readinessPeriodSeconds: number;
+    /** Failed readiness probes before the pod leaves its Service's endpoints. */
+    readonly readinessFailureThreshold: number;
+  };
+  /** Prometheus scrape interval of the engine's metrics, e.g. `15s`. */
+  readonly scrapeInterval: string;
+  /** Rolling-update pace, in pods. */
+  readonly rollout: { readonly maxSurge: number; readonly maxUnavailable: number };
+  /** Linux capabilities added to `drop: [ALL]`; never `privileged`. */
+  readonly addedCapabilities: readonly string[];
 }
 
 /** What a node pool is for. */

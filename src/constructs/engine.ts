@@ -89,11 +89,10 @@ export class Engine extends Construct {
         selector: { matchLabels: selectorLabels(engine.name) },
         strategy: {
           type: 'RollingUpdate',
-          // Host-network pods hold their port on the node, so a surge pod has nowhere to go:
-          // replace in place instead. Elsewhere never drop below the serving count.
-          rollingUpdate: plan.hostNetwork
-            ? { maxSurge: IntOrString.fromNumber(0), maxUnavailable: IntOrString.fromNumber(1) }
-            : { maxSurge: IntOrString.fromNumber(1), maxUnavailable: IntOrString.fromNumber(0) },
+          rollingUpdate: {
+            maxSurge: IntOrString.fromNumber(plan.runtime.rollout.maxSurge),
+            maxUnavailable: IntOrString.fromNumber(plan.runtime.rollout.maxUnavailable),
+          },
         },
         template: { metadata: { labels: podLabels, annotations: podAnnotations }, spec: podSpec },
       },
@@ -166,7 +165,7 @@ export class Engine extends Construct {
       metadata: metadata(),
       spec: {
         selector: { matchLabels: selectorLabels(engine.name) },
-        endpoints: [{ port: HTTP_PORT_NAME, path: '/metrics', interval: plan.hostNetwork ? '5s' : '15s' }],
+        endpoints: [{ port: HTTP_PORT_NAME, path: '/metrics', interval: plan.runtime.scrapeInterval }],
       },
     });
   }
@@ -196,7 +195,7 @@ export class Engine extends Construct {
         ports: [{ name: HTTP_PORT_NAME, containerPort: engine.workload.port, protocol: 'TCP' }],
         // Keep serving while the endpoint removal propagates (see ENGINE_PRE_STOP_SECONDS).
         lifecycle: { preStop: { exec: { command: ['sleep', String(ENGINE_PRE_STOP_SECONDS)] } } },
-        ...this.probes(plan.hostNetwork, engine.workload.health.liveness, engine.workload.health.readiness,
+        ...this.probes(plan, engine.workload.health.liveness, engine.workload.health.readiness,
           engine.workload.health.startupBudgetSeconds),
       }
       : {};
@@ -215,9 +214,7 @@ export class Engine extends Construct {
         runAsNonRoot: true,
         capabilities: {
           drop: ['ALL'],
-          // Pinned engines set their own thread affinity and scheduling priority (SYS_NICE) and
-          // lock their hugepage-backed memory (IPC_LOCK). Never `privileged`.
-          add: engine.tier.dedicatedCores ? ['SYS_NICE', 'IPC_LOCK'] : undefined,
+          add: plan.runtime.addedCapabilities.length > 0 ? [...plan.runtime.addedCapabilities] : undefined,
         },
       },
     };
@@ -243,17 +240,14 @@ export class Engine extends Construct {
     };
   }
 
-  /**
-   * HTTP probes on the engine's port. Host-network (pinned) engines probe every second, the
-   * fastest Kubernetes allows; startup gets the engine's whole warm-up budget.
-   */
-  private probes(fast: boolean, liveness: string, readiness: string, startupBudgetSeconds: number): Pick<Container, 'startupProbe' | 'livenessProbe' | 'readinessProbe'> {
-    const period = fast ? 1 : 5;
+  /** HTTP probes on the engine's port, at the tier's periods; startup gets the engine's whole warm-up budget. */
+  private probes(plan: EnginePlan, liveness: string, readiness: string, startupBudgetSeconds: number): Pick<Container, 'startupProbe' | 'livenessProbe' | 'readinessProbe'> {
+    const { startupPeriodSeconds, livenessPeriodSeconds, readinessPeriodSeconds, readinessFailureThreshold } = plan.runtime.probes;
     const http = (path: string): Probe['httpGet'] => ({ path, port: IntOrString.fromString(HTTP_PORT_NAME) });
     return {
-      startupProbe: { httpGet: http(liveness), periodSeconds: period, timeoutSeconds: 1, failureThreshold: Math.ceil(startupBudgetSeconds / period) },
-      livenessProbe: { httpGet: http(liveness), periodSeconds: fast ? 1 : 10, timeoutSeconds: 1, failureThreshold: 3 },
-      readinessProbe: { httpGet: http(readiness), periodSeconds: period, timeoutSeconds: 1, failureThreshold: fast ? 2 : 3 },
+      startupProbe: { httpGet: http(liveness), periodSeconds: startupPeriodSeconds, timeoutSeconds: 1, failureThreshold: Math.ceil(startupBudgetSeconds / startupPeriodSeconds) },
+      livenessProbe: { httpGet: http(liveness), periodSeconds: livenessPeriodSeconds, timeoutSeconds: 1, failureThreshold: 3 },
+      readinessProbe: { httpGet: http(readiness), periodSeconds: readinessPeriodSeconds, timeoutSeconds: 1, failureThreshold: readinessFailureThreshold },
     };
   }
 }

@@ -1,3 +1,4 @@
+import { TierRuntimePolicy } from '../catalog/tier';
 import { DataStoreSpec } from '../catalog/data-stores';
 import { BatchWorkload, EngineSpec, ServiceWorkload } from '../catalog/engine-spec';
 import { EnvironmentSpec, NodePoolSpec, poolForRole } from '../environments/environment';
@@ -39,6 +40,8 @@ export interface EnginePlan {
   /** The pool the pods are placed on; undefined when the environment's general nodes take them untainted. */
   readonly pool?: NodePoolSpec;
   readonly hostNetwork: boolean;
+  /** Probe periods, scrape interval, rollout pace and added capabilities: the tier's, decided in tier.ts. */
+  readonly runtime: TierRuntimePolicy;
 }
 
 /** One data store as it runs in one environment. */
@@ -150,6 +153,7 @@ export function planEngine(engine: EngineSpec, environment: EnvironmentSpec): En
     // A GPU engine without GPUs runs on the general pool.
     pool: tier.nodePoolRole === 'gpu' && gpus === 0 ? undefined : tierPool,
     hostNetwork: tier.hostNetwork,
+    runtime: tier.runtime,
   };
 }
 
