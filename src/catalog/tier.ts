@@ -35,7 +35,7 @@ export class Tier {
     priorityClassName: 'nautilus-ultra-low-latency',
     priorityValue: 1_000_000,
     hostNetwork: true,
-    dedicatedCores: true,
+    pinned: true,
     hugepages: true,
     autoscaling: false,
     nodePoolRole: 'latency',
@@ -50,7 +50,7 @@ export class Tier {
     priorityClassName: 'nautilus-high-performance',
     priorityValue: 900_000,
     hostNetwork: false,
-    dedicatedCores: false,
+    pinned: false,
     hugepages: false,
     autoscaling: true,
     nodePoolRole: 'general',
@@ -65,7 +65,7 @@ export class Tier {
     priorityClassName: 'nautilus-compute',
     priorityValue: 500_000,
     hostNetwork: false,
-    dedicatedCores: false,
+    pinned: false,
     hugepages: false,
     autoscaling: true,
     nodePoolRole: 'general',
@@ -80,7 +80,7 @@ export class Tier {
     priorityClassName: 'nautilus-edge',
     priorityValue: 700_000,
     hostNetwork: false,
-    dedicatedCores: false,
+    pinned: false,
     hugepages: false,
     autoscaling: true,
     nodePoolRole: 'general',
@@ -95,7 +95,7 @@ export class Tier {
     priorityClassName: 'nautilus-gpu',
     priorityValue: 600_000,
     hostNetwork: false,
-    dedicatedCores: false,
+    pinned: false,
     hugepages: false,
     autoscaling: true,
     nodePoolRole: 'gpu',
@@ -117,8 +117,8 @@ export class Tier {
   public readonly priorityValue: number;
   /** Whether pods share the node's network namespace (bypassing the CNI). */
   public readonly hostNetwork: boolean;
-  /** Whether pods get whole, exclusive cores where the environment's kubelets pin them. */
-  public readonly dedicatedCores: boolean;
+  /** Whether pods are pinned: whole, exclusive cores where the environment's latency pool pins them. */
+  public readonly pinned: boolean;
   /** Whether pods get 2Mi hugepages where the environment's nodes pre-allocate them. */
   public readonly hugepages: boolean;
   /** Whether a HorizontalPodAutoscaler may scale the tier's workloads. */
@@ -137,7 +137,7 @@ export class Tier {
     this.priorityClassName = props.priorityClassName;
     this.priorityValue = props.priorityValue;
     this.hostNetwork = props.hostNetwork;
-    this.dedicatedCores = props.dedicatedCores;
+    this.pinned = props.pinned;
     this.hugepages = props.hugepages;
     this.autoscaling = props.autoscaling;
     this.nodePoolRole = props.nodePoolRole;
@@ -159,7 +159,7 @@ type TierProps = Pick<
   | 'priorityClassName'
   | 'priorityValue'
   | 'hostNetwork'
-  | 'dedicatedCores'
+  | 'pinned'
   | 'hugepages'
   | 'autoscaling'
   | 'nodePoolRole'

@@ -37,10 +37,10 @@ export interface NodePoolSpec {
   /** Every node's shape. */
   readonly instance: InstanceShape;
   /**
-   * Whether the pool's kubelets run `cpuManagerPolicy: static` (with reserved system CPUs), so
-   * Guaranteed pods with whole-CPU requests get exclusive cores.
+   * Whether the pool pins cores: its kubelets run `cpuManagerPolicy: static` (with reserved
+   * system CPUs), so Guaranteed pods with whole-CPU requests get exclusive cores.
    */
-  readonly staticCpuManager: boolean;
+  readonly pinned: boolean;
 }
 
 /** A StorageClass the environment creates. */

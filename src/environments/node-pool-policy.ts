@@ -41,7 +41,7 @@ export function poolTaints(pool: NodePoolSpec): NodeTaint[] {
  */
 export function poolLabels(pool: NodePoolSpec): Record<string, string> {
   const labels: Record<string, string> = { [NODE_POOL_LABEL]: pool.name };
-  if (pool.role === 'latency') labels['nautilus.io/cpu-manager-policy'] = pool.staticCpuManager ? 'static' : 'none';
+  if (pool.role === 'latency') labels['nautilus.io/cpu-manager-policy'] = pool.pinned ? 'static' : 'none';
   if ((pool.instance.gpus ?? 0) > 0) {
     labels[GPU_PRESENT_LABEL] = 'true';
     if (pool.instance.gpuProduct) labels['nvidia.com/gpu.product'] = pool.instance.gpuProduct;

@@ -23,7 +23,7 @@ function pool(
   name: string, role: NodePoolSpec['role'], zones: readonly string[], nodesPerZone: number,
   instance: InstanceShape, maxNodes: number,
 ): NodePoolSpec {
-  return { name, role, zones, nodesPerZone, instance, maxNodes, staticCpuManager: role === 'latency' };
+  return { name, role, zones, nodesPerZone, instance, maxNodes, pinned: role === 'latency' };
 }
 
 /**

@@ -28,12 +28,12 @@ export interface EnginePlan {
   /** Most pods the PodDisruptionBudget lets a drain take down at once. */
   readonly maxUnavailable: number;
   readonly cpuRequest: Cpu;
-  /** Set only for Guaranteed pods (dedicated cores); other tiers are not CPU-throttled. */
+  /** Set only for Guaranteed (pinned) pods; other tiers are not CPU-throttled. */
   readonly cpuLimit?: Cpu;
   readonly memoryRequest: Memory;
   readonly memoryLimit: Memory;
-  /** Whether the pod gets exclusive whole cores (Guaranteed QoS on a static-CPU-manager pool). */
-  readonly pinnedCores: boolean;
+  /** Whether the pod is pinned: exclusive whole cores (Guaranteed QoS on a pool that pins cores). */
+  readonly pinned: boolean;
   readonly hugepages2Mi?: Memory;
   /** `nvidia.com/gpu` per pod; 0 when the environment has no GPU pool and GPUs are only preferred. */
   readonly gpus: number;
@@ -83,9 +83,9 @@ export function enabledEngines(catalog: readonly EngineSpec[], environment: Envi
   return catalog.filter((e) => !disabled.has(e.name));
 }
 
-/** Whether an environment pins cores for tiers that want dedicated cores. */
+/** Whether an environment pins cores for pinned tiers (its latency pool pins them). */
 export function environmentPinsCores(environment: EnvironmentSpec): boolean {
-  return poolForRole(environment, 'latency')?.staticCpuManager ?? false;
+  return poolForRole(environment, 'latency')?.pinned ?? false;
 }
 
 /** Applies an environment's replica policy to production replica counts. */
@@ -106,14 +106,14 @@ export function scaleReplicas(environment: EnvironmentSpec, min: number, max: nu
 export function planEngine(engine: EngineSpec, environment: EnvironmentSpec): EnginePlan {
   const tier = engine.tier;
   const tierPool = poolForRole(environment, tier.nodePoolRole);
-  const pinnedCores = tier.dedicatedCores && environmentPinsCores(environment);
+  const pinned = tier.pinned && environmentPinsCores(environment);
   // Pinned engines keep their production budget everywhere they are pinned: a core is a core.
-  const scale = pinnedCores ? 1 : environment.resourceScale;
+  const scale = pinned ? 1 : environment.resourceScale;
   const scaled = <T extends Scalable<T>>(amount: T): T => scaleBy(amount, scale);
   const cpu = scaled(engine.resources.cpu);
   const memory = scaled(engine.resources.memory);
   // Guaranteed pods need limit == request; the others may burst up to their own limit.
-  const memoryLimit = tier.dedicatedCores ? memory : scaled(engine.resources.memoryLimit ?? engine.resources.memory);
+  const memoryLimit = tier.pinned ? memory : scaled(engine.resources.memoryLimit ?? engine.resources.memory);
   const hugepages = tier.hugepages && tierPool?.instance.hugepages2Mi ? engine.resources.hugepages2Mi : undefined;
   const gpuPool = poolForRole(environment, 'gpu');
   const gpus = engine.resources.gpu && gpuPool ? engine.resources.gpu.count : 0;
@@ -144,10 +144,10 @@ export function planEngine(engine: EngineSpec, environment: EnvironmentSpec): En
     autoscaling,
     maxUnavailable,
     cpuRequest: cpu,
-    cpuLimit: tier.dedicatedCores ? cpu : undefined,
+    cpuLimit: tier.pinned ? cpu : undefined,
     memoryRequest: memory,
     memoryLimit,
-    pinnedCores,
+    pinned,
     hugepages2Mi: hugepages,
     gpus,
     // A GPU engine without GPUs runs on the general pool.

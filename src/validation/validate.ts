@@ -250,7 +250,7 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
     check: (input) =>
       environmentPinsCores(input.environment)
         ? forEachEngine(input, (engine) =>
-          engine.tier.dedicatedCores && !engine.resources.cpu.isWholeCores
+          engine.tier.pinned && !engine.resources.cpu.isWholeCores
             ? [{
               subject: engine.name, field: 'resources.cpu', value: engine.resources.cpu.toQuantity(),
               problem: `the ${engine.tier.name} tier pins cores in this environment, and only whole CPUs can be pinned (a fraction is shared, not exclusive)`,
