@@ -215,6 +215,17 @@ describe('promtool test rules: each alert fires on its trigger and stays silent 
     expectCase({ alert: 'NautilusAutoscalerAtMaximum', at: 45, input: [current(max - 1)], expect: [] });
   });
 
+  it('NautilusAutoscalerMetricUnavailable: fires when the HPA reports ScalingActive=False for 10 minutes', () => {
+    const rule = alertRule('NautilusAutoscalerMetricUnavailable', { engine: 'market-data' });
+    expect(rule.annotations.description).toContain('requests_per_second from prometheus-adapter');
+    const condition = (status: string, value: number): Series => ({
+      series: `kube_horizontalpodautoscaler_status_condition{namespace="${marketData.namespace}",horizontalpodautoscaler="market-data",condition="ScalingActive",status="${status}"}`,
+      values: `${value}x30`,
+    });
+    expectCase({ alert: 'NautilusAutoscalerMetricUnavailable', at: 15, input: [condition('false', 1), condition('true', 0)], expect: [{ rule, labels: { condition: 'ScalingActive', status: 'false', horizontalpodautoscaler: 'market-data' }, value: '1' }] });
+    expectCase({ alert: 'NautilusAutoscalerMetricUnavailable', at: 15, input: [condition('false', 0), condition('true', 1)], expect: [] });
+  });
+
   it('NautilusPodsPending: fires for a platform pod pending 10 minutes, not for other namespaces', () => {
     const rule = alertRule('NautilusPodsPending');
     const pending = (namespace: string, value: number): Series => ({ series: `kube_pod_status_phase{namespace="${namespace}",pod="p",phase="Pending"}`, values: `${value}x30` });

@@ -3,7 +3,7 @@ import { PrometheusRule, PrometheusRuleSpecGroupsRulesExpr } from '../../../impo
 import { Tier } from '../../catalog/tier';
 import { RUNTIME_METRICS } from '../../engines/runtime/metric-names';
 import { EnvironmentSpec } from '../../environments/environment';
-import { MONITORING_STACK, SCRAPE_LABELS, trafficPathMatcher } from '../../planning/monitoring';
+import { MONITORING_STACK, REQUESTS_PER_SECOND, SCRAPE_LABELS, trafficPathMatcher } from '../../planning/monitoring';
 import { DataStorePlan, EnginePlan, isBatch, isService } from '../../planning/plan';
 
 /** A recording rule: `expr` evaluated and stored as the series `record`. */
@@ -39,6 +39,7 @@ export const KUBE_STATE_METRICS = {
   deploymentDesired: 'kube_deployment_spec_replicas',
   statefulSetReady: 'kube_statefulset_status_replicas_ready',
   hpaCurrent: 'kube_horizontalpodautoscaler_status_current_replicas',
+  hpaCondition: 'kube_horizontalpodautoscaler_status_condition',
   podPhase: 'kube_pod_status_phase',
   cronJobNextSchedule: 'kube_cronjob_next_schedule_time',
   cronJobLastSchedule: 'kube_cronjob_status_last_schedule_time',
@@ -182,17 +183,38 @@ export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
     ];
   });
 
-  const autoscaling: AlertingRule[] = services.filter((plan) => plan.autoscaling).map((plan) => ({
-    alert: 'NautilusAutoscalerAtMaximum',
-    expr: `${selector(KUBE_STATE_METRICS.hpaCurrent, { namespace: plan.namespace, horizontalpodautoscaler: plan.engine.name })} >= ${plan.autoscaling!.maxReplicas}`,
-    for: '30m',
-    labels: { ...common, severity: 'warning', engine: plan.engine.name, tier: plan.engine.tier.name, namespace: plan.namespace },
-    annotations: {
-      summary: `${plan.engine.name}: autoscaler held at its maximum of ${plan.autoscaling!.maxReplicas} replicas for 30 minutes`,
-      description: `${plan.engine.name} has run {{ $value }} replicas, its HorizontalPodAutoscaler's maximum, for 30 minutes: more load arrives than it may scale for.`,
-      runbook: 'Check the request rate and CPU against the HPA targets; raise maxReplicas in the engine catalog if the load is real (and the pool\'s maxNodes with it).',
-    },
-  }));
+  const autoscaling: AlertingRule[] = services.filter((plan) => plan.autoscaling).flatMap((plan) => {
+    const name = plan.engine.name;
+    const max = plan.autoscaling!.maxReplicas;
+    const labels = { ...common, severity: 'warning', engine: name, tier: plan.engine.tier.name, namespace: plan.namespace };
+    const hpa = { namespace: plan.namespace, horizontalpodautoscaler: name };
+    return [
+      {
+        alert: 'NautilusAutoscalerAtMaximum',
+        expr: `${selector(KUBE_STATE_METRICS.hpaCurrent, hpa)} >= ${max}`,
+        for: '30m',
+        labels,
+        annotations: {
+          summary: `${name}: autoscaler held at its maximum of ${max} replicas for 30 minutes`,
+          description: `${name} has run {{ $value }} replicas, its HorizontalPodAutoscaler's maximum, for 30 minutes: more load arrives than it may scale for.`,
+          runbook: 'Check the request rate and CPU against the HPA targets; raise maxReplicas in the engine catalog if the load is real (and the pool\'s maxNodes with it).',
+        },
+      },
+      {
+        // An HPA that cannot read one of its metrics (requests_per_second without the adapter) keeps
+        // scaling up on the others but never scales down.
+        alert: 'NautilusAutoscalerMetricUnavailable',
+        expr: `${selector(KUBE_STATE_METRICS.hpaCondition, { ...hpa, condition: 'ScalingActive', status: 'false' })} == 1`,
+        for: '10m',
+        labels,
+        annotations: {
+          summary: `${name}: its autoscaler cannot read its metrics`,
+          description: `${name}'s HorizontalPodAutoscaler reports ScalingActive=False: a metric it scales on (CPU from metrics-server, ${plan.autoscaling!.targetRequestsPerSecond !== undefined ? `${REQUESTS_PER_SECOND.name} from prometheus-adapter` : 'no custom metric'}) cannot be read, so it will not scale down.`,
+          runbook: `kubectl -n ${plan.namespace} describe hpa ${name} (Conditions, Events); kubectl get apiservice v1beta1.custom.metrics.k8s.io; check the adapter's ConfigMap ${MONITORING_STACK.adapterConfigMap}.`,
+        },
+      },
+    ];
+  });
 
   const namespaces = oneOf([...new Set([...engines.map((plan) => plan.namespace), ...stores.map((plan) => plan.namespace)])]);
   const scheduling: AlertingRule[] = [{
