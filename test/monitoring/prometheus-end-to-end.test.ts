@@ -12,7 +12,7 @@
  *
  * What differs from a cluster, on purpose: targets are 127.0.0.1:<the manifest's port>, the
  * labels the operator derives from the Service and Pod (namespace, service, pod, endpoint, job)
- * are set statically, and the scrape and evaluation intervals are 1 s instead of 15 s (5 s for
+ * are set statically, and the scrape interval is 2 s (evaluation 1 s) instead of 15 s (5 s for
  * host-network engines) so the test takes seconds, not minutes. The rules, including their `for`
  * durations, are used exactly as synthesized. The adapter itself (an aggregated API server) is not
  * run: its query is.
@@ -109,7 +109,7 @@ function metricsPort(workload: EngineWorkload): number {
 /** One scrape job per ServiceMonitor endpoint, labelled as the operator labels its targets. */
 function scrapeConfig(): unknown {
   return {
-    global: { scrape_interval: '1s', evaluation_interval: '1s' },
+    global: { scrape_interval: '2s', scrape_timeout: '2s', evaluation_interval: '1s' },
     rule_files: ruleObjects.map((o) => `${o.metadata.name}.rules.yaml`),
     scrape_configs: workloads.map((w) => ({
       job_name: `serviceMonitor/${w.namespace}/${w.name}/0`,
@@ -217,7 +217,13 @@ test('both engines are scraped with the labels the ServiceMonitors give them', a
 test(`stopping ${STOPPED} fires its NautilusEngineDown alert, silent while it runs`, async () => {
   const mine = (alerts: Array<{ labels: Record<string, string>; state: string }>) =>
     alerts.filter((a) => a.labels.alertname === 'NautilusEngineDown' && a.labels.engine === STOPPED);
-  expect(mine(await server().alerts())).toEqual([]);
+  // Silent while it runs: nothing pending or firing once its target is up (a scrape that timed out
+  // on a loaded machine may have made it pending for a moment; that clears at the next evaluation).
+  const silent = await poll(async () => {
+    const up = await server().query(`up{service="${STOPPED}"}`);
+    return up.length === 1 && up[0].value[1] === '1' && mine(await server().alerts()).length === 0 ? true : undefined;
+  }, Date.now() + 30_000, 500);
+  if (silent instanceof Error) throw new Error(`the alert is active while ${STOPPED} runs: ${JSON.stringify(mine(await server().alerts()))}`);
 
   await engines.get(STOPPED)!.stop(5000);
   const pending = await poll(async () => (mine(await server().alerts()).some((a) => a.state === 'pending') ? true : undefined), Date.now() + 20_000, 500);
@@ -258,7 +264,7 @@ test(`traffic to ${LOADED} is served as ${REQUESTS_PER_SECOND.name} through the 
 
   // Without the path filter the same query counts the probes and scrapes too.
   const unfiltered = Number((await server().query(`sum(rate(${names[0]}{pod="${podName(workload)}"}[${REQUESTS_PER_SECOND.window}]))`))[0].value[1]);
-  expect(unfiltered).toBeGreaterThan(value + 2);
+  expect(unfiltered).toBeGreaterThan(value + 1);
 
   const recorded = await server().query(`service:nautilus_http_requests:rate1m{service="${LOADED}"}`);
   expect(recorded).toHaveLength(1);
