@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs the servers the tests run for real, from Debian's packages: redis-server and the
-# PostgreSQL server (the engine contract test, test/contract), and `prometheus`, which ships
-# promtool and the Prometheus server (the rule tests and the end-to-end monitoring test,
-# test/monitoring). Idempotent and quiet: does nothing when both are
-# already installed, so CI can run it on every build.
+# Installs the servers the tests run for real, from Debian's packages: redis-server, redis-sentinel
+# and the PostgreSQL server (the engine contract and Redis failover tests, test/contract), and
+# `prometheus`, which ships promtool and the Prometheus server (the rule tests and the end-to-end
+# monitoring test, test/monitoring). Idempotent and quiet: does nothing when all are already
+# installed, so CI can run it on every build.
 #
 #   bash scripts/install-test-services.sh
 #
@@ -13,6 +13,7 @@
 set -euo pipefail
 
 have_redis() { command -v redis-server >/dev/null 2>&1; }
+have_sentinel() { command -v redis-sentinel >/dev/null 2>&1; }
 have_postgres() {
   command -v postgres >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1 && return 0
   compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null && compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
@@ -22,6 +23,7 @@ have_prometheus() { command -v prometheus >/dev/null 2>&1 && command -v promtool
 
 packages=()
 have_redis || packages+=(redis-server)
+have_sentinel || packages+=(redis-sentinel)
 have_postgres || packages+=(postgresql)
 have_prometheus || packages+=(prometheus)
 if [ "${#packages[@]}" -eq 0 ]; then
@@ -50,5 +52,6 @@ if ! { "${sudo_cmd[@]}" apt-get update -qq && \
 fi
 
 have_redis || { echo "install-test-services: redis-server still missing after install" >&2; exit 1; }
+have_sentinel || { echo "install-test-services: redis-sentinel still missing after install" >&2; exit 1; }
 have_postgres || { echo "install-test-services: postgres/initdb still missing after install" >&2; exit 1; }
 have_prometheus || { echo "install-test-services: prometheus/promtool still missing after install" >&2; exit 1; }

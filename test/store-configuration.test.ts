@@ -14,6 +14,8 @@ import { DEV, PROD, STAGING } from '../src/environments/platform-environments';
 import { planDataStore } from '../src/planning/plan';
 import { onPath, postgresBinDir, unprivilegedAccount } from './contract/data-stores';
 import { ManagedProcess, freePort, killAll, poll } from './contract/processes';
+import { RedisMembers, loadRedisManifest } from './contract/redis-members';
+import Redis from 'ioredis';
 
 jest.setTimeout(60_000);
 
@@ -36,13 +38,18 @@ describe.each(environments.map((e) => [e.name, e] as const))('redis.conf of %s',
     if (!server || !cli) throw new Error('redis-server not found; install it with: bash scripts/install-test-services.sh');
     const dir = fs.mkdtempSync(path.join(workdir, `redis-${name}-`));
     const conf = path.join(dir, 'redis.conf');
-    const generated = redisConf(plan.memory, plan.store.port);
+    const generated = redisConf(plan.memory, plan.store.port, plan.replicas > 1);
     // Only what differs on a test machine changes: the data directory (Redis enters it while
-    // reading the file, so the line itself is replaced) and the port.
+    // reading the file, so the line itself is replaced), the included file start.sh renders (here
+    // with the password only: the replication lines are run by test/contract/redis-failover) and
+    // the port.
     expect(generated).toMatch(/^dir \/data$/m);
-    fs.writeFileSync(conf, generated.replace(/^dir \/data$/m, `dir ${dir}`));
+    expect(generated).toMatch(/^include \/run\/redis\/redis\.conf$/m);
+    const rendered = path.join(dir, 'rendered.conf');
+    fs.writeFileSync(rendered, 'requirepass "test-only"\n');
+    fs.writeFileSync(conf, generated.replace(/^dir \/data$/m, `dir ${dir}`).replace(/^include .*$/m, `include ${rendered}`));
     const port = await freePort();
-    const redis = new ManagedProcess('redis', server, [conf, '--port', String(port), '--requirepass', 'test-only'], {});
+    const redis = new ManagedProcess('redis', server, [conf, '--port', String(port)], {});
     const ask = (...args: string[]) =>
       execFileSync(cli, ['-h', '127.0.0.1', '-p', String(port), '--no-auth-warning', '-a', 'test-only', ...args], { encoding: 'utf8', stdio: 'pipe' }).trim();
     try {
@@ -55,6 +62,8 @@ describe.each(environments.map((e) => [e.name, e] as const))('redis.conf of %s',
       expect(ask('config', 'get', 'maxmemory-policy')).toBe('maxmemory-policy\nnoeviction');
       expect(Number(ask('config', 'get', 'maxmemory').split('\n')[1])).toBe(Math.floor(plan.memory.mebibytes * 0.8) * 1024 * 1024);
       expect(ask('config', 'get', 'latency-monitor-threshold')).toBe('latency-monitor-threshold\n1');
+      // Replication settings only where there are replicas.
+      expect(ask('config', 'get', 'min-replicas-to-write')).toBe(`min-replicas-to-write\n${plan.replicas > 1 ? 1 : 0}`);
     } finally {
       await redis.stop();
     }
@@ -101,6 +110,45 @@ describe('postgresql.conf', () => {
     } finally {
       server.signal('SIGINT');
       if (!(await server.waitForExit(15_000))) await server.stop(1000);
+    }
+  });
+});
+
+describe('Redis start.sh (dev: a single server), run as its container runs it', () => {
+  const ROOT = path.join(__dirname, '..');
+
+  test('starts a redis-server that requires the password from the mounted Secret', async () => {
+    const members = await RedisMembers.create(loadRedisManifest(ROOT, 'dev'), 'start-sh-password');
+    try {
+      expect(members.members).toHaveLength(1);
+      const [member] = members.members;
+      members.start(member);
+      expect(member.sentinel).toBeUndefined();
+      await members.waitForServer(member, Date.now() + 15_000);
+      const anonymous = new Redis({ host: member.address, port: 6379, lazyConnect: true, enableReadyCheck: false, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      anonymous.on('error', () => undefined);
+      try {
+        await anonymous.connect();
+        await expect(anonymous.get('k')).rejects.toThrow(/NOAUTH/);
+      } finally {
+        anonymous.disconnect();
+      }
+      expect((await members.role(member)).role).toBe('master');
+    } finally {
+      await members.dispose();
+    }
+  });
+
+  test('refuses a password Redis would parse as syntax, exiting 78 with the reason', async () => {
+    const members = await RedisMembers.create(loadRedisManifest(ROOT, 'dev'), 'has"quote');
+    try {
+      const [member] = members.members;
+      members.start(member);
+      const exit = await member.server!.waitForExit(10_000);
+      expect(exit?.code).toBe(78);
+      expect(member.server!.log).toContain('contains a quote or backslash');
+    } finally {
+      await members.dispose();
     }
   });
 });

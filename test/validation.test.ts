@@ -121,9 +121,9 @@ const cases: Array<{
   },
   {
     rule: 'host-network-replicas-fit-pool',
-    catalog: withEngine('risk-engine', (e) => scaling(e, { minReplicas: 3, maxReplicas: 3 })),
+    catalog: withEngine('risk-engine', (e) => scaling(e, { minReplicas: 4, maxReplicas: 4 })),
     environment: PROD,
-    expect: /\[prod\] risk-engine: workload\.scaling\.minReplicas = 3: host-network pods need one node each and the latency pool has 2/,
+    expect: /\[prod\] risk-engine: workload\.scaling\.minReplicas = 4: host-network pods need one node each and the latency pool has 3/,
   },
   {
     rule: 'node-pool-zones',
@@ -249,11 +249,31 @@ const cases: Array<{
     environment: withPool(PROD, 'general', { nodesPerZone: 2 }),
     expect: /\[prod\] node pool general: zones = 3 zones × 2 nodes: the environment must survive a zone loss and after losing one zone the 4 nodes left cannot hold/,
   },
+  {
+    rule: 'redis-members',
+    environment: { ...PROD, redis: { members: 3 } },
+    expect: /\[prod\] redis: redis\.sentinel = undefined: 3 members without Sentinel.*Fix: add sentinel settings/,
+  },
+  {
+    rule: 'redis-sentinel-quorum',
+    environment: { ...PROD, redis: { members: 3, sentinel: { ...PROD.redis.sentinel!, quorum: 4 } } },
+    expect: /\[prod\] redis: redis\.sentinel\.quorum = 4: must be between 1 and the number of Sentinels \(3, one per member\)\. Fix: set quorum to 2/,
+  },
+  {
+    rule: 'redis-sentinel-quorum',
+    environment: { ...PROD, redis: { members: 4, sentinel: PROD.redis.sentinel } },
+    expect: /\[prod\] redis: redis\.members = 4: an even number of Sentinels.*Fix: use 5 members \(or 3\)/,
+  },
+  {
+    rule: 'redis-survives-zone-loss',
+    environment: { ...STAGING, nodePools: STAGING.nodePools.map((p) => (p.role === 'latency' ? { ...p, zones: ['eu-west-1a', 'eu-west-1b'] } : p)) },
+    expect: /\[staging\] redis: redis\.members = 3: the latency pool .* spans 2 zone\(s\); losing the fullest zone leaves 1 of 3 Sentinels.*Fix: give the latency pool at least 3 zones/,
+  },
 ];
 
 describe('validation', () => {
   test('the platform as shipped is valid in every environment', () => {
-    expect(() => validatePlatform(PLATFORM_ENGINES, [DEV, PROD])).not.toThrow();
+    expect(() => validatePlatform(PLATFORM_ENGINES, [DEV, STAGING, PROD])).not.toThrow();
   });
 
   test.each(cases.map((c) => [c.rule, c] as const))('%s: fails with environment, engine, field, value and fix', (_rule, c) => {

@@ -22,6 +22,17 @@ export interface DataStoreSpec {
   readonly uid: number;
   /** How long to wait for a clean shutdown (checkpoint or AOF fsync) before SIGKILL. */
   readonly terminationGracePeriodSeconds: number;
+  /**
+   * Ports the members of a replicated store use to reach each other, besides the client port
+   * (which replication also uses). Opened between members only when there are two or more.
+   */
+  readonly peerPorts: ReadonlyArray<{ readonly name: string; readonly port: number }>;
+  /**
+   * Whole CPUs the server gets where the environment pins cores, because the ultra-low-latency
+   * tier reads it on every request; the store then runs on the latency pool with Guaranteed QoS.
+   * Absent: the store is never pinned and runs on the storage pool.
+   */
+  readonly pinnedCpu?: Cpu;
 }
 
 /** TimescaleDB: PostgreSQL 16 with the timescaledb extension, one primary (see README: HA). */
@@ -36,9 +47,26 @@ export const TIMESCALEDB: DataStoreSpec = {
   storageTier: 'fast',
   uid: 70,
   terminationGracePeriodSeconds: 120,
+  peerPorts: [],
 };
 
-/** Redis with AOF persistence, one primary (see README: HA). */
+/**
+ * Redis Sentinel, beside each Redis member where the environment replicates Redis: its port, the
+ * name it monitors the primary under (clients ask for it), and its container's small budget
+ * (request == limit, so a pinned Redis pod stays Guaranteed; never a whole CPU, so never pinned).
+ */
+export const REDIS_SENTINEL = {
+  port: 26379,
+  portName: 'sentinel',
+  masterName: 'nautilus',
+  cpu: Cpu.millis(100),
+  memory: Memory.mebibytes(64),
+} as const;
+
+/**
+ * Redis with AOF persistence: one primary, replicas and Sentinel where the environment's Redis
+ * settings ask for them. Pinned to a whole core where the environment pins cores.
+ */
 export const REDIS: DataStoreSpec = {
   name: 'redis',
   image: 'redis:7.4.1-alpine',
@@ -50,6 +78,8 @@ export const REDIS: DataStoreSpec = {
   storageTier: 'fast',
   uid: 999,
   terminationGracePeriodSeconds: 30,
+  peerPorts: [{ name: REDIS_SENTINEL.portName, port: REDIS_SENTINEL.port }],
+  pinnedCpu: Cpu.cores(1),
 };
 
 /** Every data store, by name. */

@@ -19,9 +19,9 @@ interface Workload {
   readonly hostNetwork: boolean;
 }
 
-/** A workload traffic can be allowed to, on its port. */
+/** A workload traffic can be allowed to, on its ports. */
 interface Endpoint extends Workload {
-  readonly port: number;
+  readonly ports: readonly number[];
 }
 
 /** Names of the engines and stores an engine calls. */
@@ -66,12 +66,13 @@ export class NetworkPolicies extends Construct {
     for (const plan of props.engines) {
       if (isService(plan.engine)) {
         endpoints.set(plan.engine.name, {
-          name: plan.engine.name, namespace: plan.namespace, port: plan.engine.workload.port, hostNetwork: plan.hostNetwork,
+          name: plan.engine.name, namespace: plan.namespace, ports: [plan.engine.workload.port], hostNetwork: plan.hostNetwork,
         });
       }
     }
     for (const plan of props.stores) {
-      endpoints.set(plan.store.name, { name: plan.store.name, namespace: plan.namespace, port: plan.store.port, hostNetwork: false });
+      // With Sentinel, clients ask it for the primary, then connect to that member's own port.
+      endpoints.set(plan.store.name, { name: plan.store.name, namespace: plan.namespace, ports: plan.clientPorts.map((p) => p.port), hostNetwork: false });
     }
     const peer = (e: Workload): NetworkPolicyPeer => e.hostNetwork
       ? { ipBlock: { cidr: environment.nodeNetworkCidr } }
@@ -90,16 +91,33 @@ export class NetworkPolicies extends Construct {
     for (const target of [...endpoints.values()].sort((a, b) => a.name.localeCompare(b.name))) {
       const plan = engineByName.get(target.name);
       const from: NetworkPolicyPeer[] = (callers.get(target.name) ?? []).map(peer);
-      const ingress = from.length > 0 ? [{ from: dedupe(from), ports: [tcp(target.port)] }] : [];
+      const targetPorts = target.ports.map(tcp);
+      const ingress = from.length > 0 ? [{ from: dedupe(from), ports: targetPorts }] : [];
       if (plan) {
-        ingress.push({ from: [{ namespaceSelector: namespaceSelector(environment.monitoringNamespace) }], ports: [tcp(target.port)] });
+        ingress.push({ from: [{ namespaceSelector: namespaceSelector(environment.monitoringNamespace) }], ports: targetPorts });
         if (plan.engine.publicIngress) {
-          ingress.push({ from: [{ namespaceSelector: namespaceSelector(environment.ingressNamespace) }], ports: [tcp(target.port)] });
+          ingress.push({ from: [{ namespaceSelector: namespaceSelector(environment.ingressNamespace) }], ports: targetPorts });
         }
       }
       new KubeNetworkPolicy(this, `Ingress-${target.name}`, {
         metadata: { name: `${target.name}-ingress`, namespace: target.namespace },
         spec: { podSelector: { matchLabels: selectorLabels(target.name) }, policyTypes: ['Ingress'], ingress },
+      });
+    }
+
+    // Members of a replicated store reach each other on the client port (replication) and their
+    // peer ports (e.g. Sentinel's).
+    for (const plan of props.stores.filter((s) => s.replicas > 1)) {
+      const own = { podSelector: { matchLabels: selectorLabels(plan.store.name) } };
+      const ports = [tcp(plan.store.port), ...plan.store.peerPorts.map((p) => tcp(p.port))];
+      new KubeNetworkPolicy(this, `Peers-${plan.store.name}`, {
+        metadata: { name: `${plan.store.name}-peers`, namespace: plan.namespace },
+        spec: {
+          podSelector: own.podSelector,
+          policyTypes: ['Ingress', 'Egress'],
+          ingress: [{ from: [own], ports }],
+          egress: [{ to: [own], ports }],
+        },
       });
     }
 
@@ -113,7 +131,7 @@ export class NetworkPolicies extends Construct {
         spec: {
           podSelector: { matchLabels: selectorLabels(plan.engine.name) },
           policyTypes: ['Egress'],
-          egress: targets.map((t) => ({ to: [peer(t)], ports: [tcp(t.port)] })),
+          egress: targets.map((t) => ({ to: [peer(t)], ports: t.ports.map(tcp) })),
         },
       });
     }

@@ -1,35 +1,76 @@
 import { Construct } from 'constructs';
+import { Probe } from '../../imports/k8s';
+import { REDIS_SENTINEL } from '../catalog/data-stores';
 import { DataStorePlan } from '../planning/plan';
 import { CREDENTIAL_SECRETS } from '../planning/runtime-contract';
-import { redisConf } from './redis-configuration';
-import { StatefulStore } from './stateful-store';
+import {
+  LOCAL_ADDRESS, REDIS_FILES, REDIS_PATHS, RedisTopology, preStopScript, redisConf, sentinelConf, startScript,
+} from './redis-configuration';
+import { StatefulStore, headlessServiceName } from './stateful-store';
 
-const secret = (key: string) => ({
-  secretKeyRef: { name: CREDENTIAL_SECRETS.redis.name, key },
-});
+/** Seconds the preStop hook waits for Sentinel to move the primary role elsewhere. */
+const HAND_OVER_SECONDS = 15;
 
-/** Redis as one primary with AOF persistence; the password comes from a Secret. */
+/** `redis-cli ping` against a local port, authenticated from the mounted Secret, never via argv. */
+function pingProbe(port: number, timing: Pick<Probe, 'periodSeconds' | 'timeoutSeconds' | 'failureThreshold'>): Probe {
+  // redis-cli exits 0 even on an error reply, so compare the answer itself.
+  const script = `REDISCLI_AUTH="$(cat ${REDIS_PATHS.secret}/password)" && export REDISCLI_AUTH && test "$(redis-cli -h ${LOCAL_ADDRESS} -p ${port} ping)" = PONG`;
+  return { exec: { command: ['/bin/sh', '-c', script] }, ...timing };
+}
+
+/**
+ * Redis with AOF persistence. With one member, a single server. With more, one primary and
+ * replicas, each pod running the server and a Sentinel that fails the primary over; a preStop
+ * hook hands the primary role away before a primary pod stops. The password reaches Redis and
+ * Sentinel through files rendered at start from the mounted Secret, never through argv or env.
+ */
 export class Redis extends StatefulStore {
   constructor(scope: Construct, id: string, plan: DataStorePlan) {
-    const port = plan.store.port;
-    // redis-cli exits 0 even on an error reply, so compare the answer itself.
-    const ping = { exec: { command: ['/bin/sh', '-c', `test "$(redis-cli -h 127.0.0.1 -p ${port} ping)" = PONG`] } };
+    const { store, sentinel } = plan;
+    const port = store.port;
+    const memberDomain = `.${headlessServiceName(store.name)}.${plan.namespace}.svc.cluster.local`;
+    const topology: RedisTopology | undefined = sentinel
+      ? {
+        members: Array.from({ length: plan.replicas }, (_unused, ordinal) => `${store.name}-${ordinal}${memberDomain}`),
+        memberDomain,
+        sentinel,
+      }
+      : undefined;
+    const start = (role: 'server' | 'sentinel') => ['/bin/sh', `${REDIS_PATHS.config}/${REDIS_FILES.start}`, role];
+    const files: Record<string, string> = { [REDIS_FILES.start]: startScript(port, topology) };
+    if (topology) {
+      files[REDIS_FILES.sentinel] = sentinelConf();
+      files[REDIS_FILES.preStop] = preStopScript(port, topology, HAND_OVER_SECONDS);
+    }
     super(scope, id, {
       plan,
-      configFile: { name: 'redis.conf', content: redisConf(plan.memory, port), mountPath: '/etc/redis' },
-      dataMountPath: '/data',
+      configFile: { name: REDIS_FILES.server, content: redisConf(plan.memory, port, topology !== undefined), mountPath: REDIS_PATHS.config },
+      additionalConfigFiles: files,
+      secretFiles: { secretName: CREDENTIAL_SECRETS.redis.name, mountPath: REDIS_PATHS.secret },
+      dataMountPath: REDIS_PATHS.data,
       container: {
-        command: ['redis-server', '/etc/redis/redis.conf', '--requirepass', '$(REDIS_PASSWORD)'],
-        env: [
-          { name: 'REDIS_PASSWORD', valueFrom: secret('password') },
-          // Read by redis-cli in the probes.
-          { name: 'REDISCLI_AUTH', valueFrom: secret('password') },
-        ],
-        startupProbe: { ...ping, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 30 },
-        livenessProbe: { ...ping, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
-        readinessProbe: { ...ping, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+        command: start('server'),
+        startupProbe: pingProbe(port, { periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 30 }),
+        livenessProbe: pingProbe(port, { periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 }),
+        readinessProbe: pingProbe(port, { periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 }),
+        ...(topology
+          ? { lifecycle: { preStop: { exec: { command: ['/bin/sh', `${REDIS_PATHS.config}/${REDIS_FILES.preStop}`] } } } }
+          : {}),
       },
-      scratch: [{ name: 'tmp', mountPath: '/tmp' }],
+      sidecars: topology
+        ? [{
+          name: 'sentinel',
+          command: start('sentinel'),
+          ports: [{ name: REDIS_SENTINEL.portName, containerPort: REDIS_SENTINEL.port, protocol: 'TCP' }],
+          // Sentinel needs the other members to be useful; it only has to be alive to be ready.
+          readinessProbe: pingProbe(REDIS_SENTINEL.port, { periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 }),
+          livenessProbe: pingProbe(REDIS_SENTINEL.port, { periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 }),
+          cpu: REDIS_SENTINEL.cpu,
+          memory: REDIS_SENTINEL.memory,
+        }]
+        : [],
+      // /run/redis holds the rendered files with the password: memory-backed, never on a disk.
+      scratch: [{ name: 'tmp', mountPath: '/tmp' }, { name: 'runtime', mountPath: REDIS_PATHS.runtime, memory: true }],
     });
   }
 }

@@ -1,10 +1,11 @@
 import { createHash } from 'crypto';
 import { Construct } from 'constructs';
 import {
-  Container, IntOrString, KubeConfigMap, KubeService, KubeServiceAccount, KubeStatefulSet,
-  Quantity, Volume, VolumeMount,
+  Container, IntOrString, KubeConfigMap, KubePodDisruptionBudget, KubeService, KubeServiceAccount,
+  KubeStatefulSet, Quantity, ResourceRequirements, ServicePort, Volume, VolumeMount,
 } from '../../imports/k8s';
 import { imageVersion } from '../model/domains';
+import { Cpu, Memory } from '../model/quantities';
 import { DataStorePlan } from '../planning/plan';
 import { componentLabels, selectorLabels } from './labels';
 import { placement } from './scheduling';
@@ -12,23 +13,42 @@ import { placement } from './scheduling';
 /** The PriorityClass of the data stores: every engine needs them, so nothing may preempt them. */
 export const DATA_PRIORITY_CLASS = 'nautilus-data';
 
+/** The headless Service giving a store's pods stable DNS names (`<pod>.<it>.<namespace>.svc...`). */
+export function headlessServiceName(storeName: string): string {
+  return `${storeName}-headless`;
+}
+
 /** Properties of a {@link StatefulStore}. */
 export interface StatefulStoreProps {
   /** The store as it runs in this environment. */
   readonly plan: DataStorePlan;
-  /** File name and content of the server's configuration, mounted read-only at `configMountPath`. */
+  /** File name and content of the server's configuration, mounted read-only at `mountPath`. */
   readonly configFile: { readonly name: string; readonly content: string; readonly mountPath: string };
+  /** Further files mounted beside `configFile` (scripts, a second program's configuration). @default none */
+  readonly additionalConfigFiles?: Readonly<Record<string, string>>;
+  /**
+   * A Secret mounted read-only as files (readable by the pod's group only): how a server gets a
+   * password without it appearing in any process's arguments or environment. @default none
+   */
+  readonly secretFiles?: { readonly secretName: string; readonly mountPath: string };
   /** Where the data volume is mounted. */
   readonly dataMountPath: string;
   /** The server container's process, environment and probes; resources, mounts and security are added here. */
-  readonly container: Pick<Container, 'command' | 'args' | 'env' | 'startupProbe' | 'livenessProbe' | 'readinessProbe'>;
+  readonly container: Pick<Container, 'command' | 'args' | 'env' | 'startupProbe' | 'livenessProbe' | 'readinessProbe' | 'lifecycle'>;
   /** Extra writable scratch mounts the server needs with a read-only root filesystem. */
   readonly scratch: ReadonlyArray<{ readonly name: string; readonly mountPath: string; readonly memory?: boolean }>;
+  /**
+   * Containers beside the server, from the same image with the same mounts and security (e.g. a
+   * Sentinel). Their CPU and memory are requested and limited alike, so a pinned pod stays
+   * Guaranteed; a fraction of a CPU is never pinned. @default none
+   */
+  readonly sidecars?: ReadonlyArray<Pick<Container, 'name' | 'command' | 'args' | 'env' | 'ports' | 'startupProbe' | 'livenessProbe' | 'readinessProbe'> & { readonly cpu: Cpu; readonly memory: Memory }>;
 }
 
 /**
- * A single-primary data store: a StatefulSet whose claims outlive it, a ConfigMap with its
- * configuration, a client Service and a headless Service for stable pod DNS.
+ * A data store: a StatefulSet whose claims outlive it, a ConfigMap with its configuration, a
+ * client Service and a headless Service for stable pod DNS; with two or more members, a
+ * PodDisruptionBudget letting a drain take one at a time.
  */
 export class StatefulStore extends Construct {
   /** Name of the headless Service giving pods stable DNS names. */
@@ -40,34 +60,77 @@ export class StatefulStore extends Construct {
     const { store } = plan;
     const labels = componentLabels(store.name, 'data-store', imageVersion(store.image));
     const metadata = (name: string) => ({ name, namespace: plan.namespace, labels });
-    this.headlessServiceName = `${store.name}-headless`;
+    this.headlessServiceName = headlessServiceName(store.name);
 
     new KubeServiceAccount(this, 'ServiceAccount', { metadata: metadata(store.name), automountServiceAccountToken: false });
 
+    const configData = { [props.configFile.name]: props.configFile.content, ...props.additionalConfigFiles };
     const configMap = new KubeConfigMap(this, 'Config', {
       metadata: metadata(`${store.name}-config`),
-      data: { [props.configFile.name]: props.configFile.content },
+      data: configData,
     });
 
-    const ports = [{ name: store.portName, port: store.port, targetPort: IntOrString.fromNumber(store.port), protocol: 'TCP' }];
+    const servicePort = (p: { name: string; port: number }): ServicePort =>
+      ({ name: p.name, port: p.port, targetPort: IntOrString.fromNumber(p.port), protocol: 'TCP' });
+    const ports = plan.clientPorts.map(servicePort);
+    const memberPorts = plan.replicas > 1
+      ? store.peerPorts.filter((p) => !plan.clientPorts.some((c) => c.port === p.port)).map(servicePort)
+      : [];
     new KubeService(this, 'Service', {
       metadata: metadata(store.name),
       spec: { type: 'ClusterIP', selector: selectorLabels(store.name), ports },
     });
     new KubeService(this, 'HeadlessService', {
       metadata: metadata(this.headlessServiceName),
-      spec: { clusterIp: 'None', publishNotReadyAddresses: true, selector: selectorLabels(store.name), ports },
+      spec: { clusterIp: 'None', publishNotReadyAddresses: true, selector: selectorLabels(store.name), ports: [...ports, ...memberPorts] },
     });
+    if (plan.replicas > 1) {
+      new KubePodDisruptionBudget(this, 'DisruptionBudget', {
+        metadata: metadata(store.name),
+        spec: {
+          // One member at a time: with three, two stay up (one primary, one replica to fail over to).
+          maxUnavailable: IntOrString.fromNumber(1),
+          selector: { matchLabels: selectorLabels(store.name) },
+          // A member that is not Ready serves nothing; letting a drain evict it cannot hurt.
+          unhealthyPodEvictionPolicy: 'AlwaysAllow',
+        },
+      });
+    }
 
     const volumes: Volume[] = [
-      { name: 'config', configMap: { name: configMap.name } },
+      // Scripts in the ConfigMap are run through `sh`, never executed directly: 0444 is enough.
+      { name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } },
+      ...(props.secretFiles ? [{ name: 'credentials', secret: { secretName: props.secretFiles.secretName, defaultMode: 0o440 } }] : []),
       ...props.scratch.map((s) => ({ name: s.name, emptyDir: s.memory ? { medium: 'Memory' } : {} })),
     ];
     const volumeMounts: VolumeMount[] = [
       { name: 'data', mountPath: props.dataMountPath },
       { name: 'config', mountPath: props.configFile.mountPath, readOnly: true },
+      ...(props.secretFiles ? [{ name: 'credentials', mountPath: props.secretFiles.mountPath, readOnly: true }] : []),
       ...props.scratch.map((s) => ({ name: s.name, mountPath: s.mountPath })),
     ];
+    const containerSecurity = {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    };
+    const resources = (cpu: Cpu, memory: Memory, limitCpu: boolean): ResourceRequirements => ({
+      requests: { cpu: Quantity.fromString(cpu.toQuantity()), memory: Quantity.fromString(memory.toQuantity()) },
+      limits: {
+        ...(limitCpu ? { cpu: Quantity.fromString(cpu.toQuantity()) } : {}),
+        memory: Quantity.fromString(memory.toQuantity()),
+      },
+    });
+    const sidecars: Container[] = (props.sidecars ?? []).map(({ cpu, memory, ...sidecar }) => ({
+      image: store.image,
+      imagePullPolicy: 'IfNotPresent',
+      ...sidecar,
+      // Request == limit: Guaranteed where the server is pinned, and never more than its share.
+      resources: resources(cpu, memory, true),
+      volumeMounts,
+      securityContext: containerSecurity,
+    }));
 
     new StoredFormStatefulSet(this, 'StatefulSet', {
       metadata: metadata(store.name),
@@ -82,8 +145,8 @@ export class StatefulStore extends Construct {
         template: {
           metadata: {
             labels,
-            // Restart the server when its configuration changes.
-            annotations: { 'nautilus.io/config-sha256': sha256(props.configFile.content) },
+            // Restart the server when its configuration (or a script beside it) changes.
+            annotations: { 'nautilus.io/config-sha256': sha256(JSON.stringify(configData)) },
           },
           spec: {
             serviceAccountName: store.name,
@@ -106,18 +169,12 @@ export class StatefulStore extends Construct {
               imagePullPolicy: 'IfNotPresent',
               ...props.container,
               ports: [{ name: store.portName, containerPort: store.port, protocol: 'TCP' }],
-              resources: {
-                requests: { cpu: Quantity.fromString(plan.cpuRequest.toQuantity()), memory: Quantity.fromString(plan.memory.toQuantity()) },
-                limits: { memory: Quantity.fromString(plan.memory.toQuantity()) },
-              },
+              // Pinned: CPU limit == request (whole cores), which with the memory makes the pod
+              // Guaranteed and its cores exclusive. Otherwise no CPU limit: no throttling.
+              resources: resources(plan.cpuRequest, plan.memory, plan.cpuLimit !== undefined),
               volumeMounts,
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                runAsNonRoot: true,
-                capabilities: { drop: ['ALL'] },
-              },
-            }],
+              securityContext: containerSecurity,
+            }, ...sidecars],
             volumes,
           },
         },

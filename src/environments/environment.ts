@@ -59,6 +59,29 @@ export type ReplicaPolicy =
   /** Production's numbers as the catalog gives them. */
   | 'full';
 
+/**
+ * Sentinel's failure detection and failover, for a replicated Redis. Every member's pod runs a
+ * Sentinel beside its server.
+ */
+export interface SentinelSettings {
+  /** Sentinels that must agree the primary is down before a failover starts (a majority of them must also elect a leader). */
+  readonly quorum: number;
+  /** How long the primary may be unreachable before a Sentinel considers it down (`down-after-milliseconds`). */
+  readonly downAfterMilliseconds: number;
+  /** Sentinel's `failover-timeout`: a failover not done in this time is retried by another Sentinel. */
+  readonly failoverTimeoutMilliseconds: number;
+  /** Replicas resynchronising from a new primary at once (`parallel-syncs`); the others keep serving reads. */
+  readonly parallelSyncs: number;
+}
+
+/** How an environment runs Redis. */
+export interface RedisReplicationSettings {
+  /** Members: one primary, the rest replicas of it. 1 means a single server and no Sentinel. */
+  readonly members: number;
+  /** Sentinel settings; required with two or more members, absent with one. */
+  readonly sentinel?: SentinelSettings;
+}
+
 /** An engine switched off in an environment, and why. */
 export interface DisabledEngine {
   readonly name: string;
@@ -109,6 +132,8 @@ export interface EnvironmentSpec {
   readonly survivesZoneLoss?: boolean;
   /** Engines of the catalog not deployed here. */
   readonly disabledEngines: readonly DisabledEngine[];
+  /** Redis replication and failover. */
+  readonly redis: RedisReplicationSettings;
 }
 
 /** The pool tiers of role `role` are scheduled onto, if the environment has one. */

@@ -1,6 +1,6 @@
 import { cidr, imageRegistry } from '../model/domains';
 import { Cpu, Memory } from '../model/quantities';
-import { EnvironmentSpec, InstanceShape, NodePoolSpec, StorageClassSpec } from './environment';
+import { EnvironmentSpec, InstanceShape, NodePoolSpec, SentinelSettings, StorageClassSpec } from './environment';
 
 const GENERAL_WORKER: InstanceShape = { cpu: Cpu.cores(8), memory: Memory.gibibytes(32), arch: 'amd64' };
 const LATENCY_WORKER: InstanceShape = {
@@ -18,6 +18,18 @@ const AWS_STORAGE_CLASSES: readonly StorageClassSpec[] = [
 ];
 
 const THREE_ZONES = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'] as const;
+
+/**
+ * Sentinel for the staging and production Redis: three Sentinels (one per member), two must agree.
+ * A primary silent for 2 s is declared down: long enough to ride out a GC-free Redis's worst
+ * pause and a probe's retry, short enough that the latency tier is not left without a primary.
+ */
+const SENTINEL: SentinelSettings = {
+  quorum: 2,
+  downAfterMilliseconds: 2000,
+  failoverTimeoutMilliseconds: 10_000,
+  parallelSyncs: 1,
+};
 
 function pool(
   name: string, role: NodePoolSpec['role'], zones: readonly string[], nodesPerZone: number,
@@ -47,6 +59,8 @@ export const DEV: EnvironmentSpec = {
   ingressNamespace: 'ingress-nginx',
   monitoringNamespace: 'monitoring',
   disabledEngines: [{ name: 'ml-training', reason: 'needs a GPU and dev has no GPU pool; training runs in staging and prod' }],
+  // One node: replicas would share its fate, so a single server without Sentinel.
+  redis: { members: 1 },
 };
 
 /** Staging: production's shape at half size, with every pool type so every policy is exercised. */
@@ -55,7 +69,9 @@ export const STAGING: EnvironmentSpec = {
   zones: THREE_ZONES,
   nodePools: [
     pool('general', 'general', THREE_ZONES, 2, GENERAL_WORKER, 12),
-    pool('latency', 'latency', ['eu-west-1a', 'eu-west-1b'], 1, LATENCY_WORKER, 2),
+    // Three zones, one node each: the three Redis members (pinned, beside the tier they serve)
+    // need a zone each, or losing the zone with two would leave one Sentinel, no majority.
+    pool('latency', 'latency', THREE_ZONES, 1, LATENCY_WORKER, 3),
     pool('gpu', 'gpu', ['eu-west-1a', 'eu-west-1b'], 1, GH200_WORKER, 3),
     pool('storage', 'storage', ['eu-west-1a', 'eu-west-1b'], 1, STORAGE_WORKER, 2),
   ],
@@ -71,6 +87,8 @@ export const STAGING: EnvironmentSpec = {
   monitoringNamespace: 'monitoring',
   karpenterNodeClass: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'nautilus-staging' },
   disabledEngines: [],
+  // Production's topology, so failover is exercised before it matters.
+  redis: { members: 3, sentinel: SENTINEL },
 };
 
 /** Production: three zones, a pinned latency pool, arm64 GH200 GPU nodes and a storage pool. */
@@ -80,7 +98,8 @@ export const PROD: EnvironmentSpec = {
   nodePools: [
     // Four per zone: the two zones left after losing one still hold the general tier at rest.
     pool('general', 'general', THREE_ZONES, 4, GENERAL_WORKER, 30),
-    pool('latency', 'latency', ['eu-west-1a', 'eu-west-1b'], 1, LATENCY_WORKER, 4),
+    // Three zones: each holds one Redis member (see staging); the tier's two replicas take two.
+    pool('latency', 'latency', THREE_ZONES, 1, LATENCY_WORKER, 6),
     pool('gpu', 'gpu', THREE_ZONES, 1, GH200_WORKER, 6),
     pool('storage', 'storage', THREE_ZONES, 1, STORAGE_WORKER, 3),
   ],
@@ -97,6 +116,8 @@ export const PROD: EnvironmentSpec = {
   karpenterNodeClass: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'nautilus-prod' },
   survivesZoneLoss: true,
   disabledEngines: [],
+  // One primary and two replicas, one per zone, each with a Sentinel.
+  redis: { members: 3, sentinel: SENTINEL },
 };
 
 /** Every environment `npm run synth` writes, in order. */

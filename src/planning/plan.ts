@@ -1,7 +1,7 @@
 import { TierRuntimePolicy } from '../catalog/tier';
-import { DataStoreSpec } from '../catalog/data-stores';
+import { DataStoreSpec, REDIS_SENTINEL } from '../catalog/data-stores';
 import { BatchWorkload, EngineSpec, ServiceWorkload } from '../catalog/engine-spec';
-import { EnvironmentSpec, NodePoolSpec, poolForRole } from '../environments/environment';
+import { EnvironmentSpec, NodePoolSpec, SentinelSettings, poolForRole } from '../environments/environment';
 import { Cpu, Memory } from '../model/quantities';
 import { NAMESPACE_NAMES } from './namespaces';
 
@@ -49,12 +49,21 @@ export interface DataStorePlan {
   readonly store: DataStoreSpec;
   readonly environment: EnvironmentSpec;
   readonly namespace: string;
+  /** Members of the store (one primary, the rest replicas). */
   readonly replicas: number;
   readonly cpuRequest: Cpu;
+  /** Set only where the server gets exclusive whole cores (Guaranteed QoS): equal to the request. */
+  readonly cpuLimit?: Cpu;
+  /** Whether the server gets exclusive whole cores (Guaranteed QoS on a static-CPU-manager pool). */
+  readonly pinned: boolean;
   readonly memory: Memory;
   readonly storage: Memory;
   readonly storageClassName: string;
   readonly pool?: NodePoolSpec;
+  /** The ports clients connect to: the store's own, and Sentinel's where there is one. */
+  readonly clientPorts: ReadonlyArray<{ readonly name: string; readonly port: number }>;
+  /** Sentinel's settings, where the store is a replicated Redis. */
+  readonly sentinel?: SentinelSettings;
 }
 
 /** An amount that environments scale down (CPU, memory, storage). */
@@ -157,18 +166,34 @@ export function planEngine(engine: EngineSpec, environment: EnvironmentSpec): En
   };
 }
 
+/** Sentinel's settings where the environment replicates Redis; undefined for a single server. */
+export function redisSentinel(environment: EnvironmentSpec): SentinelSettings | undefined {
+  return environment.redis.members > 1 ? environment.redis.sentinel : undefined;
+}
+
 /** Resolves a data store against an environment. */
 export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec): DataStorePlan {
   const scale = environment.resourceScale;
+  // A store the latency tier reads on every request is pinned beside it where cores are pinned.
+  const pinned = store.pinnedCpu !== undefined && environmentPinsCores(environment);
+  const cpu = pinned ? store.pinnedCpu! : scaleBy(store.cpu, scale);
+  const sentinel = store.name === 'redis' ? redisSentinel(environment) : undefined;
   return {
     store,
     environment,
     namespace: NAMESPACE_NAMES.data,
-    replicas: 1,
-    cpuRequest: scaleBy(store.cpu, scale),
+    replicas: store.name === 'redis' ? environment.redis.members : 1,
+    cpuRequest: cpu,
+    cpuLimit: pinned ? cpu : undefined,
+    pinned,
     memory: scaleBy(store.memory, scale),
     storage: scaleBy(store.storage, environment.storageScale),
     storageClassName: environment.storageClassFor[store.storageTier],
-    pool: poolForRole(environment, 'storage'),
+    pool: poolForRole(environment, pinned ? 'latency' : 'storage'),
+    clientPorts: [
+      { name: store.portName, port: store.port },
+      ...(sentinel ? [{ name: REDIS_SENTINEL.portName, port: REDIS_SENTINEL.port }] : []),
+    ],
+    sentinel,
   };
 }

@@ -1,5 +1,6 @@
 import { EnvVar } from '../../imports/k8s';
 import { ENV, upstreamUrlVariable } from '../engines/runtime/environment-contract';
+import { REDIS_SENTINEL } from '../catalog/data-stores';
 import { DataStoreName } from '../catalog/engine-spec';
 import { DataStorePlan, EnginePlan, isService } from './plan';
 import { serviceHost } from './namespaces';
@@ -65,11 +66,21 @@ export function engineContainerEnv(plan: EnginePlan, upstreams: readonly EngineP
   };
   if (dependsOn.has('redis')) {
     const redis = storePlan('redis');
-    env.push(
-      { name: RUNTIME_ENV.redisHost, value: serviceHost(redis.store.name, redis.namespace) },
-      { name: RUNTIME_ENV.redisPort, value: String(redis.store.port) },
-      { name: RUNTIME_ENV.redisPassword, valueFrom: secretRef('redis', 'password') },
-    );
+    const redisService = serviceHost(redis.store.name, redis.namespace);
+    if (redis.sentinel) {
+      // The primary moves on failover: the engine asks Sentinel (the client Service's Sentinel
+      // port reaches every member's) where it is, by the master name Sentinel monitors.
+      env.push(
+        { name: RUNTIME_ENV.redisSentinels, value: `${redisService}:${REDIS_SENTINEL.port}` },
+        { name: RUNTIME_ENV.redisMasterName, value: REDIS_SENTINEL.masterName },
+      );
+    } else {
+      env.push(
+        { name: RUNTIME_ENV.redisHost, value: redisService },
+        { name: RUNTIME_ENV.redisPort, value: String(redis.store.port) },
+      );
+    }
+    env.push({ name: RUNTIME_ENV.redisPassword, valueFrom: secretRef('redis', 'password') });
   }
   if (dependsOn.has('timescaledb')) {
     const timescaledb = storePlan('timescaledb');

@@ -343,6 +343,77 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
     },
   },
   {
+    name: 'redis-members',
+    check: ({ environment }) => {
+      const { members, sentinel } = environment.redis;
+      const report = (field: string, value: string, problem: string, fix: string): ConfigurationProblem =>
+        ({ environment: environment.name, subject: 'redis', field: `redis.${field}`, value, problem, fix });
+      if (!Number.isInteger(members) || members < 1) {
+        return [report('members', String(members), 'must be a whole number of at least 1', 'set members to 1 (a single server) or 3 (one primary, two replicas)')];
+      }
+      if (members > 1 && !sentinel) {
+        return [report('sentinel', 'undefined', `${members} members without Sentinel: nothing would promote a replica when the primary is lost`,
+          'add sentinel settings (quorum, downAfterMilliseconds, failoverTimeoutMilliseconds, parallelSyncs), or set members to 1')];
+      }
+      if (members === 1 && sentinel) {
+        return [report('sentinel', `{ quorum: ${sentinel.quorum} }`, 'a single member has no replica to fail over to, so Sentinel would do nothing',
+          'remove the sentinel settings, or set members to 3')];
+      }
+      return [];
+    },
+  },
+  {
+    name: 'redis-sentinel-quorum',
+    check: ({ environment }) => {
+      const { members, sentinel } = environment.redis;
+      if (!sentinel || members < 2) return [];
+      const report = (field: string, value: string, problem: string, fix: string): ConfigurationProblem =>
+        ({ environment: environment.name, subject: 'redis', field: `redis.${field}`, value, problem, fix });
+      const problems: ConfigurationProblem[] = [];
+      const majority = Math.floor(members / 2) + 1;
+      if (!Number.isInteger(sentinel.quorum) || sentinel.quorum < 1 || sentinel.quorum > members) {
+        problems.push(report('sentinel.quorum', String(sentinel.quorum), `must be between 1 and the number of Sentinels (${members}, one per member)`,
+          `set quorum to ${majority} (a majority of ${members})`));
+      }
+      if (members % 2 === 0) {
+        problems.push(report('members', String(members),
+          'an even number of Sentinels (one per member): a partition into two halves leaves neither side the majority a failover needs',
+          `use ${members + 1} members (or ${members - 1})`));
+      }
+      if (!(sentinel.downAfterMilliseconds >= 100)) {
+        problems.push(report('sentinel.downAfterMilliseconds', String(sentinel.downAfterMilliseconds), 'too short: a busy but healthy primary would be failed over',
+          'use at least 100 ms; 2000 is a sound default'));
+      }
+      if (!(sentinel.failoverTimeoutMilliseconds > sentinel.downAfterMilliseconds)) {
+        problems.push(report('sentinel.failoverTimeoutMilliseconds', String(sentinel.failoverTimeoutMilliseconds),
+          `must exceed downAfterMilliseconds (${sentinel.downAfterMilliseconds}): a failover would be abandoned before the primary is even declared down`,
+          `use several times downAfterMilliseconds, e.g. ${sentinel.downAfterMilliseconds * 5}`));
+      }
+      if (!Number.isInteger(sentinel.parallelSyncs) || sentinel.parallelSyncs < 1 || sentinel.parallelSyncs > members - 1) {
+        problems.push(report('sentinel.parallelSyncs', String(sentinel.parallelSyncs), `must be between 1 and the number of replicas (${members - 1})`,
+          'use 1: the other replicas keep serving while one resynchronises'));
+      }
+      return problems;
+    },
+  },
+  {
+    name: 'redis-survives-zone-loss',
+    check: ({ environment }) => {
+      const { members, sentinel } = environment.redis;
+      if (!sentinel || members < 2) return [];
+      const plan = planDataStore(PLATFORM_DATA_STORES.redis, environment);
+      const zones = plan.pool?.zones.length ?? environment.zones.length;
+      // Spread with maxSkew 1: the fullest zone holds ceil(members / zones).
+      const left = members - Math.ceil(members / Math.max(1, zones));
+      if (left > members / 2) return [];
+      return [{
+        environment: environment.name, subject: 'redis', field: 'redis.members', value: String(members),
+        problem: `the ${plan.pool?.name ?? 'cluster'} pool the members run on spans ${zones} zone(s); losing the fullest zone leaves ${left} of ${members} Sentinels, not the majority a failover needs`,
+        fix: `give the ${plan.pool?.name ?? 'cluster'} pool at least ${members} zones, or change members`,
+      }];
+    },
+  },
+  {
     name: 'node-pool-zones',
     check: ({ environment }) =>
       environment.nodePools.flatMap((pool) =>

@@ -106,6 +106,51 @@ export class TestRedis {
   }
 }
 
+/**
+ * A redis-sentinel (Debian's) monitoring a {@link TestRedis} under `masterName`, with the same
+ * password, so engines of environments with Sentinel find their primary through it. Its
+ * configuration is the test's own: the generated one is run by test/contract/redis-failover.test.ts.
+ */
+export class TestSentinel {
+  /** Starts one on a free port and waits until it knows the primary. */
+  public static async start(redis: TestRedis, masterName: string): Promise<TestSentinel> {
+    const binary = onPath('redis-sentinel');
+    if (!binary) throw new Error(`redis-sentinel not found; ${INSTALL_HINT}`);
+    const dir = tempDir('nautilus-sentinel-');
+    const port = await freePort();
+    const conf = path.join(dir, 'sentinel.conf');
+    fs.writeFileSync(conf, [
+      `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`,
+      `sentinel monitor ${masterName} 127.0.0.1 ${redis.port} 1`,
+      `sentinel auth-pass ${masterName} "${redis.password}"`,
+      `requirepass "${redis.password}"`, '',
+    ].join('\n'));
+    const sentinel = new TestSentinel(new ManagedProcess('sentinel', binary, [conf], {}), port, dir);
+    const known = await poll(async () => {
+      if (!sentinel.process.running) throw new Error(`redis-sentinel exited:\n${sentinel.process.log}`);
+      const client = new Redis({ host: '127.0.0.1', port, password: redis.password, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        const address = await client.call('SENTINEL', 'get-master-addr-by-name', masterName) as string[] | null;
+        return address && Number(address[1]) === redis.port ? true : undefined;
+      } finally {
+        client.disconnect();
+      }
+    }, Date.now() + 15_000);
+    if (known instanceof Error) throw new Error(`redis-sentinel did not come up on port ${port}: ${known.message}\n${sentinel.process.log}`);
+    return sentinel;
+  }
+
+  private constructor(private readonly process: ManagedProcess, public readonly port: number, private readonly dir: string) {}
+
+  /** Stops it and removes its directory. */
+  public async dispose(): Promise<void> {
+    await this.process.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
 /** A PostgreSQL cluster with one password-authenticated (SCRAM-SHA-256) superuser. */
 export class TestPostgres {
   /** Creates a cluster with `databases`, starts it on a free port. */

@@ -11,6 +11,8 @@
  *
  * What the test changes in the manifest's env, and nothing else:
  *   - secretKeyRef / configMapKeyRef values are resolved to test values (REFERENCE_VALUES);
+ *   - NAUTILUS_REDIS_SENTINELS (the Redis Service's Sentinel port) becomes a real test Sentinel
+ *     monitoring the test Redis under the master name the Redis manifests use;
  *   - NAUTILUS_REDIS_HOST / NAUTILUS_POSTGRES_HOST (in-cluster Service DNS names) become 127.0.0.1,
  *     and NAUTILUS_REDIS_PORT / NAUTILUS_POSTGRES_PORT the test servers' ports.
  * Upstream URLs stay as they are: readiness does not depend on other engines.
@@ -25,7 +27,8 @@ import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
 import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
 import { enabledEngines } from '../../src/planning/plan';
 import { CREDENTIAL_SECRETS, RUNTIME_ENV, TRADING_DATABASE } from '../../src/planning/runtime-contract';
-import { TestPostgres, TestRedis } from './data-stores';
+import { REDIS_SENTINEL } from '../../src/catalog/data-stores';
+import { TestPostgres, TestRedis, TestSentinel } from './data-stores';
 import { LocalCommand, compileEngines, localCommand, startEngine } from './engine-process';
 import { EngineWorkload, ManifestProbe, MissingSynthesisError, ReferenceValues, loadEngineWorkloads, resolveEnv, resolveProbePort } from './manifests';
 import { parsePrometheusText } from './prometheus-text';
@@ -64,22 +67,25 @@ const environments = PLATFORM_ENVIRONMENTS.map((environment) => {
 
 let compiled = '';
 let redis: TestRedis | undefined;
+let sentinel: TestSentinel | undefined;
 let postgres: TestPostgres | undefined;
 
-function stores(): { redis: TestRedis; postgres: TestPostgres } {
-  if (!redis || !postgres) throw new Error('the test data stores did not start (see the beforeAll error above)');
-  return { redis, postgres };
+function stores(): { redis: TestRedis; sentinel: TestSentinel; postgres: TestPostgres } {
+  if (!redis || !sentinel || !postgres) throw new Error('the test data stores did not start (see the beforeAll error above)');
+  return { redis, sentinel, postgres };
 }
 
 /** The container env with references resolved and the data stores' addresses swapped for the test servers'. */
 function testEnv(workload: EngineWorkload): Record<string, string> {
   const env = resolveEnv(workload.container, REFERENCE_VALUES);
-  const { redis: r, postgres: p } = stores();
+  const { redis: r, sentinel: s, postgres: p } = stores();
   const swap = (name: string, value: string) => {
     if (name in env) env[name] = value;
   };
   swap(RUNTIME_ENV.redisHost, '127.0.0.1');
   swap(RUNTIME_ENV.redisPort, String(r.port));
+  // Where the environment runs Sentinel, the engine finds the test Redis through a real Sentinel.
+  swap(RUNTIME_ENV.redisSentinels, `127.0.0.1:${s.port}`);
   swap(RUNTIME_ENV.postgresHost, '127.0.0.1');
   swap(RUNTIME_ENV.postgresPort, String(p.port));
   return env;
@@ -186,10 +192,11 @@ beforeAll(async () => {
     TestRedis.start(REDIS_PASSWORD),
     TestPostgres.start(POSTGRES_USER, POSTGRES_PASSWORD, [...databases].sort()),
   ]);
+  sentinel = await TestSentinel.start(redis, REDIS_SENTINEL.masterName);
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all([redis?.dispose(), postgres?.dispose()]);
+  await Promise.all([sentinel?.dispose(), redis?.dispose(), postgres?.dispose()]);
   killAll();
   if (compiled) fs.rmSync(compiled, { recursive: true, force: true });
 });

@@ -3,8 +3,8 @@ import { DataStoreName } from '../../src/catalog/engine-spec';
 import { Tier } from '../../src/catalog/tier';
 import { DEV, PROD, STAGING } from '../../src/environments/platform-environments';
 import { NAMESPACE_NAMES } from '../../src/planning/namespaces';
-import { enabledEngines, isService, planEngine } from '../../src/planning/plan';
-import { K8sObject, PLATFORM_ENGINES, find, has, synthObjects } from '../support/platform';
+import { enabledEngines, isService, planDataStore, planEngine, redisSentinel } from '../../src/planning/plan';
+import { K8sObject, PLATFORM_ENGINES, find, has, podSpecOf, synthObjects } from '../support/platform';
 
 describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('data stores in %s', (_n, environment) => {
   const objects = synthObjects(environment);
@@ -19,8 +19,8 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('data store
     expect(sts.spec.serviceName).toBe(`${name}-headless`);
     expect(find(objects, 'Service', `${name}-headless`).spec.clusterIP).toBe('None');
     expect(find(objects, 'Service', name).spec.type).toBe('ClusterIP');
-    // One primary, honestly: no replicas that would be unrelated databases.
-    expect(sts.spec.replicas).toBe(1);
+    // Replicas only where something replicates and fails over (Sentinel for Redis).
+    expect(sts.spec.replicas).toBe(planDataStore(PLATFORM_DATA_STORES[name as DataStoreName], environment).replicas);
     const pod = sts.spec.template.spec;
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, fsGroup: pod.securityContext.runAsUser });
     expect(pod.containers[0].securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
@@ -41,21 +41,117 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('data store
     expect(sts.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(60);
   });
 
-  test('Redis: redis-cli ping probes, AOF on, password from a Secret', () => {
+  test('Redis: redis-cli ping probes, AOF on, the password from the mounted Secret only', () => {
     const sts = find(objects, 'StatefulSet', 'redis');
-    const container = sts.spec.template.spec.containers[0];
+    const pod = sts.spec.template.spec;
+    const container = pod.containers[0];
     for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
       expect(container[probe].exec.command.join(' ')).toContain('redis-cli');
+      expect(container[probe].exec.command.join(' ')).toContain('/run/secrets/redis/password');
     }
-    expect(container.command).toEqual(['redis-server', '/etc/redis/redis.conf', '--requirepass', '$(REDIS_PASSWORD)']);
-    expect(find(objects, 'ConfigMap', 'redis-config').data['redis.conf']).toMatch(/^appendonly yes$/m);
+    expect(container.command).toEqual(['/bin/sh', '/etc/redis/start.sh', 'server']);
+    const config = find(objects, 'ConfigMap', 'redis-config').data;
+    expect(config['redis.conf']).toMatch(/^appendonly yes$/m);
+    expect(config['redis.conf']).toMatch(/^include \/run\/redis\/redis\.conf$/m);
+    expect(pod.volumes).toContainEqual({ name: 'credentials', secret: { secretName: 'redis-credentials', defaultMode: 0o440 } });
+    expect(pod.volumes).toContainEqual({ name: 'runtime', emptyDir: { medium: 'Memory' } });
+    for (const c of pod.containers) {
+      expect(c.env ?? []).toEqual([]);
+      expect(c.volumeMounts).toContainEqual({ name: 'credentials', mountPath: '/run/secrets/redis', readOnly: true });
+    }
+  });
+
+  const sentinel = redisSentinel(environment);
+  if (!sentinel) {
+    test('Redis: a single server, no Sentinel, no PodDisruptionBudget', () => {
+      const sts = find(objects, 'StatefulSet', 'redis');
+      expect(sts.spec.replicas).toBe(1);
+      expect(sts.spec.template.spec.containers.map((c: { name: string }) => c.name)).toEqual(['redis']);
+      expect(has(objects, 'PodDisruptionBudget', 'redis')).toBe(false);
+      expect(find(objects, 'ConfigMap', 'redis-config').data['sentinel.conf']).toBeUndefined();
+      const env = podSpecOf(objects, PLATFORM_ENGINES.find((e) => e.name === 'order-manager')!).containers[0].env;
+      expect(env.map((v: { name: string }) => v.name)).toEqual(expect.arrayContaining(['NAUTILUS_REDIS_HOST', 'NAUTILUS_REDIS_PORT']));
+    });
+  } else {
+    test('Redis: three members, each with a Sentinel (quorum 2), a preStop hand-over and a PDB of one', () => {
+      const sts = find(objects, 'StatefulSet', 'redis');
+      expect(sts.spec.replicas).toBe(3);
+      const pod = sts.spec.template.spec;
+      expect(pod.containers.map((c: { name: string }) => c.name)).toEqual(['redis', 'sentinel']);
+      const [server, sentinelContainer] = pod.containers;
+      expect(sentinelContainer.command).toEqual(['/bin/sh', '/etc/redis/start.sh', 'sentinel']);
+      expect(sentinelContainer.ports).toEqual([{ name: 'sentinel', containerPort: 26379, protocol: 'TCP' }]);
+      expect(server.lifecycle.preStop.exec.command).toEqual(['/bin/sh', '/etc/redis/pre-stop.sh']);
+      const config = find(objects, 'ConfigMap', 'redis-config').data;
+      expect(config['start.sh']).toContain('echo "sentinel monitor nautilus $primary 6379 2"');
+      expect(config['start.sh']).toContain(`sentinel down-after-milliseconds nautilus ${sentinel.downAfterMilliseconds}`);
+      expect(config['start.sh']).toContain('echo "replica-announce-ip $SELF"');
+      expect(config['sentinel.conf']).toMatch(/^sentinel announce-hostnames yes$/m);
+      expect(config['redis.conf']).toMatch(/^min-replicas-to-write 1$/m);
+      expect(find(objects, 'PodDisruptionBudget', 'redis').spec).toEqual({
+        maxUnavailable: 1, selector: { matchLabels: sts.spec.selector.matchLabels }, unhealthyPodEvictionPolicy: 'AlwaysAllow',
+      });
+      expect(pod.topologySpreadConstraints[0]).toMatchObject({ topologyKey: 'topology.kubernetes.io/zone', maxSkew: 1, whenUnsatisfiable: 'DoNotSchedule' });
+      // Clients reach Sentinel through the client Service; members reach each other.
+      expect(find(objects, 'Service', 'redis').spec.ports.map((p: { port: number }) => p.port)).toEqual([6379, 26379]);
+      const peers = find(objects, 'NetworkPolicy', 'redis-peers').spec;
+      expect(peers.ingress[0].ports.map((p: { port: number }) => p.port)).toEqual([6379, 26379]);
+      // Engines are told where Sentinel is and which master to ask for, never a fixed server.
+      const env = podSpecOf(objects, PLATFORM_ENGINES.find((e) => e.name === 'order-manager')!).containers[0].env;
+      expect(env).toContainEqual({ name: 'NAUTILUS_REDIS_SENTINELS', value: 'redis.nautilus-data.svc.cluster.local:26379' });
+      expect(env).toContainEqual({ name: 'NAUTILUS_REDIS_MASTER_NAME', value: 'nautilus' });
+      expect(env.map((v: { name: string }) => v.name)).not.toContain('NAUTILUS_REDIS_HOST');
+      expect(find(objects, 'NetworkPolicy', 'order-manager-egress').spec.egress
+        .find((rule: { ports: Array<{ port: number }> }) => rule.ports.some((p) => p.port === 26379)).ports.map((p: { port: number }) => p.port)).toEqual([6379, 26379]);
+    });
+
+    test('Redis: pinned where cores are pinned: Guaranteed, a whole CPU for the server, on the latency pool; Sentinel small', () => {
+      const pod = find(objects, 'StatefulSet', 'redis').spec.template.spec;
+      const [server, sentinelContainer] = pod.containers;
+      for (const c of pod.containers) expect(c.resources.limits).toEqual(c.resources.requests);
+      expect(String(server.resources.requests.cpu)).toBe('1');
+      expect(millicores(sentinelContainer.resources.requests.cpu)).toBeLessThan(1000);
+      const terms = pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions;
+      expect(terms).toContainEqual({ key: 'nautilus.io/node-pool', operator: 'In', values: ['latency'] });
+      expect(pod.tolerations).toContainEqual(expect.objectContaining({ key: 'nautilus.io/dedicated', value: 'latency' }));
+      expect(pod.hostNetwork).toBeUndefined();
+    });
+  }
+
+  test('no container passes a secret on its command line (command, args, probes, hooks)', () => {
+    const workloadKinds = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob'];
+    const podSpecs = objects.filter((o) => workloadKinds.includes(o.kind)).flatMap((o) => {
+      const spec = o.spec?.jobTemplate?.spec?.template?.spec ?? o.spec?.template?.spec;
+      return spec ? [{ owner: `${o.kind} ${o.metadata.name}`, spec }] : [];
+    });
+    expect(podSpecs.length).toBeGreaterThan(10);
+    const offending: string[] = [];
+    for (const { owner, spec } of podSpecs) {
+      for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+        const secretVariables = (c.env ?? []).filter((v: { valueFrom?: { secretKeyRef?: unknown } }) => v.valueFrom?.secretKeyRef).map((v: { name: string }) => v.name);
+        const argvs: string[][] = [
+          [...(c.command ?? []), ...(c.args ?? [])],
+          ...['startupProbe', 'livenessProbe', 'readinessProbe'].map((p) => c[p]?.exec?.command ?? []),
+          c.lifecycle?.preStop?.exec?.command ?? [], c.lifecycle?.postStart?.exec?.command ?? [],
+        ];
+        for (const argv of argvs) {
+          for (const arg of argv) {
+            // $(VAR) is expanded by the kubelet into argv; a shell's "$VAR" is expanded inside it.
+            for (const name of secretVariables) if (arg.includes(`$(${name})`)) offending.push(`${owner}/${c.name}: ${arg}`);
+            if (/--(requirepass|masterauth|password)\b|\s-a\s/.test(arg)) offending.push(`${owner}/${c.name}: ${arg}`);
+          }
+        }
+      }
+    }
+    expect(offending).toEqual([]);
   });
 
   test('no Secret and no credential value appears in the output', () => {
     expect(objects.some((o) => o.kind === 'Secret')).toBe(false);
     const text = JSON.stringify(objects);
     expect(text).not.toMatch(/"(POSTGRES_PASSWORD|REDIS_PASSWORD|NAUTILUS_\w*PASSWORD)","value"/);
-    expect(text).not.toMatch(/requirepass [^$"]/);
+    // A password literal after requirepass/masterauth; the scripts write only printf's "%s".
+    expect(text).not.toMatch(/(requirepass|masterauth|auth-pass \w+) ["']?[A-Za-z0-9]/);
   });
 });
 
