@@ -23,7 +23,8 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { AdapterRule } from '../../src/constructs/monitoring/metrics-adapter';
 import { MONITORING_STACK, REQUESTS_PER_SECOND } from '../../src/planning/monitoring';
 import { CREDENTIAL_SECRETS, RUNTIME_ENV, TRADING_DATABASE } from '../../src/planning/runtime-contract';
-import { TestPostgres, TestRedis } from '../contract/data-stores';
+import { REDIS_SENTINEL } from '../../src/catalog/data-stores';
+import { TestPostgres, TestRedis, TestSentinel } from '../contract/data-stores';
 import { compileEngines, localCommand, startEngine } from '../contract/engine-process';
 import { EngineWorkload, loadEngineWorkloads, resolveEnv, resolveProbePort } from '../contract/manifests';
 import { ManagedProcess, freePort, httpGet, killAll, poll, portInUse } from '../contract/processes';
@@ -90,6 +91,7 @@ const ruleObjects = objects.filter((o) => o.kind === 'PrometheusRule');
 
 let compiled = '';
 let redis: TestRedis | undefined;
+let sentinel: TestSentinel | undefined;
 let postgres: TestPostgres | undefined;
 let prometheus: PrometheusServer | undefined;
 let dir = '';
@@ -136,6 +138,8 @@ async function startService(workload: EngineWorkload): Promise<ManagedProcess> {
   const swap = (name: string, value: string) => { if (name in env) env[name] = value; };
   swap(RUNTIME_ENV.redisHost, '127.0.0.1');
   swap(RUNTIME_ENV.redisPort, String(redis!.port));
+  // prod runs Sentinel: the engine finds the test Redis through a real one.
+  swap(RUNTIME_ENV.redisSentinels, `127.0.0.1:${sentinel!.port}`);
   swap(RUNTIME_ENV.postgresHost, '127.0.0.1');
   swap(RUNTIME_ENV.postgresPort, String(postgres!.port));
   const engine = startEngine(`monitoring/${workload.name}`, localCommand(ROOT, compiled, workload.container), env,
@@ -156,6 +160,7 @@ beforeAll(async () => {
     TestRedis.start(REDIS_PASSWORD),
     TestPostgres.start(POSTGRES_USER, POSTGRES_PASSWORD, [...databases].sort()),
   ]);
+  sentinel = await TestSentinel.start(redis, REDIS_SENTINEL.masterName);
   for (const workload of workloads) engines.set(workload.name, await startService(workload));
 
   dir = scratchDir('nautilus-prometheus-');
@@ -188,7 +193,7 @@ afterAll(async () => {
   if (sender) clearInterval(sender);
   await prometheus?.process.stop(5000);
   await Promise.all([...engines.values()].map((e) => e.stop(2000)));
-  await Promise.all([redis?.dispose(), postgres?.dispose()]);
+  await Promise.all([sentinel?.dispose(), redis?.dispose(), postgres?.dispose()]);
   killAll();
   if (compiled) fs.rmSync(compiled, { recursive: true, force: true });
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
