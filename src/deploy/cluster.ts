@@ -1,0 +1,197 @@
+import {
+  ApiException, ApisApi, AppsV1Api, CoreV1Api, CoreV1Event, KubeConfig, KubernetesObjectApi, PatchStrategy, V1APIResource, V1Pod, VersionApi,
+} from '@kubernetes/client-node';
+import { describeObject, KubeObject } from './objects';
+
+/** One field another field manager owns, from a server-side apply conflict. */
+export interface FieldConflict {
+  /** The field path as the API server names it, e.g. `.spec.replicas`. */
+  readonly field: string;
+  /** The server's message, naming the manager that owns the field. */
+  readonly message: string;
+}
+
+/** A server-side apply refused because fields belong to another manager (HTTP 409). */
+export class ConflictError extends Error {
+  constructor(
+    /** The object whose apply conflicted. */
+    public readonly object: string,
+    /** Each conflicting field. */
+    public readonly conflicts: readonly FieldConflict[],
+  ) {
+    super(`${object}: ${conflicts.map((c) => c.message).join('; ')}`);
+  }
+}
+
+/** Options of a server-side apply. */
+export interface ApplyOptions {
+  /** Field manager recorded in managedFields. */
+  readonly fieldManager: string;
+  /** Take over fields owned by other managers instead of failing with a {@link ConflictError}. */
+  readonly force: boolean;
+  /** Admit and default without persisting (`dryRun=All`). */
+  readonly dryRun: boolean;
+}
+
+/** The Kubernetes Status body of a failed request. */
+interface StatusBody {
+  readonly message?: string;
+  readonly reason?: string;
+  readonly details?: { readonly causes?: readonly { readonly field?: string; readonly message?: string }[] };
+}
+
+/** A discovery client that exposes whether a kind is served (client-node keeps that protected). */
+class DiscoveringObjectApi extends KubernetesObjectApi {
+  public async served(apiVersion: string, kind: string): Promise<V1APIResource | undefined> {
+    try {
+      return await this.resource(apiVersion, kind);
+    } catch (error) {
+      // The whole group/version is not served: a 404 on discovery.
+      if (error instanceof ApiException && error.code === 404) return undefined;
+      if (error instanceof Error && /HTTP-Code: 404/.test(error.message)) return undefined;
+      throw error;
+    }
+  }
+}
+
+/** The cluster of a kubeconfig context, through @kubernetes/client-node. */
+export class Cluster {
+  private readonly objects: DiscoveringObjectApi;
+  /** Core API (pods, events, secrets). */
+  public readonly core: CoreV1Api;
+  /** Apps API. */
+  public readonly apps: AppsV1Api;
+  private readonly versions: VersionApi;
+  private groups: Promise<Map<string, string>> | undefined;
+
+  constructor(public readonly kubeConfig: KubeConfig) {
+    this.objects = kubeConfig.makeApiClient(DiscoveringObjectApi);
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.apps = kubeConfig.makeApiClient(AppsV1Api);
+    this.versions = kubeConfig.makeApiClient(VersionApi);
+  }
+
+  /** The API server URL of the context. */
+  public get server(): string {
+    return this.kubeConfig.getCurrentCluster()?.server ?? '(no server)';
+  }
+
+  /** The API server's version (`/version`). */
+  public async version(): Promise<{ major: number; minor: number; gitVersion: string }> {
+    const info = await this.versions.getCode();
+    return { major: Number.parseInt(info.major, 10), minor: Number.parseInt(info.minor, 10), gitVersion: info.gitVersion };
+  }
+
+  /** The resource serving `kind` in `apiVersion`, or `undefined` when the server does not serve it. */
+  public served(apiVersion: string, kind: string): Promise<V1APIResource | undefined> {
+    return this.objects.served(apiVersion, kind);
+  }
+
+  /** The live object, or `undefined` when it does not exist. */
+  public async read(object: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>): Promise<KubeObject | undefined> {
+    // A kind the server does not serve (a CRD not installed yet) has no live objects.
+    if (!(await this.served(object.apiVersion, object.kind))) return undefined;
+    try {
+      const header = { apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata.name, namespace: object.metadata.namespace } };
+      return plain(await this.objects.read(header)) as KubeObject;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw requestError(`reading ${describeObject(object)}`, error);
+    }
+  }
+
+  /** Server-side apply; a 409 becomes a {@link ConflictError} naming each field and its owner. */
+  public async apply(object: KubeObject, options: ApplyOptions): Promise<KubeObject> {
+    try {
+      const result = await this.objects.patch(
+        structuredClone(object), undefined, options.dryRun ? 'All' : undefined, options.fieldManager, options.force, PatchStrategy.ServerSideApply,
+      );
+      return plain(result) as KubeObject;
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 409) {
+        const body = statusBody(error);
+        const causes = body?.details?.causes ?? [];
+        throw new ConflictError(
+          describeObject(object),
+          causes.length > 0
+            ? causes.map((cause) => ({ field: cause.field ?? '', message: cause.message ?? '' }))
+            : [{ field: '', message: body?.message ?? 'conflict' }],
+        );
+      }
+      throw requestError(`applying ${describeObject(object)}`, error);
+    }
+  }
+
+  /** Every object of a kind in every namespace (or cluster-wide) matching `labelSelector`. */
+  public async list(apiVersion: string, kind: string, labelSelector: string): Promise<KubeObject[]> {
+    try {
+      const list = await this.objects.list(apiVersion, kind, undefined, undefined, undefined, undefined, undefined, labelSelector);
+      return list.items.map((item) => ({ ...(plain(item) as KubeObject), apiVersion, kind }));
+    } catch (error) {
+      throw requestError(`listing ${kind} (${apiVersion})`, error);
+    }
+  }
+
+  /** Deletes the object (background cascading, as kubectl); absent objects are not an error. */
+  public async delete(object: KubeObject, dryRun: boolean): Promise<void> {
+    try {
+      await this.objects.delete(object, undefined, dryRun ? 'All' : undefined, undefined, undefined, 'Background');
+    } catch (error) {
+      if (isNotFound(error)) return;
+      throw requestError(`deleting ${describeObject(object)}`, error);
+    }
+  }
+
+  /** The preferred `group/version` of every API group the server serves, by group. */
+  public async apiGroups(): Promise<Map<string, string>> {
+    this.groups ??= this.kubeConfig.makeApiClient(ApisApi).getAPIVersions().then(
+      (list) => new Map(list.groups.map((group) => [group.name, group.preferredVersion?.groupVersion ?? group.versions[0].groupVersion])),
+    );
+    return this.groups;
+  }
+
+  /** Pods of a namespace. */
+  public async pods(namespace: string): Promise<V1Pod[]> {
+    return (await this.core.listNamespacedPod({ namespace })).items;
+  }
+
+  /** Events about an object, newest last. */
+  public async events(namespace: string, kind: string, name: string): Promise<CoreV1Event[]> {
+    const list = await this.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}` });
+    const time = (event: CoreV1Event) => new Date(event.lastTimestamp ?? event.eventTime ?? event.metadata.creationTimestamp ?? 0).getTime();
+    return list.items.sort((a, b) => time(a) - time(b));
+  }
+}
+
+/**
+ * client-node deserializes known kinds into model classes (dates as Date objects); the rest of
+ * the tool works on plain JSON, as the API server sent it.
+ */
+function plain(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value));
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof ApiException && error.code === 404;
+}
+
+function statusBody(error: ApiException<unknown>): StatusBody | undefined {
+  const body = error.body;
+  if (typeof body === 'string') {
+    try {
+      return JSON.parse(body) as StatusBody;
+    } catch {
+      return { message: body };
+    }
+  }
+  return body as StatusBody | undefined;
+}
+
+/** An error naming what was being done and the API server's own message. */
+export function requestError(doing: string, error: unknown): Error {
+  if (error instanceof ApiException) {
+    const body = statusBody(error);
+    return new Error(`${doing} failed: HTTP ${error.code}: ${body?.message ?? String(error.body)}`);
+  }
+  return new Error(`${doing} failed: ${error instanceof Error ? error.message : String(error)}`);
+}

@@ -1,0 +1,95 @@
+import { PARENT_API_VERSION, PARENT_CRD, PARENT_KIND, parentName, parentObject, readParent, recordFor, toolingName, TOOLING_NAME, unionRecord } from './applyset';
+import { Cluster } from './cluster';
+import { describeObject } from './objects';
+import { Plan } from './plan';
+
+/** Options of {@link deploy}. */
+export interface DeployOptions {
+  /** Field manager our applies record. */
+  readonly fieldManager: string;
+  /** `nautilus-k8s/<version>`, recorded on the ApplySet parent. */
+  readonly tooling: string;
+  /** Take over fields other managers own. */
+  readonly force: boolean;
+  /** Delete the set's members that `dist/` no longer has. */
+  readonly prune: boolean;
+  /** One line per step. */
+  readonly log: (line: string) => void;
+  /** Polled between two objects: stop (Ctrl-C) and leave a consistent set behind. */
+  readonly interrupted: () => boolean;
+}
+
+/** What {@link deploy} did. */
+export interface DeployResult {
+  readonly applied: number;
+  readonly pruned: number;
+  /** Stopped by {@link DeployOptions.interrupted} before the end. */
+  readonly interrupted: boolean;
+}
+
+/**
+ * Applies a plan: the ApplySet parent first, recording the union of what the set held and what
+ * it will hold (so an interrupted deploy can never orphan an object: the next run still sees and
+ * prunes it); then every object in apply order with server-side apply; then the prunes, in
+ * reverse order; and last the parent narrowed to the new set. Each object's apply is atomic, and
+ * an interruption stops between two objects, so the cluster always holds whole objects of either
+ * the old or the new `dist/` and a rerun finishes the job.
+ */
+export async function deploy(cluster: Cluster, plan: Plan, options: DeployOptions): Promise<DeployResult> {
+  const environment = plan.environment;
+  const members = plan.changes.filter((change) => change.change !== 'prune').map((change) => change.object);
+  const prunes = plan.changes.filter((change) => change.change === 'prune').map((change) => change.object);
+
+  await ensureParentType(cluster, options.fieldManager);
+  const parentHeader = { apiVersion: PARENT_API_VERSION, kind: PARENT_KIND, metadata: { name: parentName(environment) } };
+  const live = readParent(await cluster.read(parentHeader));
+  if (live && toolingName(live.tooling) !== TOOLING_NAME) {
+    throw new Error(
+      `ApplySet ${parentName(environment)} is managed by "${live.tooling}", not ${TOOLING_NAME}: ` +
+        'refusing to change a set another tool owns (KEP-3659); delete the parent or use that tool',
+    );
+  }
+  const next = recordFor(options.tooling, members);
+  const superset = unionRecord(next, live);
+  await cluster.apply(parentObject(environment, superset), { fieldManager: `${TOOLING_NAME}-applyset`, force: true, dryRun: false });
+  options.log(`applying ${members.length} objects (ApplySet ${parentName(environment)} covers the old and the new set until the prunes are done)`);
+
+  let applied = 0;
+  for (const object of members) {
+    if (options.interrupted()) {
+      options.log(`interrupted after ${applied} of ${members.length} objects: every object is whole, the ApplySet still covers old and new; rerun deploy to finish`);
+      return { applied, pruned: 0, interrupted: true };
+    }
+    await cluster.apply(object, { fieldManager: options.fieldManager, force: options.force, dryRun: false });
+    applied += 1;
+  }
+  options.log(`applied ${applied} objects`);
+
+  if (!options.prune) {
+    if (prunes.length > 0) options.log(`${prunes.length} objects left unpruned (--no-prune); the ApplySet keeps covering them`);
+    return { applied, pruned: 0, interrupted: false };
+  }
+  let pruned = 0;
+  for (const object of prunes) {
+    if (options.interrupted()) {
+      options.log(`interrupted after pruning ${pruned} of ${prunes.length} objects; rerun deploy to finish`);
+      return { applied, pruned, interrupted: true };
+    }
+    await cluster.delete(object, false);
+    options.log(`pruned ${describeObject(object)}`);
+    pruned += 1;
+  }
+  await cluster.apply(parentObject(environment, next), { fieldManager: `${TOOLING_NAME}-applyset`, force: true, dryRun: false });
+  return { applied, pruned, interrupted: false };
+}
+
+/** Installs the parent's CRD when missing and waits until the server serves the kind. */
+async function ensureParentType(cluster: Cluster, fieldManager: string): Promise<void> {
+  if (await cluster.served(PARENT_API_VERSION, PARENT_KIND)) return;
+  await cluster.apply(PARENT_CRD, { fieldManager, force: true, dryRun: false });
+  const deadline = Date.now() + 30_000;
+  while (!(await cluster.served(PARENT_API_VERSION, PARENT_KIND))) {
+    if (Date.now() > deadline) throw new Error(`the API server did not start serving ${PARENT_KIND}.${PARENT_API_VERSION} within 30 s of creating its CRD`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}

@@ -1,0 +1,66 @@
+import { KubernetesObject } from '@kubernetes/client-node';
+
+/** An object as `dist/<env>/` holds it or the API server returns it: typed header, untyped body. */
+export interface KubeObject extends KubernetesObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  metadata: NonNullable<KubernetesObject['metadata']> & { name: string };
+  [field: string]: unknown;
+}
+
+/** An object read from `dist/<env>/` with the file it came from (files are numbered in apply order). */
+export interface ManifestEntry {
+  readonly object: KubeObject;
+  /** File name within `dist/<env>/`, e.g. `0003-engines.yaml`. */
+  readonly file: string;
+}
+
+/** The API group of an `apiVersion`: `apps` for `apps/v1`, `` for `v1`. */
+export function groupOf(apiVersion: string): string {
+  return apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
+}
+
+/** `Kind.group` as ApplySet annotations spell group-kinds (`Deployment.apps`, `Service`). */
+export function groupKind(object: Pick<KubeObject, 'apiVersion' | 'kind'>): string {
+  const group = groupOf(object.apiVersion);
+  return group ? `${object.kind}.${group}` : object.kind;
+}
+
+/** Identity of an object across API versions: `Deployment.apps nautilus-engines/risk-engine`. */
+export function objectKey(object: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>): string {
+  const namespace = object.metadata?.namespace;
+  return `${groupKind(object)} ${namespace ? `${namespace}/` : ''}${object.metadata?.name}`;
+}
+
+/** How messages name an object: `Deployment nautilus-engines/risk-engine`. */
+export function describeObject(object: Pick<KubeObject, 'kind' | 'metadata'>): string {
+  const namespace = object.metadata?.namespace;
+  return `${object.kind} ${namespace ? `${namespace}/` : ''}${object.metadata?.name}`;
+}
+
+/**
+ * Kinds that must exist before anything that lives in them or uses them, applied first whatever
+ * file they are in (as kubectl and kapp do); everything else keeps the order of `dist/`, whose
+ * files are numbered cluster → network policies → data stores → engines.
+ */
+const APPLY_FIRST = ['CustomResourceDefinition', 'Namespace'];
+
+/** The manifests in apply order: CRDs and namespaces first, then file order, then order within a file. */
+export function applyOrder(entries: readonly ManifestEntry[]): ManifestEntry[] {
+  const rank = (entry: ManifestEntry) => {
+    const first = APPLY_FIRST.indexOf(entry.object.kind);
+    return first >= 0 ? first : APPLY_FIRST.length;
+  };
+  return entries
+    .map((entry, index) => ({ entry, index }))
+    .sort((a, b) => rank(a.entry) - rank(b.entry) || a.entry.file.localeCompare(b.entry.file) || a.index - b.index)
+    .map(({ entry }) => entry);
+}
+
+/** Kinds whose objects are workloads a deploy waits for. */
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job'] as const;
+
+/** True for a Deployment, StatefulSet, DaemonSet or Job. */
+export function isWorkload(object: Pick<KubeObject, 'kind'>): boolean {
+  return (WORKLOAD_KINDS as readonly string[]).includes(object.kind);
+}

@@ -1,0 +1,154 @@
+import { createTwoFilesPatch } from 'diff';
+import { stringify } from 'yaml';
+import { APPLYSET_PART_OF_LABEL, applySetId, asMember, readParent, recordFor, unionRecord, PARENT_API_VERSION, PARENT_KIND, parentName } from './applyset';
+import { Cluster, ConflictError } from './cluster';
+import { describeObject, groupKind, KubeObject, ManifestEntry, objectKey } from './objects';
+
+/** What applying an object would do. */
+export type Change = 'create' | 'change' | 'unchanged' | 'prune';
+
+/** One object of the plan. */
+export interface PlannedChange {
+  readonly change: Change;
+  /** The object as it will be applied (a member of the set), or the live object to prune. */
+  readonly object: KubeObject;
+  /** Unified diff from the live object to the server's dry-run result; empty when unchanged. */
+  readonly diff: string;
+}
+
+/** What a deploy would do to an environment. */
+export interface Plan {
+  readonly environment: string;
+  /** Every object of `dist/<env>/`, in apply order, then the objects to prune. */
+  readonly changes: readonly PlannedChange[];
+  /** Objects whose apply would take fields from another field manager (not with `force`). */
+  readonly conflicts: readonly ConflictError[];
+}
+
+/** Options of {@link makePlan}. */
+export interface PlanOptions {
+  readonly fieldManager: string;
+  /** Plan as if conflicts will be forced (`--force-conflicts`). */
+  readonly force: boolean;
+}
+
+/**
+ * Works out what a deploy would change: for each object, a server-side apply in dry-run compared
+ * with the live object (managed fields, status and bookkeeping metadata stripped from both, so
+ * server defaults present on both cancel out); for the set's members that `dist/` no longer has,
+ * a prune. Objects that do not exist yet are shown as the manifest itself.
+ */
+export async function makePlan(cluster: Cluster, environment: string, ordered: readonly ManifestEntry[], options: PlanOptions): Promise<Plan> {
+  const changes: PlannedChange[] = [];
+  const conflicts: ConflictError[] = [];
+  for (const { object: manifest } of ordered) {
+    const object = asMember(manifest, environment);
+    const live = await cluster.read(object);
+    if (!live) {
+      changes.push({ change: 'create', object, diff: unifiedDiff(object, undefined, comparable(object)) });
+      continue;
+    }
+    let result: KubeObject;
+    try {
+      result = await cluster.apply(object, { fieldManager: options.fieldManager, force: options.force, dryRun: true });
+    } catch (error) {
+      if (error instanceof ConflictError) {
+        conflicts.push(error);
+        changes.push({ change: 'change', object, diff: '' });
+        continue;
+      }
+      throw error;
+    }
+    const before = comparable(live);
+    const after = comparable(result);
+    const same = stringify(before) === stringify(after);
+    changes.push({ change: same ? 'unchanged' : 'change', object, diff: same ? '' : unifiedDiff(object, before, after) });
+  }
+  const desired = new Set(changes.map((change) => objectKey(change.object)));
+  const orphans = (await liveMembers(cluster, environment, ordered.map((entry) => entry.object))).filter((member) => !desired.has(objectKey(member)));
+  for (const orphan of pruneOrder(orphans)) {
+    changes.push({ change: 'prune', object: orphan, diff: unifiedDiff(orphan, comparable(orphan), undefined) });
+  }
+  return { environment, changes, conflicts };
+}
+
+/**
+ * The live members of the environment's set: objects labelled `part-of` its id, of the kinds the
+ * parent records or `dist/` has. Kinds the server no longer serves are skipped.
+ */
+export async function liveMembers(cluster: Cluster, environment: string, manifests: readonly KubeObject[]): Promise<KubeObject[]> {
+  const parent = await cluster.read({ apiVersion: PARENT_API_VERSION, kind: PARENT_KIND, metadata: { name: parentName(environment) } }).catch(() => undefined);
+  const record = unionRecord(recordFor('', manifests), readParent(parent));
+  const versions = new Map(manifests.map((object) => [groupKind(object), object.apiVersion]));
+  const members: KubeObject[] = [];
+  for (const gk of record.groupKinds) {
+    const apiVersion = versions.get(gk) ?? (await preferredVersion(cluster, gk));
+    if (!apiVersion) continue;
+    const kind = gk.split('.')[0];
+    if (!(await cluster.served(apiVersion, kind))) continue;
+    members.push(...(await cluster.list(apiVersion, kind, `${APPLYSET_PART_OF_LABEL}=${applySetId(environment)}`)));
+  }
+  return members;
+}
+
+/** The preferred `group/version` for a group-kind that `dist/` no longer has. */
+async function preferredVersion(cluster: Cluster, gk: string): Promise<string | undefined> {
+  const group = gk.split('.').slice(1).join('.');
+  if (!group) return 'v1';
+  const groups = await cluster.apiGroups();
+  return groups.get(group);
+}
+
+/** Prune order: the reverse of apply order (namespaced objects before their namespaces). */
+export function pruneOrder(objects: readonly KubeObject[]): KubeObject[] {
+  const rank = (object: KubeObject) => (object.kind === 'Namespace' ? 2 : object.kind === 'CustomResourceDefinition' ? 3 : object.metadata.namespace ? 0 : 1);
+  return [...objects].sort((a, b) => rank(a) - rank(b) || objectKey(a).localeCompare(objectKey(b)));
+}
+
+/** Metadata the server maintains itself; it differs between any two reads and means nothing to a reader. */
+const BOOKKEEPING = ['managedFields', 'resourceVersion', 'generation', 'uid', 'creationTimestamp', 'selfLink'];
+
+/** The object without status and bookkeeping metadata, for comparison and display. */
+export function comparable(object: KubeObject): Record<string, unknown> {
+  const { status: _status, apiVersion, kind, metadata, ...rest } = object;
+  const kept: Record<string, unknown> = { ...metadata };
+  for (const field of BOOKKEEPING) delete kept[field];
+  return { apiVersion, kind, metadata: kept, ...rest };
+}
+
+function unifiedDiff(object: KubeObject, before: Record<string, unknown> | undefined, after: Record<string, unknown> | undefined): string {
+  const name = describeObject(object);
+  return createTwoFilesPatch(
+    before ? `live/${name}` : '/dev/null',
+    after ? `dist/${name}` : '/dev/null',
+    before ? stringify(before) : '',
+    after ? stringify(after) : '',
+    undefined,
+    undefined,
+    { context: 3 },
+  ).replace(/^=+\n/, '');
+}
+
+/** Counts per change, for the summary line. */
+export function summarize(plan: Plan): Record<Change, number> {
+  const counts: Record<Change, number> = { create: 0, change: 0, prune: 0, unchanged: 0 };
+  for (const change of plan.changes) counts[change.change] += 1;
+  return counts;
+}
+
+/** `dev: 2 to create, 1 to change, 3 to prune, 150 unchanged` (plus conflicts, when there are any). */
+export function summaryLine(plan: Plan): string {
+  const counts = summarize(plan);
+  const conflicts = plan.conflicts.length > 0 ? `, ${plan.conflicts.length} with conflicts` : '';
+  return `${plan.environment}: ${counts.create} to create, ${counts.change} to change, ${counts.prune} to prune, ${counts.unchanged} unchanged${conflicts}`;
+}
+
+/** The plan as `kubectl diff`-like text: each changed object's unified diff, then the summary. */
+export function renderPlan(plan: Plan): string {
+  const parts = plan.changes.filter((change) => change.change !== 'unchanged' && change.diff !== '').map((change) => change.diff);
+  for (const conflict of plan.conflicts) {
+    parts.push(`conflict: ${conflict.object}:\n${conflict.conflicts.map((c) => `  ${c.field ? `${c.field}: ` : ''}${c.message}`).join('\n')}\n`);
+  }
+  parts.push(`${summaryLine(plan)}\n`);
+  return parts.join('\n');
+}

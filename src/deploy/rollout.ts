@@ -1,0 +1,154 @@
+import { Cluster } from './cluster';
+import { describeObject, KubeObject } from './objects';
+
+/** Where a workload's rollout stands. */
+export interface RolloutState {
+  /** Rolled out and ready. */
+  readonly done: boolean;
+  /** Will not get there by waiting (a failed Job, a Deployment past its progress deadline). */
+  readonly failed: boolean;
+  /** `2/3 ready, 1/3 updated` or why it is not done. */
+  readonly detail: string;
+}
+
+interface WorkloadStatus {
+  readonly observedGeneration?: number;
+  readonly replicas?: number;
+  readonly readyReplicas?: number;
+  readonly updatedReplicas?: number;
+  readonly availableReplicas?: number;
+  readonly currentRevision?: string;
+  readonly updateRevision?: string;
+  readonly desiredNumberScheduled?: number;
+  readonly updatedNumberScheduled?: number;
+  readonly numberReady?: number;
+  readonly numberAvailable?: number;
+  readonly succeeded?: number;
+  readonly failed?: number;
+  readonly conditions?: readonly { readonly type: string; readonly status: string; readonly reason?: string; readonly message?: string }[];
+}
+
+interface WorkloadSpec {
+  readonly replicas?: number;
+  readonly completions?: number;
+  readonly updateStrategy?: { readonly type?: string; readonly rollingUpdate?: { readonly partition?: number } };
+}
+
+/**
+ * Whether a live workload has rolled out, with the rules of kstatus (kubernetes-sigs/cli-utils
+ * `pkg/kstatus`): the controller has observed the current generation; Deployments have every
+ * replica updated, ready and available and no old ones left; StatefulSets have the replicas
+ * above their partition updated and all ready; DaemonSets have every scheduled pod updated and
+ * ready; Jobs have succeeded.
+ */
+export function rolloutState(object: KubeObject): RolloutState {
+  const status = (object.status ?? {}) as WorkloadStatus;
+  const spec = (object.spec ?? {}) as WorkloadSpec;
+  const generation = object.metadata.generation ?? 0;
+  if (object.kind !== 'Job' && (status.observedGeneration ?? 0) < generation) {
+    return { done: false, failed: false, detail: 'the controller has not observed the new generation yet' };
+  }
+  const condition = (type: string) => status.conditions?.find((c) => c.type === type);
+  switch (object.kind) {
+    case 'Deployment': {
+      const desired = spec.replicas ?? 1;
+      const progressing = condition('Progressing');
+      if (progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded') {
+        return { done: false, failed: true, detail: `progress deadline exceeded: ${progressing.message ?? ''}`.trim() };
+      }
+      const ready = status.readyReplicas ?? 0;
+      const updated = status.updatedReplicas ?? 0;
+      const available = status.availableReplicas ?? 0;
+      const total = status.replicas ?? 0;
+      const done = updated >= desired && ready >= desired && available >= desired && total <= desired;
+      const old = total > updated ? `, ${total - updated} old` : '';
+      return { done, failed: false, detail: `${ready}/${desired} ready, ${updated}/${desired} updated${old}` };
+    }
+    case 'StatefulSet': {
+      const desired = spec.replicas ?? 1;
+      const partition = spec.updateStrategy?.type === 'OnDelete' ? desired : (spec.updateStrategy?.rollingUpdate?.partition ?? 0);
+      const ready = status.readyReplicas ?? 0;
+      const updated = status.updatedReplicas ?? 0;
+      const toUpdate = Math.max(0, desired - partition);
+      const revisionsDone = partition > 0 || toUpdate === 0 || status.currentRevision === status.updateRevision;
+      const done = ready >= desired && updated >= toUpdate && revisionsDone;
+      const partitionNote = partition > 0 ? ` (partition ${partition})` : '';
+      return { done, failed: false, detail: `${ready}/${desired} ready, ${updated}/${toUpdate} updated${partitionNote}` };
+    }
+    case 'DaemonSet': {
+      const desired = status.desiredNumberScheduled ?? 0;
+      const ready = status.numberReady ?? 0;
+      const updated = status.updatedNumberScheduled ?? 0;
+      return { done: ready >= desired && updated >= desired && (status.numberAvailable ?? 0) >= desired, failed: false, detail: `${ready}/${desired} ready, ${updated}/${desired} updated` };
+    }
+    case 'Job': {
+      const failed = condition('Failed');
+      if (failed?.status === 'True') return { done: false, failed: true, detail: `failed: ${failed.reason ?? ''} ${failed.message ?? ''}`.trim() };
+      const completions = spec.completions ?? 1;
+      const succeeded = status.succeeded ?? 0;
+      return { done: condition('Complete')?.status === 'True' || succeeded >= completions, failed: false, detail: `${succeeded}/${completions} succeeded` };
+    }
+    default:
+      return { done: true, failed: false, detail: 'nothing to wait for' };
+  }
+}
+
+/** Options of {@link waitForRollout}. */
+export interface WaitOptions {
+  readonly timeoutMs: number;
+  /** Time between two reads of the workloads. */
+  readonly intervalMs?: number;
+  /** Called after every read with the workloads not done yet. */
+  readonly progress?: (ready: number, total: number, pending: readonly { object: string; detail: string }[]) => void;
+  /** Polled between reads: stop waiting (Ctrl-C). */
+  readonly interrupted?: () => boolean;
+}
+
+/** What waiting found: workloads not rolled out, each with its last events. */
+export interface WaitResult {
+  readonly ok: boolean;
+  readonly interrupted: boolean;
+  readonly notReady: readonly { readonly object: string; readonly detail: string; readonly events: readonly string[] }[];
+}
+
+/**
+ * Reads the workloads until every one has rolled out, one has failed, or the timeout passes;
+ * then names each workload left and quotes its last events (and those of its pods).
+ */
+export async function waitForRollout(cluster: Cluster, workloads: readonly KubeObject[], options: WaitOptions): Promise<WaitResult> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    const states = await Promise.all(workloads.map(async (workload) => {
+      const live = await cluster.read(workload);
+      return { workload, state: live ? rolloutState(live) : { done: false, failed: false, detail: 'does not exist' } };
+    }));
+    const pending = states.filter((s) => !s.state.done);
+    options.progress?.(states.length - pending.length, states.length, pending.map((s) => ({ object: describeObject(s.workload), detail: s.state.detail })));
+    const failed = pending.some((s) => s.state.failed);
+    const interrupted = options.interrupted?.() ?? false;
+    if (pending.length === 0) return { ok: true, interrupted: false, notReady: [] };
+    if (failed || interrupted || Date.now() >= deadline) {
+      const notReady = await Promise.all(pending.map(async (s) => ({
+        object: describeObject(s.workload),
+        detail: s.state.detail,
+        events: await lastEvents(cluster, s.workload),
+      })));
+      return { ok: false, interrupted, notReady };
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 1000));
+  }
+}
+
+/** The last few events of a workload and of its pods (where scheduling and probe failures show). */
+export async function lastEvents(cluster: Cluster, workload: KubeObject, count = 5): Promise<string[]> {
+  const namespace = workload.metadata.namespace;
+  if (!namespace) return [];
+  const own = await cluster.events(namespace, workload.kind, workload.metadata.name);
+  const pods = (await cluster.pods(namespace)).filter((pod) => pod.metadata?.name?.startsWith(`${workload.metadata.name}-`));
+  const podEvents = (await Promise.all(pods.map((pod) => cluster.events(namespace, 'Pod', pod.metadata?.name ?? '')))).flat();
+  const time = (event: (typeof own)[number]) => new Date(event.lastTimestamp ?? event.eventTime ?? event.metadata.creationTimestamp ?? 0).getTime();
+  return [...own, ...podEvents]
+    .sort((a, b) => time(a) - time(b))
+    .slice(-count)
+    .map((event) => `${event.type ?? ''} ${event.reason ?? ''} ${event.involvedObject.kind}/${event.involvedObject.name}: ${event.message ?? ''}`.trim());
+}

@@ -1,0 +1,402 @@
+/**
+ * `nautilus preflight|diff|deploy|status` (src/deploy) against a real control plane shaped like
+ * dev: fake nodes, the volume binder, real admission, controllers and scheduler. The CLI runs
+ * in-process through `runCli` with the control plane's kubeconfig, reading `dist/dev` variants
+ * synthesized by the real synthesis into temporary directories; kubectl is the pinned one.
+ */
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { promisify } from 'util';
+import { platformCharts } from '../../charts/platform-charts';
+import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
+import { DEV } from '../../src/environments/platform-environments';
+import { APPLYSET_GROUP_KINDS_ANNOTATION, APPLYSET_ID_LABEL, APPLYSET_PART_OF_LABEL, APPLYSET_TOOLING_ANNOTATION, applySetId, kubectlApplySetFlag, parentName } from '../../src/deploy/applyset';
+import { CliIo, runCli } from '../../src/deploy/cli';
+import { synthesizePlatform } from '../../src/synth/synthesize';
+import { platformInput } from '../support/platform';
+import { kubeRequest, ManifestObject } from './apply';
+import { ensureControlPlaneBinaries } from './binaries';
+import { ControlPlane, startControlPlane } from './control-plane';
+import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
+import { applyAll } from './environment-cluster';
+import { environmentNodes } from './environment-nodes';
+import { createFakeNodes } from './fake-nodes';
+import { startVolumeBinder, VolumeBinder } from './volume-binder';
+
+const run = promisify(execFile);
+
+jest.setTimeout(180_000);
+const BUILD_TIMEOUT_MS = 60 * 60 * 1000;
+
+/** The engine whose image changes in the "one engine changed" variant. */
+const CHANGED_ENGINE = 'strategy';
+/** The engine the "engine removed" variant drops (no other engine depends on it). */
+const REMOVED_ENGINE = 'websocket';
+
+interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+let controlPlane: ControlPlane;
+let binder: VolumeBinder | undefined;
+let scratch: string;
+/** dist roots (each holding `dev/`): as synthesized, one engine's image changed, one engine removed. */
+const dists: Record<'base' | 'changed' | 'removed', string> = { base: '', changed: '', removed: '' };
+
+/** Runs the CLI in-process against the test control plane. */
+async function nautilus(args: readonly string[], extra: Partial<CliIo> = {}): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli([...args, '--kubeconfig', controlPlane.kubeconfigPath], {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    env: {},
+    ...extra,
+  });
+  return { code, stdout, stderr };
+}
+
+async function kubectl(args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(path.join(controlPlane.binDir, 'kubectl'), ['--kubeconfig', controlPlane.kubeconfigPath, ...args], {
+      env: { ...process.env, ...env },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? 1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+/** The objects a diff lists as changed, e.g. `Deployment nautilus-engines/strategy`. */
+function diffedObjects(stdout: string): string[] {
+  return [...stdout.matchAll(/^\+\+\+ (?:dist\/)?(.+)$/gm)].map((match) => match[1]).filter((name) => name !== '/dev/null').sort();
+}
+
+/** The objects a diff lists for pruning. */
+function prunedObjects(stdout: string): string[] {
+  return [...stdout.matchAll(/^--- live\/(.+)\n\+\+\+ \/dev\/null$/gm)].map((match) => match[1]).sort();
+}
+
+async function get(apiPath: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await kubeRequest(controlPlane.kubeConfig, apiPath);
+  return { status: response.status, body: response.body ? (JSON.parse(response.body) as Record<string, unknown>) : {} };
+}
+
+function synthesizeDev(root: string, change: (input: ReturnType<typeof platformInput>) => ReturnType<typeof platformInput>): string {
+  synthesizePlatform(change(platformInput({ environments: [DEV] })), path.join(root, 'dist'), platformCharts);
+  return path.join(root, 'dist');
+}
+
+beforeAll(async () => {
+  await ensureControlPlaneBinaries();
+}, BUILD_TIMEOUT_MS);
+
+beforeAll(async () => {
+  scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-deploy-cli-'));
+  dists.base = synthesizeDev(path.join(scratch, 'base'), (input) => input);
+  dists.changed = synthesizeDev(path.join(scratch, 'changed'), (input) => ({
+    ...input,
+    imageTags: new Map([...input.imageTags].map(([engine, tag]) => [engine, engine === CHANGED_ENGINE ? 'sha-fedcba9876543210' : tag])),
+  }));
+  dists.removed = synthesizeDev(path.join(scratch, 'removed'), (input) => ({
+    ...input,
+    catalog: PLATFORM_ENGINES.filter((engine) => engine.name !== REMOVED_ENGINE),
+    imageTags: new Map([...input.imageTags].filter(([engine]) => engine !== REMOVED_ENGINE)),
+  }));
+
+  controlPlane = await startControlPlane({ horizontalPodAutoscalerSyncPeriodSeconds: 2 });
+  await createFakeNodes(controlPlane.kubeConfig, environmentNodes(DEV));
+  binder = startVolumeBinder(controlPlane.kubeConfig);
+}, 240_000);
+
+afterAll(async () => {
+  await binder?.stop();
+  await controlPlane?.stop();
+  if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('nautilus on a dev-shaped control plane', () => {
+  it('preflight fails clearly on a missing CRD and a missing Secret, changing nothing', async () => {
+    const bare = await nautilus(['preflight', 'dev', '--dist', dists.base]);
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toMatch(/the cluster does not serve ServiceMonitor \(monitoring\.coreos\.com\/v1\).*Fix: install the Prometheus operator's CRDs/);
+    expect(bare.stderr).toMatch(/Secret nautilus-data\/timescaledb-credentials is missing .*namespace nautilus-data does not exist yet/);
+    expect(bare.stderr).toMatch(/namespace monitoring does not exist and dist\/ does not create it \(\d+ object\(s\) go there, e\.g\. .+\)\. Fix: install the monitoring stack there first/);
+    expect(bare.stderr).toContain('nothing was changed');
+    expect((await get('/api/v1/namespaces/nautilus-engines')).status).toBe(404);
+
+    // What the cluster's operators (CRDs, the monitoring stack's namespace) and secret manager provide, except one Secret.
+    const provided = await applyAll(controlPlane.kubeConfig, [...readCrds(), ...monitoringStackNamespace(), ...clusterProvidedStorageClasses(DEV)], 'nautilus-k8s-test-harness');
+    expect(provided.errors).toEqual([]);
+    const namespaces = ['nautilus-latency', 'nautilus-engines', 'nautilus-data'];
+    const nsObjects: ManifestObject[] = namespaces.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
+    const secrets = credentialSecrets(namespaces).filter((s) => !(s.metadata?.namespace === 'nautilus-engines' && s.metadata?.name === 'redis-credentials'));
+    expect((await applyAll(controlPlane.kubeConfig, [...nsObjects, ...secrets], 'secret-manager')).errors).toEqual([]);
+
+    const oneMissing = await nautilus(['preflight', 'dev', '--dist', dists.base]);
+    expect(oneMissing.code).toBe(1);
+    const problems = oneMissing.stderr.split('\n').filter((line) => line.startsWith('  - '));
+    expect(problems).toEqual([
+      expect.stringMatching(/^ {2}- Secret nautilus-engines\/redis-credentials is missing \(read by \d+ object\(s\), e\.g\. Deployment nautilus-engines\/.+\)\. Fix: create it with keys password from your secret manager$/),
+    ]);
+
+    expect((await applyAll(controlPlane.kubeConfig, credentialSecrets(['nautilus-engines']), 'secret-manager')).errors).toEqual([]);
+    const ok = await nautilus(['preflight', 'dev', '--dist', dists.base]);
+    expect(ok.stderr).not.toContain('preflight failed');
+    expect(ok.code).toBe(0);
+  });
+
+  it('deploys dev from scratch and waits for the rollout; then diff is empty', async () => {
+    const deployed = await nautilus(['deploy', 'dev', '--dist', dists.base, '--timeout', '120']);
+    expect(deployed.stderr).not.toMatch(/failed|refused/);
+    expect(deployed.code).toBe(0);
+    // The three namespaces the secret manager created are taken over (labels added), the rest is new.
+    expect(deployed.stdout).toMatch(/^dev: \d+ to create, 3 to change, 0 to prune, 0 unchanged$/m);
+    expect(deployed.stdout).toMatch(/deploy dev: done, \d+ workloads rolled out/);
+    expect(deployed.stderr).toMatch(/rollout: (\d+)\/\1 workloads ready/);
+
+    // The ApplySet parent, as KEP-3659 spells it.
+    const parent = await get(`/apis/nautilus.io/v1alpha1/applysets/${parentName('dev')}`);
+    expect(parent.status).toBe(200);
+    const metadata = parent.body.metadata as { labels: Record<string, string>; annotations: Record<string, string> };
+    expect(metadata.labels[APPLYSET_ID_LABEL]).toBe(applySetId('dev'));
+    expect(metadata.annotations[APPLYSET_TOOLING_ANNOTATION]).toMatch(/^nautilus-k8s\/\d+\.\d+\.\d+$/);
+    expect(metadata.annotations[APPLYSET_GROUP_KINDS_ANNOTATION]).toContain('Deployment.apps');
+    const deployment = await get('/apis/apps/v1/namespaces/nautilus-engines/deployments/strategy');
+    expect((deployment.body.metadata as { labels: Record<string, string> }).labels[APPLYSET_PART_OF_LABEL]).toBe(applySetId('dev'));
+
+    const diff = await nautilus(['diff', 'dev', '--dist', dists.base]);
+    expect(diff.stdout).toMatch(/^dev: 0 to create, 0 to change, 0 to prune, \d+ unchanged$/m);
+    expect(diffedObjects(diff.stdout)).toEqual([]);
+    expect(diff.code).toBe(0);
+
+    const status = await nautilus(['status', 'dev', '--dist', dists.base]);
+    expect(status.stdout).toMatch(/^ {2}Deployment nautilus-engines\/strategy +ok +1\/1 ready, 1\/1 updated$/m);
+    expect(status.stdout.trim().split('\n').pop()).toBe('healthy');
+    expect(status.code).toBe(0);
+  });
+
+  it("diff after changing one engine shows exactly that engine's objects; deploy rolls it out", async () => {
+    const diff = await nautilus(['diff', 'dev', '--dist', dists.changed]);
+    expect(diff.code).toBe(1);
+    expect(diffedObjects(diff.stdout)).toEqual([`Deployment nautilus-engines/${CHANGED_ENGINE}`]);
+    expect(diff.stdout).toMatch(/^-\s+image: .*strategy:sha-0123456789abcdef$/m);
+    expect(diff.stdout).toMatch(/^\+\s+image: .*strategy:sha-fedcba9876543210$/m);
+    expect(diff.stdout).toMatch(/^dev: 0 to create, 1 to change, 0 to prune, \d+ unchanged$/m);
+
+    const deployed = await nautilus(['deploy', 'dev', '--dist', dists.changed, '--timeout', '120']);
+    expect(deployed.code).toBe(0);
+    const live = await get(`/apis/apps/v1/namespaces/nautilus-engines/deployments/${CHANGED_ENGINE}`);
+    const containers = ((live.body.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers);
+    expect(containers[0].image).toMatch(/sha-fedcba9876543210$/);
+    expect((await nautilus(['diff', 'dev', '--dist', dists.changed])).code).toBe(0);
+  });
+
+  it('reports a field another manager owns instead of overwriting it; --force-conflicts takes it over', async () => {
+    // Someone else sets a label our manifests also set, to another value.
+    const intruder = await kubeRequest(controlPlane.kubeConfig, '/api/v1/namespaces/nautilus-engines/services/strategy', {
+      method: 'PATCH',
+      query: { fieldManager: 'intruder', force: 'true' },
+      contentType: 'application/apply-patch+yaml',
+      body: JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'strategy', namespace: 'nautilus-engines', labels: { 'app.kubernetes.io/part-of': 'someone-else' } } }),
+    });
+    expect(intruder.status).toBe(200);
+
+    const refused = await nautilus(['deploy', 'dev', '--dist', dists.changed]);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(/^conflict: Service nautilus-engines\/strategy:\n {2}\.metadata\.labels\.app\.kubernetes\.io\/part-of: conflict with "intruder"/m);
+    expect(refused.stderr).toContain('--force-conflicts');
+    const stillTheirs = await get('/api/v1/namespaces/nautilus-engines/services/strategy');
+    expect((stillTheirs.body.metadata as { labels: Record<string, string> }).labels['app.kubernetes.io/part-of']).toBe('someone-else');
+
+    const forced = await nautilus(['deploy', 'dev', '--dist', dists.changed, '--force-conflicts', '--timeout', '60']);
+    expect(forced.code).toBe(0);
+    const ours = await get('/api/v1/namespaces/nautilus-engines/services/strategy');
+    expect((ours.body.metadata as { labels: Record<string, string> }).labels['app.kubernetes.io/part-of']).toBe('nautilus');
+  });
+
+  it('prunes the objects of a removed engine, and kubectl apply --prune --applyset agrees on the set', async () => {
+    const before = await nautilus(['deploy', 'dev', '--dist', dists.removed, '--dry-run']);
+    expect(before.code).toBe(0);
+    const ours = prunedObjects(before.stdout);
+    expect(ours.length).toBeGreaterThanOrEqual(4);
+    expect(ours.every((name) => name.endsWith(`/${REMOVED_ENGINE}`) || name.includes(`/${REMOVED_ENGINE}-`))).toBe(true);
+    expect(ours).toEqual(expect.arrayContaining([`Deployment nautilus-engines/${REMOVED_ENGINE}`, `Service nautilus-engines/${REMOVED_ENGINE}`]));
+    // --dry-run changed nothing.
+    expect((await get(`/apis/apps/v1/namespaces/nautilus-engines/deployments/${REMOVED_ENGINE}`)).status).toBe(200);
+
+    // kubectl refuses to touch a set another tool manages (KEP-3659); hand it over for a server-side
+    // dry run and compare what kubectl would prune with our list, then hand it back.
+    const parentPath = `/apis/nautilus.io/v1alpha1/applysets/${parentName('dev')}`;
+    const tooling = ((await get(parentPath)).body.metadata as { annotations: Record<string, string> }).annotations[APPLYSET_TOOLING_ANNOTATION];
+    const refused = await kubectl(['apply', '--server-side', '--prune', `--applyset=${kubectlApplySetFlag('dev')}`, '--dry-run=server', '-f', path.join(dists.removed, 'dev')], { KUBECTL_APPLYSET: 'true' });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('is managed by tooling "nautilus-k8s" instead of "kubectl"');
+
+    const setTooling = (value: string) => kubeRequest(controlPlane.kubeConfig, parentPath, {
+      method: 'PATCH',
+      contentType: 'application/merge-patch+json',
+      body: JSON.stringify({ metadata: { annotations: { [APPLYSET_TOOLING_ANNOTATION]: value } } }),
+    });
+    expect((await setTooling('kubectl/v1.36.3')).status).toBe(200);
+    const kubectlRun = await kubectl(
+      ['apply', '--server-side', '--force-conflicts', '--prune', `--applyset=${kubectlApplySetFlag('dev')}`, '--dry-run=server', '-f', path.join(dists.removed, 'dev')],
+      { KUBECTL_APPLYSET: 'true' },
+    );
+    expect((await setTooling(tooling)).status).toBe(200);
+    expect({ code: kubectlRun.code, stderr: kubectlRun.stderr }).toMatchObject({ code: 0 });
+    // `deployment.apps/portfolio pruned (server dry run)` -> `Deployment nautilus-engines/portfolio`
+    const kubectlPruned = kubectlRun.stdout.split('\n').filter((line) => / pruned \(server dry run\)$/.test(line)).map((line) => line.split(' ')[0]);
+    const asKubectl = (name: string) => {
+      const [kind, id] = name.split(' ');
+      const group = /^(Deployment|StatefulSet|DaemonSet)$/.test(kind) ? '.apps' : kind === 'HorizontalPodAutoscaler' ? '.autoscaling'
+        : kind === 'PodDisruptionBudget' ? '.policy' : kind === 'NetworkPolicy' ? '.networking.k8s.io' : kind === 'ServiceMonitor' ? '.monitoring.coreos.com' : '';
+      return `${kind.toLowerCase()}${group}/${id.split('/').pop()}`;
+    };
+    expect(kubectlPruned.sort()).toEqual(ours.map(asKubectl).sort());
+
+    const pruned = await nautilus(['deploy', 'dev', '--dist', dists.removed, '--timeout', '60']);
+    expect(pruned.code).toBe(0);
+    for (const name of ours) expect(pruned.stderr).toContain(`pruned ${name}`);
+    expect((await get(`/apis/apps/v1/namespaces/nautilus-engines/deployments/${REMOVED_ENGINE}`)).status).toBe(404);
+    expect((await get(`/api/v1/namespaces/nautilus-engines/services/${REMOVED_ENGINE}`)).status).toBe(404);
+    const after = await nautilus(['diff', 'dev', '--dist', dists.removed]);
+    expect(after.stdout).toMatch(/^dev: 0 to create, 0 to change, 0 to prune, \d+ unchanged$/m);
+    expect(after.code).toBe(0);
+  });
+
+  it('stops at Ctrl-C before the first change, or between two objects with the set covering old and new; a rerun finishes', async () => {
+    const interruptedWhen = (pattern: RegExp, stream: 'stdout' | 'stderr') => {
+      let interrupt: (() => void) | undefined;
+      let text = '';
+      return nautilus(['deploy', 'dev', '--dist', dists.base], {
+        onInterrupt: (handler) => {
+          interrupt = handler;
+          return () => undefined;
+        },
+        [stream]: (chunk: string) => {
+          text += chunk;
+          if (pattern.test(chunk)) interrupt?.();
+        },
+      }).then((result) => ({ ...result, [stream]: text }));
+    };
+    // While the plan is shown: nothing is changed.
+    const early = await interruptedWhen(/^dev: \d+ to create/m, 'stdout');
+    expect(early.code).toBe(130);
+    expect(early.stderr).toContain('interrupted before any change; nothing was changed');
+    // As the first object is about to be applied: the parent already covers old and new.
+    const during = await interruptedWhen(/^applying \d+ objects/m, 'stderr');
+    expect(during.code).toBe(130);
+    expect(during.stderr).toMatch(/interrupted after \d+ of \d+ objects: every object is whole, the ApplySet still covers old and new; rerun deploy to finish/);
+    expect((await get(`/apis/apps/v1/namespaces/nautilus-engines/deployments/${REMOVED_ENGINE}`)).status).toBe(404);
+    const parent = await get(`/apis/nautilus.io/v1alpha1/applysets/${parentName('dev')}`);
+    expect((parent.body.metadata as { annotations: Record<string, string> }).annotations[APPLYSET_GROUP_KINDS_ANNOTATION]).toContain('Deployment.apps');
+
+    const rerun = await nautilus(['deploy', 'dev', '--dist', dists.base, '--timeout', '120']);
+    expect(rerun.code).toBe(0);
+    expect((await get(`/apis/apps/v1/namespaces/nautilus-engines/deployments/${REMOVED_ENGINE}`)).status).toBe(200);
+  });
+
+  it('times out naming a workload that never becomes ready, with its last events', async () => {
+    const broken = path.join(scratch, 'broken', 'dist');
+    fs.cpSync(dists.base, broken, { recursive: true });
+    const neverReady = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'never-ready', namespace: 'nautilus-engines' },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'never-ready' } },
+        template: {
+          metadata: { labels: { app: 'never-ready' } },
+          spec: {
+            // No node carries this label: the pod stays Pending.
+            nodeSelector: { 'nautilus.io/nowhere': 'true' },
+            securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+            containers: [{
+              name: 'app', image: 'registry.example/never-ready:1',
+              resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '64Mi' } },
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+            }],
+          },
+        },
+      },
+    };
+    fs.writeFileSync(path.join(broken, 'dev', '0004-never-ready.yaml'), JSON.stringify(neverReady));
+    const started = Date.now();
+    const result = await nautilus(['deploy', 'dev', '--dist', broken, '--timeout', '8']);
+    expect(result.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(result.stderr).toMatch(/deploy dev: 1 workload\(s\) did not become ready within 8 s:\n {2}- Deployment nautilus-engines\/never-ready: 0\/1 ready/);
+    expect(result.stderr).toMatch(/Warning FailedScheduling Pod\/never-ready-.*didn't match Pod's node affinity\/selector/);
+
+    const status = await nautilus(['status', 'dev', '--dist', broken]);
+    expect(status.code).toBe(1);
+    expect(status.stdout).toMatch(/^ {2}Deployment nautilus-engines\/never-ready +PENDING 0\/1 ready/m);
+    expect(status.stdout).toMatch(/^ {2}Pod nautilus-engines\/never-ready-\S+: Unschedulable: .*node affinity\/selector/m);
+    expect(status.stdout.trim().split('\n').pop()).toBe('UNHEALTHY');
+
+    // Back to dist/ as synthesized: the stray Deployment is pruned.
+    const cleaned = await nautilus(['deploy', 'dev', '--dist', dists.base, '--timeout', '60']);
+    expect(cleaned.code).toBe(0);
+    expect(cleaned.stderr).toContain('pruned Deployment nautilus-engines/never-ready');
+  });
+
+  it('asks before pruning in prod: without --yes and without a terminal nothing is changed', async () => {
+    // A member of prod's set that prod's manifests do not have. (The cluster is shaped like dev, so
+    // prod's own manifests are replaced by one ConfigMap: the rule depends on the environment only.)
+    const stray: ManifestObject = {
+      apiVersion: 'v1', kind: 'ConfigMap',
+      metadata: { name: 'stray', namespace: 'nautilus-engines', labels: { [APPLYSET_PART_OF_LABEL]: applySetId('prod') } },
+      data: { left: 'over' },
+    };
+    expect((await applyAll(controlPlane.kubeConfig, [stray], 'someone')).errors).toEqual([]);
+    const prodDist = path.join(scratch, 'prod', 'dist');
+    fs.mkdirSync(path.join(prodDist, 'prod'), { recursive: true });
+    const kept = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kept', namespace: 'nautilus-engines' }, data: { a: 'b' } };
+    fs.writeFileSync(path.join(prodDist, 'prod', '0000-cluster.yaml'), JSON.stringify(kept));
+
+    const refused = await nautilus(['deploy', 'prod', '--dist', prodDist]);
+    expect(refused.stdout).toMatch(/^prod: 1 to create, 0 to change, 1 to prune, 0 unchanged$/m);
+    expect(refused.stderr).toContain('deploy refused: prod asks before pruning and there is no terminal to ask on; nothing was changed. Fix: rerun with --yes, or --no-prune');
+    expect(refused.code).toBe(1);
+    let asked = '';
+    const declined = await nautilus(['deploy', 'prod', '--dist', prodDist], {
+      confirm: async (question) => {
+        asked = question;
+        return false;
+      },
+    });
+    expect(asked).toBe('prune 1 object(s) from prod (listed above)? [y/N] ');
+    expect(declined.stderr).toContain('deploy cancelled; nothing was changed');
+    expect(declined.code).toBe(1);
+    expect((await get('/api/v1/namespaces/nautilus-engines/configmaps/stray')).status).toBe(200);
+    expect((await get('/api/v1/namespaces/nautilus-engines/configmaps/kept')).status).toBe(404);
+    expect((await get(`/apis/nautilus.io/v1alpha1/applysets/${parentName('prod')}`)).status).toBe(404);
+
+    const confirmed = await nautilus(['deploy', 'prod', '--dist', prodDist, '--yes']);
+    expect(confirmed.code).toBe(0);
+    expect(confirmed.stderr).toContain('pruned ConfigMap nautilus-engines/stray');
+    expect((await get('/api/v1/namespaces/nautilus-engines/configmaps/stray')).status).toBe(404);
+    // dev's set is untouched by prod's.
+    expect((await nautilus(['diff', 'dev', '--dist', dists.base])).code).toBe(0);
+  });
+});
+
+describe('the npm scripts', () => {
+  it.each([['deploy'], ['diff'], ['status']])('npm run %s -- --help prints the usage', async (script) => {
+    const { stdout } = await run('npm', ['run', '--silent', script, '--', '--help'], { cwd: path.resolve(__dirname, '..', '..') });
+    expect(stdout).toMatch(/^Usage: nautilus <command> <environment> \[options\]/);
+    expect(stdout).toContain('--force-conflicts');
+  });
+});
