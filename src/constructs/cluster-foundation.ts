@@ -187,6 +187,9 @@ export class ClusterFoundation extends Construct {
           spec: {
             priorityClassName: 'system-node-critical',
             automountServiceAccountToken: false,
+            // Root, as upstream runs it: the kubelet's device-plugin directory (hostPath) is root's,
+            // and the plugin creates its socket there. Everything else is taken away.
+            securityContext: { runAsUser: 0, runAsGroup: 0, seccompProfile: { type: 'RuntimeDefault' } },
             nodeSelector: { [GPU_PRESENT_LABEL]: 'true' },
             tolerations: poolTaints(gpuPool).map((t) => ({ key: t.key, operator: 'Exists', effect: t.effect })),
             containers: [{
@@ -198,7 +201,13 @@ export class ClusterFoundation extends Construct {
                 requests: { cpu: Quantity.fromString('50m'), memory: Quantity.fromString('64Mi') },
                 limits: { memory: Quantity.fromString('128Mi') },
               },
-              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                privileged: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
               volumeMounts: [{ name: 'device-plugin', mountPath: '/var/lib/kubelet/device-plugins' }],
             }],
             volumes: [{ name: 'device-plugin', hostPath: { path: '/var/lib/kubelet/device-plugins', type: 'Directory' } }],

@@ -531,6 +531,13 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
             fix: 'write five fields "minute hour day-of-month month day-of-week" in UTC, e.g. "30 22 * * 1-5"',
           });
         }
+        const starting = wholeNumberProblem(engine.workload.startingDeadlineSeconds, 10);
+        if (starting) {
+          reports.push({
+            subject: engine.name, field: 'workload.startingDeadlineSeconds', value: String(engine.workload.startingDeadlineSeconds),
+            problem: `${starting} (the CronJob controller checks every 10 seconds; less may skip every run)`, fix: 'give how late a run may start, e.g. 1800',
+          });
+        }
         const deadline = wholeNumberProblem(activeDeadlineSeconds, 1);
         if (deadline) reports.push({ subject: engine.name, field: 'workload.activeDeadlineSeconds', value: String(activeDeadlineSeconds), problem: deadline, fix: 'give the longest a run may take, in seconds, e.g. 21600' });
         const retries = wholeNumberProblem(backoffLimit, 0);

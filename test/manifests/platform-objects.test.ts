@@ -116,6 +116,17 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('cluster ob
     expect(pools.length).toBe(environment.karpenterNodeClass ? environment.nodePools.length : 0);
     const hasGpu = environment.nodePools.some((p) => p.role === 'gpu');
     expect(has(objects, 'DaemonSet', 'nvidia-device-plugin')).toBe(hasGpu);
+    if (hasGpu) {
+      // Hardened and fenced: seccomp, read-only root, nothing added, and a namespace that denies all traffic.
+      const pod = find(objects, 'DaemonSet', 'nvidia-device-plugin').spec.template.spec;
+      expect(pod.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+      expect(pod.containers[0].securityContext).toEqual({
+        allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+      });
+      const deny = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === 'nvidia-device-plugin');
+      expect(deny?.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+    }
   });
 });
 
