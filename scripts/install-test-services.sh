@@ -2,7 +2,8 @@
 # Installs the servers the tests run for real, from Debian's packages: redis-server and the
 # PostgreSQL server (the engine contract test, test/contract), and `prometheus`, which ships
 # promtool and the Prometheus server (the rule tests and the end-to-end monitoring test,
-# test/monitoring). Idempotent and quiet: does nothing when both are
+# test/monitoring); and python3-venv where python3 lacks it (the manifest linters' venv,
+# scripts/install-linters.sh). Idempotent and quiet: does nothing when all are
 # already installed, so CI can run it on every build.
 #
 #   bash scripts/install-test-services.sh
@@ -19,11 +20,15 @@ have_postgres() {
 }
 
 have_prometheus() { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; }
+# The manifest linters' Python venv (scripts/install-linters.sh) needs the venv module, which
+# Debian ships separately from python3.
+have_venv() { python3 -c 'import ensurepip, venv' >/dev/null 2>&1; }
 
 packages=()
 have_redis || packages+=(redis-server)
 have_postgres || packages+=(postgresql)
 have_prometheus || packages+=(prometheus)
+have_venv || packages+=(python3-venv)
 if [ "${#packages[@]}" -eq 0 ]; then
   exit 0
 fi
@@ -52,3 +57,4 @@ fi
 have_redis || { echo "install-test-services: redis-server still missing after install" >&2; exit 1; }
 have_postgres || { echo "install-test-services: postgres/initdb still missing after install" >&2; exit 1; }
 have_prometheus || { echo "install-test-services: prometheus/promtool still missing after install" >&2; exit 1; }
+have_venv || { echo "install-test-services: python3 venv module still missing after install" >&2; exit 1; }
