@@ -9,7 +9,8 @@ import {
 import { NamespaceRole, Tier } from '../catalog/tier';
 import { EnvironmentSpec, poolForRole } from '../environments/environment';
 import { ARCH_LABEL, GPU_PRESENT_LABEL, GPU_RESOURCE, ZONE_LABEL, poolLabels, poolTaints } from '../environments/node-pool-policy';
-import { imageVersion } from '../model/domains';
+import { DEVICE_PLUGIN_IMAGE } from '../catalog/third-party';
+import { imageVersion, mirroredImage } from '../model/domains';
 import { countQuantity, Cpu, Memory } from '../model/quantities';
 import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES, NAMESPACE_POD_SECURITY } from '../planning/namespaces';
 import { DataStorePlan, EnginePlan } from '../planning/plan';
@@ -19,8 +20,7 @@ import { DATA_PRIORITY_CLASS } from './stateful-store';
 /** The Kubernetes minor version Pod Security levels are pinned to. */
 export const POD_SECURITY_VERSION = 'v1.27';
 
-/** NVIDIA's device plugin, which advertises `nvidia.com/gpu` on GPU nodes. */
-export const DEVICE_PLUGIN_IMAGE = 'nvcr.io/nvidia/k8s-device-plugin:v0.17.0';
+export { DEVICE_PLUGIN_IMAGE };
 
 /** Properties of {@link ClusterFoundation}. */
 export interface ClusterFoundationProps {
@@ -194,7 +194,7 @@ export class ClusterFoundation extends Construct {
             tolerations: poolTaints(gpuPool).map((t) => ({ key: t.key, operator: 'Exists', effect: t.effect })),
             containers: [{
               name,
-              image: DEVICE_PLUGIN_IMAGE,
+              image: mirroredImage(DEVICE_PLUGIN_IMAGE, environment.thirdPartyMirror),
               imagePullPolicy: 'IfNotPresent',
               args: ['--fail-on-init-error=false'],
               resources: {

@@ -4,7 +4,8 @@ import {
   Container, IntOrString, KubeConfigMap, KubeService, KubeServiceAccount, KubeStatefulSet,
   Quantity, Volume, VolumeMount,
 } from '../../imports/k8s';
-import { imageVersion } from '../model/domains';
+import { imageVersion, mirroredImage } from '../model/domains';
+import { Memory } from '../model/quantities';
 import { DataStorePlan } from '../planning/plan';
 import { componentLabels, selectorLabels } from './labels';
 import { placement } from './scheduling';
@@ -22,8 +23,12 @@ export interface StatefulStoreProps {
   readonly dataMountPath: string;
   /** The server container's process, environment and probes; resources, mounts and security are added here. */
   readonly container: Pick<Container, 'command' | 'args' | 'env' | 'startupProbe' | 'livenessProbe' | 'readinessProbe'>;
-  /** Extra writable scratch mounts the server needs with a read-only root filesystem. */
-  readonly scratch: ReadonlyArray<{ readonly name: string; readonly mountPath: string; readonly memory?: boolean }>;
+  /**
+   * Extra writable scratch mounts the server needs with a read-only root filesystem. Each is an
+   * emptyDir capped at `size` (default: 256Mi on disk; a quarter of the memory limit in memory,
+   * which it counts against), so a runaway writer is evicted instead of filling the node's disk.
+   */
+  readonly scratch: ReadonlyArray<{ readonly name: string; readonly mountPath: string; readonly memory?: boolean; readonly size?: Memory }>;
 }
 
 /**
@@ -61,7 +66,10 @@ export class StatefulStore extends Construct {
 
     const volumes: Volume[] = [
       { name: 'config', configMap: { name: configMap.name } },
-      ...props.scratch.map((s) => ({ name: s.name, emptyDir: s.memory ? { medium: 'Memory' } : {} })),
+      ...props.scratch.map((s) => {
+        const size = s.size ?? (s.memory ? Memory.mebibytes(plan.memory.mebibytes / 4) : Memory.mebibytes(256));
+        return { name: s.name, emptyDir: { ...(s.memory ? { medium: 'Memory' } : {}), sizeLimit: Quantity.fromString(size.toQuantity()) } };
+      }),
     ];
     const volumeMounts: VolumeMount[] = [
       { name: 'data', mountPath: props.dataMountPath },
@@ -102,7 +110,8 @@ export class StatefulStore extends Construct {
             ...placement(plan.pool, plan.replicas, selectorLabels(store.name)),
             containers: [{
               name: store.name,
-              image: store.image,
+              // Through the environment's mirror; pinned by digest when the catalog's reference is.
+              image: mirroredImage(store.image, plan.environment.thirdPartyMirror),
               imagePullPolicy: 'IfNotPresent',
               ...props.container,
               ports: [{ name: store.portName, containerPort: store.port, protocol: 'TCP' }],
