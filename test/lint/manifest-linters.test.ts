@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { platformCharts } from '../../charts/platform-charts';
 import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
 import { synthesizePlatform } from '../../src/synth/synthesize';
 import { platformInput } from '../support/platform';
@@ -31,7 +32,7 @@ beforeAll(() => {
   for (const version of KUBERNETES_VERSIONS) prepareKubernetesSchemas(linters.schemas, version, schemas);
   prepareCrdSchemas(path.join(schemas, 'crds'));
   dist = path.join(workdir, 'dist');
-  synthesizePlatform(platformInput(), dist);
+  synthesizePlatform(platformInput(), dist, platformCharts);
 }, 20 * 60 * 1000);
 
 afterAll(() => fs.rmSync(workdir, { recursive: true, force: true }));
