@@ -139,17 +139,19 @@ describe('synthesis', () => {
     reader.stdout.on('data', (chunk) => { output += chunk; });
     const exited = new Promise((resolve) => reader.on('exit', resolve));
     while (!output.startsWith('ready')) await new Promise((resolve) => setTimeout(resolve, 10));
-    for (let i = 1; i <= 300; i++) {
+    // Publishes follow each other closely (a real synthesis takes seconds), so a read spans at most one.
+    for (let i = 1; i <= 150; i++) {
       publishBuild(build(i), dist);
-      if (i % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 1)); // let the reader run
+      await new Promise((resolve) => setTimeout(resolve, 10));
     }
     fs.writeFileSync(stop, '');
     await exited;
     const { reads, missing } = JSON.parse(output.slice('ready\n'.length)) as { reads: number; missing: number };
     expect(reads).toBeGreaterThan(100);
     expect(missing).toBe(0);
-    expect(fs.readFileSync(file, 'utf8')).toBe('build 300\n');
-    expect(fs.readdirSync(path.join(workdir, '.dist-builds'))).toHaveLength(1);
+    expect(fs.readFileSync(file, 'utf8')).toBe('build 150\n');
+    // The current build and the one before it (kept for readers that resolved the old link).
+    expect(fs.readdirSync(path.join(workdir, '.dist-builds'))).toHaveLength(2);
   }, 120000);
 
   test('a dist/ left as a plain folder by an older version is replaced by the published build', () => {
@@ -158,7 +160,9 @@ describe('synthesis', () => {
     synthesizePlatform(platformInput(), dist, platformCharts);
     expect(fs.lstatSync(dist).isSymbolicLink()).toBe(true);
     expect(fs.readdirSync(dist)).not.toContain('stale');
-    expect(fs.readdirSync(path.join(workdir, '.dist-builds'))).toHaveLength(1);
+    synthesizePlatform(platformInput(), dist);
+    expect(fs.readdirSync(path.join(workdir, '.dist-builds'))).toHaveLength(2);
+    expect(fs.readdirSync(path.join(workdir, '.dist-builds')).some((b) => b.endsWith('.replaced'))).toBe(false);
   });
 
   test('the summary counts objects by kind and names the secrets to provision', () => {

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-/** Folder beside the published directory that holds its builds (the current one and, briefly, the one before). */
+/** Folder beside the published directory that holds its builds (the current one and the one before). */
 export function buildsFolder(target: string): string {
   return path.join(path.dirname(path.resolve(target)), `.${path.basename(target)}-builds`);
 }
@@ -21,21 +21,28 @@ export function newBuild(target: string): string {
 /**
  * Makes `build` what `target` shows, with no moment at which `target` is missing or half-written:
  * `target` is a symbolic link to the build, and a new link is renamed over it (rename(2) replaces
- * atomically). Readers see the old tree or the new one, never neither. Older builds are removed
- * afterwards. A `target` that is still a real directory (before the first publish) is moved aside
- * once, the only time the swap is not atomic.
+ * atomically). Readers see the old tree or the new one, never neither. The build it replaces is
+ * kept until the next publish, so a reader that resolved the old link a moment before can still
+ * finish reading it; older ones are removed. A `target` that is still a real directory (before the
+ * first publish) is moved aside once, the only time the swap is not atomic.
  */
 export function publishBuild(build: string, target: string): void {
   const absoluteTarget = path.resolve(target);
   const link = `${build}.link`;
   fs.symlinkSync(path.relative(path.dirname(absoluteTarget), build), link, 'dir');
   const existing = fs.lstatSync(absoluteTarget, { throwIfNoEntry: false });
-  if (existing && !existing.isSymbolicLink()) fs.renameSync(absoluteTarget, `${build}.replaced`);
+  let previous: string | undefined;
+  if (existing?.isSymbolicLink()) {
+    previous = path.resolve(path.dirname(absoluteTarget), fs.readlinkSync(absoluteTarget));
+  } else if (existing) {
+    previous = `${build}.replaced`;
+    fs.renameSync(absoluteTarget, previous);
+  }
   fs.renameSync(link, absoluteTarget);
   const builds = buildsFolder(target);
   for (const entry of fs.readdirSync(builds)) {
     const other = path.join(builds, entry);
-    if (other !== build) fs.rmSync(other, { recursive: true, force: true });
+    if (other !== build && other !== previous) fs.rmSync(other, { recursive: true, force: true });
   }
 }
 
