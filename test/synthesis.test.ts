@@ -160,7 +160,7 @@ describe('synthesis', () => {
     synthesizePlatform(platformInput(), dist, platformCharts);
     expect(fs.lstatSync(dist).isSymbolicLink()).toBe(true);
     expect(fs.readdirSync(dist)).not.toContain('stale');
-    synthesizePlatform(platformInput(), dist);
+    synthesizePlatform(platformInput(), dist, platformCharts);
     expect(fs.readdirSync(path.join(workdir, '.dist-builds'))).toHaveLength(2);
     expect(fs.readdirSync(path.join(workdir, '.dist-builds')).some((b) => b.endsWith('.replaced'))).toBe(false);
   });
