@@ -67,7 +67,8 @@ function filesUnder(dir: string): string[] {
 function mirrorForCdk8sCli(distDir: string, cdk8sOutdir: string | undefined): void {
   if (!cdk8sOutdir || path.resolve(cdk8sOutdir) === path.resolve(distDir)) return;
   fs.rmSync(cdk8sOutdir, { recursive: true, force: true });
-  fs.cpSync(distDir, cdk8sOutdir, { recursive: true });
+  // dist/ is a symbolic link to the current build: copy the files, not the link.
+  fs.cpSync(distDir, cdk8sOutdir, { recursive: true, dereference: true });
 }
 
 process.exitCode = main();

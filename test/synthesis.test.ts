@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { spawn } from 'child_process';
 import { createHash } from 'crypto';
 import { Yaml } from 'cdk8s';
 import { toMatchFile } from 'jest-file-snapshot';
@@ -8,6 +9,7 @@ import { ConfigurationError } from '../src/model/errors';
 import { Cpu } from '../src/model/quantities';
 import { DEV, PROD, STAGING } from '../src/environments/platform-environments';
 import { platformCharts } from '../charts/platform-charts';
+import { newBuild, publishBuild } from '../src/synth/publish';
 import { synthesizePlatform } from '../src/synth/synthesize';
 import { platformInput, synthObjects, withEngine } from './support/platform';
 
@@ -89,7 +91,8 @@ describe('synthesis', () => {
     expect(() => synthesizePlatform(bad, dist, platformCharts)).toThrow(ConfigurationError);
     expect(() => synthesizePlatform(bad, dist, platformCharts)).toThrow(/\[staging, prod\] risk-engine: resources\.cpu = 1500m/);
     expect(treeDigest(dist)).toEqual(before);
-    expect(fs.readdirSync(workdir)).toEqual(['dist']);
+    expect(fs.readdirSync(workdir)).toEqual(['.dist-builds', 'dist']);
+    expect(fs.readdirSync(path.join(workdir, '.dist-builds'))).toHaveLength(1);
   });
 
   test('a failure after validation (during synthesis) also leaves dist/ untouched and no staging folder behind', () => {
@@ -100,7 +103,66 @@ describe('synthesis', () => {
     const missingTag = { ...input, imageTags: new Map([...input.imageTags].filter(([name]) => name !== 'frontend')) };
     expect(() => synthesizePlatform(missingTag, dist, platformCharts)).toThrow(/no image tag for engine frontend/);
     expect(treeDigest(dist)).toEqual(before);
-    expect(fs.readdirSync(workdir)).toEqual(['dist']);
+    expect(fs.readdirSync(workdir)).toEqual(['.dist-builds', 'dist']);
+    expect(fs.readdirSync(path.join(workdir, '.dist-builds'))).toHaveLength(1);
+  });
+
+  test('dist/ is readable by everyone: folders 0755, files 0644', () => {
+    const dist = path.join(workdir, 'dist');
+    synthesizePlatform(platformInput(), dist, platformCharts);
+    for (const folder of [dist, path.join(dist, 'prod'), path.join(dist, 'images')]) expect(fs.statSync(folder).mode & 0o777).toBe(0o755);
+    expect(fs.statSync(path.join(dist, 'prod', '0003-engines.yaml')).mode & 0o777).toBe(0o644);
+  });
+
+  test('dist/ never goes missing while new builds replace it', async () => {
+    const dist = path.join(workdir, 'dist');
+    const build = (n: number) => {
+      const folder = newBuild(dist);
+      fs.mkdirSync(path.join(folder, 'prod'));
+      fs.writeFileSync(path.join(folder, 'prod', 'objects.yaml'), `build ${n}\n`);
+      return folder;
+    };
+    publishBuild(build(0), dist);
+    // Another process reads dist/ in a tight loop, as kubectl or a deploy job might, and counts the
+    // reads that found nothing; the loop is bounded by time and stops on a signal file.
+    const stop = path.join(workdir, 'stop');
+    const file = path.join(dist, 'prod', 'objects.yaml');
+    const reader = spawn(process.execPath, ['-e', `
+      const fs = require('fs'); let reads = 0, missing = 0; const until = Date.now() + 60000;
+      process.stdout.write('ready\\n');
+      while (!fs.existsSync(${JSON.stringify(stop)}) && Date.now() < until) {
+        reads++; try { fs.readFileSync(${JSON.stringify(file)}); } catch { missing++; }
+      }
+      process.stdout.write(JSON.stringify({ reads, missing }));
+    `]);
+    let output = '';
+    reader.stdout.on('data', (chunk) => { output += chunk; });
+    const exited = new Promise((resolve) => reader.on('exit', resolve));
+    while (!output.startsWith('ready')) await new Promise((resolve) => setTimeout(resolve, 10));
+    // Publishes follow each other closely (a real synthesis takes seconds), so a read spans at most one.
+    for (let i = 1; i <= 150; i++) {
+      publishBuild(build(i), dist);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    fs.writeFileSync(stop, '');
+    await exited;
+    const { reads, missing } = JSON.parse(output.slice('ready\n'.length)) as { reads: number; missing: number };
+    expect(reads).toBeGreaterThan(100);
+    expect(missing).toBe(0);
+    expect(fs.readFileSync(file, 'utf8')).toBe('build 150\n');
+    // The current build and the one before it (kept for readers that resolved the old link).
+    expect(fs.readdirSync(path.join(workdir, '.dist-builds'))).toHaveLength(2);
+  }, 120000);
+
+  test('a dist/ left as a plain folder by an older version is replaced by the published build', () => {
+    const dist = path.join(workdir, 'dist');
+    fs.mkdirSync(path.join(dist, 'stale'), { recursive: true });
+    synthesizePlatform(platformInput(), dist, platformCharts);
+    expect(fs.lstatSync(dist).isSymbolicLink()).toBe(true);
+    expect(fs.readdirSync(dist)).not.toContain('stale');
+    synthesizePlatform(platformInput(), dist, platformCharts);
+    expect(fs.readdirSync(path.join(workdir, '.dist-builds'))).toHaveLength(2);
+    expect(fs.readdirSync(path.join(workdir, '.dist-builds')).some((b) => b.endsWith('.replaced'))).toBe(false);
   });
 
   test('the summary counts objects by kind and names the secrets to provision', () => {

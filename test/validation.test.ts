@@ -216,6 +216,11 @@ const cases: Array<{
     expect: /\[prod\] redis: image = "redis": not an image pinned to a version: has neither tag nor digest/,
   },
   {
+    rule: 'third-party-images',
+    environment: { ...PROD, requireImageDigests: true },
+    expect: /\[prod\] timescaledb: image = "timescale\/timescaledb:[^"]+": the environment requires third-party images pinned by digest.*Fix: append the upstream digest/,
+  },
+  {
     rule: 'storage-classes-exist',
     environment: { ...PROD, storageClassFor: { ...PROD.storageClassFor, fast: 'fats' } },
     expect: /\[prod\] environment: storageClassFor\.fast = "fats": no such storage class.*Fix: use one of fast, standard/,

@@ -56,6 +56,11 @@ export interface BatchWorkload {
   readonly kind: 'batch';
   /** Cron schedule in UTC: `cron('30 22 * * 1-5')`. */
   readonly schedule: CronSchedule;
+  /**
+   * How late a run may still start after its scheduled time (a controller outage, a full quota);
+   * a run missed by more is skipped, so it can never start during trading hours.
+   */
+  readonly startingDeadlineSeconds: Seconds;
   /** How long one run may take before it is stopped, in seconds. */
   readonly activeDeadlineSeconds: Seconds;
   /** Retries of a failed run. */

@@ -122,7 +122,7 @@ export const PLATFORM_ENGINES: readonly EngineSpec[] = [
     name: 'ml-training',
     description: 'Nightly model training',
     tier: Tier.GPU,
-    workload: { kind: 'batch', schedule: cron('30 22 * * 1-5'), activeDeadlineSeconds: seconds(21600), backoffLimit: count(2) },
+    workload: { kind: 'batch', schedule: cron('30 22 * * 1-5'), startingDeadlineSeconds: seconds(1800), activeDeadlineSeconds: seconds(21600), backoffLimit: count(2) },
     resources: { cpu: Cpu.cores(8), memory: Memory.gibibytes(32), gpu: { count: count(1), mode: 'required' } },
     dependencies: { stores: ['timescaledb'], engines: ['features'] },
   },

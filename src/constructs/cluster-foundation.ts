@@ -9,7 +9,8 @@ import {
 import { NamespaceRole, Tier } from '../catalog/tier';
 import { EnvironmentSpec, poolForRole } from '../environments/environment';
 import { ARCH_LABEL, GPU_PRESENT_LABEL, GPU_RESOURCE, ZONE_LABEL, poolLabels, poolTaints } from '../environments/node-pool-policy';
-import { imageVersion } from '../model/domains';
+import { DEVICE_PLUGIN_IMAGE } from '../catalog/third-party';
+import { imageVersion, mirroredImage } from '../model/domains';
 import { countQuantity, Cpu, Memory } from '../model/quantities';
 import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES, NAMESPACE_POD_SECURITY } from '../planning/namespaces';
 import { DataStorePlan, EnginePlan } from '../planning/plan';
@@ -19,8 +20,7 @@ import { DATA_PRIORITY_CLASS } from './stateful-store';
 /** The Kubernetes minor version Pod Security levels are pinned to. */
 export const POD_SECURITY_VERSION = 'v1.27';
 
-/** NVIDIA's device plugin, which advertises `nvidia.com/gpu` on GPU nodes. */
-export const DEVICE_PLUGIN_IMAGE = 'nvcr.io/nvidia/k8s-device-plugin:v0.17.0';
+export { DEVICE_PLUGIN_IMAGE };
 
 /** Properties of {@link ClusterFoundation}. */
 export interface ClusterFoundationProps {
@@ -187,18 +187,27 @@ export class ClusterFoundation extends Construct {
           spec: {
             priorityClassName: 'system-node-critical',
             automountServiceAccountToken: false,
+            // Root, as upstream runs it: the kubelet's device-plugin directory (hostPath) is root's,
+            // and the plugin creates its socket there. Everything else is taken away.
+            securityContext: { runAsUser: 0, runAsGroup: 0, seccompProfile: { type: 'RuntimeDefault' } },
             nodeSelector: { [GPU_PRESENT_LABEL]: 'true' },
             tolerations: poolTaints(gpuPool).map((t) => ({ key: t.key, operator: 'Exists', effect: t.effect })),
             containers: [{
               name,
-              image: DEVICE_PLUGIN_IMAGE,
+              image: mirroredImage(DEVICE_PLUGIN_IMAGE, environment.thirdPartyMirror),
               imagePullPolicy: 'IfNotPresent',
               args: ['--fail-on-init-error=false'],
               resources: {
                 requests: { cpu: Quantity.fromString('50m'), memory: Quantity.fromString('64Mi') },
                 limits: { memory: Quantity.fromString('128Mi') },
               },
-              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                privileged: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
               volumeMounts: [{ name: 'device-plugin', mountPath: '/var/lib/kubelet/device-plugins' }],
             }],
             volumes: [{ name: 'device-plugin', hostPath: { path: '/var/lib/kubelet/device-plugins', type: 'Directory' } }],

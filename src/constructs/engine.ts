@@ -58,6 +58,7 @@ export class Engine extends Construct {
         spec: {
           schedule: batch.schedule,
           timeZone: 'Etc/UTC',
+          startingDeadlineSeconds: batch.startingDeadlineSeconds,
           concurrencyPolicy: 'Forbid',
           successfulJobsHistoryLimit: 3,
           failedJobsHistoryLimit: 3,

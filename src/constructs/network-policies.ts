@@ -1,7 +1,8 @@
 import { Construct } from 'constructs';
 import { IntOrString, KubeNetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort } from '../../imports/k8s';
 import { EnvironmentSpec } from '../environments/environment';
-import { NAMESPACE_NAMES } from '../planning/namespaces';
+import { poolForRole } from '../environments/environment';
+import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES } from '../planning/namespaces';
 import { DataStorePlan, EnginePlan, isService } from '../planning/plan';
 import { selectorLabels } from './labels';
 
@@ -44,6 +45,13 @@ export class NetworkPolicies extends Construct {
     super(scope, id);
     const { environment } = props;
 
+    // The device plugin talks to the kubelet over a unix socket: its namespace needs no traffic at all.
+    if (poolForRole(environment, 'gpu')) {
+      new KubeNetworkPolicy(this, `DefaultDeny-${DEVICE_PLUGIN_NAMESPACE}`, {
+        metadata: { name: 'default-deny', namespace: DEVICE_PLUGIN_NAMESPACE },
+        spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+      });
+    }
     for (const namespace of Object.values(NAMESPACE_NAMES)) {
       new KubeNetworkPolicy(this, `DefaultDeny-${namespace}`, {
         metadata: { name: 'default-deny', namespace },

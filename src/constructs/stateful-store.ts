@@ -4,7 +4,7 @@ import {
   Container, IntOrString, KubeConfigMap, KubePodDisruptionBudget, KubeService, KubeServiceAccount,
   KubeStatefulSet, Quantity, ResourceRequirements, ServicePort, Volume, VolumeMount,
 } from '../../imports/k8s';
-import { imageVersion } from '../model/domains';
+import { imageVersion, mirroredImage } from '../model/domains';
 import { Cpu, Memory } from '../model/quantities';
 import { DataStorePlan } from '../planning/plan';
 import { componentLabels, selectorLabels } from './labels';
@@ -35,8 +35,12 @@ export interface StatefulStoreProps {
   readonly dataMountPath: string;
   /** The server container's process, environment and probes; resources, mounts and security are added here. */
   readonly container: Pick<Container, 'command' | 'args' | 'env' | 'startupProbe' | 'livenessProbe' | 'readinessProbe' | 'lifecycle'>;
-  /** Extra writable scratch mounts the server needs with a read-only root filesystem. */
-  readonly scratch: ReadonlyArray<{ readonly name: string; readonly mountPath: string; readonly memory?: boolean }>;
+  /**
+   * Extra writable scratch mounts the server needs with a read-only root filesystem. Each is an
+   * emptyDir capped at `size` (default: 256Mi on disk; a quarter of the memory limit in memory,
+   * which it counts against), so a runaway writer is evicted instead of filling the node's disk.
+   */
+  readonly scratch: ReadonlyArray<{ readonly name: string; readonly mountPath: string; readonly memory?: boolean; readonly size?: Memory }>;
   /**
    * Containers beside the server, from the same image with the same mounts and security (e.g. a
    * Sentinel). Their CPU and memory are requested and limited alike, so a pinned pod stays
@@ -101,7 +105,10 @@ export class StatefulStore extends Construct {
       // Scripts in the ConfigMap are run through `sh`, never executed directly: 0444 is enough.
       { name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } },
       ...(props.secretFiles ? [{ name: 'credentials', secret: { secretName: props.secretFiles.secretName, defaultMode: 0o440 } }] : []),
-      ...props.scratch.map((s) => ({ name: s.name, emptyDir: s.memory ? { medium: 'Memory' } : {} })),
+      ...props.scratch.map((s) => {
+        const size = s.size ?? (s.memory ? Memory.mebibytes(plan.memory.mebibytes / 4) : Memory.mebibytes(256));
+        return { name: s.name, emptyDir: { ...(s.memory ? { medium: 'Memory' } : {}), sizeLimit: Quantity.fromString(size.toQuantity()) } };
+      }),
     ];
     const volumeMounts: VolumeMount[] = [
       { name: 'data', mountPath: props.dataMountPath },
@@ -122,8 +129,9 @@ export class StatefulStore extends Construct {
         memory: Quantity.fromString(memory.toQuantity()),
       },
     });
+    const image = mirroredImage(store.image, plan.environment.thirdPartyMirror);
     const sidecars: Container[] = (props.sidecars ?? []).map(({ cpu, memory, ...sidecar }) => ({
-      image: store.image,
+      image,
       imagePullPolicy: 'IfNotPresent',
       ...sidecar,
       // Request == limit: Guaranteed where the server is pinned, and never more than its share.
@@ -165,7 +173,8 @@ export class StatefulStore extends Construct {
             ...placement(plan.pool, plan.replicas, selectorLabels(store.name)),
             containers: [{
               name: store.name,
-              image: store.image,
+              // Through the environment's mirror; pinned by digest when the catalog's reference is.
+              image,
               imagePullPolicy: 'IfNotPresent',
               ...props.container,
               ports: [{ name: store.portName, containerPort: store.port, protocol: 'TCP' }],

@@ -106,6 +106,17 @@ export interface EnvironmentSpec {
   readonly autoscaling: boolean;
   /** Registry and path prefix of engine images, e.g. `registry.example/nautilus`. */
   readonly imageRegistry: ImageRegistry;
+  /**
+   * Registry path third-party images (data stores, device plugin) are pulled through, keeping the
+   * upstream host and path below it (`<mirror>/docker.io/library/redis:7.4.1-alpine`).
+   * @default pulled from upstream
+   */
+  readonly thirdPartyMirror?: ImageRegistry;
+  /**
+   * Whether every third-party image must be pinned by digest: synthesis fails while a catalog
+   * reference has none. @default false
+   */
+  readonly requireImageDigests?: boolean;
   /** Storage classes to create; empty when the cluster's own are used. */
   readonly storageClasses: readonly StorageClassSpec[];
   /**

@@ -227,3 +227,24 @@ export function pinnedImageProblem(image: string): string | undefined {
   const bad = repository.slice(first).find((c) => !PATH_COMPONENT.test(c));
   return bad === undefined ? undefined : `repository component "${bad}" must be lower case`;
 }
+
+/**
+ * `image` as pulled through a registry mirror that keeps upstream paths under the upstream host:
+ * `redis:7.4.1-alpine` through `registry.example/mirror` is
+ * `registry.example/mirror/docker.io/library/redis:7.4.1-alpine` (Docker Hub's implicit host and
+ * `library/` made explicit). Tag and digest are kept; without a mirror the image is unchanged.
+ */
+export function mirroredImage(image: string, mirror: ImageRegistry | undefined): string {
+  if (!mirror) return image;
+  const [name, digest] = image.split('@');
+  const parts = name.split('/');
+  const hasHost = parts.length > 1 && /[.:]|^localhost$/.test(parts[0]);
+  const host = hasHost ? parts[0] : 'docker.io';
+  const path = hasHost ? parts.slice(1) : parts.length === 1 ? ['library', ...parts] : parts;
+  return `${mirror}/${host}/${path.join('/')}${digest ? `@${digest}` : ''}`;
+}
+
+/** Whether `image` is pinned by digest (`...@sha256:<64 hex>`). */
+export function hasDigest(image: string): boolean {
+  return /@sha256:[0-9a-f]{64}$/.test(image);
+}

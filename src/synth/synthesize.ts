@@ -7,6 +7,7 @@ import { CREDENTIAL_SECRETS } from '../planning/runtime-contract';
 import { EnvironmentSpec } from '../environments/environment';
 import { validatePlatform } from '../validation/validate';
 import { ManifestYaml } from './manifest-yaml';
+import { discardBuild, newBuild, publishBuild } from './publish';
 
 /** What was written for one environment. */
 export interface EnvironmentResult {
@@ -85,14 +86,13 @@ function summarize({ environment, engines, stores }: EnvironmentPlan, files: rea
 }
 
 /**
- * Validates the input, synthesizes every environment (plus `images/build-plan.json`) into a
- * staging folder beside `distDir`, and only when all succeeded replaces `distDir` with it. On any error `distDir` is left untouched.
+ * Validates the input, synthesizes every environment (plus `images/build-plan.json`) into a new
+ * build folder beside `distDir`, and only when all succeeded publishes it as `distDir` (see
+ * {@link publishBuild}). On any error `distDir` is left untouched.
  */
 export function synthesizePlatform(input: PlatformInput, distDir: string, charts: EnvironmentCharts): EnvironmentResult[] {
   validatePlatform(input.catalog, input.environments, { stores: input.stores, sources: input.engineSources });
-  const parent = path.dirname(path.resolve(distDir));
-  fs.mkdirSync(parent, { recursive: true });
-  const staging = fs.mkdtempSync(path.join(parent, '.dist-staging-'));
+  const staging = newBuild(distDir);
   try {
     const yaml = new ManifestYaml();
     const results = input.environments.map((environment) => {
@@ -111,19 +111,10 @@ export function synthesizePlatform(input: PlatformInput, distDir: string, charts
       path.join(staging, 'images', 'build-plan.json'),
       renderImageBuildPlan(imageBuildPlan(input.catalog, input.imageTags)),
     );
-    replaceDirectory(staging, distDir);
+    publishBuild(staging, distDir);
     return results;
   } catch (error) {
-    fs.rmSync(staging, { recursive: true, force: true });
+    discardBuild(staging);
     throw error;
   }
-}
-
-/** Swaps `source` into place at `target` with renames, so readers never see a half-written tree. */
-function replaceDirectory(source: string, target: string): void {
-  const retired = `${source}-retired`;
-  const hadTarget = fs.existsSync(target);
-  if (hadTarget) fs.renameSync(target, retired);
-  fs.renameSync(source, target);
-  if (hadTarget) fs.rmSync(retired, { recursive: true, force: true });
 }

@@ -1,10 +1,11 @@
 import { DataStoreSpec, PLATFORM_DATA_STORES } from '../catalog/data-stores';
 import { EngineSpec } from '../catalog/engine-spec';
+import { DEVICE_PLUGIN_IMAGE } from '../catalog/third-party';
 import { EnvironmentSpec, NodePoolSpec, poolForRole } from '../environments/environment';
 import { EngineSourceFiles } from '../images/engine-sources';
 import { ENGINES_DIR, renderEngineFiles } from '../images/engine-files';
 import {
-  cidrProblem, cronScheduleProblem, dnsSubdomainProblem, imageRegistryProblem, imageVersion, labelValueProblem,
+  cidrProblem, cronScheduleProblem, dnsSubdomainProblem, hasDigest, imageRegistryProblem, imageVersion, labelValueProblem,
   pinnedImageProblem, portProblem, wholeNumberProblem,
 } from '../model/domains';
 import { ConfigurationError, ConfigurationProblem } from '../model/errors';
@@ -602,6 +603,13 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
             fix: 'write five fields "minute hour day-of-month month day-of-week" in UTC, e.g. "30 22 * * 1-5"',
           });
         }
+        const starting = wholeNumberProblem(engine.workload.startingDeadlineSeconds, 10);
+        if (starting) {
+          reports.push({
+            subject: engine.name, field: 'workload.startingDeadlineSeconds', value: String(engine.workload.startingDeadlineSeconds),
+            problem: `${starting} (the CronJob controller checks every 10 seconds; less may skip every run)`, fix: 'give how late a run may start, e.g. 1800',
+          });
+        }
         const deadline = wholeNumberProblem(activeDeadlineSeconds, 1);
         if (deadline) reports.push({ subject: engine.name, field: 'workload.activeDeadlineSeconds', value: String(activeDeadlineSeconds), problem: deadline, fix: 'give the longest a run may take, in seconds, e.g. 21600' });
         const retries = wholeNumberProblem(backoffLimit, 0);
@@ -662,6 +670,33 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
           }]
           : [];
       }),
+  },
+  {
+    name: 'third-party-images',
+    check: ({ stores, environment }) => {
+      const problems: ConfigurationProblem[] = [];
+      const mirrorProblem = environment.thirdPartyMirror !== undefined ? imageRegistryProblem(environment.thirdPartyMirror) : undefined;
+      if (mirrorProblem) {
+        problems.push({
+          environment: environment.name, subject: 'environment', field: 'thirdPartyMirror', value: JSON.stringify(environment.thirdPartyMirror),
+          problem: `not a registry images can be pulled from: ${mirrorProblem}`, fix: 'use "host[:port]/path" in lower case, e.g. "registry.prod.nautilus.internal/mirror"',
+        });
+      }
+      if (environment.requireImageDigests) {
+        const images: Array<[string, string]> = [
+          ...stores.map((s): [string, string] => [s.name, s.image]),
+          ...(poolForRole(environment, 'gpu') ? [['nvidia-device-plugin', DEVICE_PLUGIN_IMAGE] as [string, string]] : []),
+        ];
+        for (const [subject, image] of images.filter(([, i]) => !hasDigest(i))) {
+          problems.push({
+            environment: environment.name, subject, field: 'image', value: JSON.stringify(image),
+            problem: 'the environment requires third-party images pinned by digest (requireImageDigests) and this reference has none',
+            fix: `append the upstream digest: "${image}@sha256:<digest>" (docker buildx imagetools inspect ${image})`,
+          });
+        }
+      }
+      return problems;
+    },
   },
   {
     name: 'storage-classes-exist',

@@ -181,6 +181,12 @@ describe('GPU tier', () => {
     expect(find(objects, 'CronJob', 'ml-training').spec.jobTemplate.spec.template.spec.restartPolicy).toBe('Never');
   });
 
+  test('a missed nightly training run is skipped after the catalog\'s starting deadline, never started in trading hours', () => {
+    const cronJob = find(synthObjects(PROD), 'CronJob', 'ml-training');
+    expect(cronJob.spec.startingDeadlineSeconds).toBe(1800);
+    expect(cronJob.spec).toMatchObject({ schedule: '30 22 * * 1-5', timeZone: 'Etc/UTC', concurrencyPolicy: 'Forbid' });
+  });
+
   test('dev: inference runs on CPU (its GPU is only preferred) and training is disabled', () => {
     const objects = synthObjects(DEV);
     const pod = podSpecOf(objects, inference);

@@ -9,6 +9,29 @@ import { K8sObject, PLATFORM_ENGINES, find, has, podSpecOf, synthObjects } from 
 describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('data stores in %s', (_n, environment) => {
   const objects = synthObjects(environment);
 
+  test('third-party images come through the environment\'s mirror where it has one; the version label is the tag', () => {
+    const images = objects.filter((o) => o.kind === 'StatefulSet' || o.kind === 'DaemonSet')
+      .map((o) => [o, o.spec.template.spec.containers[0].image as string] as const);
+    expect(images.length).toBeGreaterThanOrEqual(2);
+    for (const [object, image] of images) {
+      if (environment.thirdPartyMirror) expect(image.startsWith(`${environment.thirdPartyMirror}/`)).toBe(true);
+      else expect(image).not.toMatch(/nautilus\.internal/);
+      expect(object.metadata.labels!['app.kubernetes.io/version']).toBe(image.split('@')[0].split(':').pop());
+    }
+  });
+
+  test('every emptyDir of every pod has a size limit (hugepages are bounded by their resource)', () => {
+    const pods = objects.flatMap((o) => {
+      if (o.kind === 'CronJob') return [o.spec.jobTemplate.spec.template.spec];
+      return o.spec?.template?.spec ? [o.spec.template.spec] : [];
+    });
+    const emptyDirs = pods.flatMap((p) => (p.volumes ?? []).filter((v: { emptyDir?: object }) => v.emptyDir));
+    expect(emptyDirs.length).toBeGreaterThan(3);
+    for (const volume of emptyDirs) {
+      if (!String(volume.emptyDir.medium ?? '').startsWith('HugePages')) expect(volume.emptyDir.sizeLimit).toBeDefined();
+    }
+  });
+
   test.each(['timescaledb', 'redis'])('%s: StatefulSet keeping its claims on the environment storage class, headless Service', (name) => {
     const sts = find(objects, 'StatefulSet', name);
     expect(sts.metadata.namespace).toBe(NAMESPACE_NAMES.data);
@@ -36,7 +59,7 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('data store
     }
     expect(container.env).toContainEqual({ name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' });
     expect(container.env).toContainEqual({ name: 'POSTGRES_PASSWORD', valueFrom: { secretKeyRef: { name: 'timescaledb-credentials', key: 'password' } } });
-    expect(sts.spec.template.spec.volumes).toContainEqual({ name: 'shm', emptyDir: { medium: 'Memory' } });
+    expect(sts.spec.template.spec.volumes).toContainEqual({ name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: expect.any(String) } });
     expect(find(objects, 'ConfigMap', 'timescaledb-config').data['postgresql.conf']).toContain("shared_preload_libraries = 'timescaledb'");
     expect(sts.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(60);
   });
@@ -212,6 +235,17 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('cluster ob
     expect(pools.length).toBe(environment.karpenterNodeClass ? environment.nodePools.length : 0);
     const hasGpu = environment.nodePools.some((p) => p.role === 'gpu');
     expect(has(objects, 'DaemonSet', 'nvidia-device-plugin')).toBe(hasGpu);
+    if (hasGpu) {
+      // Hardened and fenced: seccomp, read-only root, nothing added, and a namespace that denies all traffic.
+      const pod = find(objects, 'DaemonSet', 'nvidia-device-plugin').spec.template.spec;
+      expect(pod.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+      expect(pod.containers[0].securityContext).toEqual({
+        allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+      });
+      const deny = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === 'nvidia-device-plugin');
+      expect(deny?.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+    }
   });
 });
 

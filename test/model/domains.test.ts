@@ -1,6 +1,6 @@
 import {
   Port, cidr, cidrProblem, count, cron, cronScheduleProblem, imageRegistry, imageRegistryProblem, imageVersion, labelValueProblem,
-  pinnedImageProblem, port, portProblem, seconds,
+  mirroredImage, pinnedImageProblem, port, portProblem, seconds,
 } from '../../src/model/domains';
 
 describe('value domains mirror what the API server accepts', () => {
@@ -99,5 +99,19 @@ describe('branded constructors refuse literal mistakes at compile time (checked 
       ((p: Port) => p)(8200),
     ];
     expect(refused).toHaveLength(12);
+  });
+});
+
+describe('third-party images through a mirror', () => {
+  const mirror = imageRegistry('registry.example/mirror');
+  test.each([
+    ['redis:7.4.1-alpine', 'registry.example/mirror/docker.io/library/redis:7.4.1-alpine'],
+    ['timescale/timescaledb:2.17.2-pg16', 'registry.example/mirror/docker.io/timescale/timescaledb:2.17.2-pg16'],
+    ['nvcr.io/nvidia/k8s-device-plugin:v0.17.0', 'registry.example/mirror/nvcr.io/nvidia/k8s-device-plugin:v0.17.0'],
+    [`redis:7.4.1-alpine@sha256:${'c'.repeat(64)}`, `registry.example/mirror/docker.io/library/redis:7.4.1-alpine@sha256:${'c'.repeat(64)}`],
+  ])('%s', (image, expected) => {
+    expect(mirroredImage(image, mirror)).toBe(expected);
+    expect(mirroredImage(image, undefined)).toBe(image);
+    expect(pinnedImageProblem(mirroredImage(image, mirror))).toBeUndefined();
   });
 });

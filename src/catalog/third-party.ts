@@ -1,0 +1,8 @@
+/**
+ * Components we deploy but do not build, with the image each runs. References are exact versions;
+ * append `@sha256:<digest>` (the upstream manifest-list digest, which a mirror keeps) to pin one by
+ * digest, as environments with `requireImageDigests` need.
+ */
+
+/** NVIDIA's device plugin, which advertises `nvidia.com/gpu` on GPU nodes. */
+export const DEVICE_PLUGIN_IMAGE = 'nvcr.io/nvidia/k8s-device-plugin:v0.17.0';

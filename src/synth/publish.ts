@@ -1,0 +1,53 @@
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** Folder beside the published directory that holds its builds (the current one and the one before). */
+export function buildsFolder(target: string): string {
+  return path.join(path.dirname(path.resolve(target)), `.${path.basename(target)}-builds`);
+}
+
+/**
+ * A new, empty build folder for `target`, readable by everyone (0755: `mkdtemp` makes 0700, which
+ * would leave the manifests unreadable to a CI user or a deploy tool running as another user).
+ */
+export function newBuild(target: string): string {
+  const builds = buildsFolder(target);
+  fs.mkdirSync(builds, { recursive: true, mode: 0o755 });
+  const build = fs.mkdtempSync(path.join(builds, 'build-'));
+  fs.chmodSync(build, 0o755);
+  return build;
+}
+
+/**
+ * Makes `build` what `target` shows, with no moment at which `target` is missing or half-written:
+ * `target` is a symbolic link to the build, and a new link is renamed over it (rename(2) replaces
+ * atomically). Readers see the old tree or the new one, never neither. The build it replaces is
+ * kept until the next publish, so a reader that resolved the old link a moment before can still
+ * finish reading it; older ones are removed. A `target` that is still a real directory (before the
+ * first publish) is moved aside once, the only time the swap is not atomic.
+ */
+export function publishBuild(build: string, target: string): void {
+  const absoluteTarget = path.resolve(target);
+  const link = `${build}.link`;
+  fs.symlinkSync(path.relative(path.dirname(absoluteTarget), build), link, 'dir');
+  const existing = fs.lstatSync(absoluteTarget, { throwIfNoEntry: false });
+  let previous: string | undefined;
+  if (existing?.isSymbolicLink()) {
+    previous = path.resolve(path.dirname(absoluteTarget), fs.readlinkSync(absoluteTarget));
+  } else if (existing) {
+    previous = `${build}.replaced`;
+    fs.renameSync(absoluteTarget, previous);
+  }
+  fs.renameSync(link, absoluteTarget);
+  const builds = buildsFolder(target);
+  for (const entry of fs.readdirSync(builds)) {
+    const other = path.join(builds, entry);
+    if (other !== build && other !== previous) fs.rmSync(other, { recursive: true, force: true });
+  }
+}
+
+/** Removes a build that failed, leaving the published one untouched. */
+export function discardBuild(build: string): void {
+  fs.rmSync(build, { recursive: true, force: true });
+  fs.rmSync(`${build}.link`, { force: true });
+}
