@@ -29,6 +29,16 @@ export const CREDENTIAL_SECRETS: Readonly<Record<DataStoreName, { readonly name:
 /** The uid/gid engine images run as (set by every engine Dockerfile, used as the pods' runAsUser). */
 export const ENGINE_UID = 10001;
 
+/**
+ * Secrets only TimescaleDB's own pods read, in the data namespace: the PostgreSQL superuser's
+ * password (the superuser is `postgres`) and the streaming-replication role. The backup bucket's
+ * credentials are named by each environment's backup settings.
+ */
+export const TIMESCALEDB_SECRETS = {
+  superuser: { name: 'timescaledb-superuser', keys: ['password'] },
+  replication: { name: 'timescaledb-replication', keys: ['username', 'password'] },
+} as const;
+
 /** Seconds between the start of termination and SIGKILL for an engine pod. */
 export const ENGINE_TERMINATION_GRACE_SECONDS = 30;
 
