@@ -2,7 +2,8 @@
 # Installs the servers the tests run for real, from Debian's packages: redis-server, redis-sentinel
 # and the PostgreSQL server (the engine contract and Redis failover tests, test/contract), and
 # `prometheus`, which ships promtool and the Prometheus server (the rule tests and the end-to-end
-# monitoring test, test/monitoring). Idempotent and quiet: does nothing when all are already
+# monitoring test, test/monitoring), and pgBackRest (the TimescaleDB failover test,
+# test/cluster/timescaledb-failover.test.ts). Idempotent and quiet: does nothing when all are already
 # installed, so CI can run it on every build.
 #
 #   bash scripts/install-test-services.sh
@@ -20,12 +21,17 @@ have_postgres() {
 }
 
 have_prometheus() { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; }
+have_pgbackrest() { command -v pgbackrest >/dev/null 2>&1; }
+# scripts/install-patroni.sh builds Patroni's virtualenv with the distribution's python3.
+have_venv() { /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; }
 
 packages=()
 have_redis || packages+=(redis-server)
 have_sentinel || packages+=(redis-sentinel)
 have_postgres || packages+=(postgresql)
 have_prometheus || packages+=(prometheus)
+have_pgbackrest || packages+=(pgbackrest)
+have_venv || packages+=(python3-venv)
 if [ "${#packages[@]}" -eq 0 ]; then
   exit 0
 fi
@@ -55,3 +61,4 @@ have_redis || { echo "install-test-services: redis-server still missing after in
 have_sentinel || { echo "install-test-services: redis-sentinel still missing after install" >&2; exit 1; }
 have_postgres || { echo "install-test-services: postgres/initdb still missing after install" >&2; exit 1; }
 have_prometheus || { echo "install-test-services: prometheus/promtool still missing after install" >&2; exit 1; }
+have_pgbackrest || { echo "install-test-services: pgbackrest still missing after install" >&2; exit 1; }

@@ -50,6 +50,8 @@ export const TIMESCALEDB_PATRONI = {
   /** Patroni's REST API (health, role, switchover). */
   restApiPort: 8008,
   restApiPortName: 'patroni',
+  /** The Service routing to replicas only, for read-only clients (the client Service routes to the primary). */
+  replicaService: 'timescaledb-replica',
   /** The pod label Patroni keeps on each member with its role. */
   roleLabel: 'role',
   /** Values of the role label. Patroni 4 calls the leader `primary` (3.x: `master`): set explicitly. */

@@ -20,14 +20,11 @@ export const PATRONI_CONFIG_FILE = 'patroni.yaml';
 /** Name of the ConfigMap with the generated files (`<scope>-config` is Patroni's own). */
 export const TIMESCALEDB_CONFIG_MAP = 'timescaledb-patroni';
 
-/** Name of the Service that routes to replicas only, for read-only clients. */
-export const TIMESCALEDB_REPLICA_SERVICE = 'timescaledb-replica';
-
 /**
  * TimescaleDB as a Patroni cluster: every member runs Patroni, which runs PostgreSQL, holds the
  * leader lock in the Kubernetes API (ConfigMaps mode, see patroniConfig) and labels its pod with
  * its role. The client Service `timescaledb` selects `role=primary`, `timescaledb-replica`
- * selects `role=replica`. The pod's ServiceAccount token is mounted, bound to a Role allowing only
+ * selects `role=replica` (with two or more members). The pod's ServiceAccount token is mounted, bound to a Role allowing only
  * what Patroni does: read and label the pods, and keep its ConfigMaps.
  */
 export class TimescaleDb extends StatefulStore {
@@ -109,14 +106,16 @@ export class TimescaleDb extends StatefulStore {
     });
 
     const metadata = (name: string) => ({ name, namespace: plan.namespace, labels: this.labels });
-    new KubeService(this, 'ReplicaService', {
-      metadata: metadata(TIMESCALEDB_REPLICA_SERVICE),
-      spec: {
-        type: 'ClusterIP',
-        selector: { ...selector, [p.roleLabel]: p.replicaRole },
-        ports: [{ name: plan.store.portName, port, targetPort: IntOrString.fromNumber(port), protocol: 'TCP' }],
-      },
-    });
+    if (plan.replicas > 1) {
+      new KubeService(this, 'ReplicaService', {
+        metadata: metadata(p.replicaService),
+        spec: {
+          type: 'ClusterIP',
+          selector: { ...selector, [p.roleLabel]: p.replicaRole },
+          ports: [{ name: plan.store.portName, port, targetPort: IntOrString.fromNumber(port), protocol: 'TCP' }],
+        },
+      });
+    }
 
     // What Patroni does in ConfigMaps mode, and nothing more: list and watch the members' pods and
     // patch its own labels and annotations; create and update the leader, config, sync and

@@ -1,6 +1,6 @@
 import { EnvVar } from '../../imports/k8s';
 import { ENV, upstreamUrlVariable } from '../engines/runtime/environment-contract';
-import { REDIS_SENTINEL } from '../catalog/data-stores';
+import { REDIS_SENTINEL, TIMESCALEDB_PATRONI } from '../catalog/data-stores';
 import { DataStoreName } from '../catalog/engine-spec';
 import { DataStorePlan, EnginePlan, isService } from './plan';
 import { serviceHost } from './namespaces';
@@ -101,6 +101,10 @@ export function engineContainerEnv(plan: EnginePlan, upstreams: readonly EngineP
       { name: RUNTIME_ENV.postgresUser, valueFrom: secretRef('timescaledb', 'username') },
       { name: RUNTIME_ENV.postgresPassword, valueFrom: secretRef('timescaledb', 'password') },
     );
+    // A single member has no replica to read from: the runtime then reads from the primary.
+    if (plan.engine.dependencies.timescaledbReplicaReads && timescaledb.replicas > 1) {
+      env.push({ name: RUNTIME_ENV.postgresReadOnlyHost, value: serviceHost(TIMESCALEDB_PATRONI.replicaService, timescaledb.namespace) });
+    }
   }
   for (const upstream of upstreams) {
     if (!isService(upstream.engine)) continue;

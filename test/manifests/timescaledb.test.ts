@@ -6,7 +6,7 @@
 import { parse } from 'yaml';
 import { TIMESCALEDB_PATRONI } from '../../src/catalog/data-stores';
 import { DEV, PROD, STAGING } from '../../src/environments/platform-environments';
-import { find, has, synthObjects } from '../support/platform';
+import { PLATFORM_ENGINES, find, has, synthObjects } from '../support/platform';
 
 const p = TIMESCALEDB_PATRONI;
 const selector = { 'app.kubernetes.io/name': 'timescaledb', 'app.kubernetes.io/instance': 'timescaledb' };
@@ -47,7 +47,8 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('TimescaleD
 
   test('the client Service routes to the primary, the replica Service to replicas, the headless one to all', () => {
     expect(find(objects, 'Service', 'timescaledb').spec.selector).toEqual({ ...selector, role: 'primary' });
-    expect(find(objects, 'Service', 'timescaledb-replica').spec.selector).toEqual({ ...selector, role: 'replica' });
+    if (members > 1) expect(find(objects, 'Service', 'timescaledb-replica').spec.selector).toEqual({ ...selector, role: 'replica' });
+    else expect(has(objects, 'Service', 'timescaledb-replica')).toBe(false);
     const headless = find(objects, 'Service', 'timescaledb-headless');
     expect(headless.spec.selector).toEqual(selector);
     expect(headless.spec.ports.map((port: { port: number }) => port.port)).toEqual(members > 1 ? [5432, 8008] : [5432]);
@@ -147,4 +148,22 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('TimescaleD
 test('prod runs three synchronous members, staging two asynchronous, dev one without backups', () => {
   expect([PROD, STAGING, DEV].map((e) => [e.timescaledb.members, e.timescaledb.synchronousReplication, e.timescaledb.backup.kind]))
     .toEqual([[3, true, 'object-store'], [2, false, 'object-store'], [1, false, 'disabled']]);
+});
+
+describe.each([STAGING, PROD].map((e) => [e.name, e] as const))('engines and TimescaleDB in %s', (_n, environment) => {
+  const objects = synthObjects(environment);
+  const envOf = (engine: string) => find(objects, 'Deployment', engine).spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>;
+
+  test('every engine writes through the primary Service; analytics, features and portfolio may read from the replica Service', () => {
+    const readers = PLATFORM_ENGINES.filter((e) => e.dependencies.stores.includes('timescaledb') && e.workload.kind === 'service');
+    expect(readers.filter((e) => e.dependencies.timescaledbReplicaReads).map((e) => e.name).sort()).toEqual(['analytics', 'features', 'portfolio']);
+    expect(find(synthObjects(DEV), 'Deployment', 'analytics').spec.template.spec.containers[0].env.map((e: { name: string }) => e.name))
+      .not.toContain('NAUTILUS_POSTGRES_READ_ONLY_HOST');
+    for (const engine of readers) {
+      const env = envOf(engine.name);
+      expect(env).toContainEqual({ name: 'NAUTILUS_POSTGRES_HOST', value: 'timescaledb.nautilus-data.svc.cluster.local' });
+      const readOnly = env.find((e) => e.name === 'NAUTILUS_POSTGRES_READ_ONLY_HOST');
+      expect(readOnly?.value).toBe(engine.dependencies.timescaledbReplicaReads ? 'timescaledb-replica.nautilus-data.svc.cluster.local' : undefined);
+    }
+  });
 });
