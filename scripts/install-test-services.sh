@@ -2,9 +2,10 @@
 # Installs the servers the tests run for real, from Debian's packages: redis-server, redis-sentinel
 # and the PostgreSQL server (the engine contract and Redis failover tests, test/contract), and
 # `prometheus`, which ships promtool and the Prometheus server (the rule tests and the end-to-end
-# monitoring test, test/monitoring); and python3-venv where python3 lacks it (the manifest
-# linters' venv, scripts/install-linters.sh). Idempotent and quiet: does nothing when all are
-# already installed, so CI can run it on every build.
+# monitoring test, test/monitoring), pgBackRest (the TimescaleDB failover test,
+# test/cluster/timescaledb-failover.test.ts), and python3-venv where python3 lacks it (Patroni's
+# and the manifest linters' virtualenvs). Idempotent and quiet: does nothing when all are already
+# installed, so CI can run it on every build.
 #
 #   bash scripts/install-test-services.sh
 #
@@ -21,15 +22,17 @@ have_postgres() {
 }
 
 have_prometheus() { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; }
-# The manifest linters' Python venv (scripts/install-linters.sh) needs the venv module, which
-# Debian ships separately from python3.
-have_venv() { python3 -c 'import ensurepip, venv' >/dev/null 2>&1; }
+have_pgbackrest() { command -v pgbackrest >/dev/null 2>&1; }
+# scripts/install-patroni.sh and scripts/install-linters.sh build their virtualenvs with the
+# distribution's python3, whose venv module Debian ships separately.
+have_venv() { /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; }
 
 packages=()
 have_redis || packages+=(redis-server)
 have_sentinel || packages+=(redis-sentinel)
 have_postgres || packages+=(postgresql)
 have_prometheus || packages+=(prometheus)
+have_pgbackrest || packages+=(pgbackrest)
 have_venv || packages+=(python3-venv)
 if [ "${#packages[@]}" -eq 0 ]; then
   exit 0
@@ -61,3 +64,4 @@ have_sentinel || { echo "install-test-services: redis-sentinel still missing aft
 have_postgres || { echo "install-test-services: postgres/initdb still missing after install" >&2; exit 1; }
 have_prometheus || { echo "install-test-services: prometheus/promtool still missing after install" >&2; exit 1; }
 have_venv || { echo "install-test-services: python3 venv module still missing after install" >&2; exit 1; }
+have_pgbackrest || { echo "install-test-services: pgbackrest still missing after install" >&2; exit 1; }

@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { PLATFORM_DATA_STORES } from '../src/catalog/data-stores';
 import { redisConf } from '../src/constructs/redis-configuration';
-import { postgresqlConf } from '../src/constructs/timescaledb-configuration';
+import { postgresqlParameters } from '../src/constructs/timescaledb-configuration';
 import { DEV, PROD, STAGING } from '../src/environments/platform-environments';
 import { planDataStore } from '../src/planning/plan';
 import { onPath, postgresBinDir, unprivilegedAccount } from './contract/data-stores';
@@ -84,7 +84,10 @@ describe('postgresql.conf', () => {
   test.each(environments.map((e) => [e.name, e] as const))('%s: a real PostgreSQL parses it and starts with it', async (name, environment) => {
     const plan = planDataStore(PLATFORM_DATA_STORES.timescaledb, environment);
     const conf = path.join(workdir, `postgresql-${name}.conf`);
-    fs.writeFileSync(conf, postgresqlConf(plan.memory, plan.store.port), { mode: 0o644 });
+    // Patroni writes every parameter as `name = 'value'`; so does this file.
+    const parameters = postgresqlParameters(plan.memory, environment.timescaledb.backup);
+    const quoted = (value: string | number) => `'${String(value).replace(/'/g, "''")}'`;
+    fs.writeFileSync(conf, Object.entries(parameters).map(([k, v]) => `${k} = ${quoted(v)}\n`).join(''), { mode: 0o644 });
     const postgres = path.join(postgresBinDir(), 'postgres');
     // -C parses the whole file and prints one setting, before any library is loaded.
     const show = (setting: string) =>
@@ -93,6 +96,11 @@ describe('postgresql.conf', () => {
     // -C reports shared_buffers in 8kB pages.
     expect(Number(show('shared_buffers')) * 8).toBe(Math.floor(plan.memory.mebibytes * 0.25) * 1024);
     expect(show('wal_level')).toBe('replica');
+    expect(show('wal_log_hints')).toBe('on');
+    // WAL is archived to pgBackRest wherever the environment declares a bucket.
+    const archiving = environment.timescaledb.backup.kind === 'object-store';
+    expect(show('archive_mode')).toBe(archiving ? 'on' : 'off');
+    if (archiving) expect(show('archive_command')).toBe('pgbackrest --stanza=timescaledb archive-push %p');
 
     // A real start. timescaledb itself is not a Debian package, so its preload is the one setting
     // overridden; the socket directory and port are a test machine's.

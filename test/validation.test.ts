@@ -126,6 +126,27 @@ const cases: Array<{
     expect: /\[prod\] risk-engine: workload\.scaling\.minReplicas = 4: host-network pods need one node each and the latency pool has 3/,
   },
   {
+    rule: 'timescaledb-replication',
+    environment: { ...DEV, timescaledb: { ...DEV.timescaledb, synchronousReplication: true } },
+    expect: /\[dev\] timescaledb: timescaledb\.synchronousReplication = true \(members 1\): .*a single member has none.*Fix: set members to 2 or more/,
+  },
+  {
+    rule: 'timescaledb-replication',
+    environment: { ...DEV, timescaledb: { ...DEV.timescaledb, members: 3 } },
+    expect: /\[dev\] timescaledb: timescaledb\.members = 3: the general pool .* spans 1 zone.*Fix: give the storage pool nodes in a second zone, or run 1 member/,
+  },
+  {
+    rule: 'timescaledb-backup',
+    environment: {
+      ...STAGING,
+      timescaledb: { ...STAGING.timescaledb, backup: {
+        kind: 'object-store', bucket: 'Backups', region: 'eu-west-1', endpoint: 'https://s3.example',
+        retainFullBackups: 0, fullBackupEveryHours: 24, credentialsSecret: 'timescaledb-backup-credentials',
+      } },
+    },
+    expect: /\[staging\] timescaledb: timescaledb\.backup\.bucket = "Backups": not a valid S3 bucket name[\s\S]*timescaledb\.backup\.endpoint = "https:\/\/s3\.example": .*without a scheme[\s\S]*timescaledb\.backup\.retainFullBackups = 0: .*Fix: keep at least 1 full backup/,
+  },
+  {
     rule: 'node-pool-zones',
     environment: { ...PROD, nodePools: PROD.nodePools.map((p) => (p.role === 'gpu' ? { ...p, zones: ['us-east-1a'] } : p)) },
     expect: /\[prod\] node pool gpu: zones = "us-east-1a": not one of the environment's zones/,
@@ -218,7 +239,7 @@ const cases: Array<{
   {
     rule: 'third-party-images',
     environment: { ...PROD, requireImageDigests: true },
-    expect: /\[prod\] timescaledb: image = "timescale\/timescaledb:[^"]+": the environment requires third-party images pinned by digest.*Fix: append the upstream digest/,
+    expect: /\[prod\] timescaledb: image = "timescale\/timescaledb-ha:[^"]+": the environment requires third-party images pinned by digest.*Fix: append the upstream digest/,
   },
   {
     rule: 'storage-classes-exist',

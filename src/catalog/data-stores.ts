@@ -33,21 +33,64 @@ export interface DataStoreSpec {
    * Absent: the store is never pinned and runs on the storage pool.
    */
   readonly pinnedCpu?: Cpu;
+  /**
+   * Whether the store's pods call HTTPS APIs outside the pod network: the Kubernetes API (a
+   * replication manager's leader lock) and an object store (backups).
+   */
+  readonly callsHttpsApis: boolean;
 }
 
-/** TimescaleDB: PostgreSQL 16 with the timescaledb extension, one primary (see README: HA). */
+/**
+ * How TimescaleDB runs under Patroni, in the image below: the facts the StatefulSet, the Patroni
+ * configuration, the Role and the failover test share.
+ */
+export const TIMESCALEDB_PATRONI = {
+  /** Patroni's cluster name (`scope`): names its leader and config ConfigMaps (`<scope>`, `<scope>-config`). */
+  scope: 'timescaledb',
+  /** Patroni's REST API (health, role, switchover). */
+  restApiPort: 8008,
+  restApiPortName: 'patroni',
+  /** The Service routing to replicas only, for read-only clients (the client Service routes to the primary). */
+  replicaService: 'timescaledb-replica',
+  /** The pod label Patroni keeps on each member with its role. */
+  roleLabel: 'role',
+  /** Values of the role label. Patroni 4 calls the leader `primary` (3.x: `master`): set explicitly. */
+  primaryRole: 'primary',
+  replicaRole: 'replica',
+  /** Label holding the scope on each member; Patroni lists members by it. */
+  scopeLabel: 'cluster-name',
+  /** Where the image keeps PostgreSQL's programs and where the data directory goes on the volume. */
+  binDirectory: '/usr/lib/postgresql/16/bin',
+  volumeMountPath: '/home/postgres/pgdata',
+  dataDirectory: '/home/postgres/pgdata/data',
+  /** Where the generated configuration is mounted. */
+  configDirectory: '/etc/timescaledb',
+  /** The Unix socket directory (a writable emptyDir under a read-only root filesystem). */
+  socketDirectory: '/var/run/postgresql',
+  /** pgBackRest's name for this database cluster. */
+  backupStanza: 'timescaledb',
+  /** Patroni releases this configuration is written for (the failover test installs the first). */
+  patroniVersion: '4.1.5',
+} as const;
+
+/**
+ * TimescaleDB: PostgreSQL 16 with the timescaledb extension, replicated and failed over by
+ * Patroni; pgBackRest archives WAL and takes full backups. The timescaledb-ha image ships all four.
+ */
 export const TIMESCALEDB: DataStoreSpec = {
   name: 'timescaledb',
-  image: 'timescale/timescaledb:2.17.2-pg16',
+  image: 'timescale/timescaledb-ha:pg16.6-ts2.17.2',
   port: 5432,
   portName: 'postgres',
   cpu: Cpu.cores(2),
   memory: Memory.gibibytes(8),
   storage: Memory.gibibytes(100),
   storageTier: 'fast',
-  uid: 70,
+  // The timescaledb-ha image runs as `postgres`, uid and gid 1000.
+  uid: 1000,
   terminationGracePeriodSeconds: 120,
-  peerPorts: [],
+  peerPorts: [{ name: TIMESCALEDB_PATRONI.restApiPortName, port: TIMESCALEDB_PATRONI.restApiPort }],
+  callsHttpsApis: true,
 };
 
 /**
@@ -80,6 +123,7 @@ export const REDIS: DataStoreSpec = {
   terminationGracePeriodSeconds: 30,
   peerPorts: [{ name: REDIS_SENTINEL.portName, port: REDIS_SENTINEL.port }],
   pinnedCpu: Cpu.cores(1),
+  callsHttpsApis: false,
 };
 
 /** Every data store, by name. */

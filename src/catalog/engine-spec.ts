@@ -73,6 +73,12 @@ export interface Dependencies {
   readonly stores: readonly DataStoreName[];
   /** Other engines whose HTTP port it calls. */
   readonly engines: readonly string[];
+  /**
+   * Whether its read-only queries (reports, feature reads, optimisation inputs) may go to
+   * TimescaleDB's replicas, which lag the primary slightly, through the replica Service.
+   * @default false
+   */
+  readonly timescaledbReplicaReads?: boolean;
 }
 
 /** Requests (== limits for memory; see the tier for CPU) of one engine pod, in production terms. */

@@ -83,7 +83,7 @@ export const PLATFORM_ENGINES: readonly EngineSpec[] = [
     tier: Tier.COMPUTE,
     workload: { kind: 'service', port: port(8100), health: standardHealth(), scaling: { minReplicas: 2, maxReplicas: 6 } },
     resources: { cpu: Cpu.cores(3), memory: Memory.gibibytes(6) },
-    dependencies: { stores: ['timescaledb', 'redis'], engines: ['position-keeper'] },
+    dependencies: { stores: ['timescaledb', 'redis'], engines: ['position-keeper'], timescaledbReplicaReads: true },
   },
   {
     name: 'factor',
@@ -99,7 +99,7 @@ export const PLATFORM_ENGINES: readonly EngineSpec[] = [
     tier: Tier.COMPUTE,
     workload: { kind: 'service', port: port(8500), health: standardHealth(), scaling: { minReplicas: 3, maxReplicas: 10 } },
     resources: { cpu: Cpu.cores(2), memory: Memory.gibibytes(6) },
-    dependencies: { stores: ['timescaledb', 'redis'], engines: ['market-data', 'factor'] },
+    dependencies: { stores: ['timescaledb', 'redis'], engines: ['market-data', 'factor'], timescaledbReplicaReads: true },
   },
   {
     name: 'portfolio',
@@ -107,7 +107,7 @@ export const PLATFORM_ENGINES: readonly EngineSpec[] = [
     tier: Tier.COMPUTE,
     workload: { kind: 'service', port: port(8900), health: standardHealth(), scaling: { minReplicas: 2, maxReplicas: 6 } },
     resources: { cpu: Cpu.cores(3), memory: Memory.gibibytes(12) },
-    dependencies: { stores: ['timescaledb'], engines: ['position-keeper', 'risk-engine', 'analytics'] },
+    dependencies: { stores: ['timescaledb'], engines: ['position-keeper', 'risk-engine', 'analytics'], timescaledbReplicaReads: true },
   },
   // --- gpu ---
   {

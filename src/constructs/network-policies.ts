@@ -114,7 +114,7 @@ export class NetworkPolicies extends Construct {
     }
 
     // Members of a replicated store reach each other on the client port (replication) and their
-    // peer ports (e.g. Sentinel's).
+    // peer ports (e.g. Sentinel's, Patroni's REST API).
     for (const plan of props.stores.filter((s) => s.replicas > 1)) {
       const own = { podSelector: { matchLabels: selectorLabels(plan.store.name) } };
       const ports = [tcp(plan.store.port), ...plan.store.peerPorts.map((p) => tcp(p.port))];
@@ -125,6 +125,18 @@ export class NetworkPolicies extends Construct {
           policyTypes: ['Ingress', 'Egress'],
           ingress: [{ from: [own], ports }],
           egress: [{ to: [own], ports }],
+        },
+      });
+    }
+    // The Kubernetes API and object stores have no pod selector: any address on the HTTPS ports.
+    // 6443 too, because CNIs that enforce policy after the Service's DNAT see the API server's own port.
+    for (const plan of props.stores.filter((s) => s.store.callsHttpsApis)) {
+      new KubeNetworkPolicy(this, `HttpsApis-${plan.store.name}`, {
+        metadata: { name: `${plan.store.name}-https-apis`, namespace: plan.namespace },
+        spec: {
+          podSelector: { matchLabels: selectorLabels(plan.store.name) },
+          policyTypes: ['Egress'],
+          egress: [{ ports: [tcp(443), tcp(6443)] }],
         },
       });
     }

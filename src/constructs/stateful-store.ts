@@ -26,6 +26,23 @@ export interface StatefulStoreProps {
   readonly configFile: { readonly name: string; readonly content: string; readonly mountPath: string };
   /** Further files mounted beside `configFile` (scripts, a second program's configuration). @default none */
   readonly additionalConfigFiles?: Readonly<Record<string, string>>;
+  /** Name of the ConfigMap holding the files. @default `<store>-config` */
+  readonly configMapName?: string;
+  /** Ports of the server container besides the client ports (e.g. Patroni's REST API). @default none */
+  readonly serverPorts?: ReadonlyArray<{ readonly name: string; readonly port: number }>;
+  /** Pod labels besides the store's own (e.g. the label a replication manager lists members by). @default none */
+  readonly podLabels?: Readonly<Record<string, string>>;
+  /**
+   * Labels the client Service selects besides the store's own: with a replication manager, the
+   * primary's role label, so clients always reach the current primary. @default none
+   */
+  readonly clientSelector?: Readonly<Record<string, string>>;
+  /**
+   * Whether the pod mounts its ServiceAccount's token, for a store that talks to the API server
+   * (Patroni keeps its leader lock there). The ServiceAccount itself never automounts.
+   * @default false
+   */
+  readonly apiServerAccess?: boolean;
   /**
    * A Secret mounted read-only as files (readable by the pod's group only): how a server gets a
    * password without it appearing in any process's arguments or environment. @default none
@@ -57,20 +74,26 @@ export interface StatefulStoreProps {
 export class StatefulStore extends Construct {
   /** Name of the headless Service giving pods stable DNS names. */
   public readonly headlessServiceName: string;
+  /** The ServiceAccount the pods run as. */
+  public readonly serviceAccountName: string;
+  /** Labels every object of the store carries. */
+  protected readonly labels: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: StatefulStoreProps) {
     super(scope, id);
     const { plan } = props;
     const { store } = plan;
     const labels = componentLabels(store.name, 'data-store', imageVersion(store.image));
+    this.labels = labels;
     const metadata = (name: string) => ({ name, namespace: plan.namespace, labels });
     this.headlessServiceName = headlessServiceName(store.name);
+    this.serviceAccountName = store.name;
 
     new KubeServiceAccount(this, 'ServiceAccount', { metadata: metadata(store.name), automountServiceAccountToken: false });
 
     const configData = { [props.configFile.name]: props.configFile.content, ...props.additionalConfigFiles };
     const configMap = new KubeConfigMap(this, 'Config', {
-      metadata: metadata(`${store.name}-config`),
+      metadata: metadata(props.configMapName ?? `${store.name}-config`),
       data: configData,
     });
 
@@ -82,7 +105,7 @@ export class StatefulStore extends Construct {
       : [];
     new KubeService(this, 'Service', {
       metadata: metadata(store.name),
-      spec: { type: 'ClusterIP', selector: selectorLabels(store.name), ports },
+      spec: { type: 'ClusterIP', selector: { ...selectorLabels(store.name), ...props.clientSelector }, ports },
     });
     new KubeService(this, 'HeadlessService', {
       metadata: metadata(this.headlessServiceName),
@@ -152,13 +175,13 @@ export class StatefulStore extends Construct {
         persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
         template: {
           metadata: {
-            labels,
+            labels: { ...labels, ...props.podLabels },
             // Restart the server when its configuration (or a script beside it) changes.
             annotations: { 'nautilus.io/config-sha256': sha256(JSON.stringify(configData)) },
           },
           spec: {
             serviceAccountName: store.name,
-            automountServiceAccountToken: false,
+            automountServiceAccountToken: props.apiServerAccess ?? false,
             priorityClassName: DATA_PRIORITY_CLASS,
             terminationGracePeriodSeconds: store.terminationGracePeriodSeconds,
             enableServiceLinks: false,
@@ -177,7 +200,8 @@ export class StatefulStore extends Construct {
               image,
               imagePullPolicy: 'IfNotPresent',
               ...props.container,
-              ports: [{ name: store.portName, containerPort: store.port, protocol: 'TCP' }],
+              ports: [store, ...(props.serverPorts ?? []).map((p) => ({ portName: p.name, port: p.port }))]
+                .map((p) => ({ name: p.portName, containerPort: p.port, protocol: 'TCP' })),
               // Pinned: CPU limit == request (whole cores), which with the memory makes the pod
               // Guaranteed and its cores exclusive. Otherwise no CPU limit: no throttling.
               resources: resources(plan.cpuRequest, plan.memory, plan.cpuLimit !== undefined),

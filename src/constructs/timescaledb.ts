@@ -1,50 +1,136 @@
 import { Construct } from 'constructs';
+import { EnvVar, IntOrString, KubeRole, KubeRoleBinding, KubeService } from '../../imports/k8s';
+import { TIMESCALEDB_PATRONI } from '../catalog/data-stores';
+import { Cpu, Memory } from '../model/quantities';
 import { DataStorePlan } from '../planning/plan';
-import { CREDENTIAL_SECRETS, TRADING_DATABASE } from '../planning/runtime-contract';
-import { postgresqlConf } from './timescaledb-configuration';
+import { CREDENTIAL_SECRETS, TIMESCALEDB_SECRETS } from '../planning/runtime-contract';
+import { selectorLabels } from './labels';
+import {
+  BACKUP_SCHEDULE_SCRIPT, PGBACKREST_CONF, POST_BOOTSTRAP_SCRIPT, SUPERUSER, backupScheduleScript, patroniConfig,
+  pgbackrestConf, postBootstrapScript,
+} from './timescaledb-configuration';
 import { StatefulStore } from './stateful-store';
 
-const secret = (key: string) => ({
-  secretKeyRef: { name: CREDENTIAL_SECRETS.timescaledb.name, key },
-});
+const secret = (name: string, key: string): EnvVar['valueFrom'] => ({ secretKeyRef: { name, key } });
+const field = (fieldPath: string): EnvVar['valueFrom'] => ({ fieldRef: { fieldPath } });
+
+/** File name of Patroni's configuration in the ConfigMap. */
+export const PATRONI_CONFIG_FILE = 'patroni.yaml';
+
+/** Name of the ConfigMap with the generated files (`<scope>-config` is Patroni's own). */
+export const TIMESCALEDB_CONFIG_MAP = 'timescaledb-patroni';
 
 /**
- * TimescaleDB as one PostgreSQL primary. PGDATA is a subdirectory of the volume (the volume root
- * holds lost+found), `/dev/shm` is memory-backed for parallel queries.
+ * TimescaleDB as a Patroni cluster: every member runs Patroni, which runs PostgreSQL, holds the
+ * leader lock in the Kubernetes API (ConfigMaps mode, see patroniConfig) and labels its pod with
+ * its role. The client Service `timescaledb` selects `role=primary`, `timescaledb-replica`
+ * selects `role=replica` (with two or more members). The pod's ServiceAccount token is mounted, bound to a Role allowing only
+ * what Patroni does: read and label the pods, and keep its ConfigMaps.
  */
 export class TimescaleDb extends StatefulStore {
   constructor(scope: Construct, id: string, plan: DataStorePlan) {
+    const p = TIMESCALEDB_PATRONI;
+    const settings = plan.environment.timescaledb;
+    const { backup } = settings;
     const port = plan.store.port;
-    const isReady = {
-      exec: {
-        command: ['/bin/sh', '-c', `exec pg_isready -h 127.0.0.1 -p ${port} -U "$POSTGRES_USER" -d ${TRADING_DATABASE}`],
-      },
-    };
+    const podAddress = '$(PATRONI_KUBERNETES_POD_IP)';
+    const env: EnvVar[] = [
+      { name: 'PATRONI_NAME', valueFrom: field('metadata.name') },
+      { name: 'PATRONI_KUBERNETES_NAMESPACE', valueFrom: field('metadata.namespace') },
+      { name: 'PATRONI_KUBERNETES_POD_IP', valueFrom: field('status.podIP') },
+      { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `${podAddress}:${port}` },
+      { name: 'PATRONI_RESTAPI_CONNECT_ADDRESS', value: `${podAddress}:${p.restApiPort}` },
+      { name: 'PATRONI_SUPERUSER_USERNAME', value: SUPERUSER },
+      { name: 'PATRONI_SUPERUSER_PASSWORD', valueFrom: secret(TIMESCALEDB_SECRETS.superuser.name, 'password') },
+      { name: 'PATRONI_REPLICATION_USERNAME', valueFrom: secret(TIMESCALEDB_SECRETS.replication.name, 'username') },
+      { name: 'PATRONI_REPLICATION_PASSWORD', valueFrom: secret(TIMESCALEDB_SECRETS.replication.name, 'password') },
+      // The engines' role, created by the post-bootstrap script.
+      { name: 'APP_USER', valueFrom: secret(CREDENTIAL_SECRETS.timescaledb.name, 'username') },
+      { name: 'APP_PASSWORD', valueFrom: secret(CREDENTIAL_SECRETS.timescaledb.name, 'password') },
+    ];
+    const backupEnv: EnvVar[] = backup.kind === 'object-store'
+      ? [
+        { name: 'PGBACKREST_CONFIG', value: `${p.configDirectory}/${PGBACKREST_CONF}` },
+        { name: 'PGBACKREST_REPO1_S3_KEY', valueFrom: secret(backup.credentialsSecret, 'access-key-id') },
+        { name: 'PGBACKREST_REPO1_S3_KEY_SECRET', valueFrom: secret(backup.credentialsSecret, 'secret-access-key') },
+      ]
+      : [];
+    const httpProbe = (path: string) => ({ httpGet: { path, port: IntOrString.fromNumber(p.restApiPort), scheme: 'HTTP' } });
+    const selector = selectorLabels(plan.store.name);
     super(scope, id, {
       plan,
-      configFile: { name: 'postgresql.conf', content: postgresqlConf(plan.memory, port), mountPath: '/etc/postgresql' },
-      dataMountPath: '/var/lib/postgresql/data',
-      container: {
-        args: ['postgres', '-c', 'config_file=/etc/postgresql/postgresql.conf'],
-        env: [
-          { name: 'POSTGRES_USER', valueFrom: secret('username') },
-          { name: 'POSTGRES_PASSWORD', valueFrom: secret('password') },
-          { name: 'POSTGRES_DB', value: TRADING_DATABASE },
-          { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' },
-          { name: 'TIMESCALEDB_TELEMETRY', value: 'off' },
-          // Our postgresql.conf is already sized; the image's tuner must not rewrite settings.
-          { name: 'NO_TS_TUNE', value: 'true' },
-        ],
-        // First start runs initdb: allow it five minutes.
-        startupProbe: { ...isReady, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 60 },
-        livenessProbe: { ...isReady, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
-        readinessProbe: { ...isReady, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 3 },
+      configMapName: TIMESCALEDB_CONFIG_MAP,
+      configFile: {
+        name: PATRONI_CONFIG_FILE,
+        content: patroniConfig(plan.memory, port, settings, selector),
+        mountPath: p.configDirectory,
       },
+      additionalConfigFiles: {
+        [POST_BOOTSTRAP_SCRIPT]: postBootstrapScript(backup),
+        ...(backup.kind === 'object-store'
+          ? {
+            [PGBACKREST_CONF]: pgbackrestConf(backup, plan.environment.name, port),
+            [BACKUP_SCHEDULE_SCRIPT]: backupScheduleScript(backup),
+          }
+          : {}),
+      },
+      dataMountPath: p.volumeMountPath,
+      container: {
+        command: ['patroni', `${p.configDirectory}/${PATRONI_CONFIG_FILE}`],
+        env: [...env, ...backupEnv],
+        // Patroni's REST API: /liveness answers while Patroni's loop runs; /readiness while
+        // PostgreSQL runs as the primary or a streaming replica. A first start runs initdb, a
+        // new replica copies the primary: allow ten minutes.
+        startupProbe: { ...httpProbe('/liveness'), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 60 },
+        livenessProbe: { ...httpProbe('/liveness'), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
+        readinessProbe: { ...httpProbe('/readiness'), periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 3 },
+      },
+      sidecars: backup.kind === 'object-store'
+        ? [{
+          name: 'backup-schedule',
+          command: ['bash', `${p.configDirectory}/${BACKUP_SCHEDULE_SCRIPT}`],
+          env: backupEnv,
+          cpu: Cpu.millis(100),
+          memory: Memory.mebibytes(256),
+        }]
+        : [],
       scratch: [
-        { name: 'run', mountPath: '/var/run/postgresql' },
+        { name: 'run', mountPath: p.socketDirectory },
         { name: 'tmp', mountPath: '/tmp' },
         { name: 'shm', mountPath: '/dev/shm', memory: true },
       ],
+      serverPorts: [{ name: p.restApiPortName, port: p.restApiPort }],
+      podLabels: { [p.scopeLabel]: p.scope },
+      clientSelector: { [p.roleLabel]: p.primaryRole },
+      apiServerAccess: true,
+    });
+
+    const metadata = (name: string) => ({ name, namespace: plan.namespace, labels: this.labels });
+    if (plan.replicas > 1) {
+      new KubeService(this, 'ReplicaService', {
+        metadata: metadata(p.replicaService),
+        spec: {
+          type: 'ClusterIP',
+          selector: { ...selector, [p.roleLabel]: p.replicaRole },
+          ports: [{ name: plan.store.portName, port, targetPort: IntOrString.fromNumber(port), protocol: 'TCP' }],
+        },
+      });
+    }
+
+    // What Patroni does in ConfigMaps mode, and nothing more: list and watch the members' pods and
+    // patch its own labels and annotations; create and update the leader, config, sync and
+    // failover ConfigMaps. The failover test runs Patroni with this Role's token.
+    const role = new KubeRole(this, 'PatroniRole', {
+      metadata: metadata(`${plan.store.name}-patroni`),
+      rules: [
+        { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'patch', 'update'] },
+        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'update'] },
+      ],
+    });
+    new KubeRoleBinding(this, 'PatroniRoleBinding', {
+      metadata: metadata(`${plan.store.name}-patroni`),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
+      subjects: [{ kind: 'ServiceAccount', name: this.serviceAccountName, namespace: plan.namespace }],
     });
   }
 }

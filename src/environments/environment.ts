@@ -82,6 +82,45 @@ export interface RedisReplicationSettings {
   readonly sentinel?: SentinelSettings;
 }
 
+/**
+ * Continuous archiving and scheduled full backups to an S3-compatible bucket (pgBackRest).
+ * Credentials are never written: the Secret named here holds them.
+ */
+export interface ObjectStoreBackup {
+  readonly kind: 'object-store';
+  /** Bucket name (created beforehand, versioning recommended). */
+  readonly bucket: string;
+  /** The bucket's region, e.g. `eu-west-1`. */
+  readonly region: string;
+  /** S3 API endpoint host, e.g. `s3.eu-west-1.amazonaws.com` (any S3-compatible store works). */
+  readonly endpoint: string;
+  /** Full backups kept; older ones, and the WAL only they need, expire. */
+  readonly retainFullBackups: number;
+  /** Hours between full backups (WAL is archived continuously in between). */
+  readonly fullBackupEveryHours: number;
+  /** Secret in the data namespace with keys `access-key-id` and `secret-access-key`. */
+  readonly credentialsSecret: string;
+}
+
+/** Backups switched off, on purpose, with the reason (shown in the summary). */
+export interface BackupDisabled {
+  readonly kind: 'disabled';
+  readonly reason: string;
+}
+
+/** How an environment runs TimescaleDB (PostgreSQL under Patroni). */
+export interface TimescaleDbSettings {
+  /** Patroni members: one primary, the rest streaming replicas. 1 means no failover. */
+  readonly members: number;
+  /**
+   * Patroni's `synchronous_mode`: a commit is acknowledged only once a replica has it, so an
+   * acknowledged write survives losing the primary. Costs a network round trip per commit.
+   */
+  readonly synchronousReplication: boolean;
+  /** Where WAL and full backups go. */
+  readonly backup: ObjectStoreBackup | BackupDisabled;
+}
+
 /** An engine switched off in an environment, and why. */
 export interface DisabledEngine {
   readonly name: string;
@@ -145,6 +184,8 @@ export interface EnvironmentSpec {
   readonly disabledEngines: readonly DisabledEngine[];
   /** Redis replication and failover. */
   readonly redis: RedisReplicationSettings;
+  /** TimescaleDB's replication and backups. */
+  readonly timescaledb: TimescaleDbSettings;
 }
 
 /** The pool tiers of role `role` are scheduled onto, if the environment has one. */

@@ -1,6 +1,6 @@
 import { cidr, imageRegistry } from '../model/domains';
 import { Cpu, Memory } from '../model/quantities';
-import { EnvironmentSpec, InstanceShape, NodePoolSpec, SentinelSettings, StorageClassSpec } from './environment';
+import { EnvironmentSpec, InstanceShape, NodePoolSpec, ObjectStoreBackup, SentinelSettings, StorageClassSpec } from './environment';
 
 const GENERAL_WORKER: InstanceShape = { cpu: Cpu.cores(8), memory: Memory.gibibytes(32), arch: 'amd64' };
 const LATENCY_WORKER: InstanceShape = {
@@ -30,6 +30,20 @@ const SENTINEL: SentinelSettings = {
   failoverTimeoutMilliseconds: 10_000,
   parallelSyncs: 1,
 };
+/** The secret holding the backup bucket's credentials, in the data namespace. */
+const BACKUP_CREDENTIALS_SECRET = 'timescaledb-backup-credentials';
+
+function s3Backup(environment: string, retainFullBackups: number): ObjectStoreBackup {
+  return {
+    kind: 'object-store',
+    bucket: `nautilus-${environment}-timescaledb-backups`,
+    region: 'eu-west-1',
+    endpoint: 's3.eu-west-1.amazonaws.com',
+    retainFullBackups,
+    fullBackupEveryHours: 24,
+    credentialsSecret: BACKUP_CREDENTIALS_SECRET,
+  };
+}
 
 function pool(
   name: string, role: NodePoolSpec['role'], zones: readonly string[], nodesPerZone: number,
@@ -61,6 +75,11 @@ export const DEV: EnvironmentSpec = {
   disabledEngines: [{ name: 'ml-training', reason: 'needs a GPU and dev has no GPU pool; training runs in staging and prod' }],
   // One node: replicas would share its fate, so a single server without Sentinel.
   redis: { members: 1 },
+  timescaledb: {
+    members: 1,
+    synchronousReplication: false,
+    backup: { kind: 'disabled', reason: 'dev data is disposable; recreate it from fixtures' },
+  },
 };
 
 /** Staging: production's shape at half size, with every pool type so every policy is exercised. */
@@ -90,6 +109,8 @@ export const STAGING: EnvironmentSpec = {
   disabledEngines: [],
   // Production's topology, so failover is exercised before it matters.
   redis: { members: 3, sentinel: SENTINEL },
+  // Two members exercise failover; asynchronous, so a replica's outage never stalls commits.
+  timescaledb: { members: 2, synchronousReplication: false, backup: s3Backup('staging', 2) },
 };
 
 /** Production: three zones, a pinned latency pool, arm64 GH200 GPU nodes and a storage pool. */
@@ -120,6 +141,8 @@ export const PROD: EnvironmentSpec = {
   disabledEngines: [],
   // One primary and two replicas, one per zone, each with a Sentinel.
   redis: { members: 3, sentinel: SENTINEL },
+  // One member per zone; synchronous, so an acknowledged trade survives losing the primary.
+  timescaledb: { members: 3, synchronousReplication: true, backup: s3Backup('prod', 7) },
 };
 
 /** Every environment `npm run synth` writes, in order. */

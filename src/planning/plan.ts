@@ -182,7 +182,7 @@ export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec
     store,
     environment,
     namespace: NAMESPACE_NAMES.data,
-    replicas: store.name === 'redis' ? environment.redis.members : 1,
+    replicas: store.name === 'redis' ? environment.redis.members : store.name === 'timescaledb' ? environment.timescaledb.members : 1,
     cpuRequest: cpu,
     cpuLimit: pinned ? cpu : undefined,
     pinned,

@@ -1,6 +1,6 @@
 import { EnvVar } from '../../imports/k8s';
 import { ENV, upstreamUrlVariable } from '../engines/runtime/environment-contract';
-import { REDIS_SENTINEL } from '../catalog/data-stores';
+import { REDIS_SENTINEL, TIMESCALEDB_PATRONI } from '../catalog/data-stores';
 import { DataStoreName } from '../catalog/engine-spec';
 import { DataStorePlan, EnginePlan, isService } from './plan';
 import { serviceHost } from './namespaces';
@@ -28,6 +28,16 @@ export const CREDENTIAL_SECRETS: Readonly<Record<DataStoreName, { readonly name:
 
 /** The uid/gid engine images run as (set by every engine Dockerfile, used as the pods' runAsUser). */
 export const ENGINE_UID = 10001;
+
+/**
+ * Secrets only TimescaleDB's own pods read, in the data namespace: the PostgreSQL superuser's
+ * password (the superuser is `postgres`) and the streaming-replication role. The backup bucket's
+ * credentials are named by each environment's backup settings.
+ */
+export const TIMESCALEDB_SECRETS = {
+  superuser: { name: 'timescaledb-superuser', keys: ['password'] },
+  replication: { name: 'timescaledb-replication', keys: ['username', 'password'] },
+} as const;
 
 /** Seconds between the start of termination and SIGKILL for an engine pod. */
 export const ENGINE_TERMINATION_GRACE_SECONDS = 30;
@@ -91,6 +101,10 @@ export function engineContainerEnv(plan: EnginePlan, upstreams: readonly EngineP
       { name: RUNTIME_ENV.postgresUser, valueFrom: secretRef('timescaledb', 'username') },
       { name: RUNTIME_ENV.postgresPassword, valueFrom: secretRef('timescaledb', 'password') },
     );
+    // A single member has no replica to read from: the runtime then reads from the primary.
+    if (plan.engine.dependencies.timescaledbReplicaReads && timescaledb.replicas > 1) {
+      env.push({ name: RUNTIME_ENV.postgresReadOnlyHost, value: serviceHost(TIMESCALEDB_PATRONI.replicaService, timescaledb.namespace) });
+    }
   }
   for (const upstream of upstreams) {
     if (!isService(upstream.engine)) continue;

@@ -415,6 +415,64 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
     },
   },
   {
+    name: 'timescaledb-replication',
+    check: ({ environment }) => {
+      const { members, synchronousReplication } = environment.timescaledb;
+      const report = (field: string, value: string, problem: string, fix: string): ConfigurationProblem =>
+        ({ environment: environment.name, subject: 'timescaledb', field: `timescaledb.${field}`, value, problem, fix });
+      const problems: ConfigurationProblem[] = [];
+      if (!Number.isInteger(members) || members < 1) {
+        problems.push(report('members', String(members), 'must be a whole number of at least 1', 'set members to 1 (no failover) or 3 (one per zone)'));
+        return problems;
+      }
+      if (synchronousReplication && members < 2) {
+        problems.push(report('synchronousReplication', `true (members ${members})`,
+          'synchronous replication needs a replica to confirm each commit, and a single member has none',
+          'set members to 2 or more, or synchronousReplication to false'));
+      }
+      const pool = poolForRole(environment, 'storage') ?? poolForRole(environment, 'general');
+      const zones = pool?.zones.length ?? environment.zones.length;
+      if (members > 1 && zones < 2) {
+        problems.push(report('members', String(members),
+          `the ${pool?.name ?? 'cluster'} pool the members run on spans ${zones} zone, so losing it loses every member`,
+          'give the storage pool nodes in a second zone, or run 1 member'));
+      }
+      return problems;
+    },
+  },
+  {
+    name: 'timescaledb-backup',
+    check: ({ environment }) => {
+      const { backup } = environment.timescaledb;
+      if (backup.kind !== 'object-store') return [];
+      const report = (field: string, value: string, problem: string, fix: string): ConfigurationProblem =>
+        ({ environment: environment.name, subject: 'timescaledb', field: `timescaledb.backup.${field}`, value, problem, fix });
+      const problems: ConfigurationProblem[] = [];
+      // S3's bucket naming rules (virtual-host style addressing needs them).
+      if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(backup.bucket) || backup.bucket.includes('..')) {
+        problems.push(report('bucket', JSON.stringify(backup.bucket), 'not a valid S3 bucket name',
+          'use 3-63 lower-case letters, digits, "-" and ".", starting and ending with a letter or digit'));
+      }
+      if (!/^[a-z0-9.-]+(:\d+)?$/i.test(backup.endpoint)) {
+        problems.push(report('endpoint', JSON.stringify(backup.endpoint), 'pgBackRest expects a host name (and optional port), without a scheme or path',
+          'give the host only, e.g. "s3.eu-west-1.amazonaws.com"'));
+      }
+      for (const field of ['retainFullBackups', 'fullBackupEveryHours'] as const) {
+        const value = backup[field];
+        if (!Number.isInteger(value) || value < 1) {
+          problems.push(report(field, String(value), 'must be a whole number of at least 1',
+            field === 'retainFullBackups' ? 'keep at least 1 full backup (point-in-time recovery needs one)' : 'take a full backup at least every few days, e.g. 24'));
+        }
+      }
+      const secretProblem = dnsLabelProblem(backup.credentialsSecret);
+      if (secretProblem) {
+        problems.push(report('credentialsSecret', JSON.stringify(backup.credentialsSecret), `not a valid Secret name: ${secretProblem}`,
+          'name the Secret holding access-key-id and secret-access-key, e.g. "timescaledb-backup-credentials"'));
+      }
+      return problems;
+    },
+  },
+  {
     name: 'node-pool-zones',
     check: ({ environment }) =>
       environment.nodePools.flatMap((pool) =>

@@ -6,7 +6,7 @@
  * offender; the broken-manifest tests feed the same functions a deliberately
  * broken cluster to prove each one catches what it claims to.
  */
-import { V1Container, V1Deployment, V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import { V1Container, V1Deployment, V1Node, V1Pod, V1PodDisruptionBudget, V1StatefulSet } from '@kubernetes/client-node';
 import { EnvironmentSpec, poolForRole } from '../../src/environments/environment';
 import { GPU_RESOURCE, NODE_POOL_LABEL, poolLabels } from '../../src/environments/node-pool-policy';
 import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES } from '../../src/planning/namespaces';
@@ -223,18 +223,22 @@ export function checkPinnedPods(state: ClusterState, environment: EnvironmentSpe
 }
 
 /**
- * The pods of every Deployment with more than one replica sit in at least
- * min(replicas, zones of the pool they run in) distinct zones, so losing a zone
- * never takes all of them.
+ * The pods of every Deployment and StatefulSet with more than one replica sit in
+ * at least min(replicas, zones of the pool they run in) distinct zones, so
+ * losing a zone never takes all of them.
  */
 export function checkZoneSpread(state: ClusterState, environment: EnvironmentSpec): string[] {
   const problems: string[] = [];
-  for (const deployment of state.deployments) {
-    const replicas = deployment.spec?.replicas ?? 1;
+  const workloads = [
+    ...state.deployments.map((workload) => ({ kind: 'Deployment', workload })),
+    ...state.statefulSets.map((workload) => ({ kind: 'StatefulSet', workload })),
+  ];
+  for (const { kind, workload } of workloads) {
+    const replicas = workload.spec?.replicas ?? 1;
     if (replicas < 2) {
       continue;
     }
-    const pods = podsOf(state, deployment);
+    const pods = podsOf(state, workload);
     const zoneOf = (pod: V1Pod) => nodeNamed(state, pod.spec?.nodeName)?.metadata?.labels?.[ZONE_LABEL] ?? '<unscheduled>';
     const poolNames = new Set(pods.map((pod) => nodeNamed(state, pod.spec?.nodeName)?.metadata?.labels?.[NODE_POOL_LABEL]));
     const pools = environment.nodePools.filter((pool) => poolNames.has(pool.name));
@@ -244,7 +248,7 @@ export function checkZoneSpread(state: ClusterState, environment: EnvironmentSpe
     if (zones.size < expected) {
       const counts = [...poolZones].map((zone) => `${zone}: ${pods.filter((pod) => zoneOf(pod) === zone).length}`).join(', ');
       problems.push(
-        `Deployment ${objectName(deployment)}: ${replicas} replicas in ${zones.size} zone(s) (${counts}), ` +
+        `${kind} ${objectName(workload)}: ${replicas} replicas in ${zones.size} zone(s) (${counts}), ` +
           `expected at least ${expected} of the ${poolZones.size} zone(s) of pool ${[...poolNames].join('/') || '<none>'}`,
       );
     }
@@ -252,8 +256,8 @@ export function checkZoneSpread(state: ClusterState, environment: EnvironmentSpe
   return problems;
 }
 
-function podsOf(state: ClusterState, deployment: V1Deployment): V1Pod[] {
-  return podsSelectedBy(state, deployment.metadata?.namespace, deployment.spec?.selector).filter((pod) => !isTerminal(pod) && !isTerminating(pod));
+function podsOf(state: ClusterState, workload: V1Deployment | V1StatefulSet): V1Pod[] {
+  return podsSelectedBy(state, workload.metadata?.namespace, workload.spec?.selector).filter((pod) => !isTerminal(pod) && !isTerminating(pod));
 }
 
 function describeBudget(pdb: V1PodDisruptionBudget): string {

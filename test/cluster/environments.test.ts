@@ -3,7 +3,8 @@
  * nodes are generated from the environment model: dist/<env>/ must apply
  * cleanly, run, and survive losing a zone. See test/cluster/README.md.
  */
-import { V1Node, V1Pod } from '@kubernetes/client-node';
+import { KubeConfig, V1Node, V1Pod } from '@kubernetes/client-node';
+import { TIMESCALEDB_PATRONI } from '../../src/catalog/data-stores';
 import { EnvironmentSpec } from '../../src/environments/environment';
 import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
 import { NODE_POOL_LABEL } from '../../src/environments/node-pool-policy';
@@ -131,16 +132,16 @@ describe.each(PLATFORM_ENVIRONMENTS.map((environment) => [environment.name, envi
     expect(pinnedPods(state, environment).length > 0).toBe(environmentPinsCores(environment));
   });
 
-  test('spreads the pods of every multi-replica Deployment across the zones of its pool', async () => {
+  test('spreads the pods of every multi-replica Deployment and StatefulSet (the TimescaleDB members) across the zones of its pool', async () => {
     const { state } = await rolledOut();
     expect(checkZoneSpread(state, environment)).toEqual([]);
   });
 
-  test('covers every multi-replica Deployment with a PodDisruptionBudget that allows a drain', async () => {
+  test('covers every multi-replica Deployment and StatefulSet with a PodDisruptionBudget that allows a drain', async () => {
     await rolledOut();
     const { state, problems } = await settle(kc(), checkPdbsAllowDrain, 30_000);
     expect(problems).toEqual([]);
-    const uncovered = state.deployments
+    const uncovered = [...state.deployments, ...state.statefulSets]
       .filter((deployment) => (deployment.spec?.replicas ?? 1) > 1)
       .filter(
         (deployment) =>
@@ -173,11 +174,13 @@ describe.each(PLATFORM_ENVIRONMENTS.map((environment) => [environment.name, envi
   );
 
   testIf(environment.zones.length > 1)(
-    'survives draining a zone: evictions honour PDBs, every PDB stays satisfied, every engine Service keeps ready endpoints',
+    'survives draining a zone: evictions honour PDBs, every PDB stays satisfied, every engine Service and the TimescaleDB primary keep ready endpoints',
     async () => {
       await rolledOut();
       const state = await readClusterState(kc());
       const zone = zoneToDrain(state, environment);
+      const primary = await labelTimescaleDbRoles(kc(), state, zone);
+      log(environment, `TimescaleDB primary (role label) on ${primary ?? '<single member: no roles>'}; draining ${zone}`);
       const nodes = state.nodes.filter((node) => node.metadata?.labels?.[ZONE_LABEL] === zone).map((node) => node.metadata!.name!);
       const result = await drainNodes(kc(), state, nodes);
       log(
@@ -206,11 +209,23 @@ describe.each(PLATFORM_ENVIRONMENTS.map((environment) => [environment.name, envi
           statefulSets: [],
           daemonSets: [],
         });
+      // With two or more members, the drain takes at most one (the PDB) and the primary's Service
+      // keeps its endpoint.
+      const primaryServing = (s: ClusterState) =>
+        primary ? checkServiceEndpoints({ ...s, services: s.services.filter((svc) => objectName(svc) === `${NAMESPACE_NAMES.data}/timescaledb`) }, [NAMESPACE_NAMES.data]) : [];
       const after = await settle(
         kc(),
-        (s) => [...leftOnDrainedNodes(s), ...checkPdbsSatisfied(s), ...checkServiceEndpoints(s, ENGINE_NAMESPACES), ...generalPoolRecovered(s)],
+        (s) => [
+          ...leftOnDrainedNodes(s), ...checkPdbsSatisfied(s), ...checkServiceEndpoints(s, ENGINE_NAMESPACES), ...generalPoolRecovered(s),
+          ...primaryServing(s),
+        ],
         60_000,
       );
+      if (primary) {
+        const members = podsSelectedBy(after.state, NAMESPACE_NAMES.data, { matchLabels: { 'app.kubernetes.io/name': 'timescaledb' } });
+        expect(members.filter((pod) => isReady(pod) && !isTerminating(pod)).length).toBeGreaterThanOrEqual(environment.timescaledb.members - 1);
+        expect(members.find((pod) => objectName(pod) === primary)?.spec?.nodeName).toBeDefined();
+      }
       const pending = after.state.pods.filter((pod) => !pod.spec?.nodeName && !isTerminal(pod));
       log(
         environment,
@@ -269,6 +284,32 @@ describe.each(PLATFORM_ENVIRONMENTS.map((environment) => [environment.name, envi
     expect(left.filter(({ found }) => found?.status?.phase !== 'Bound').map(({ claim }) => claim)).toEqual([]);
   });
 });
+
+/**
+ * Plays Patroni's part in labelling, which kwok cannot (no container runs): with two or more
+ * TimescaleDB members, the one outside the zone about to be drained is labelled `role=primary`
+ * and the others `role=replica`, as Patroni keeps them. Returns the primary pod, or undefined for
+ * a single member. That Patroni really moves the label when a primary dies is shown by
+ * timescaledb-failover.test.ts; here the drain shows that the PDB leaves the primary and a replica up.
+ */
+async function labelTimescaleDbRoles(kc: KubeConfig, state: ClusterState, drainedZone: string): Promise<string | undefined> {
+  const members = podsSelectedBy(state, NAMESPACE_NAMES.data, { matchLabels: { 'app.kubernetes.io/name': 'timescaledb' } })
+    .filter((pod) => !isTerminal(pod))
+    .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+  if (members.length < 2) return undefined;
+  const zoneOf = (pod: V1Pod) => nodeNamed(state, pod.spec?.nodeName)?.metadata?.labels?.[ZONE_LABEL];
+  const primary = members.find((pod) => zoneOf(pod) !== drainedZone) ?? members[0];
+  for (const pod of members) {
+    const role = pod === primary ? TIMESCALEDB_PATRONI.primaryRole : TIMESCALEDB_PATRONI.replicaRole;
+    const response = await kubeRequest(kc, `/api/v1/namespaces/${pod.metadata?.namespace}/pods/${pod.metadata?.name}`, {
+      method: 'PATCH',
+      contentType: 'application/merge-patch+json',
+      body: JSON.stringify({ metadata: { labels: { [TIMESCALEDB_PATRONI.roleLabel]: role } } }),
+    });
+    if (response.status !== 200) throw new Error(`labelling ${objectName(pod)} ${role} failed: HTTP ${response.status} ${response.body}`);
+  }
+  return objectName(primary);
+}
 
 /**
  * The zone to drain: the one with the most pods to evict, so that the drain

@@ -32,6 +32,11 @@ export interface PostgresSettings {
   readonly database: string;
   readonly user: string;
   readonly password: string;
+  /**
+   * A Service routing to replicas only, for read-only queries that tolerate replication lag;
+   * absent where the engine reads from the primary.
+   */
+  readonly readOnlyHost?: string;
 }
 
 /** The engine's configuration, read once from the environment at start. */
@@ -142,6 +147,7 @@ export function readConfig(definition: EngineDefinition, env: NodeJS.ProcessEnv)
       database: required(ENV.postgresDatabase),
       user: required(ENV.postgresUser),
       password: required(ENV.postgresPassword),
+      readOnlyHost: env[ENV.postgresReadOnlyHost] || undefined,
     };
   }
 

@@ -21,6 +21,7 @@ export const ENV = {
   postgresDatabase: 'NAUTILUS_POSTGRES_DATABASE',
   postgresUser: 'NAUTILUS_POSTGRES_USER',
   postgresPassword: 'NAUTILUS_POSTGRES_PASSWORD',
+  postgresReadOnlyHost: 'NAUTILUS_POSTGRES_READ_ONLY_HOST',
 } as const;
 
 /** `NAUTILUS_UPSTREAM_<ENGINE>_URL`: the base URL of an engine this one calls. */
