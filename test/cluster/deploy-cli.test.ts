@@ -309,7 +309,8 @@ describe('nautilus on a dev-shaped control plane', () => {
 
   it('times out naming a workload that never becomes ready, with its last events', async () => {
     const broken = path.join(scratch, 'broken', 'dist');
-    fs.cpSync(dists.base, broken, { recursive: true });
+    // dist/ is a link to the current build: copy the files, not the link, or the base would change too.
+    fs.cpSync(dists.base, broken, { recursive: true, dereference: true });
     const neverReady = {
       apiVersion: 'apps/v1',
       kind: 'Deployment',

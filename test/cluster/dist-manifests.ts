@@ -3,7 +3,8 @@ import * as path from 'path';
 import { parseAllDocuments } from 'yaml';
 import { EnvironmentSpec } from '../../src/environments/environment';
 import { MONITORING_STACK } from '../../src/planning/monitoring';
-import { CREDENTIAL_SECRETS } from '../../src/planning/runtime-contract';
+import { NAMESPACE_NAMES } from '../../src/planning/namespaces';
+import { CREDENTIAL_SECRETS, TIMESCALEDB_SECRETS } from '../../src/planning/runtime-contract';
 import { ManifestObject } from './apply';
 
 const REPOSITORY = path.resolve(__dirname, '..', '..');
@@ -63,7 +64,11 @@ function readYamlObjects(file: string): ManifestObject[] {
  */
 export function credentialSecrets(namespaces: readonly string[]): ManifestObject[] {
   return namespaces.flatMap((namespace) =>
-    Object.values(CREDENTIAL_SECRETS).map((secret) => ({
+    [
+      ...Object.values(CREDENTIAL_SECRETS),
+      // Only TimescaleDB's own pods, in the data namespace, read the superuser and replication Secrets.
+      ...(namespace === NAMESPACE_NAMES.data ? Object.values(TIMESCALEDB_SECRETS) : []),
+    ].map((secret) => ({
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: secret.name, namespace },
