@@ -124,12 +124,12 @@ export async function preflight(cluster: Cluster, manifests: readonly KubeObject
       const namespace = await cluster.core.readNamespace({ name: reference.namespace }).catch(() => undefined);
       if (!namespace) {
         problems.push(`${label} is missing (${readers}), and namespace ${reference.namespace} does not exist yet. ` +
-          `Fix: create the namespace (kubectl create namespace ${reference.namespace}; deploy then takes it over) and the Secret with keys ${reference.keys.join(', ')} from your secret manager`);
+          `Fix: create the namespace (kubectl create namespace ${reference.namespace}; deploy then takes it over) and the Secret${keysToCreate(reference.keys)} from your secret manager`);
         continue;
       }
       const secret = await cluster.read({ apiVersion: 'v1', kind: 'Secret', metadata: { name: reference.name, namespace: reference.namespace } });
       if (!secret) {
-        problems.push(`${label} is missing (${readers}). Fix: create it with keys ${reference.keys.join(', ')} from your secret manager`);
+        problems.push(`${label} is missing (${readers}). Fix: create it${keysToCreate(reference.keys)} from your secret manager`);
         continue;
       }
       const present = new Set(Object.keys({ ...(secret.data as object | undefined), ...(secret.stringData as object | undefined) }));
@@ -140,4 +140,12 @@ export async function preflight(cluster: Cluster, manifests: readonly KubeObject
     }
   }
   return problems;
+}
+
+/**
+ * What to create for a missing Secret: its keys where the manifests name them; a Secret mounted
+ * whole as a volume names none, so there is no key list to give.
+ */
+function keysToCreate(keys: readonly string[]): string {
+  return keys.length > 0 ? ` with keys ${keys.join(', ')}` : ' (mounted whole: every key it holds is read)';
 }
