@@ -1,7 +1,8 @@
+import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   Container, IntOrString, KubeCronJob, KubeDeployment, KubeHorizontalPodAutoscalerV2, KubePodDisruptionBudget,
-  KubeService, KubeServiceAccount, MetricSpecV2, PodSpec, Probe, Quantity, Volume, VolumeMount,
+  MetricSpecV2, PodSpec, Probe, Quantity, ServicePort, Volume, VolumeMount,
 } from '../../imports/k8s';
 import { ServiceMonitor } from '../../imports/monitoring.coreos.com';
 import { GPU_RESOURCE } from '../environments/node-pool-policy';
@@ -9,6 +10,7 @@ import { countQuantity } from '../model/quantities';
 import { REQUESTS_PER_SECOND } from '../planning/monitoring';
 import { DataStorePlan, EnginePlan, isBatch, isService } from '../planning/plan';
 import { ENGINE_PRE_STOP_SECONDS, ENGINE_TERMINATION_GRACE_SECONDS, ENGINE_UID, engineContainerEnv } from '../planning/runtime-contract';
+import { service, setField } from './escape-hatches';
 import { componentLabels, selectorLabels } from './labels';
 import { placement } from './scheduling';
 
@@ -42,10 +44,7 @@ export class Engine extends Construct {
     // Every object of the engine shares its name: Service DNS names are a contract.
     const metadata = () => ({ name: engine.name, namespace: plan.namespace, labels: componentLabels(engine.name, engine.tier.name) });
 
-    new KubeServiceAccount(this, 'ServiceAccount', {
-      metadata: metadata(),
-      automountServiceAccountToken: false,
-    });
+    new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: metadata(), automountToken: false });
 
     const podSpec = this.podSpec(props);
     const podLabels = componentLabels(engine.name, engine.tier.name);
@@ -99,14 +98,15 @@ export class Engine extends Construct {
       },
     });
 
-    new KubeService(this, 'Service', {
+    const engineService = service(this, 'Service', {
       metadata: metadata(),
-      spec: {
-        type: 'ClusterIP',
-        selector: selectorLabels(engine.name),
-        ports: [{ name: HTTP_PORT_NAME, port: workload.port, targetPort: IntOrString.fromString(HTTP_PORT_NAME), protocol: 'TCP' }],
-      },
+      type: kplus.ServiceType.CLUSTER_IP,
+      selector: kplus.Pods.select(this, 'ServicePods', { labels: selectorLabels(engine.name) }),
+      ports: [{ name: HTTP_PORT_NAME, port: workload.port, protocol: kplus.Protocol.TCP }],
     });
+    // cdk8s-plus-27 takes a numeric target port only: target the container port by name, so the
+    // Service follows the container's port.
+    setField<ServicePort, 'targetPort'>(engineService, '/spec/ports/0', 'targetPort', IntOrString.fromString(HTTP_PORT_NAME));
 
     if (plan.replicas > 1) {
       new KubePodDisruptionBudget(this, 'DisruptionBudget', {

@@ -1,12 +1,14 @@
 import { createHash } from 'crypto';
+import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  Container, IntOrString, KubeConfigMap, KubePodDisruptionBudget, KubeService, KubeServiceAccount,
-  KubeStatefulSet, Quantity, ResourceRequirements, ServicePort, Volume, VolumeMount,
+  Container, IntOrString, KubePodDisruptionBudget, KubeStatefulSet, Quantity, ResourceRequirements, ServiceSpec,
+  Volume, VolumeMount,
 } from '../../imports/k8s';
 import { imageVersion, mirroredImage } from '../model/domains';
 import { Cpu, Memory } from '../model/quantities';
 import { DataStorePlan } from '../planning/plan';
+import { service, setField } from './escape-hatches';
 import { componentLabels, selectorLabels } from './labels';
 import { placement } from './scheduling';
 
@@ -89,28 +91,34 @@ export class StatefulStore extends Construct {
     this.headlessServiceName = headlessServiceName(store.name);
     this.serviceAccountName = store.name;
 
-    new KubeServiceAccount(this, 'ServiceAccount', { metadata: metadata(store.name), automountServiceAccountToken: false });
+    new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: metadata(store.name), automountToken: false });
 
     const configData = { [props.configFile.name]: props.configFile.content, ...props.additionalConfigFiles };
-    const configMap = new KubeConfigMap(this, 'Config', {
+    const configMap = new kplus.ConfigMap(this, 'Config', {
       metadata: metadata(props.configMapName ?? `${store.name}-config`),
       data: configData,
     });
 
-    const servicePort = (p: { name: string; port: number }): ServicePort =>
-      ({ name: p.name, port: p.port, targetPort: IntOrString.fromNumber(p.port), protocol: 'TCP' });
+    const servicePort = (p: { name: string; port: number }): kplus.ServicePort =>
+      ({ name: p.name, port: p.port, targetPort: p.port, protocol: kplus.Protocol.TCP });
     const ports = plan.clientPorts.map(servicePort);
     const memberPorts = plan.replicas > 1
       ? store.peerPorts.filter((p) => !plan.clientPorts.some((c) => c.port === p.port)).map(servicePort)
       : [];
-    new KubeService(this, 'Service', {
+    service(this, 'Service', {
       metadata: metadata(store.name),
-      spec: { type: 'ClusterIP', selector: { ...selectorLabels(store.name), ...props.clientSelector }, ports },
+      type: kplus.ServiceType.CLUSTER_IP,
+      selector: kplus.Pods.select(this, 'ClientPods', { labels: { ...selectorLabels(store.name), ...props.clientSelector } }),
+      ports,
     });
-    new KubeService(this, 'HeadlessService', {
+    const headless = service(this, 'HeadlessService', {
       metadata: metadata(this.headlessServiceName),
-      spec: { clusterIp: 'None', publishNotReadyAddresses: true, selector: selectorLabels(store.name), ports: [...ports, ...memberPorts] },
+      clusterIP: 'None',
+      selector: kplus.Pods.select(this, 'MemberPods', { labels: selectorLabels(store.name) }),
+      ports: [...ports, ...memberPorts],
     });
+    // cdk8s-plus-27 has no publishNotReadyAddresses: members must find each other before they are ready.
+    setField<ServiceSpec, 'publishNotReadyAddresses'>(headless, '/spec', 'publishNotReadyAddresses', true);
     if (plan.replicas > 1) {
       new KubePodDisruptionBudget(this, 'DisruptionBudget', {
         metadata: metadata(store.name),

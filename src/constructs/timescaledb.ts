@@ -1,5 +1,6 @@
+import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { EnvVar, IntOrString, KubeRole, KubeRoleBinding, KubeService } from '../../imports/k8s';
+import { EnvVar, IntOrString, KubeRole, KubeRoleBinding } from '../../imports/k8s';
 import { TIMESCALEDB_PATRONI } from '../catalog/data-stores';
 import { Cpu, Memory } from '../model/quantities';
 import { DataStorePlan } from '../planning/plan';
@@ -9,6 +10,7 @@ import {
   BACKUP_SCHEDULE_SCRIPT, PGBACKREST_CONF, POST_BOOTSTRAP_SCRIPT, SUPERUSER, backupScheduleScript, patroniConfig,
   pgbackrestConf, postBootstrapScript,
 } from './timescaledb-configuration';
+import { service } from './escape-hatches';
 import { StatefulStore } from './stateful-store';
 
 const secret = (name: string, key: string): EnvVar['valueFrom'] => ({ secretKeyRef: { name, key } });
@@ -107,13 +109,11 @@ export class TimescaleDb extends StatefulStore {
 
     const metadata = (name: string) => ({ name, namespace: plan.namespace, labels: this.labels });
     if (plan.replicas > 1) {
-      new KubeService(this, 'ReplicaService', {
+      service(this, 'ReplicaService', {
         metadata: metadata(p.replicaService),
-        spec: {
-          type: 'ClusterIP',
-          selector: { ...selector, [p.roleLabel]: p.replicaRole },
-          ports: [{ name: plan.store.portName, port, targetPort: IntOrString.fromNumber(port), protocol: 'TCP' }],
-        },
+        type: kplus.ServiceType.CLUSTER_IP,
+        selector: kplus.Pods.select(this, 'ReplicaPods', { labels: { ...selector, [p.roleLabel]: p.replicaRole } }),
+        ports: [{ name: plan.store.portName, port, targetPort: port, protocol: kplus.Protocol.TCP }],
       });
     }
 

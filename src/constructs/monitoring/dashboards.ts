@@ -2,8 +2,8 @@ import { DashboardBuilder, RowBuilder, ThresholdsConfigBuilder, ThresholdsMode }
 import { GraphThresholdsStyleConfigBuilder, GraphThresholdsStyleMode } from '@grafana/grafana-foundation-sdk/common';
 import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
+import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { KubeConfigMap } from '../../../imports/k8s';
 import { Tier } from '../../catalog/tier';
 import { RUNTIME_METRICS } from '../../engines/runtime/metric-names';
 import { MONITORING_STACK, SCRAPE_LABELS } from '../../planning/monitoring';
@@ -138,7 +138,7 @@ export class PlatformDashboards extends Construct {
     super(scope, id);
     this.dashboards = platformDashboards(props.environment, props.engines, props.stores);
     for (const generated of this.dashboards) {
-      new KubeConfigMap(this, generated.uid, {
+      new kplus.ConfigMap(this, generated.uid, {
         metadata: {
           name: generated.uid,
           namespace: MONITORING_STACK.namespace,

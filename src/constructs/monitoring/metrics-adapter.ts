@@ -1,6 +1,6 @@
+import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
-import { KubeConfigMap } from '../../../imports/k8s';
 import { MONITORING_STACK, POD_CUSTOM_METRICS, PodRateMetric, SCRAPE_LABELS, trafficPathMatcher } from '../../planning/monitoring';
 
 /**
@@ -54,7 +54,7 @@ export class MetricsAdapterRules extends Construct {
   constructor(scope: Construct, id: string, props: MetricsAdapterRulesProps) {
     super(scope, id);
     this.rules = (props.metrics ?? POD_CUSTOM_METRICS).map((metric) => adapterRule(metric, props.nonTrafficPaths));
-    new KubeConfigMap(this, 'Resource', {
+    new kplus.ConfigMap(this, 'Resource', {
       metadata: {
         name: MONITORING_STACK.adapterConfigMap,
         namespace: MONITORING_STACK.namespace,

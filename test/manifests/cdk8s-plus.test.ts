@@ -1,0 +1,64 @@
+import { ApiObject, Chart, Testing } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { IntOrString, ServicePort, ServiceSpec } from '../../imports/k8s';
+import { platformCharts } from '../../charts/platform-charts';
+import { removeField, service, setField } from '../../src/constructs/escape-hatches';
+import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
+import { buildEnvironmentApp } from '../../src/synth/synthesize';
+import { platformInput, synthObjects } from '../support/platform';
+
+/**
+ * The kinds the constructs build on cdk8s-plus-27 (the L2 library), every object of them in
+ * every environment. Kinds it does not model (PodDisruptionBudget, PriorityClass, Role, ...) stay
+ * on the L1 classes from imports/k8s.
+ */
+const BUILT_ON_CDK8S_PLUS = ['ServiceAccount', 'ConfigMap', 'Service'];
+
+describe.each(PLATFORM_ENVIRONMENTS.map((e) => [e.name, e] as const))('cdk8s-plus-27 in %s', (_name, environment) => {
+  test(`every ${BUILT_ON_CDK8S_PLUS.join(', ')} is rendered by a cdk8s-plus-27 resource`, () => {
+    const { app } = buildEnvironmentApp(platformInput(), environment, platformCharts);
+    const objects = app.node.findAll().filter((c): c is ApiObject => c instanceof ApiObject);
+    const planned = objects.filter((o) => BUILT_ON_CDK8S_PLUS.includes(o.kind));
+    expect(planned.length).toBeGreaterThan(0);
+    const notPlus = planned.filter((o) => !(o.node.scope instanceof kplus.Resource)).map((o) => `${o.kind} ${o.name}`);
+    expect(notPlus).toEqual([]);
+  });
+
+  test('Services carry no empty externalIPs (the API server drops it) and headless ones publish unready members', () => {
+    const services = synthObjects(environment).filter((o) => o.kind === 'Service');
+    expect(services.filter((s) => 'externalIPs' in s.spec).map((s) => s.metadata.name)).toEqual([]);
+    const headless = services.filter((s) => s.spec.clusterIP === 'None');
+    expect(headless.length).toBeGreaterThan(0);
+    for (const s of headless) expect(s.spec.publishNotReadyAddresses).toBe(true);
+  });
+});
+
+describe('escape hatches', () => {
+  const build = (configure: (chart: Chart) => void) => {
+    const chart = Testing.chart();
+    configure(chart);
+    return Testing.synth(chart);
+  };
+
+  test('setField writes an L1-typed value cdk8s-plus-27 does not model, converted like any L1 field', () => {
+    const [rendered] = build((chart) => {
+      const svc = service(chart, 'Service', { metadata: { name: 'a' }, ports: [{ name: 'http', port: 80 }] });
+      setField<ServicePort, 'targetPort'>(svc, '/spec/ports/0', 'targetPort', IntOrString.fromString('http'));
+      setField<ServiceSpec, 'publishNotReadyAddresses'>(svc, '/spec', 'publishNotReadyAddresses', true);
+    });
+    expect(rendered.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 'http' }]);
+    expect(rendered.spec.publishNotReadyAddresses).toBe(true);
+  });
+
+  test('service() drops the externalIPs cdk8s-plus-27 always writes; removeField drops any field', () => {
+    const [plain, cleaned] = build((chart) => {
+      new kplus.Service(chart, 'Plain', { metadata: { name: 'plain' }, ports: [{ port: 80 }] });
+      const svc = service(chart, 'Cleaned', { metadata: { name: 'cleaned' }, ports: [{ port: 80 }] });
+      removeField<ServiceSpec>(svc, '/spec', 'type');
+    });
+    expect(plain.spec.externalIPs).toEqual([]);
+    expect(cleaned.spec.externalIPs).toBeUndefined();
+    expect(cleaned.spec.type).toBeUndefined();
+    expect(plain.spec.type).toBe('ClusterIP');
+  });
+});
