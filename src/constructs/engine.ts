@@ -1,8 +1,9 @@
+import { Cron, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  Container, IntOrString, KubeCronJob, KubeDeployment, KubeHorizontalPodAutoscalerV2, KubePodDisruptionBudget,
-  MetricSpecV2, PodSpec, Probe, Quantity, ServicePort, Volume, VolumeMount,
+  Container, DeploymentSpec, EnvVar, IntOrString, JobTemplateSpec, KubePodDisruptionBudget,
+  MetricTargetV2, PodSecurityContext, PodSpec, Probe, Quantity, SecurityContext, ServicePort, Volume, VolumeMount,
 } from '../../imports/k8s';
 import { ServiceMonitor } from '../../imports/monitoring.coreos.com';
 import { GPU_RESOURCE } from '../environments/node-pool-policy';
@@ -10,9 +11,9 @@ import { countQuantity } from '../model/quantities';
 import { REQUESTS_PER_SECOND } from '../planning/monitoring';
 import { DataStorePlan, EnginePlan, isBatch, isService } from '../planning/plan';
 import { ENGINE_PRE_STOP_SECONDS, ENGINE_TERMINATION_GRACE_SECONDS, ENGINE_UID, engineContainerEnv } from '../planning/runtime-contract';
-import { service, setField } from './escape-hatches';
+import { appendItem, service, setField, withoutPlusWorkloadDefaults } from './escape-hatches';
 import { componentLabels, selectorLabels } from './labels';
-import { placement } from './scheduling';
+import { schedule } from './scheduling';
 
 export { ENGINE_UID };
 
@@ -44,59 +45,54 @@ export class Engine extends Construct {
     // Every object of the engine shares its name: Service DNS names are a contract.
     const metadata = () => ({ name: engine.name, namespace: plan.namespace, labels: componentLabels(engine.name, engine.tier.name) });
 
-    new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: metadata(), automountToken: false });
-
-    const podSpec = this.podSpec(props);
+    const serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: metadata(), automountToken: false });
     const podLabels = componentLabels(engine.name, engine.tier.name);
-    const podAnnotations = { 'nautilus.io/description': engine.description };
+    const podMetadata = { labels: podLabels, annotations: { 'nautilus.io/description': engine.description } };
 
     if (isBatch(engine)) {
       const batch = engine.workload;
-      new KubeCronJob(this, 'CronJob', {
+      const [minute, hour, day, month, weekDay] = batch.schedule.split(' ');
+      const cronJob = new kplus.CronJob(this, 'CronJob', {
         metadata: metadata(),
-        spec: {
-          schedule: batch.schedule,
-          timeZone: 'Etc/UTC',
-          startingDeadlineSeconds: batch.startingDeadlineSeconds,
-          concurrencyPolicy: 'Forbid',
-          successfulJobsHistoryLimit: 3,
-          failedJobsHistoryLimit: 3,
-          jobTemplate: {
-            metadata: { labels: podLabels },
-            spec: {
-              backoffLimit: batch.backoffLimit,
-              activeDeadlineSeconds: batch.activeDeadlineSeconds,
-              template: {
-                metadata: { labels: podLabels, annotations: podAnnotations },
-                spec: { ...podSpec, restartPolicy: 'Never' },
-              },
-            },
-          },
-        },
+        ...this.podProps(props, serviceAccount, kplus.RestartPolicy.NEVER),
+        podMetadata,
+        schedule: Cron.schedule({ minute, hour, day, month, weekDay }),
+        timeZone: 'Etc/UTC',
+        startingDeadline: Duration.seconds(batch.startingDeadlineSeconds),
+        concurrencyPolicy: kplus.ConcurrencyPolicy.FORBID,
+        suspend: false,
+        successfulJobsRetained: 3,
+        failedJobsRetained: 3,
+        backoffLimit: batch.backoffLimit,
+        activeDeadline: Duration.seconds(batch.activeDeadlineSeconds),
       });
+      // cdk8s-plus-27 gives the Job template no metadata: label the Jobs like their pods.
+      setField<JobTemplateSpec, 'metadata'>(cronJob, '/spec/jobTemplate', 'metadata', { labels: podLabels });
+      this.completePodSpec(cronJob, '/spec/jobTemplate/spec/template', props);
       return;
     }
     if (!isService(engine)) return;
 
     const workload = engine.workload;
-    new KubeDeployment(this, 'Deployment', {
+    const deployment = new kplus.Deployment(this, 'Deployment', {
       metadata: metadata(),
-      spec: {
-        // With an autoscaler the replica count is the autoscaler's: leaving it out means
-        // re-applying the manifests never resets a scaled-out deployment.
-        replicas: plan.autoscaling ? undefined : plan.replicas,
-        revisionHistoryLimit: 5,
-        selector: { matchLabels: selectorLabels(engine.name) },
-        strategy: {
-          type: 'RollingUpdate',
-          rollingUpdate: {
-            maxSurge: IntOrString.fromNumber(plan.runtime.rollout.maxSurge),
-            maxUnavailable: IntOrString.fromNumber(plan.runtime.rollout.maxUnavailable),
-          },
-        },
-        template: { metadata: { labels: podLabels, annotations: podAnnotations }, spec: podSpec },
-      },
+      ...this.podProps(props, serviceAccount, kplus.RestartPolicy.ALWAYS),
+      podMetadata,
+      select: false,
+      // With an autoscaler the replica count is the autoscaler's: leaving it out means
+      // re-applying the manifests never resets a scaled-out deployment.
+      replicas: plan.autoscaling ? undefined : plan.replicas,
+      strategy: kplus.DeploymentStrategy.rollingUpdate({
+        maxSurge: kplus.PercentOrAbsolute.absolute(plan.runtime.rollout.maxSurge),
+        maxUnavailable: kplus.PercentOrAbsolute.absolute(plan.runtime.rollout.maxUnavailable),
+      }),
+      minReady: Duration.seconds(0),
+      progressDeadline: Duration.seconds(600),
     });
+    deployment.select(kplus.LabelSelector.of({ labels: selectorLabels(engine.name) }));
+    // cdk8s-plus-27 has no revisionHistoryLimit.
+    setField<DeploymentSpec, 'revisionHistoryLimit'>(deployment, '/spec', 'revisionHistoryLimit', 5);
+    this.completePodSpec(deployment, '/spec/template', props);
 
     const engineService = service(this, 'Service', {
       metadata: metadata(),
@@ -121,45 +117,42 @@ export class Engine extends Construct {
     }
 
     if (plan.autoscaling) {
-      const metrics: MetricSpecV2[] = [{
-        type: 'Resource',
-        resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: plan.autoscaling.targetCpuUtilization } },
-      }];
-      if (plan.autoscaling.targetRequestsPerSecond !== undefined) {
-        metrics.push({
-          type: 'Pods',
-          pods: {
-            metric: { name: REQUESTS_PER_SECOND.name },
-            target: { type: 'AverageValue', averageValue: Quantity.fromString(countQuantity(plan.autoscaling.targetRequestsPerSecond)) },
-          },
-        });
+      const autoscaling = plan.autoscaling;
+      const metrics = [kplus.Metric.resourceCpu(kplus.MetricTarget.averageUtilization(autoscaling.targetCpuUtilization))];
+      if (autoscaling.targetRequestsPerSecond !== undefined) {
+        metrics.push(kplus.Metric.pods({
+          name: REQUESTS_PER_SECOND.name,
+          target: kplus.MetricTarget.averageValue(autoscaling.targetRequestsPerSecond),
+        }));
       }
-      new KubeHorizontalPodAutoscalerV2(this, 'Autoscaler', {
+      const autoscaler = new kplus.HorizontalPodAutoscaler(this, 'Autoscaler', {
         metadata: metadata(),
-        spec: {
-          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: engine.name },
-          minReplicas: plan.autoscaling.minReplicas,
-          maxReplicas: plan.autoscaling.maxReplicas,
-          metrics,
-          behavior: {
-            // Load spikes in trading are sudden: add pods at once. Remove them slowly, one at a
-            // time, after ten quiet minutes, so a lull between bursts does not shed capacity.
-            scaleUp: {
-              stabilizationWindowSeconds: 0,
-              selectPolicy: 'Max',
-              policies: [
-                { type: 'Percent', value: 100, periodSeconds: 15 },
-                { type: 'Pods', value: 4, periodSeconds: 15 },
-              ],
-            },
-            scaleDown: {
-              stabilizationWindowSeconds: 600,
-              selectPolicy: 'Min',
-              policies: [{ type: 'Pods', value: 1, periodSeconds: 120 }],
-            },
-          },
+        target: deployment,
+        minReplicas: autoscaling.minReplicas,
+        maxReplicas: autoscaling.maxReplicas,
+        metrics,
+        // Load spikes in trading are sudden: add pods at once. Remove them slowly, one at a
+        // time, after ten quiet minutes, so a lull between bursts does not shed capacity.
+        scaleUp: {
+          stabilizationWindow: Duration.seconds(0),
+          strategy: kplus.ScalingStrategy.MAX_CHANGE,
+          policies: [
+            { replicas: kplus.Replicas.percent(100), duration: Duration.seconds(15) },
+            { replicas: kplus.Replicas.absolute(4), duration: Duration.seconds(15) },
+          ],
+        },
+        scaleDown: {
+          stabilizationWindow: Duration.seconds(600),
+          strategy: kplus.ScalingStrategy.MIN_CHANGE,
+          policies: [{ replicas: kplus.Replicas.absolute(1), duration: Duration.seconds(120) }],
         },
       });
+      if (autoscaling.targetRequestsPerSecond !== undefined) {
+        // cdk8s-plus-27 writes the target as a bare number; the API server stores the quantity's
+        // canonical form (1000 as 1k), so the plan's canonical quantity is written instead.
+        setField<MetricTargetV2, 'averageValue'>(autoscaler, '/spec/metrics/1/pods/target', 'averageValue',
+          Quantity.fromString(countQuantity(autoscaling.targetRequestsPerSecond)));
+      }
     }
 
     new ServiceMonitor(this, 'ServiceMonitor', {
@@ -171,8 +164,77 @@ export class Engine extends Construct {
     });
   }
 
-  private podSpec({ plan, image, upstreams, stores }: EngineProps): PodSpec {
+  /** What cdk8s-plus-27 models of the engine's pod: its container, volumes, identity, DNS and security. */
+  private podProps({ plan, image, upstreams, stores }: EngineProps, serviceAccount: kplus.ServiceAccount, restartPolicy: kplus.RestartPolicy): kplus.AbstractPodProps {
     const engine = plan.engine;
+    const tmp = kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(256) });
+    const serving: Partial<kplus.ContainerProps> = isService(engine)
+      ? {
+        ports: [{ name: HTTP_PORT_NAME, number: engine.workload.port, protocol: kplus.Protocol.TCP }],
+        // Keep serving while the endpoint removal propagates (see ENGINE_PRE_STOP_SECONDS).
+        lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(ENGINE_PRE_STOP_SECONDS)]) },
+        ...this.probes(plan, engine.workload.port, engine.workload.health.liveness, engine.workload.health.readiness,
+          engine.workload.health.startupBudgetSeconds),
+      }
+      : {};
+    const env: Record<string, kplus.EnvValue> = {};
+    for (const variable of engineContainerEnv(plan, upstreams, stores)) env[variable.name] = envValue(this, variable);
+    return {
+      serviceAccount,
+      automountServiceAccountToken: false,
+      terminationGracePeriod: Duration.seconds(ENGINE_TERMINATION_GRACE_SECONDS),
+      hostNetwork: plan.hostNetwork,
+      dns: {
+        policy: plan.hostNetwork ? kplus.DnsPolicy.CLUSTER_FIRST_WITH_HOST_NET : kplus.DnsPolicy.CLUSTER_FIRST,
+        hostnameAsFQDN: false,
+      },
+      restartPolicy,
+      securityContext: {
+        ensureNonRoot: true,
+        user: ENGINE_UID,
+        group: ENGINE_UID,
+        fsGroup: ENGINE_UID,
+        fsGroupChangePolicy: kplus.FsGroupChangePolicy.ALWAYS,
+      },
+      containers: [{
+        name: engine.name,
+        ...serving,
+        image,
+        // Tags are content hashes: a tag never names two different images.
+        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+        envVariables: env,
+        // Replaced in completePodSpec by the plan's exact quantities (with hugepages and GPUs).
+        resources: {
+          cpu: { request: kplus.Cpu.millis(plan.cpuRequest.millicores), limit: plan.cpuLimit ? kplus.Cpu.millis(plan.cpuLimit.millicores) : undefined },
+          memory: { request: Size.mebibytes(plan.memoryRequest.mebibytes), limit: Size.mebibytes(plan.memoryLimit.mebibytes) },
+        },
+        volumeMounts: [{ path: '/tmp', volume: tmp }],
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          privileged: false,
+          readOnlyRootFilesystem: true,
+          ensureNonRoot: true,
+        },
+      }],
+    };
+  }
+
+  /**
+   * What cdk8s-plus-27 lacks of the engine's pod, through typed escape hatches on the pod template
+   * at `template` (a JSON pointer), and what it adds that the pod must not have.
+   */
+  private completePodSpec(workload: kplus.Deployment | kplus.CronJob, template: string, { plan }: EngineProps): void {
+    const engine = plan.engine;
+    const spec = `${template}/spec`;
+    const container = `${spec}/containers/0`;
+    withoutPlusWorkloadDefaults(workload, template, { hostNetwork: plan.hostNetwork, minReadySeconds: workload instanceof kplus.Deployment });
+    // cdk8s-plus-27 has no priorityClassName.
+    setField<PodSpec, 'priorityClassName'>(workload, spec, 'priorityClassName', engine.tier.priorityClassName);
+    // cdk8s-plus-27 has no enableServiceLinks: engines find peers by DNS, not by injected variables.
+    setField<PodSpec, 'enableServiceLinks'>(workload, spec, 'enableServiceLinks', false);
+    // cdk8s-plus-27's pod security context has no seccompProfile.
+    setField<PodSecurityContext, 'seccompProfile'>(workload, `${spec}/securityContext`, 'seccompProfile', { type: 'RuntimeDefault' });
+
     const limits: Record<string, Quantity> = { memory: Quantity.fromString(plan.memoryLimit.toQuantity()) };
     const requests: Record<string, Quantity> = {
       cpu: Quantity.fromString(plan.cpuRequest.toQuantity()),
@@ -183,72 +245,52 @@ export class Engine extends Construct {
       requests['hugepages-2Mi'] = limits['hugepages-2Mi'] = Quantity.fromString(plan.hugepages2Mi.toQuantity());
     }
     if (plan.gpus > 0) limits[GPU_RESOURCE] = Quantity.fromString(countQuantity(plan.gpus));
-
-    const volumes: Volume[] = [{ name: 'tmp', emptyDir: { sizeLimit: Quantity.fromString('256Mi') } }];
-    const volumeMounts: VolumeMount[] = [{ name: 'tmp', mountPath: '/tmp' }];
+    // cdk8s-plus-27 has no hugepages-* or nvidia.com/gpu resources, and writes memory in Mi, which
+    // the API server stores in its own units (1024Mi as 1Gi): the plan's quantities, as they are.
+    setField<Container, 'resources'>(workload, container, 'resources', { requests, limits });
+    // cdk8s-plus-27 writes capabilities with a CAP_ prefix; Kubernetes and the linters use bare names.
+    setField<SecurityContext, 'capabilities'>(workload, `${container}/securityContext`, 'capabilities', {
+      drop: ['ALL'],
+      add: plan.runtime.addedCapabilities.length > 0 ? [...plan.runtime.addedCapabilities] : undefined,
+    });
     if (plan.hugepages2Mi) {
-      volumes.push({ name: 'hugepages', emptyDir: { medium: 'HugePages-2Mi' } });
-      volumeMounts.push({ name: 'hugepages', mountPath: '/dev/hugepages' });
+      // cdk8s-plus-27's emptyDir has no HugePages medium.
+      appendItem<Volume>(workload, `${spec}/volumes`, { name: 'hugepages', emptyDir: { medium: 'HugePages-2Mi' } });
+      appendItem<VolumeMount>(workload, `${container}/volumeMounts`, { name: 'hugepages', mountPath: '/dev/hugepages' });
     }
-
-    const serving: Partial<Container> = isService(engine)
-      ? {
-        ports: [{ name: HTTP_PORT_NAME, containerPort: engine.workload.port, protocol: 'TCP' }],
-        // Keep serving while the endpoint removal propagates (see ENGINE_PRE_STOP_SECONDS).
-        lifecycle: { preStop: { exec: { command: ['sleep', String(ENGINE_PRE_STOP_SECONDS)] } } },
-        ...this.probes(plan, engine.workload.health.liveness, engine.workload.health.readiness,
-          engine.workload.health.startupBudgetSeconds),
+    if (isService(engine)) {
+      const { liveness, readiness } = engine.workload.health;
+      // cdk8s-plus-27 probes take a port number only: probe the container port by name.
+      for (const [probe, path] of [['startupProbe', liveness], ['livenessProbe', liveness], ['readinessProbe', readiness]] as const) {
+        setField<Probe, 'httpGet'>(workload, `${container}/${probe}`, 'httpGet', { path, port: IntOrString.fromString(HTTP_PORT_NAME) });
       }
-      : {};
-    const container: Container = {
-      name: engine.name,
-      ...serving,
-      image,
-      // Tags are content hashes: a tag never names two different images.
-      imagePullPolicy: 'IfNotPresent',
-      env: engineContainerEnv(plan, upstreams, stores),
-      resources: { requests, limits },
-      volumeMounts,
-      securityContext: {
-        allowPrivilegeEscalation: false,
-        readOnlyRootFilesystem: true,
-        runAsNonRoot: true,
-        capabilities: {
-          drop: ['ALL'],
-          add: plan.runtime.addedCapabilities.length > 0 ? [...plan.runtime.addedCapabilities] : undefined,
-        },
-      },
-    };
-
-    return {
-      serviceAccountName: engine.name,
-      automountServiceAccountToken: false,
-      priorityClassName: engine.tier.priorityClassName,
-      terminationGracePeriodSeconds: ENGINE_TERMINATION_GRACE_SECONDS,
-      hostNetwork: plan.hostNetwork || undefined,
-      dnsPolicy: plan.hostNetwork ? 'ClusterFirstWithHostNet' : undefined,
-      enableServiceLinks: false,
-      securityContext: {
-        runAsNonRoot: true,
-        runAsUser: ENGINE_UID,
-        runAsGroup: ENGINE_UID,
-        fsGroup: ENGINE_UID,
-        seccompProfile: { type: 'RuntimeDefault' },
-      },
-      ...placement(plan.pool, plan.replicas, selectorLabels(engine.name)),
-      containers: [container],
-      volumes,
-    };
+    }
+    schedule(workload, spec, plan.pool, plan.replicas, selectorLabels(engine.name));
   }
 
   /** HTTP probes on the engine's port, at the tier's periods; startup gets the engine's whole warm-up budget. */
-  private probes(plan: EnginePlan, liveness: string, readiness: string, startupBudgetSeconds: number): Pick<Container, 'startupProbe' | 'livenessProbe' | 'readinessProbe'> {
+  private probes(plan: EnginePlan, port: number, liveness: string, readiness: string, startupBudgetSeconds: number): Pick<kplus.ContainerProps, 'startup' | 'liveness' | 'readiness'> {
     const { startupPeriodSeconds, livenessPeriodSeconds, readinessPeriodSeconds, readinessFailureThreshold } = plan.runtime.probes;
-    const http = (path: string): Probe['httpGet'] => ({ path, port: IntOrString.fromString(HTTP_PORT_NAME) });
+    const http = (path: string, periodSeconds: number, failureThreshold: number) => kplus.Probe.fromHttpGet(path, {
+      port, periodSeconds: Duration.seconds(periodSeconds), timeoutSeconds: Duration.seconds(1), failureThreshold,
+    });
     return {
-      startupProbe: { httpGet: http(liveness), periodSeconds: startupPeriodSeconds, timeoutSeconds: 1, failureThreshold: Math.ceil(startupBudgetSeconds / startupPeriodSeconds) },
-      livenessProbe: { httpGet: http(liveness), periodSeconds: livenessPeriodSeconds, timeoutSeconds: 1, failureThreshold: 3 },
-      readinessProbe: { httpGet: http(readiness), periodSeconds: readinessPeriodSeconds, timeoutSeconds: 1, failureThreshold: readinessFailureThreshold },
+      startup: http(liveness, startupPeriodSeconds, Math.ceil(startupBudgetSeconds / startupPeriodSeconds)),
+      liveness: http(liveness, livenessPeriodSeconds, 3),
+      readiness: http(readiness, readinessPeriodSeconds, readinessFailureThreshold),
     };
   }
+}
+
+/** An L1 environment variable (a value or a Secret key) as cdk8s-plus-27's. */
+function envValue(scope: Construct, variable: EnvVar): kplus.EnvValue {
+  const secretKey = variable.valueFrom?.secretKeyRef;
+  if (secretKey?.name) {
+    const secret = kplus.Secret.fromSecretName(scope, `Secret-${variable.name}`, secretKey.name);
+    return kplus.EnvValue.fromSecretValue({ secret, key: secretKey.key });
+  }
+  if (variable.valueFrom || variable.value === undefined) {
+    throw new Error(`environment variable ${variable.name}: only values and Secret keys are rendered for engines`);
+  }
+  return kplus.EnvValue.fromValue(variable.value);
 }

@@ -20,7 +20,20 @@ import { ServiceSpec } from '../../imports/k8s';
  * @example setField<ServiceSpec, 'publishNotReadyAddresses'>(service, '/spec', 'publishNotReadyAddresses', true)
  */
 export function setField<T, K extends keyof T & string>(resource: IConstruct, path: string, field: K, value: NonNullable<T[K]>): void {
-  ApiObject.of(resource).addJsonPatch(JsonPatch.add(`${path}/${field}`, value));
+  ApiObject.of(resource).addJsonPatch(JsonPatch.add(`${path}/${field}`, sorted(value)));
+}
+
+/**
+ * `value` as plain JSON with every object's keys sorted, as cdk8s sorts the rest of the object
+ * before patches apply (maps such as labels or resource lists keep the order they are given in).
+ */
+function sorted(value: unknown): unknown {
+  const sort = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sort);
+    if (v === null || typeof v !== 'object') return v;
+    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])]));
+  };
+  return sort(JSON.parse(JSON.stringify(value)));
 }
 
 /**
@@ -39,4 +52,30 @@ export function service(scope: Construct, id: string, props: kplus.ServiceProps)
   const created = new kplus.Service(scope, id, props);
   removeField<ServiceSpec>(created, '/spec', 'externalIPs');
   return created;
+}
+
+/** Appends `item` to the list at `path` (a JSON pointer into the L1 props) of the API object behind `resource`. */
+export function appendItem<T>(resource: IConstruct, path: string, item: T): void {
+  ApiObject.of(resource).addJsonPatch(JsonPatch.add(`${path}/-`, sorted(item)));
+}
+
+/** The label cdk8s-plus-27 adds to every workload's pods to select them by construct address. */
+const ADDRESS_LABEL = 'cdk8s.io/metadata.addr';
+
+/**
+ * Takes out of a cdk8s-plus-27 workload what it adds on its own that the API server would drop
+ * (so kubectl would find the object changed on every apply) or that would change the workload's
+ * identity: `hostNetwork: false` (an omitted bool), `minReadySeconds: 0` (an omitted number) and
+ * its construct-address pod label (our selectors are the `app.kubernetes.io/*` labels; a new pod
+ * label would roll every pod).
+ *
+ * @param podTemplatePath JSON pointer to the pod template (`/spec/template` for a Deployment)
+ */
+export function withoutPlusWorkloadDefaults(
+  workload: IConstruct, podTemplatePath: string, options: { hostNetwork: boolean; minReadySeconds?: boolean },
+): void {
+  const apiObject = ApiObject.of(workload);
+  apiObject.addJsonPatch(JsonPatch.remove(`${podTemplatePath}/metadata/labels/${ADDRESS_LABEL.replace(/~/g, '~0').replace(/\//g, '~1')}`));
+  if (!options.hostNetwork) apiObject.addJsonPatch(JsonPatch.remove(`${podTemplatePath}/spec/hostNetwork`));
+  if (options.minReadySeconds) apiObject.addJsonPatch(JsonPatch.remove('/spec/minReadySeconds'));
 }

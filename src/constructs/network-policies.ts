@@ -1,9 +1,11 @@
+import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { IntOrString, KubeNetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort } from '../../imports/k8s';
+import { IntOrString, NetworkPolicySpec } from '../../imports/k8s';
 import { EnvironmentSpec } from '../environments/environment';
 import { poolForRole } from '../environments/environment';
 import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES } from '../planning/namespaces';
 import { DataStorePlan, EnginePlan, isService } from '../planning/plan';
+import { setField } from './escape-hatches';
 import { selectorLabels } from './labels';
 
 /** Properties of {@link NetworkPolicies}. */
@@ -28,9 +30,7 @@ interface Endpoint extends Workload {
 /** Names of the engines and stores an engine calls. */
 const dependencyNames = (plan: EnginePlan): string[] => [...plan.engine.dependencies.engines, ...plan.engine.dependencies.stores];
 
-const tcp = (port: number): NetworkPolicyPort => ({ protocol: 'TCP', port: IntOrString.fromNumber(port) });
-
-const namespaceSelector = (namespace: string) => ({ matchLabels: { 'kubernetes.io/metadata.name': namespace } });
+const tcp = (port: number): kplus.NetworkPolicyPort => kplus.NetworkPolicyPort.tcp(port);
 
 /**
  * Default deny in every namespace, DNS egress, and allow rules derived from the catalog's
@@ -44,30 +44,27 @@ export class NetworkPolicies extends Construct {
   constructor(scope: Construct, id: string, props: NetworkPoliciesProps) {
     super(scope, id);
     const { environment } = props;
+    const deny = { default: kplus.NetworkPolicyTrafficDefault.DENY };
+    /** All pods of `namespace`, as a peer. */
+    const namespacePeer = (policy: Construct, namespace: string): kplus.INetworkPolicyPeer =>
+      kplus.Namespaces.select(policy, `Namespace-${namespace}`, { names: [namespace] });
+    /** The pods labelled `labels`, in `namespace` if given, else in the policy's own. */
+    const podsPeer = (policy: Construct, id: string, labels: Record<string, string>, namespace?: string): kplus.Pods =>
+      kplus.Pods.select(policy, id, {
+        labels,
+        namespaces: namespace ? kplus.Namespaces.select(policy, `${id}-namespace`, { names: [namespace] }) : undefined,
+      });
 
     // The device plugin talks to the kubelet over a unix socket: its namespace needs no traffic at all.
     if (poolForRole(environment, 'gpu')) {
-      new KubeNetworkPolicy(this, `DefaultDeny-${DEVICE_PLUGIN_NAMESPACE}`, {
-        metadata: { name: 'default-deny', namespace: DEVICE_PLUGIN_NAMESPACE },
-        spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+      new kplus.NetworkPolicy(this, `DefaultDeny-${DEVICE_PLUGIN_NAMESPACE}`, {
+        metadata: { name: 'default-deny', namespace: DEVICE_PLUGIN_NAMESPACE }, ingress: deny, egress: deny,
       });
     }
     for (const namespace of Object.values(NAMESPACE_NAMES)) {
-      new KubeNetworkPolicy(this, `DefaultDeny-${namespace}`, {
-        metadata: { name: 'default-deny', namespace },
-        spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
-      });
-      new KubeNetworkPolicy(this, `Dns-${namespace}`, {
-        metadata: { name: 'allow-dns', namespace },
-        spec: {
-          podSelector: {},
-          policyTypes: ['Egress'],
-          egress: [{
-            to: [{ namespaceSelector: namespaceSelector('kube-system'), podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
-            ports: [{ protocol: 'UDP', port: IntOrString.fromNumber(53) }, tcp(53)],
-          }],
-        },
-      });
+      new kplus.NetworkPolicy(this, `DefaultDeny-${namespace}`, { metadata: { name: 'default-deny', namespace }, ingress: deny, egress: deny });
+      const dns = new kplus.NetworkPolicy(this, `Dns-${namespace}`, { metadata: { name: 'allow-dns', namespace } });
+      dns.addEgressRule(podsPeer(dns, 'KubeDns', { 'k8s-app': 'kube-dns' }, 'kube-system'), [kplus.NetworkPolicyPort.udp(53), tcp(53)]);
     }
 
     const endpoints = new Map<string, Endpoint>();
@@ -82,9 +79,9 @@ export class NetworkPolicies extends Construct {
       // With Sentinel, clients ask it for the primary, then connect to that member's own port.
       endpoints.set(plan.store.name, { name: plan.store.name, namespace: plan.namespace, ports: plan.clientPorts.map((p) => p.port), hostNetwork: false });
     }
-    const peer = (e: Workload): NetworkPolicyPeer => e.hostNetwork
-      ? { ipBlock: { cidr: environment.nodeNetworkCidr } }
-      : { namespaceSelector: namespaceSelector(e.namespace), podSelector: { matchLabels: selectorLabels(e.name) } };
+    const peer = (policy: Construct, e: Workload): kplus.INetworkPolicyPeer => e.hostNetwork
+      ? kplus.NetworkPolicyIpBlock.ipv4(policy, `Nodes-${e.name}`, environment.nodeNetworkCidr)
+      : podsPeer(policy, `Pods-${e.name}`, selectorLabels(e.name), e.namespace);
 
     // Who calls whom, from the catalog.
     const callers = new Map<string, Workload[]>();
@@ -98,47 +95,44 @@ export class NetworkPolicies extends Construct {
 
     for (const target of [...endpoints.values()].sort((a, b) => a.name.localeCompare(b.name))) {
       const plan = engineByName.get(target.name);
-      const from: NetworkPolicyPeer[] = (callers.get(target.name) ?? []).map(peer);
       const targetPorts = target.ports.map(tcp);
-      const ingress = from.length > 0 ? [{ from: dedupe(from), ports: targetPorts }] : [];
-      if (plan) {
-        ingress.push({ from: [{ namespaceSelector: namespaceSelector(environment.monitoringNamespace) }], ports: targetPorts });
-        if (plan.engine.publicIngress) {
-          ingress.push({ from: [{ namespaceSelector: namespaceSelector(environment.ingressNamespace) }], ports: targetPorts });
-        }
-      }
-      new KubeNetworkPolicy(this, `Ingress-${target.name}`, {
+      const policy = new kplus.NetworkPolicy(this, `Ingress-${target.name}`, {
         metadata: { name: `${target.name}-ingress`, namespace: target.namespace },
-        spec: { podSelector: { matchLabels: selectorLabels(target.name) }, policyTypes: ['Ingress'], ingress },
+        selector: podsPeer(this, `Ingress-${target.name}-pods`, selectorLabels(target.name)),
+        // Deny first: a store nobody calls accepts nothing; each rule below opens one caller.
+        ingress: deny,
       });
+      // One rule per calling workload (cdk8s-plus-27 gives each rule one peer); host-network
+      // callers share the node CIDR, so they make one rule between them.
+      for (const caller of dedupe(callers.get(target.name) ?? [])) policy.addIngressRule(peer(policy, caller), targetPorts);
+      if (plan) {
+        policy.addIngressRule(namespacePeer(policy, environment.monitoringNamespace), targetPorts);
+        if (plan.engine.publicIngress) policy.addIngressRule(namespacePeer(policy, environment.ingressNamespace), targetPorts);
+      }
     }
 
     // Members of a replicated store reach each other on the client port (replication) and their
     // peer ports (e.g. Sentinel's, Patroni's REST API).
     for (const plan of props.stores.filter((s) => s.replicas > 1)) {
-      const own = { podSelector: { matchLabels: selectorLabels(plan.store.name) } };
       const ports = [tcp(plan.store.port), ...plan.store.peerPorts.map((p) => tcp(p.port))];
-      new KubeNetworkPolicy(this, `Peers-${plan.store.name}`, {
+      const policy = new kplus.NetworkPolicy(this, `Peers-${plan.store.name}`, {
         metadata: { name: `${plan.store.name}-peers`, namespace: plan.namespace },
-        spec: {
-          podSelector: own.podSelector,
-          policyTypes: ['Ingress', 'Egress'],
-          ingress: [{ from: [own], ports }],
-          egress: [{ to: [own], ports }],
-        },
+        selector: podsPeer(this, `Peers-${plan.store.name}-pods`, selectorLabels(plan.store.name)),
       });
+      const members = podsPeer(policy, 'Members', selectorLabels(plan.store.name));
+      policy.addIngressRule(members, ports);
+      policy.addEgressRule(members, ports);
     }
     // The Kubernetes API and object stores have no pod selector: any address on the HTTPS ports.
     // 6443 too, because CNIs that enforce policy after the Service's DNAT see the API server's own port.
     for (const plan of props.stores.filter((s) => s.store.callsHttpsApis)) {
-      new KubeNetworkPolicy(this, `HttpsApis-${plan.store.name}`, {
+      const policy = new kplus.NetworkPolicy(this, `HttpsApis-${plan.store.name}`, {
         metadata: { name: `${plan.store.name}-https-apis`, namespace: plan.namespace },
-        spec: {
-          podSelector: { matchLabels: selectorLabels(plan.store.name) },
-          policyTypes: ['Egress'],
-          egress: [{ ports: [tcp(443), tcp(6443)] }],
-        },
+        selector: podsPeer(this, `HttpsApis-${plan.store.name}-pods`, selectorLabels(plan.store.name)),
+        egress: deny,
       });
+      // cdk8s-plus-27 gives every rule a peer; "any address" here must include IPv6, so the rule has ports only.
+      setField<NetworkPolicySpec, 'egress'>(policy, '/spec', 'egress', [{ ports: [443, 6443].map((port) => ({ protocol: 'TCP', port: IntOrString.fromNumber(port) })) }]);
     }
 
     for (const plan of [...props.engines].sort((a, b) => a.engine.name.localeCompare(b.engine.name))) {
@@ -146,24 +140,22 @@ export class NetworkPolicies extends Construct {
         .map((name) => endpoints.get(name))
         .filter((e): e is Endpoint => e !== undefined);
       if (targets.length === 0) continue;
-      new KubeNetworkPolicy(this, `Egress-${plan.engine.name}`, {
+      const policy = new kplus.NetworkPolicy(this, `Egress-${plan.engine.name}`, {
         metadata: { name: `${plan.engine.name}-egress`, namespace: plan.namespace },
-        spec: {
-          podSelector: { matchLabels: selectorLabels(plan.engine.name) },
-          policyTypes: ['Egress'],
-          egress: targets.map((t) => ({ to: [peer(t)], ports: t.ports.map(tcp) })),
-        },
+        selector: podsPeer(this, `Egress-${plan.engine.name}-pods`, selectorLabels(plan.engine.name)),
       });
+      for (const t of targets) policy.addEgressRule(peer(policy, t), t.ports.map(tcp));
     }
   }
 }
 
-function dedupe(peers: NetworkPolicyPeer[]): NetworkPolicyPeer[] {
-  const seen = new Set<string>();
-  return peers.filter((p) => {
-    const key = JSON.stringify(p);
-    if (seen.has(key)) return false;
-    seen.add(key);
+/** The workloads, with host-network ones (all matched by the node CIDR) only once. */
+function dedupe(workloads: readonly Workload[]): Workload[] {
+  let hostNetworkSeen = false;
+  return workloads.filter((w) => {
+    if (!w.hostNetwork) return true;
+    if (hostNetworkSeen) return false;
+    hostNetworkSeen = true;
     return true;
   });
 }

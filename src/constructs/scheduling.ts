@@ -1,6 +1,8 @@
-import { Affinity, Toleration, TopologySpreadConstraint } from '../../imports/k8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Affinity, PodSpec, Toleration, TopologySpreadConstraint } from '../../imports/k8s';
 import { NodePoolSpec } from '../environments/environment';
 import { ARCH_LABEL, HOSTNAME_LABEL, ZONE_LABEL, poolSelector, poolTaints } from '../environments/node-pool-policy';
+import { setField } from './escape-hatches';
 
 /** Where the pods of one workload may run and how they spread: one policy for engines and stores. */
 export interface Placement {
@@ -14,6 +16,39 @@ export interface Placement {
  * more than one replica, spreads them evenly across the pool's zones and then its nodes.
  */
 export function placement(pool: NodePoolSpec | undefined, replicas: number, selector: Record<string, string>): Placement {
+  return { ...nodePlacement(pool), topologySpreadConstraints: spreadConstraints(replicas, selector) };
+}
+
+/**
+ * The same placement on a cdk8s-plus-27 workload: the pool's node labels and taints through its
+ * scheduling API; the spread (which it lacks) on the pod spec at `podSpecPath`.
+ */
+export function schedule(
+  workload: kplus.Workload, podSpecPath: string, pool: NodePoolSpec | undefined, replicas: number, selector: Record<string, string>,
+): void {
+  const labels = poolSelector(pool);
+  if (labels) {
+    workload.scheduling.attract(kplus.Node.labeled(
+      ...Object.entries(labels).map(([key, value]) => kplus.NodeLabelQuery.is(key, value)),
+      kplus.NodeLabelQuery.is(ARCH_LABEL, pool!.instance.arch),
+    ));
+  }
+  for (const taint of pool ? poolTaints(pool) : []) {
+    workload.scheduling.tolerate(kplus.Node.tainted(kplus.NodeTaintQuery.is(taint.key, taint.value, { effect: TAINT_EFFECTS[taint.effect] })));
+  }
+  const spread = spreadConstraints(replicas, selector);
+  // cdk8s-plus-27 has no topologySpreadConstraints (its `spread` is required anti-affinity).
+  if (spread) setField<PodSpec, 'topologySpreadConstraints'>(workload, podSpecPath, 'topologySpreadConstraints', spread);
+}
+
+const TAINT_EFFECTS: Record<string, kplus.TaintEffect> = {
+  NoSchedule: kplus.TaintEffect.NO_SCHEDULE,
+  PreferNoSchedule: kplus.TaintEffect.PREFER_NO_SCHEDULE,
+  NoExecute: kplus.TaintEffect.NO_EXECUTE,
+};
+
+/** Required node affinity to the pool's labels and architecture, and tolerations of its taints. */
+function nodePlacement(pool: NodePoolSpec | undefined): Pick<Placement, 'affinity' | 'tolerations'> {
   const selectorLabels = poolSelector(pool);
   const affinity: Affinity | undefined = selectorLabels
     ? {
@@ -32,6 +67,11 @@ export function placement(pool: NodePoolSpec | undefined, replicas: number, sele
   const tolerations = pool
     ? poolTaints(pool).map((t) => ({ key: t.key, operator: 'Equal', value: t.value, effect: t.effect }))
     : [];
+  return { affinity, tolerations: tolerations.length > 0 ? tolerations : undefined };
+}
+
+/** With more than one replica, evenly across zones, then across nodes. */
+function spreadConstraints(replicas: number, selector: Record<string, string>): TopologySpreadConstraint[] | undefined {
   const spread: TopologySpreadConstraint[] = replicas > 1
     ? [
       {
@@ -52,9 +92,5 @@ export function placement(pool: NodePoolSpec | undefined, replicas: number, sele
       },
     ]
     : [];
-  return {
-    affinity,
-    tolerations: tolerations.length > 0 ? tolerations : undefined,
-    topologySpreadConstraints: spread.length > 0 ? spread : undefined,
-  };
+  return spread.length > 0 ? spread : undefined;
 }

@@ -103,7 +103,7 @@ describe.each(environments.map((e) => [e.name, e] as const))('engines in %s', (_
       expect(container.securityContext).toMatchObject({
         allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] },
       });
-      expect(container.securityContext.privileged).toBeUndefined();
+      expect(container.securityContext.privileged).toBe(false);
       expect(pod.priorityClassName).toBe(engine.tier.priorityClassName);
       expect(container.image).toBe(`${environment.imageRegistry}/${engine.name}:sha-0123456789abcdef`);
     }
