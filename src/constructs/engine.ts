@@ -2,7 +2,7 @@ import { Cron, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  Container, DeploymentSpec, EnvVar, IntOrString, JobTemplateSpec, KubePodDisruptionBudget,
+  Container, DeploymentSpec, IntOrString, JobTemplateSpec, KubePodDisruptionBudget,
   MetricTargetV2, PodSecurityContext, PodSpec, Probe, Quantity, SecurityContext, ServicePort, Volume, VolumeMount,
 } from '../../imports/k8s';
 import { ServiceMonitor } from '../../imports/monitoring.coreos.com';
@@ -12,6 +12,7 @@ import { REQUESTS_PER_SECOND } from '../planning/monitoring';
 import { DataStorePlan, EnginePlan, isBatch, isService } from '../planning/plan';
 import { ENGINE_PRE_STOP_SECONDS, ENGINE_TERMINATION_GRACE_SECONDS, ENGINE_UID, engineContainerEnv } from '../planning/runtime-contract';
 import { appendItem, service, setField, withoutPlusWorkloadDefaults } from './escape-hatches';
+import { envVariables } from './l1-to-plus';
 import { componentLabels, selectorLabels } from './labels';
 import { schedule } from './scheduling';
 
@@ -177,8 +178,6 @@ export class Engine extends Construct {
           engine.workload.health.startupBudgetSeconds),
       }
       : {};
-    const env: Record<string, kplus.EnvValue> = {};
-    for (const variable of engineContainerEnv(plan, upstreams, stores)) env[variable.name] = envValue(this, variable);
     return {
       serviceAccount,
       automountServiceAccountToken: false,
@@ -202,7 +201,7 @@ export class Engine extends Construct {
         image,
         // Tags are content hashes: a tag never names two different images.
         imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-        envVariables: env,
+        envVariables: envVariables(this, engineContainerEnv(plan, upstreams, stores)),
         // Replaced in completePodSpec by the plan's exact quantities (with hugepages and GPUs).
         resources: {
           cpu: { request: kplus.Cpu.millis(plan.cpuRequest.millicores), limit: plan.cpuLimit ? kplus.Cpu.millis(plan.cpuLimit.millicores) : undefined },
@@ -280,17 +279,4 @@ export class Engine extends Construct {
       readiness: http(readiness, readinessPeriodSeconds, readinessFailureThreshold),
     };
   }
-}
-
-/** An L1 environment variable (a value or a Secret key) as cdk8s-plus-27's. */
-function envValue(scope: Construct, variable: EnvVar): kplus.EnvValue {
-  const secretKey = variable.valueFrom?.secretKeyRef;
-  if (secretKey?.name) {
-    const secret = kplus.Secret.fromSecretName(scope, `Secret-${variable.name}`, secretKey.name);
-    return kplus.EnvValue.fromSecretValue({ secret, key: secretKey.key });
-  }
-  if (variable.valueFrom || variable.value === undefined) {
-    throw new Error(`environment variable ${variable.name}: only values and Secret keys are rendered for engines`);
-  }
-  return kplus.EnvValue.fromValue(variable.value);
 }

@@ -41,7 +41,7 @@ function sorted(value: unknown): unknown {
  * cdk8s-plus-27 always writes where the plan states nothing.
  */
 export function removeField<T>(resource: IConstruct, path: string, field: keyof T & string): void {
-  ApiObject.of(resource).addJsonPatch(JsonPatch.remove(`${path}/${field}`));
+  ApiObject.of(resource).addJsonPatch(JsonPatch.remove(`${path}/${pointerToken(field)}`));
 }
 
 /**
@@ -60,7 +60,7 @@ export function appendItem<T>(resource: IConstruct, path: string, item: T): void
 }
 
 /** The label cdk8s-plus-27 adds to every workload's pods to select them by construct address. */
-const ADDRESS_LABEL = 'cdk8s.io/metadata.addr';
+export const ADDRESS_LABEL = 'cdk8s.io/metadata.addr';
 
 /**
  * Takes out of a cdk8s-plus-27 workload what it adds on its own that the API server would drop
@@ -75,7 +75,12 @@ export function withoutPlusWorkloadDefaults(
   workload: IConstruct, podTemplatePath: string, options: { hostNetwork: boolean; minReadySeconds?: boolean },
 ): void {
   const apiObject = ApiObject.of(workload);
-  apiObject.addJsonPatch(JsonPatch.remove(`${podTemplatePath}/metadata/labels/${ADDRESS_LABEL.replace(/~/g, '~0').replace(/\//g, '~1')}`));
+  apiObject.addJsonPatch(JsonPatch.remove(`${podTemplatePath}/metadata/labels/${pointerToken(ADDRESS_LABEL)}`));
   if (!options.hostNetwork) apiObject.addJsonPatch(JsonPatch.remove(`${podTemplatePath}/spec/hostNetwork`));
   if (options.minReadySeconds) apiObject.addJsonPatch(JsonPatch.remove('/spec/minReadySeconds'));
+}
+
+/** `key` escaped as one JSON pointer token (RFC 6901). */
+function pointerToken(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }

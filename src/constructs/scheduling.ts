@@ -1,27 +1,14 @@
 import * as kplus from 'cdk8s-plus-27';
-import { Affinity, PodSpec, Toleration, TopologySpreadConstraint } from '../../imports/k8s';
+import { PodSpec, TopologySpreadConstraint } from '../../imports/k8s';
 import { NodePoolSpec } from '../environments/environment';
 import { ARCH_LABEL, HOSTNAME_LABEL, ZONE_LABEL, poolSelector, poolTaints } from '../environments/node-pool-policy';
 import { setField } from './escape-hatches';
 
-/** Where the pods of one workload may run and how they spread: one policy for engines and stores. */
-export interface Placement {
-  readonly affinity?: Affinity;
-  readonly tolerations?: Toleration[];
-  readonly topologySpreadConstraints?: TopologySpreadConstraint[];
-}
-
 /**
- * Places pods on `pool` (tolerating its taints, requiring its labels and architecture) and, with
- * more than one replica, spreads them evenly across the pool's zones and then its nodes.
- */
-export function placement(pool: NodePoolSpec | undefined, replicas: number, selector: Record<string, string>): Placement {
-  return { ...nodePlacement(pool), topologySpreadConstraints: spreadConstraints(replicas, selector) };
-}
-
-/**
- * The same placement on a cdk8s-plus-27 workload: the pool's node labels and taints through its
- * scheduling API; the spread (which it lacks) on the pod spec at `podSpecPath`.
+ * Places a workload's pods on `pool` (tolerating its taints, requiring its labels and architecture,
+ * through cdk8s-plus-27's scheduling API) and, with more than one replica, spreads them evenly
+ * across the pool's zones and then its nodes (on the pod spec at `podSpecPath`). One policy for
+ * engines and stores.
  */
 export function schedule(
   workload: kplus.Workload, podSpecPath: string, pool: NodePoolSpec | undefined, replicas: number, selector: Record<string, string>,
@@ -46,29 +33,6 @@ const TAINT_EFFECTS: Record<string, kplus.TaintEffect> = {
   PreferNoSchedule: kplus.TaintEffect.PREFER_NO_SCHEDULE,
   NoExecute: kplus.TaintEffect.NO_EXECUTE,
 };
-
-/** Required node affinity to the pool's labels and architecture, and tolerations of its taints. */
-function nodePlacement(pool: NodePoolSpec | undefined): Pick<Placement, 'affinity' | 'tolerations'> {
-  const selectorLabels = poolSelector(pool);
-  const affinity: Affinity | undefined = selectorLabels
-    ? {
-      nodeAffinity: {
-        requiredDuringSchedulingIgnoredDuringExecution: {
-          nodeSelectorTerms: [{
-            matchExpressions: [
-              ...Object.entries(selectorLabels).map(([key, value]) => ({ key, operator: 'In', values: [value] })),
-              { key: ARCH_LABEL, operator: 'In', values: [pool!.instance.arch] },
-            ],
-          }],
-        },
-      },
-    }
-    : undefined;
-  const tolerations = pool
-    ? poolTaints(pool).map((t) => ({ key: t.key, operator: 'Equal', value: t.value, effect: t.effect }))
-    : [];
-  return { affinity, tolerations: tolerations.length > 0 ? tolerations : undefined };
-}
 
 /** With more than one replica, evenly across zones, then across nodes. */
 function spreadConstraints(replicas: number, selector: Record<string, string>): TopologySpreadConstraint[] | undefined {

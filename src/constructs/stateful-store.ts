@@ -1,16 +1,18 @@
 import { createHash } from 'crypto';
+import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  Container, IntOrString, KubePodDisruptionBudget, KubeStatefulSet, Quantity, ResourceRequirements, ServiceSpec,
-  Volume, VolumeMount,
+  Container, EmptyDirVolumeSource, IntOrString, KubePodDisruptionBudget, PodSecurityContext, PodSpec, Quantity, ResourceRequirements,
+  SecurityContext, ServiceSpec, StatefulSetSpec,
 } from '../../imports/k8s';
 import { imageVersion, mirroredImage } from '../model/domains';
 import { Cpu, Memory } from '../model/quantities';
 import { DataStorePlan } from '../planning/plan';
-import { service, setField } from './escape-hatches';
+import { ADDRESS_LABEL, removeField, service, setField, withoutPlusWorkloadDefaults } from './escape-hatches';
+import { envVariables, handler, probe } from './l1-to-plus';
 import { componentLabels, selectorLabels } from './labels';
-import { placement } from './scheduling';
+import { schedule } from './scheduling';
 
 /** The PriorityClass of the data stores: every engine needs them, so nothing may preempt them. */
 export const DATA_PRIORITY_CLASS = 'nautilus-data';
@@ -91,7 +93,7 @@ export class StatefulStore extends Construct {
     this.headlessServiceName = headlessServiceName(store.name);
     this.serviceAccountName = store.name;
 
-    new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: metadata(store.name), automountToken: false });
+    const serviceAccount = new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: metadata(store.name), automountToken: false });
 
     const configData = { [props.configFile.name]: props.configFile.content, ...props.additionalConfigFiles };
     const configMap = new kplus.ConfigMap(this, 'Config', {
@@ -132,28 +134,39 @@ export class StatefulStore extends Construct {
       });
     }
 
-    const volumes: Volume[] = [
+    const volumes: Array<{ volume: kplus.Volume; mountPath: string; readOnly?: boolean; sizeLimit?: Memory }> = [
       // Scripts in the ConfigMap are run through `sh`, never executed directly: 0444 is enough.
-      { name: 'config', configMap: { name: configMap.name, defaultMode: 0o444 } },
-      ...(props.secretFiles ? [{ name: 'credentials', secret: { secretName: props.secretFiles.secretName, defaultMode: 0o440 } }] : []),
+      { volume: kplus.Volume.fromConfigMap(this, 'ConfigVolume', configMap, { name: 'config', defaultMode: 0o444 }), mountPath: props.configFile.mountPath, readOnly: true },
+      ...(props.secretFiles
+        ? [{
+          volume: kplus.Volume.fromSecret(this, 'CredentialsVolume', kplus.Secret.fromSecretName(this, 'Credentials', props.secretFiles.secretName), {
+            name: 'credentials', defaultMode: 0o440,
+          }),
+          mountPath: props.secretFiles.mountPath,
+          readOnly: true,
+        }]
+        : []),
       ...props.scratch.map((s) => {
         const size = s.size ?? (s.memory ? Memory.mebibytes(plan.memory.mebibytes / 4) : Memory.mebibytes(256));
-        return { name: s.name, emptyDir: { ...(s.memory ? { medium: 'Memory' } : {}), sizeLimit: Quantity.fromString(size.toQuantity()) } };
+        const volume = kplus.Volume.fromEmptyDir(this, `Scratch-${s.name}`, s.name, {
+          medium: s.memory ? kplus.EmptyDirMedium.MEMORY : undefined, sizeLimit: Size.mebibytes(size.mebibytes),
+        });
+        return { volume, mountPath: s.mountPath, sizeLimit: size };
       }),
     ];
-    const volumeMounts: VolumeMount[] = [
-      { name: 'data', mountPath: props.dataMountPath },
-      { name: 'config', mountPath: props.configFile.mountPath, readOnly: true },
-      ...(props.secretFiles ? [{ name: 'credentials', mountPath: props.secretFiles.mountPath, readOnly: true }] : []),
-      ...props.scratch.map((s) => ({ name: s.name, mountPath: s.mountPath })),
-    ];
-    const containerSecurity = {
+    const volumeMounts: kplus.VolumeMount[] = volumes.map(({ volume, mountPath, readOnly }) => ({ volume, path: mountPath, readOnly }));
+    const containerSecurity: kplus.ContainerSecurityContextProps = {
       allowPrivilegeEscalation: false,
+      privileged: false,
       readOnlyRootFilesystem: true,
-      runAsNonRoot: true,
-      capabilities: { drop: ['ALL'] },
+      ensureNonRoot: true,
     };
-    const resources = (cpu: Cpu, memory: Memory, limitCpu: boolean): ResourceRequirements => ({
+    const resources = (cpu: Cpu, memory: Memory, limitCpu: boolean): kplus.ContainerResources => ({
+      cpu: { request: kplus.Cpu.millis(cpu.millicores), limit: limitCpu ? kplus.Cpu.millis(cpu.millicores) : undefined },
+      memory: { request: Size.mebibytes(memory.mebibytes), limit: Size.mebibytes(memory.mebibytes) },
+    });
+    /** The L1 quantities of `resources`, which the API server stores as they are (cdk8s-plus-27 writes memory in Mi). */
+    const requirements = (cpu: Cpu, memory: Memory, limitCpu: boolean): ResourceRequirements => ({
       requests: { cpu: Quantity.fromString(cpu.toQuantity()), memory: Quantity.fromString(memory.toQuantity()) },
       limits: {
         ...(limitCpu ? { cpu: Quantity.fromString(cpu.toQuantity()) } : {}),
@@ -161,89 +174,128 @@ export class StatefulStore extends Construct {
       },
     });
     const image = mirroredImage(store.image, plan.environment.thirdPartyMirror);
-    const sidecars: Container[] = (props.sidecars ?? []).map(({ cpu, memory, ...sidecar }) => ({
+    const container = (c: StatefulStoreProps['container'] & Pick<Container, 'name' | 'ports'>, cpu: Cpu, memory: Memory, limitCpu: boolean): kplus.ContainerProps => ({
+      name: c.name,
+      // Through the environment's mirror; pinned by digest when the catalog's reference is.
       image,
-      imagePullPolicy: 'IfNotPresent',
-      ...sidecar,
-      // Request == limit: Guaranteed where the server is pinned, and never more than its share.
-      resources: resources(cpu, memory, true),
-      volumeMounts,
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      command: c.command,
+      args: c.args,
+      envVariables: envVariables(this, c.env),
+      ports: (c.ports ?? []).map((p) => ({ name: p.name, number: p.containerPort, protocol: kplus.Protocol.TCP })),
+      startup: probe(c.startupProbe),
+      liveness: probe(c.livenessProbe),
+      readiness: probe(c.readinessProbe),
+      lifecycle: c.lifecycle ? { preStop: handler(c.lifecycle.preStop), postStart: handler(c.lifecycle.postStart) } : undefined,
+      resources: resources(cpu, memory, limitCpu),
+      volumeMounts: [{ volume: dataVolume, path: props.dataMountPath }, ...volumeMounts],
       securityContext: containerSecurity,
-    }));
-
-    new StoredFormStatefulSet(this, 'StatefulSet', {
-      metadata: metadata(store.name),
-      spec: {
-        serviceName: this.headlessServiceName,
-        replicas: plan.replicas,
-        selector: { matchLabels: selectorLabels(store.name) },
-        podManagementPolicy: 'OrderedReady',
-        updateStrategy: { type: 'RollingUpdate' },
-        // Deleting or scaling down the StatefulSet must never delete data.
-        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
-        template: {
-          metadata: {
-            labels: { ...labels, ...props.podLabels },
-            // Restart the server when its configuration (or a script beside it) changes.
-            annotations: { 'nautilus.io/config-sha256': sha256(JSON.stringify(configData)) },
-          },
-          spec: {
-            serviceAccountName: store.name,
-            automountServiceAccountToken: props.apiServerAccess ?? false,
-            priorityClassName: DATA_PRIORITY_CLASS,
-            terminationGracePeriodSeconds: store.terminationGracePeriodSeconds,
-            enableServiceLinks: false,
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: store.uid,
-              runAsGroup: store.uid,
-              fsGroup: store.uid,
-              fsGroupChangePolicy: 'OnRootMismatch',
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
-            ...placement(plan.pool, plan.replicas, selectorLabels(store.name)),
-            containers: [{
-              name: store.name,
-              // Through the environment's mirror; pinned by digest when the catalog's reference is.
-              image,
-              imagePullPolicy: 'IfNotPresent',
-              ...props.container,
-              ports: [store, ...(props.serverPorts ?? []).map((p) => ({ portName: p.name, port: p.port }))]
-                .map((p) => ({ name: p.portName, containerPort: p.port, protocol: 'TCP' })),
-              // Pinned: CPU limit == request (whole cores), which with the memory makes the pod
-              // Guaranteed and its cores exclusive. Otherwise no CPU limit: no throttling.
-              resources: resources(plan.cpuRequest, plan.memory, plan.cpuLimit !== undefined),
-              volumeMounts,
-              securityContext: containerSecurity,
-            }, ...sidecars],
-            volumes,
-          },
-        },
-        volumeClaimTemplates: [{
-          metadata: { name: 'data', labels: selectorLabels(store.name) },
-          spec: {
-            accessModes: ['ReadWriteOnce'],
-            storageClassName: plan.storageClassName,
-            volumeMode: 'Filesystem',
-            resources: { requests: { storage: Quantity.fromString(plan.storage.toQuantity()) } },
-          },
-        }],
-      },
     });
+    // The claim template's volume: mounted by name, provided by volumeClaimTemplates below, never
+    // listed among the pod's volumes.
+    const dataVolume = kplus.Volume.fromPersistentVolumeClaim(this, 'DataVolume', kplus.PersistentVolumeClaim.fromClaimName(this, 'DataClaim', 'data'), { name: 'data' });
+    const serverPorts = [store, ...(props.serverPorts ?? []).map((p) => ({ portName: p.name, port: p.port }))]
+      .map((p) => ({ name: p.portName, containerPort: p.port, protocol: 'TCP' }));
+    const sidecars = props.sidecars ?? [];
+
+    const statefulSet = new kplus.StatefulSet(this, 'StatefulSet', {
+      metadata: metadata(store.name),
+      service: headless,
+      select: false,
+      replicas: plan.replicas,
+      podManagementPolicy: kplus.PodManagementPolicy.ORDERED_READY,
+      strategy: kplus.StatefulSetUpdateStrategy.rollingUpdate({ partition: 0 }),
+      minReady: Duration.seconds(0),
+      podMetadata: {
+        labels: { ...labels, ...props.podLabels },
+        // Restart the server when its configuration (or a script beside it) changes.
+        annotations: { 'nautilus.io/config-sha256': sha256(JSON.stringify(configData)) },
+      },
+      serviceAccount,
+      automountServiceAccountToken: props.apiServerAccess ?? false,
+      terminationGracePeriod: Duration.seconds(store.terminationGracePeriodSeconds),
+      restartPolicy: kplus.RestartPolicy.ALWAYS,
+      hostNetwork: false,
+      dns: { policy: kplus.DnsPolicy.CLUSTER_FIRST, hostnameAsFQDN: false },
+      securityContext: {
+        ensureNonRoot: true,
+        user: store.uid,
+        group: store.uid,
+        fsGroup: store.uid,
+        fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,
+      },
+      containers: [
+        // Pinned: CPU limit == request (whole cores), which with the memory makes the pod
+        // Guaranteed and its cores exclusive. Otherwise no CPU limit: no throttling.
+        container({ name: store.name, ...props.container, ports: serverPorts }, plan.cpuRequest, plan.memory, plan.cpuLimit !== undefined),
+        // Request == limit: Guaranteed where the server is pinned, and never more than its share.
+        ...sidecars.map(({ cpu, memory, ...sidecar }) => container(sidecar, cpu, memory, true)),
+      ],
+    });
+    statefulSet.select(kplus.LabelSelector.of({ labels: selectorLabels(store.name) }));
+    this.completePodSpec(statefulSet, headless, plan, volumes.map((v) => v.sizeLimit), [
+      requirements(plan.cpuRequest, plan.memory, plan.cpuLimit !== undefined),
+      ...sidecars.map(({ cpu, memory }) => requirements(cpu, memory, true)),
+    ]);
+  }
+
+  /** What cdk8s-plus-27 lacks of a store's StatefulSet, through typed escape hatches, and what it adds that must go. */
+  private completePodSpec(
+    statefulSet: kplus.StatefulSet, headless: kplus.Service, plan: DataStorePlan, sizeLimits: ReadonlyArray<Memory | undefined>, resources: ResourceRequirements[],
+  ): void {
+    const { store } = plan;
+    const spec = '/spec/template/spec';
+    withoutPlusWorkloadDefaults(statefulSet, '/spec/template', { hostNetwork: false, minReadySeconds: true });
+    // cdk8s-plus-27 selects the StatefulSet's pods for its Service by the construct-address label
+    // it adds; the headless Service keeps selecting by the store's own labels.
+    removeField<Record<string, string>>(headless, '/spec/selector', ADDRESS_LABEL);
+    // cdk8s-plus-27 has no priorityClassName.
+    setField<PodSpec, 'priorityClassName'>(statefulSet, spec, 'priorityClassName', DATA_PRIORITY_CLASS);
+    // cdk8s-plus-27 has no enableServiceLinks: clients find the stores by DNS.
+    setField<PodSpec, 'enableServiceLinks'>(statefulSet, spec, 'enableServiceLinks', false);
+    // cdk8s-plus-27's pod security context has no seccompProfile.
+    setField<PodSecurityContext, 'seccompProfile'>(statefulSet, `${spec}/securityContext`, 'seccompProfile', { type: 'RuntimeDefault' });
+    resources.forEach((requirements, index) => {
+      // cdk8s-plus-27 writes memory in Mi, which the API server stores in its own units (1024Mi as 1Gi).
+      setField<Container, 'resources'>(statefulSet, `${spec}/containers/${index}`, 'resources', requirements);
+      // cdk8s-plus-27 has no capabilities list of bare names (it writes CAP_*).
+      setField<SecurityContext, 'capabilities'>(statefulSet, `${spec}/containers/${index}/securityContext`, 'capabilities', { drop: ['ALL'] });
+    });
+    // The data volume is the claim template's: cdk8s-plus-27 lists every mounted volume in the pod.
+    ApiObject.of(statefulSet).addJsonPatch(JsonPatch.remove(`${spec}/volumes/0`));
+    sizeLimits.forEach((size, index) => {
+      // cdk8s-plus-27 writes emptyDir size limits in Mi, which the API server stores in its own units (2048Mi as 2Gi).
+      if (size) setField<EmptyDirVolumeSource, 'sizeLimit'>(statefulSet, `${spec}/volumes/${index}/emptyDir`, 'sizeLimit', Quantity.fromString(size.toQuantity()));
+    });
+    schedule(statefulSet, spec, plan.pool, plan.replicas, selectorLabels(store.name));
+    // cdk8s-plus-27 has no volumeClaimTemplates nor PVC retention policy.
+    // Deleting or scaling down the StatefulSet must never delete data.
+    setField<StatefulSetSpec, 'persistentVolumeClaimRetentionPolicy'>(statefulSet, '/spec', 'persistentVolumeClaimRetentionPolicy', { whenDeleted: 'Retain', whenScaled: 'Retain' });
+    setField<StatefulSetSpec, 'volumeClaimTemplates'>(statefulSet, '/spec', 'volumeClaimTemplates', [{
+      metadata: { name: 'data', labels: selectorLabels(store.name) },
+      spec: {
+        accessModes: ['ReadWriteOnce'],
+        storageClassName: plan.storageClassName,
+        volumeMode: 'Filesystem',
+        resources: { requests: { storage: Quantity.fromString(plan.storage.toQuantity()) } },
+      },
+    }]);
+    inStoredForm(ApiObject.of(statefulSet));
   }
 }
 
 /**
- * A StatefulSet whose claim templates are written the way the API server stores them: each a
- * whole PersistentVolumeClaim with apiVersion, kind and the `status.phase: Pending` the server
- * fills in. For kubectl's client-side apply volumeClaimTemplates is an atomic list, so a template
- * lacking any of them is resent whole on every apply and never converges. The generated props
- * type carries metadata and spec only (and the L1 class's toJson drops anything else, JSON
- * patches included), hence the override.
+ * Writes a StatefulSet's claim templates the way the API server stores them: each a whole
+ * PersistentVolumeClaim with apiVersion, kind and the `status.phase: Pending` the server fills in.
+ * For kubectl's client-side apply volumeClaimTemplates is an atomic list, so a template lacking any
+ * of them is resent whole on every apply and never converges. The generated props type carries
+ * metadata and spec only (and the L1 class's toJson drops anything else, JSON patches included),
+ * hence wrapping the object's rendering.
  */
-class StoredFormStatefulSet extends KubeStatefulSet {
-  public override toJson(): any {
-    const json = super.toJson();
+function inStoredForm(statefulSet: ApiObject): void {
+  const render = statefulSet.toJson.bind(statefulSet);
+  statefulSet.toJson = () => {
+    const json = render();
     const templates: Array<Record<string, unknown>> | undefined = json.spec?.volumeClaimTemplates;
     if (templates) {
       json.spec.volumeClaimTemplates = templates.map((template) => ({
@@ -251,7 +303,7 @@ class StoredFormStatefulSet extends KubeStatefulSet {
       }));
     }
     return json;
-  }
+  };
 }
 
 function sha256(text: string): string {
