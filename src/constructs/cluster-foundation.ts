@@ -1,6 +1,9 @@
+import { Duration, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  KubeDaemonSet, KubeLimitRange, KubeNamespace, KubePriorityClass, KubeResourceQuota, KubeStorageClass, Quantity,
+  Container, DaemonSetSpec, KubeLimitRange, KubeNamespace, KubePriorityClass, KubeResourceQuota, KubeStorageClass, PodSecurityContext,
+  PodSpec, Quantity, SecurityContext,
 } from '../../imports/k8s';
 import {
   NodePool, NodePoolSpecDisruptionConsolidationPolicy, NodePoolSpecLimits, NodePoolSpecTemplateSpecRequirementsOperator,
@@ -14,7 +17,9 @@ import { imageVersion, mirroredImage } from '../model/domains';
 import { countQuantity, Cpu, Memory } from '../model/quantities';
 import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES, NAMESPACE_POD_SECURITY } from '../planning/namespaces';
 import { DataStorePlan, EnginePlan } from '../planning/plan';
+import { setField, withoutPlusWorkloadDefaults } from './escape-hatches';
 import { componentLabels, selectorLabels } from './labels';
+import { TAINT_EFFECTS } from './scheduling';
 import { DATA_PRIORITY_CLASS } from './stateful-store';
 
 /** The Kubernetes minor version Pod Security levels are pinned to. */
@@ -177,43 +182,53 @@ export class ClusterFoundation extends Construct {
   private devicePlugin(environment: EnvironmentSpec): void {
     const gpuPool = poolForRole(environment, 'gpu')!;
     const name = 'nvidia-device-plugin';
-    new KubeDaemonSet(this, 'DevicePlugin', {
+    const devicePluginDirectory = kplus.Volume.fromHostPath(this, 'DevicePluginDirectory', 'device-plugin', {
+      path: '/var/lib/kubelet/device-plugins', type: kplus.HostPathVolumeType.DIRECTORY,
+    });
+    const daemonSet = new kplus.DaemonSet(this, 'DevicePlugin', {
       metadata: { name, namespace: DEVICE_PLUGIN_NAMESPACE, labels: componentLabels(name, 'device-plugin', imageVersion(DEVICE_PLUGIN_IMAGE)) },
-      spec: {
-        selector: { matchLabels: selectorLabels(name) },
-        updateStrategy: { type: 'RollingUpdate' },
-        template: {
-          metadata: { labels: componentLabels(name, 'device-plugin') },
-          spec: {
-            priorityClassName: 'system-node-critical',
-            automountServiceAccountToken: false,
-            // Root, as upstream runs it: the kubelet's device-plugin directory (hostPath) is root's,
-            // and the plugin creates its socket there. Everything else is taken away.
-            securityContext: { runAsUser: 0, runAsGroup: 0, seccompProfile: { type: 'RuntimeDefault' } },
-            nodeSelector: { [GPU_PRESENT_LABEL]: 'true' },
-            tolerations: poolTaints(gpuPool).map((t) => ({ key: t.key, operator: 'Exists', effect: t.effect })),
-            containers: [{
-              name,
-              image: mirroredImage(DEVICE_PLUGIN_IMAGE, environment.thirdPartyMirror),
-              imagePullPolicy: 'IfNotPresent',
-              args: ['--fail-on-init-error=false'],
-              resources: {
-                requests: { cpu: Quantity.fromString('50m'), memory: Quantity.fromString('64Mi') },
-                limits: { memory: Quantity.fromString('128Mi') },
-              },
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                privileged: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ['ALL'] },
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
-              volumeMounts: [{ name: 'device-plugin', mountPath: '/var/lib/kubelet/device-plugins' }],
-            }],
-            volumes: [{ name: 'device-plugin', hostPath: { path: '/var/lib/kubelet/device-plugins', type: 'Directory' } }],
-          },
-        },
-      },
+      select: false,
+      podMetadata: { labels: componentLabels(name, 'device-plugin') },
+      automountServiceAccountToken: false,
+      restartPolicy: kplus.RestartPolicy.ALWAYS,
+      terminationGracePeriod: Duration.seconds(30),
+      hostNetwork: false,
+      dns: { policy: kplus.DnsPolicy.CLUSTER_FIRST, hostnameAsFQDN: false },
+      // Root, as upstream runs it: the kubelet's device-plugin directory (hostPath) is root's,
+      // and the plugin creates its socket there. Everything else is taken away.
+      securityContext: { ensureNonRoot: false, user: 0, group: 0, fsGroupChangePolicy: kplus.FsGroupChangePolicy.ALWAYS },
+      containers: [{
+        name,
+        image: mirroredImage(DEVICE_PLUGIN_IMAGE, environment.thirdPartyMirror),
+        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+        args: ['--fail-on-init-error=false'],
+        resources: { cpu: { request: kplus.Cpu.millis(50) }, memory: { request: Size.mebibytes(64), limit: Size.mebibytes(128) } },
+        securityContext: { allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, ensureNonRoot: false },
+        volumeMounts: [{ path: '/var/lib/kubelet/device-plugins', volume: devicePluginDirectory }],
+      }],
+    });
+    daemonSet.select(kplus.LabelSelector.of({ labels: selectorLabels(name) }));
+    for (const taint of poolTaints(gpuPool)) {
+      daemonSet.scheduling.tolerate(kplus.Node.tainted(kplus.NodeTaintQuery.exists(taint.key, { effect: TAINT_EFFECTS[taint.effect] })));
+    }
+    withoutPlusWorkloadDefaults(daemonSet, '/spec/template', { hostNetwork: false, minReadySeconds: true });
+    const spec = '/spec/template/spec';
+    const container = `${spec}/containers/0`;
+    // cdk8s-plus-27 has no updateStrategy for a DaemonSet.
+    setField<DaemonSetSpec, 'updateStrategy'>(daemonSet, '/spec', 'updateStrategy', { type: 'RollingUpdate' });
+    // cdk8s-plus-27 has no priorityClassName.
+    setField<PodSpec, 'priorityClassName'>(daemonSet, spec, 'priorityClassName', 'system-node-critical');
+    // cdk8s-plus-27 has no nodeSelector (its node affinity is a different field): only GPU nodes.
+    setField<PodSpec, 'nodeSelector'>(daemonSet, spec, 'nodeSelector', { [GPU_PRESENT_LABEL]: 'true' });
+    // cdk8s-plus-27's security contexts have no seccompProfile.
+    setField<PodSecurityContext, 'seccompProfile'>(daemonSet, `${spec}/securityContext`, 'seccompProfile', { type: 'RuntimeDefault' });
+    setField<SecurityContext, 'seccompProfile'>(daemonSet, `${container}/securityContext`, 'seccompProfile', { type: 'RuntimeDefault' });
+    // cdk8s-plus-27 writes capabilities with a CAP_ prefix; Kubernetes and the linters use bare names.
+    setField<SecurityContext, 'capabilities'>(daemonSet, `${container}/securityContext`, 'capabilities', { drop: ['ALL'] });
+    // cdk8s-plus-27 writes memory in Mi, which the API server stores in its own units: the quantities as they are.
+    setField<Container, 'resources'>(daemonSet, container, 'resources', {
+      requests: { cpu: Quantity.fromString('50m'), memory: Quantity.fromString('64Mi') },
+      limits: { memory: Quantity.fromString('128Mi') },
     });
   }
 }

@@ -28,7 +28,8 @@ export function schedule(
   if (spread) setField<PodSpec, 'topologySpreadConstraints'>(workload, podSpecPath, 'topologySpreadConstraints', spread);
 }
 
-const TAINT_EFFECTS: Record<string, kplus.TaintEffect> = {
+/** cdk8s-plus-27's name for each taint effect. */
+export const TAINT_EFFECTS: Record<string, kplus.TaintEffect> = {
   NoSchedule: kplus.TaintEffect.NO_SCHEDULE,
   PreferNoSchedule: kplus.TaintEffect.PREFER_NO_SCHEDULE,
   NoExecute: kplus.TaintEffect.NO_EXECUTE,

@@ -12,7 +12,7 @@ import { platformInput, synthObjects } from '../support/platform';
  * every environment. Kinds it does not model (PodDisruptionBudget, PriorityClass, Role, ...) stay
  * on the L1 classes from imports/k8s.
  */
-const BUILT_ON_CDK8S_PLUS = ['ServiceAccount', 'ConfigMap', 'Service', 'NetworkPolicy', 'Deployment', 'StatefulSet', 'CronJob', 'HorizontalPodAutoscaler'];
+const BUILT_ON_CDK8S_PLUS = ['ServiceAccount', 'ConfigMap', 'Service', 'NetworkPolicy', 'Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'HorizontalPodAutoscaler'];
 
 describe.each(PLATFORM_ENVIRONMENTS.map((e) => [e.name, e] as const))('cdk8s-plus-27 in %s', (_name, environment) => {
   test(`every ${BUILT_ON_CDK8S_PLUS.join(', ')} is rendered by a cdk8s-plus-27 resource`, () => {
@@ -36,7 +36,7 @@ describe.each(PLATFORM_ENVIRONMENTS.map((e) => [e.name, e] as const))('cdk8s-plu
   test('workloads carry none of what cdk8s-plus-27 adds on its own that the API server drops or that would roll pods', () => {
     const text = JSON.stringify(synthObjects(environment));
     expect(text).not.toContain('cdk8s.io/metadata.addr');
-    for (const workload of synthObjects(environment).filter((o) => ['Deployment', 'StatefulSet', 'CronJob'].includes(o.kind))) {
+    for (const workload of synthObjects(environment).filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob'].includes(o.kind))) {
       const template = workload.kind === 'CronJob' ? workload.spec.jobTemplate.spec.template : workload.spec.template;
       expect(template.spec.hostNetwork === undefined || template.spec.hostNetwork === true).toBe(true);
       expect(workload.spec.minReadySeconds).toBeUndefined();

@@ -229,6 +229,8 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('cluster ob
       expect(pod.containers[0].securityContext).toEqual({
         allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true,
         capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+        // It runs as root (see cluster-foundation.ts), and says so.
+        runAsNonRoot: false,
       });
       const deny = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === 'nvidia-device-plugin');
       // cdk8s-plus-27 lists Egress first; the order carries no meaning.
