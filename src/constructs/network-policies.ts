@@ -45,15 +45,24 @@ export class NetworkPolicies extends Construct {
     super(scope, id);
     const { environment } = props;
     const deny = { default: kplus.NetworkPolicyTrafficDefault.DENY };
+    // Selectors and peers are made once each and shared by every policy that names them: a
+    // construct per rule would make synthesis time grow with the number of rules, not workloads.
+    const shared = new Map<string, kplus.INetworkPolicyPeer>();
+    const once = <T extends kplus.INetworkPolicyPeer>(id: string, make: () => T): T => {
+      if (!shared.has(id)) shared.set(id, make());
+      return shared.get(id) as T;
+    };
     /** All pods of `namespace`, as a peer. */
-    const namespacePeer = (policy: Construct, namespace: string): kplus.INetworkPolicyPeer =>
-      kplus.Namespaces.select(policy, `Namespace-${namespace}`, { names: [namespace] });
+    const namespacePeer = (namespace: string): kplus.Namespaces =>
+      once(`Namespace-${namespace}`, () => kplus.Namespaces.select(this, `Namespace-${namespace}`, { names: [namespace] }));
     /** The pods labelled `labels`, in `namespace` if given, else in the policy's own. */
-    const podsPeer = (policy: Construct, id: string, labels: Record<string, string>, namespace?: string): kplus.Pods =>
-      kplus.Pods.select(policy, id, {
+    const podsPeer = (id: string, labels: Record<string, string>, namespace?: string): kplus.Pods =>
+      once(`${id}@${namespace ?? ''}`, () => kplus.Pods.select(this, `${id}@${namespace ?? ''}`, {
         labels,
-        namespaces: namespace ? kplus.Namespaces.select(policy, `${id}-namespace`, { names: [namespace] }) : undefined,
-      });
+        namespaces: namespace ? namespacePeer(namespace) : undefined,
+      }));
+    /** A workload's own pods: the pods a policy selects, and the members of a replicated store. */
+    const ownPods = (name: string): kplus.Pods => podsPeer(`Own-${name}`, selectorLabels(name));
 
     // The device plugin talks to the kubelet over a unix socket: its namespace needs no traffic at all.
     if (poolForRole(environment, 'gpu')) {
@@ -64,7 +73,7 @@ export class NetworkPolicies extends Construct {
     for (const namespace of Object.values(NAMESPACE_NAMES)) {
       new kplus.NetworkPolicy(this, `DefaultDeny-${namespace}`, { metadata: { name: 'default-deny', namespace }, ingress: deny, egress: deny });
       const dns = new kplus.NetworkPolicy(this, `Dns-${namespace}`, { metadata: { name: 'allow-dns', namespace } });
-      dns.addEgressRule(podsPeer(dns, 'KubeDns', { 'k8s-app': 'kube-dns' }, 'kube-system'), [kplus.NetworkPolicyPort.udp(53), tcp(53)]);
+      dns.addEgressRule(podsPeer('KubeDns', { 'k8s-app': 'kube-dns' }, 'kube-system'), [kplus.NetworkPolicyPort.udp(53), tcp(53)]);
     }
 
     const endpoints = new Map<string, Endpoint>();
@@ -79,9 +88,10 @@ export class NetworkPolicies extends Construct {
       // With Sentinel, clients ask it for the primary, then connect to that member's own port.
       endpoints.set(plan.store.name, { name: plan.store.name, namespace: plan.namespace, ports: plan.clientPorts.map((p) => p.port), hostNetwork: false });
     }
-    const peer = (policy: Construct, e: Workload): kplus.INetworkPolicyPeer => e.hostNetwork
-      ? kplus.NetworkPolicyIpBlock.ipv4(policy, `Nodes-${e.name}`, environment.nodeNetworkCidr)
-      : podsPeer(policy, `Pods-${e.name}`, selectorLabels(e.name), e.namespace);
+    const nodes = kplus.NetworkPolicyIpBlock.ipv4(this, 'Nodes', environment.nodeNetworkCidr);
+    const peer = (e: Workload): kplus.INetworkPolicyPeer => e.hostNetwork
+      ? nodes
+      : podsPeer(`Pods-${e.name}`, selectorLabels(e.name), e.namespace);
 
     // Who calls whom, from the catalog.
     const callers = new Map<string, Workload[]>();
@@ -98,16 +108,16 @@ export class NetworkPolicies extends Construct {
       const targetPorts = target.ports.map(tcp);
       const policy = new kplus.NetworkPolicy(this, `Ingress-${target.name}`, {
         metadata: { name: `${target.name}-ingress`, namespace: target.namespace },
-        selector: podsPeer(this, `Ingress-${target.name}-pods`, selectorLabels(target.name)),
+        selector: ownPods(target.name),
         // Deny first: a store nobody calls accepts nothing; each rule below opens one caller.
         ingress: deny,
       });
       // One rule per calling workload (cdk8s-plus-27 gives each rule one peer); host-network
       // callers share the node CIDR, so they make one rule between them.
-      for (const caller of dedupe(callers.get(target.name) ?? [])) policy.addIngressRule(peer(policy, caller), targetPorts);
+      for (const caller of dedupe(callers.get(target.name) ?? [])) policy.addIngressRule(peer(caller), targetPorts);
       if (plan) {
-        policy.addIngressRule(namespacePeer(policy, environment.monitoringNamespace), targetPorts);
-        if (plan.engine.publicIngress) policy.addIngressRule(namespacePeer(policy, environment.ingressNamespace), targetPorts);
+        policy.addIngressRule(namespacePeer(environment.monitoringNamespace), targetPorts);
+        if (plan.engine.publicIngress) policy.addIngressRule(namespacePeer(environment.ingressNamespace), targetPorts);
       }
     }
 
@@ -117,9 +127,9 @@ export class NetworkPolicies extends Construct {
       const ports = [tcp(plan.store.port), ...plan.store.peerPorts.map((p) => tcp(p.port))];
       const policy = new kplus.NetworkPolicy(this, `Peers-${plan.store.name}`, {
         metadata: { name: `${plan.store.name}-peers`, namespace: plan.namespace },
-        selector: podsPeer(this, `Peers-${plan.store.name}-pods`, selectorLabels(plan.store.name)),
+        selector: ownPods(plan.store.name),
       });
-      const members = podsPeer(policy, 'Members', selectorLabels(plan.store.name));
+      const members = ownPods(plan.store.name);
       policy.addIngressRule(members, ports);
       policy.addEgressRule(members, ports);
     }
@@ -128,7 +138,7 @@ export class NetworkPolicies extends Construct {
     for (const plan of props.stores.filter((s) => s.store.callsHttpsApis)) {
       const policy = new kplus.NetworkPolicy(this, `HttpsApis-${plan.store.name}`, {
         metadata: { name: `${plan.store.name}-https-apis`, namespace: plan.namespace },
-        selector: podsPeer(this, `HttpsApis-${plan.store.name}-pods`, selectorLabels(plan.store.name)),
+        selector: ownPods(plan.store.name),
         egress: deny,
       });
       // cdk8s-plus-27 gives every rule a peer; "any address" here must include IPv6, so the rule has ports only.
@@ -142,9 +152,9 @@ export class NetworkPolicies extends Construct {
       if (targets.length === 0) continue;
       const policy = new kplus.NetworkPolicy(this, `Egress-${plan.engine.name}`, {
         metadata: { name: `${plan.engine.name}-egress`, namespace: plan.namespace },
-        selector: podsPeer(this, `Egress-${plan.engine.name}-pods`, selectorLabels(plan.engine.name)),
+        selector: ownPods(plan.engine.name),
       });
-      for (const t of targets) policy.addEgressRule(peer(policy, t), t.ports.map(tcp));
+      for (const t of targets) policy.addEgressRule(peer(t), t.ports.map(tcp));
     }
   }
 }
