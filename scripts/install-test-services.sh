@@ -3,7 +3,9 @@
 # and the PostgreSQL server (the engine contract and Redis failover tests, test/contract), and
 # `prometheus`, which ships promtool and the Prometheus server (the rule tests and the end-to-end
 # monitoring test, test/monitoring), pgBackRest (the TimescaleDB failover test,
-# test/cluster/timescaledb-failover.test.ts), and python3-venv where python3 lacks it (Patroni's
+# test/cluster/timescaledb-failover.test.ts), prometheus-redis-exporter (oliver006/redis_exporter,
+# the release prod's exporter image pins, for test/contract/store-exporters.test.ts; the Go module
+# proxy refuses the module), and python3-venv where python3 lacks it (Patroni's
 # and the manifest linters' virtualenvs). Idempotent and quiet: does nothing when all are already
 # installed, so CI can run it on every build.
 #
@@ -23,6 +25,7 @@ have_postgres() {
 
 have_prometheus() { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; }
 have_pgbackrest() { command -v pgbackrest >/dev/null 2>&1; }
+have_redis_exporter() { command -v prometheus-redis-exporter >/dev/null 2>&1; }
 # scripts/install-patroni.sh and scripts/install-linters.sh build their virtualenvs with the
 # distribution's python3, whose venv module Debian ships separately.
 have_venv() { /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; }
@@ -33,6 +36,7 @@ have_sentinel || packages+=(redis-sentinel)
 have_postgres || packages+=(postgresql)
 have_prometheus || packages+=(prometheus)
 have_pgbackrest || packages+=(pgbackrest)
+have_redis_exporter || packages+=(prometheus-redis-exporter)
 have_venv || packages+=(python3-venv)
 if [ "${#packages[@]}" -eq 0 ]; then
   exit 0

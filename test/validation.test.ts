@@ -242,6 +242,11 @@ const cases: Array<{
     expect: /\[prod\] timescaledb: image = "timescale\/timescaledb-ha:[^"]+": the environment requires third-party images pinned by digest.*Fix: append the upstream digest/,
   },
   {
+    rule: 'third-party-images',
+    environment: { ...PROD, requireImageDigests: true },
+    expect: /\[prod\] redis-exporter: image = "oliver006\/redis_exporter:v1\.45\.0": the environment requires third-party images pinned by digest/,
+  },
+  {
     rule: 'storage-classes-exist',
     environment: { ...PROD, storageClassFor: { ...PROD.storageClassFor, fast: 'fats' } },
     expect: /\[prod\] environment: storageClassFor\.fast = "fats": no such storage class.*Fix: use one of fast, standard/,

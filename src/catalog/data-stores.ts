@@ -38,6 +38,27 @@ export interface DataStoreSpec {
    * replication manager's leader lock) and an object store (backups).
    */
   readonly callsHttpsApis: boolean;
+  /**
+   * How far a replica may fall behind its primary, in bytes of replication stream, and for how
+   * long, before `NautilusDataStoreReplicationLag` fires (replicated environments only).
+   */
+  readonly replicationLagAlert: { readonly bytes: Memory; readonly forMinutes: number };
+}
+
+/** A container beside a store's server: what it is called and its budget (request == limit). */
+export interface StoreSidecarSpec {
+  /** The container's name. */
+  readonly name: string;
+  readonly cpu: Cpu;
+  readonly memory: Memory;
+}
+
+/** A metrics exporter beside a store's server, scraped by Prometheus on `port`. */
+export interface StoreExporterSpec extends StoreSidecarSpec {
+  /** Container image, pinned by version (pulled through the environment's registry mirror). */
+  readonly image?: string;
+  readonly port: number;
+  readonly portName: string;
 }
 
 /**
@@ -91,6 +112,30 @@ export const TIMESCALEDB: DataStoreSpec = {
   terminationGracePeriodSeconds: 120,
   peerPorts: [{ name: TIMESCALEDB_PATRONI.restApiPortName, port: TIMESCALEDB_PATRONI.restApiPort }],
   callsHttpsApis: true,
+  // 64 MiB of WAL is a few seconds of heavy ingest; five minutes behind that is a stuck replica.
+  replicationLagAlert: { bytes: Memory.mebibytes(64), forMinutes: 5 },
+};
+
+/** The container running the full-backup schedule beside each TimescaleDB member (environments with backups). */
+export const TIMESCALEDB_BACKUP_SCHEDULE: StoreSidecarSpec = {
+  name: 'backup-schedule',
+  cpu: Cpu.millis(100),
+  memory: Memory.mebibytes(256),
+};
+
+/**
+ * pgBackRest's backup ages for Prometheus, beside each TimescaleDB member (environments with
+ * backups): a small generated Python program in the store's own image (it ships pgBackRest and
+ * Python), because the maintained pgbackrest_exporter cannot be installed here (the Go module
+ * proxy refuses github.com/woblerr/pgbackrest_exporter, and Debian does not package it). It serves
+ * that exporter's metric names on its default port, so replacing it changes no rule.
+ */
+export const TIMESCALEDB_BACKUP_METRICS: StoreExporterSpec = {
+  name: 'backup-metrics',
+  port: 9854,
+  portName: 'backup-metrics',
+  cpu: Cpu.millis(100),
+  memory: Memory.mebibytes(128),
 };
 
 /**
@@ -124,6 +169,22 @@ export const REDIS: DataStoreSpec = {
   peerPorts: [{ name: REDIS_SENTINEL.portName, port: REDIS_SENTINEL.port }],
   pinnedCpu: Cpu.cores(1),
   callsHttpsApis: false,
+  // Redis replicas stream commands as they happen: 8 MiB behind for two minutes is a replica that cannot keep up.
+  replicationLagAlert: { bytes: Memory.mebibytes(8), forMinutes: 2 },
+};
+
+/**
+ * oliver006/redis_exporter beside every Redis member: the server's metrics on `/metrics`, its
+ * Sentinel's on `/scrape?target=...`. v1.45.0 is the release Debian packages
+ * (`prometheus-redis-exporter`), which the tests run: the Go module proxy refuses the module.
+ */
+export const REDIS_EXPORTER: StoreExporterSpec & { readonly image: string } = {
+  name: 'metrics',
+  image: 'oliver006/redis_exporter:v1.45.0',
+  port: 9121,
+  portName: 'metrics',
+  cpu: Cpu.millis(50),
+  memory: Memory.mebibytes(64),
 };
 
 /** Every data store, by name. */

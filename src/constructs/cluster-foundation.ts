@@ -106,8 +106,12 @@ export class ClusterFoundation extends Construct {
         count: p.autoscaling?.maxReplicas ?? p.replicas, cpu: p.cpuRequest, memory: p.memoryRequest,
         hugepages: p.hugepages2Mi?.mebibytes ?? 0, gpus: p.gpus, storage: 0,
       })),
+      // A store pod requests its server's budget plus every sidecar's (Sentinel, backups, exporters).
       ...stores.filter((p) => p.namespace === namespace).map((p) => ({
-        count: p.replicas, cpu: p.cpuRequest, memory: p.memory, hugepages: 0, gpus: 0, storage: p.storage.mebibytes,
+        count: p.replicas,
+        cpu: Cpu.millis(p.monitoring.sidecars.reduce((t, s) => t + s.cpu.millicores, p.cpuRequest.millicores)),
+        memory: Memory.mebibytes(p.monitoring.sidecars.reduce((t, s) => t + s.memory.mebibytes, p.memory.mebibytes)),
+        hugepages: 0, gpus: 0, storage: p.storage.mebibytes,
       })),
     ];
     if (sized.length === 0) return;

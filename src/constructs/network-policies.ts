@@ -133,6 +133,16 @@ export class NetworkPolicies extends Construct {
       policy.addIngressRule(members, ports);
       policy.addEgressRule(members, ports);
     }
+    // Prometheus scrapes every store member on its metrics ports (Patroni's API, the exporters).
+    for (const plan of props.stores) {
+      const ports = [...new Set(plan.monitoring.scrapeEndpoints.map((e) => e.port))].sort((a, b) => a - b);
+      const policy = new kplus.NetworkPolicy(this, `Metrics-${plan.store.name}`, {
+        metadata: { name: `${plan.store.name}-metrics`, namespace: plan.namespace },
+        selector: ownPods(plan.store.name),
+        ingress: deny,
+      });
+      policy.addIngressRule(namespacePeer(environment.monitoringNamespace), ports.map(tcp));
+    }
     // The Kubernetes API and object stores have no pod selector: any address on the HTTPS ports.
     // 6443 too, because CNIs that enforce policy after the Service's DNAT see the API server's own port.
     for (const plan of props.stores.filter((s) => s.store.callsHttpsApis)) {

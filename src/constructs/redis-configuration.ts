@@ -1,6 +1,7 @@
 import { REDIS_SENTINEL } from '../catalog/data-stores';
 import { SentinelSettings } from '../environments/environment';
 import { Memory } from '../model/quantities';
+import { REDIS_EXPORTER_TARGETS } from '../planning/store-monitoring';
 
 /**
  * Where the Redis pod keeps each file. The generated files and scripts name these paths, and
@@ -26,7 +27,14 @@ export const REDIS_FILES = {
   sentinel: 'sentinel.conf',
   start: 'start.sh',
   preStop: 'pre-stop.sh',
+  /** redis_exporter's password file (a JSON map of address to password), rendered into the runtime directory. */
+  exporterPasswords: 'exporter-passwords.json',
 } as const;
+
+/** The addresses redis_exporter scrapes in a pod: its server and its Sentinel (absent in a single server: never asked for). */
+export function exporterTargets(port: number): string[] {
+  return [REDIS_EXPORTER_TARGETS.server(port), REDIS_EXPORTER_TARGETS.sentinel];
+}
 
 /** A replicated Redis as its scripts see it: the member DNS names, Sentinel's settings. */
 export interface RedisTopology {
@@ -138,6 +146,10 @@ export function startScript(port: number, topology?: RedisTopology): string {
     'case "$REDISCLI_AUTH" in',
     `  ''|*'"'*|*\\\\*) echo "start.sh: the password in $SECRET/password is empty or contains a quote or backslash; use letters, digits and punctuation other than those" >&2; exit 78;;`,
     'esac',
+    '# redis_exporter reads its passwords from a JSON file (never argv): written first, and whole',
+    '# (renamed into place), because the exporter exits if it finds none and is restarted.',
+    `printf '{"%s":"%s","%s":"%s"}\\n' ${exporterTargets(port).map((t) => `"${t.replace(LOCAL_ADDRESS, '$LOCAL')}" "$REDISCLI_AUTH"`).join(' ')} > "$RUNTIME/.${REDIS_FILES.exporterPasswords}.$$"`,
+    `mv "$RUNTIME/.${REDIS_FILES.exporterPasswords}.$$" "$RUNTIME/${REDIS_FILES.exporterPasswords}"`,
   ];
   if (!topology) {
     lines.push(

@@ -1,8 +1,9 @@
 import { Construct } from 'constructs';
-import { Probe } from '../../imports/k8s';
-import { REDIS_SENTINEL } from '../catalog/data-stores';
+import { IntOrString, Probe } from '../../imports/k8s';
+import { REDIS_EXPORTER, REDIS_SENTINEL } from '../catalog/data-stores';
 import { DataStorePlan } from '../planning/plan';
 import { CREDENTIAL_SECRETS } from '../planning/runtime-contract';
+import { REDIS_EXPORTER_TARGETS } from '../planning/store-monitoring';
 import {
   LOCAL_ADDRESS, REDIS_FILES, REDIS_PATHS, RedisTopology, preStopScript, redisConf, sentinelConf, startScript,
 } from './redis-configuration';
@@ -57,18 +58,38 @@ export class Redis extends StatefulStore {
           ? { lifecycle: { preStop: { exec: { command: ['/bin/sh', `${REDIS_PATHS.config}/${REDIS_FILES.preStop}`] } } } }
           : {}),
       },
-      sidecars: topology
-        ? [{
-          name: 'sentinel',
-          command: start('sentinel'),
-          ports: [{ name: REDIS_SENTINEL.portName, containerPort: REDIS_SENTINEL.port, protocol: 'TCP' }],
-          // Sentinel needs the other members to be useful; it only has to be alive to be ready.
-          readinessProbe: pingProbe(REDIS_SENTINEL.port, { periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 }),
-          livenessProbe: pingProbe(REDIS_SENTINEL.port, { periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 }),
-          cpu: REDIS_SENTINEL.cpu,
-          memory: REDIS_SENTINEL.memory,
-        }]
-        : [],
+      // The budgets are the plan's (planStoreMonitoring), which the namespace quota counts too.
+      sidecars: plan.monitoring.sidecars.map((sidecar) => {
+        switch (sidecar.name) {
+          case 'sentinel':
+            return {
+              name: sidecar.name, cpu: sidecar.cpu, memory: sidecar.memory,
+              command: start('sentinel'),
+              ports: [{ name: REDIS_SENTINEL.portName, containerPort: REDIS_SENTINEL.port, protocol: 'TCP' }],
+              // Sentinel needs the other members to be useful; it only has to be alive to be ready.
+              readinessProbe: pingProbe(REDIS_SENTINEL.port, { periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 }),
+              livenessProbe: pingProbe(REDIS_SENTINEL.port, { periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 }),
+            };
+          case REDIS_EXPORTER.name: {
+            const health = { httpGet: { path: '/health', port: IntOrString.fromNumber(REDIS_EXPORTER.port), scheme: 'HTTP' }, timeoutSeconds: 2 };
+            return {
+              name: sidecar.name, cpu: sidecar.cpu, memory: sidecar.memory,
+              image: REDIS_EXPORTER.image,
+              // The password comes from the file start.sh renders from the mounted Secret, never argv.
+              args: [
+                `--redis.addr=${REDIS_EXPORTER_TARGETS.server(port)}`,
+                `--redis.password-file=${REDIS_PATHS.runtime}/${REDIS_FILES.exporterPasswords}`,
+                `--web.listen-address=:${REDIS_EXPORTER.port}`,
+              ],
+              ports: [{ name: REDIS_EXPORTER.portName, containerPort: REDIS_EXPORTER.port, protocol: 'TCP' }],
+              readinessProbe: { ...health, periodSeconds: 10, failureThreshold: 3 },
+              livenessProbe: { ...health, periodSeconds: 20, failureThreshold: 3 },
+            };
+          }
+          default:
+            throw new Error(`redis: no container is defined for the planned sidecar "${sidecar.name}"; add it to Redis's sidecars`);
+        }
+      }),
       // /run/redis holds the rendered files with the password: memory-backed, never on a disk.
       scratch: [{ name: 'tmp', mountPath: '/tmp' }, { name: 'runtime', mountPath: REDIS_PATHS.runtime, memory: true }],
     });

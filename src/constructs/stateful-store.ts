@@ -67,7 +67,12 @@ export interface StatefulStoreProps {
    * Sentinel). Their CPU and memory are requested and limited alike, so a pinned pod stays
    * Guaranteed; a fraction of a CPU is never pinned. @default none
    */
-  readonly sidecars?: ReadonlyArray<Pick<Container, 'name' | 'command' | 'args' | 'env' | 'ports' | 'startupProbe' | 'livenessProbe' | 'readinessProbe'> & { readonly cpu: Cpu; readonly memory: Memory }>;
+  readonly sidecars?: ReadonlyArray<Pick<Container, 'name' | 'command' | 'args' | 'env' | 'ports' | 'startupProbe' | 'livenessProbe' | 'readinessProbe'> & {
+    readonly cpu: Cpu;
+    readonly memory: Memory;
+    /** Another image than the store's (an exporter), pulled through the same mirror. @default the store's image */
+    readonly image?: string;
+  }>;
 }
 
 /**
@@ -174,10 +179,10 @@ export class StatefulStore extends Construct {
       },
     });
     const image = mirroredImage(store.image, plan.environment.thirdPartyMirror);
-    const container = (c: StatefulStoreProps['container'] & Pick<Container, 'name' | 'ports'>, cpu: Cpu, memory: Memory, limitCpu: boolean): kplus.ContainerProps => ({
+    const container = (c: StatefulStoreProps['container'] & Pick<Container, 'name' | 'ports' | 'image'>, cpu: Cpu, memory: Memory, limitCpu: boolean): kplus.ContainerProps => ({
       name: c.name,
       // Through the environment's mirror; pinned by digest when the catalog's reference is.
-      image,
+      image: c.image ? mirroredImage(c.image, plan.environment.thirdPartyMirror) : image,
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
       command: c.command,
       args: c.args,

@@ -1,8 +1,7 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { EnvVar, IntOrString, KubeRole, KubeRoleBinding } from '../../imports/k8s';
-import { TIMESCALEDB_PATRONI } from '../catalog/data-stores';
-import { Cpu, Memory } from '../model/quantities';
+import { TIMESCALEDB_BACKUP_METRICS, TIMESCALEDB_BACKUP_SCHEDULE, TIMESCALEDB_PATRONI } from '../catalog/data-stores';
 import { DataStorePlan } from '../planning/plan';
 import { CREDENTIAL_SECRETS, TIMESCALEDB_SECRETS } from '../planning/runtime-contract';
 import { selectorLabels } from './labels';
@@ -12,6 +11,7 @@ import {
 } from './timescaledb-configuration';
 import { service } from './escape-hatches';
 import { StatefulStore } from './stateful-store';
+import { BACKUP_METRICS_HEALTH_PATH, BACKUP_METRICS_SCRIPT, backupMetricsScript } from './timescaledb-backup-metrics';
 
 const secret = (name: string, key: string): EnvVar['valueFrom'] => ({ secretKeyRef: { name, key } });
 const field = (fieldPath: string): EnvVar['valueFrom'] => ({ fieldRef: { fieldPath } });
@@ -73,6 +73,7 @@ export class TimescaleDb extends StatefulStore {
           ? {
             [PGBACKREST_CONF]: pgbackrestConf(backup, plan.environment.name, port),
             [BACKUP_SCHEDULE_SCRIPT]: backupScheduleScript(backup),
+            [BACKUP_METRICS_SCRIPT]: backupMetricsScript(),
           }
           : {}),
       },
@@ -87,15 +88,28 @@ export class TimescaleDb extends StatefulStore {
         livenessProbe: { ...httpProbe('/liveness'), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
         readinessProbe: { ...httpProbe('/readiness'), periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 3 },
       },
-      sidecars: backup.kind === 'object-store'
-        ? [{
-          name: 'backup-schedule',
-          command: ['bash', `${p.configDirectory}/${BACKUP_SCHEDULE_SCRIPT}`],
-          env: backupEnv,
-          cpu: Cpu.millis(100),
-          memory: Memory.mebibytes(256),
-        }]
-        : [],
+      // The budgets are the plan's (planStoreMonitoring), which the namespace quota counts too.
+      sidecars: plan.monitoring.sidecars.map((sidecar) => {
+        switch (sidecar.name) {
+          case TIMESCALEDB_BACKUP_SCHEDULE.name:
+            return { name: sidecar.name, cpu: sidecar.cpu, memory: sidecar.memory, command: ['bash', `${p.configDirectory}/${BACKUP_SCHEDULE_SCRIPT}`], env: backupEnv };
+          case TIMESCALEDB_BACKUP_METRICS.name: {
+            const metricsPort = TIMESCALEDB_BACKUP_METRICS.port;
+            // /health answers without running pgBackRest: probing /metrics would list the bucket.
+            const healthProbe = { httpGet: { path: BACKUP_METRICS_HEALTH_PATH, port: IntOrString.fromNumber(metricsPort), scheme: 'HTTP' }, timeoutSeconds: 2 };
+            return {
+              name: sidecar.name, cpu: sidecar.cpu, memory: sidecar.memory,
+              command: ['python3', `${p.configDirectory}/${BACKUP_METRICS_SCRIPT}`],
+              env: [...backupEnv, { name: 'BACKUP_METRICS_PORT', value: String(metricsPort) }],
+              ports: [{ name: TIMESCALEDB_BACKUP_METRICS.portName, containerPort: metricsPort, protocol: 'TCP' }],
+              readinessProbe: { ...healthProbe, periodSeconds: 10, failureThreshold: 3 },
+              livenessProbe: { ...healthProbe, periodSeconds: 20, failureThreshold: 3 },
+            };
+          }
+          default:
+            throw new Error(`timescaledb: no container is defined for the planned sidecar "${sidecar.name}"; add it to TimescaleDb's sidecars`);
+        }
+      }),
       scratch: [
         { name: 'run', mountPath: p.socketDirectory },
         { name: 'tmp', mountPath: '/tmp' },

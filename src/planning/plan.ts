@@ -4,6 +4,7 @@ import { BatchWorkload, EngineSpec, ServiceWorkload } from '../catalog/engine-sp
 import { EnvironmentSpec, NodePoolSpec, SentinelSettings, poolForRole } from '../environments/environment';
 import { Cpu, Memory } from '../model/quantities';
 import { NAMESPACE_NAMES } from './namespaces';
+import { StoreMonitoringPlan, planStoreMonitoring } from './store-monitoring';
 
 /** Autoscaling bounds and targets of one engine in one environment. */
 export interface AutoscalingPlan {
@@ -64,6 +65,8 @@ export interface DataStorePlan {
   readonly clientPorts: ReadonlyArray<{ readonly name: string; readonly port: number }>;
   /** Sentinel's settings, where the store is a replicated Redis. */
   readonly sentinel?: SentinelSettings;
+  /** Containers beside the server, scrape endpoints and the backup age limit. */
+  readonly monitoring: StoreMonitoringPlan;
 }
 
 /** An amount that environments scale down (CPU, memory, storage). */
@@ -178,11 +181,12 @@ export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec
   const pinned = store.pinnedCpu !== undefined && environmentPinsCores(environment);
   const cpu = pinned ? store.pinnedCpu! : scaleBy(store.cpu, scale);
   const sentinel = store.name === 'redis' ? redisSentinel(environment) : undefined;
+  const replicas = store.name === 'redis' ? environment.redis.members : store.name === 'timescaledb' ? environment.timescaledb.members : 1;
   return {
     store,
     environment,
     namespace: NAMESPACE_NAMES.data,
-    replicas: store.name === 'redis' ? environment.redis.members : store.name === 'timescaledb' ? environment.timescaledb.members : 1,
+    replicas,
     cpuRequest: cpu,
     cpuLimit: pinned ? cpu : undefined,
     pinned,
@@ -195,5 +199,6 @@ export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec
       ...(sentinel ? [{ name: REDIS_SENTINEL.portName, port: REDIS_SENTINEL.port }] : []),
     ],
     sentinel,
+    monitoring: planStoreMonitoring(store, environment, replicas),
   };
 }

@@ -1,4 +1,4 @@
-import { DataStoreSpec, PLATFORM_DATA_STORES } from '../catalog/data-stores';
+import { DataStoreSpec, PLATFORM_DATA_STORES, REDIS_EXPORTER } from '../catalog/data-stores';
 import { EngineSpec } from '../catalog/engine-spec';
 import { DEVICE_PLUGIN_IMAGE } from '../catalog/third-party';
 import { EnvironmentSpec, NodePoolSpec, poolForRole } from '../environments/environment';
@@ -743,6 +743,8 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
       if (environment.requireImageDigests) {
         const images: Array<[string, string]> = [
           ...stores.map((s): [string, string] => [s.name, s.image]),
+          // The exporter beside each Redis member (planStoreMonitoring) comes from the same mirror.
+          ...(stores.some((s) => s.name === 'redis') ? [['redis-exporter', REDIS_EXPORTER.image] as [string, string]] : []),
           ...(poolForRole(environment, 'gpu') ? [['nvidia-device-plugin', DEVICE_PLUGIN_IMAGE] as [string, string]] : []),
         ];
         for (const [subject, image] of images.filter(([, i]) => !hasDigest(i))) {

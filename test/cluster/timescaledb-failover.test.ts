@@ -17,7 +17,9 @@ import { PROD } from '../../src/environments/platform-environments';
 import { NAMESPACE_NAMES } from '../../src/planning/namespaces';
 import { CREDENTIAL_SECRETS, TIMESCALEDB_SECRETS, TRADING_DATABASE } from '../../src/planning/runtime-contract';
 import { postgresBinDir } from '../contract/data-stores';
-import { ManagedProcess, freePort, killAll, poll } from '../contract/processes';
+import { ManagedProcess, freePort, httpGet, killAll, poll } from '../contract/processes';
+import { MetricFamily, parsePrometheusText } from '../contract/prometheus-text';
+import { STORE_METRICS } from '../../src/planning/store-monitoring';
 import { applyManifests, kubeRequest } from './apply';
 import { ControlPlane, startControlPlane } from './control-plane';
 import { readDistManifests } from './dist-manifests';
@@ -239,6 +241,42 @@ describe('TimescaleDB under Patroni (prod configuration, real PostgreSQL, real A
     expect(sync.standbys).toMatch(/timescaledb-[12]/);
   });
 
+  /** One member's Patroni `/metrics` (the ServiceMonitor's `patroni` endpoint), parsed strictly. */
+  async function patroniMetrics(member: PatroniMember): Promise<Map<string, MetricFamily>> {
+    const answer = await httpGet(member.apiPort, '/metrics', 5000);
+    expect(answer.status).toBe(200);
+    return parsePrometheusText(answer.body);
+  }
+  /** The value of `metric` in a scrape: Patroni serves one sample per metric, labelled scope and name. */
+  const value = (scrape: Map<string, MetricFamily>, metric: string, member: PatroniMember): number => {
+    const samples = scrape.get(metric)?.samples ?? [];
+    expect(samples.map((s) => s.labels)).toEqual([{ scope: p.scope, name: member.name }]);
+    return samples[0].value;
+  };
+  let timelineBefore = 0;
+
+  test('Patroni\'s /metrics on every member serves the series the store alerts read: roles, WAL positions, streaming, timeline, lock', async () => {
+    const leader = memberNamed(firstLeader);
+    const scrapes = await waitFor('replicas that have replayed WAL', async () => {
+      const all = await Promise.all(members.map(async (m) => ({ member: m, scrape: await patroniMetrics(m) })));
+      return all.every(({ member, scrape }) => member === leader || value(scrape, STORE_METRICS.patroniWalReplayedLocation, member) > 0) ? all : undefined;
+    }, 30_000);
+    const timelines = new Set<number>();
+    for (const { member, scrape } of scrapes) {
+      const primary = member === leader;
+      expect(value(scrape, STORE_METRICS.patroniPrimary, member)).toBe(primary ? 1 : 0);
+      expect(value(scrape, STORE_METRICS.patroniReplica, member)).toBe(primary ? 0 : 1);
+      expect(value(scrape, STORE_METRICS.patroniClusterUnlocked, member)).toBe(0);
+      expect(value(scrape, STORE_METRICS.patroniPostgresRunning, member)).toBe(1);
+      expect(value(scrape, STORE_METRICS.patroniStreaming, member)).toBe(primary ? 0 : 1);
+      if (primary) expect(value(scrape, STORE_METRICS.patroniWalLocation, member)).toBeGreaterThan(0);
+      timelines.add(value(scrape, STORE_METRICS.patroniTimeline, member));
+    }
+    expect(timelines.size).toBe(1);
+    timelineBefore = [...timelines][0];
+    expect(timelineBefore).toBeGreaterThanOrEqual(1);
+  });
+
   let acknowledged: number[] = [];
   let newLeader: string;
 
@@ -312,6 +350,16 @@ describe('TimescaleDB under Patroni (prod configuration, real PostgreSQL, real A
     // The synchronous standby is the only candidate Patroni promotes in synchronous mode.
     expect(members.map((m) => m.name)).toContain(newLeader);
     expect(newLeader).not.toBe(firstLeader);
+  });
+
+  test('after the kill -9, the new leader\'s /metrics show it primary on a higher timeline (what NautilusDataStoreFailover watches)', async () => {
+    const leader = memberNamed(newLeader);
+    const scrape = await waitFor('the new leader reporting itself primary', async () => {
+      const answer = await patroniMetrics(leader);
+      return value(answer, STORE_METRICS.patroniPrimary, leader) === 1 ? answer : undefined;
+    }, 30_000);
+    expect(value(scrape, STORE_METRICS.patroniTimeline, leader)).toBeGreaterThan(timelineBefore);
+    expect(value(scrape, STORE_METRICS.patroniClusterUnlocked, leader)).toBe(0);
   });
 
   test('the primary Service follows the new leader', async () => {

@@ -76,7 +76,7 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('data store
     test('Redis: a single server, no Sentinel, no PodDisruptionBudget', () => {
       const sts = find(objects, 'StatefulSet', 'redis');
       expect(sts.spec.replicas).toBe(1);
-      expect(sts.spec.template.spec.containers.map((c: { name: string }) => c.name)).toEqual(['redis']);
+      expect(sts.spec.template.spec.containers.map((c: { name: string }) => c.name)).toEqual(['redis', 'metrics']);
       expect(has(objects, 'PodDisruptionBudget', 'redis')).toBe(false);
       expect(find(objects, 'ConfigMap', 'redis-config').data['sentinel.conf']).toBeUndefined();
       const env = podSpecOf(objects, PLATFORM_ENGINES.find((e) => e.name === 'order-manager')!).containers[0].env;
@@ -87,7 +87,7 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('data store
       const sts = find(objects, 'StatefulSet', 'redis');
       expect(sts.spec.replicas).toBe(3);
       const pod = sts.spec.template.spec;
-      expect(pod.containers.map((c: { name: string }) => c.name)).toEqual(['redis', 'sentinel']);
+      expect(pod.containers.map((c: { name: string }) => c.name)).toEqual(['redis', 'sentinel', 'metrics']);
       const [server, sentinelContainer] = pod.containers;
       expect(sentinelContainer.command).toEqual(['/bin/sh', '/etc/redis/start.sh', 'sentinel']);
       expect(sentinelContainer.ports).toEqual([{ name: 'sentinel', containerPort: 26379, protocol: 'TCP' }]);

@@ -125,7 +125,7 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('TimescaleD
     expect(conf).toContain(`repo1-retention-full=${backup.retainFullBackups}`);
     expect(conf).toContain('pg1-path=/home/postgres/pgdata/data');
     expect(files['post-bootstrap.sh']).toContain('pgbackrest --stanza=timescaledb stanza-create');
-    expect(names).toEqual(['timescaledb', 'backup-schedule']);
+    expect(names).toEqual(['timescaledb', 'backup-schedule', 'backup-metrics']);
     const schedule = pod.containers[1];
     expect(schedule.env).toContainEqual({ name: 'PGBACKREST_REPO1_S3_KEY', valueFrom: { secretKeyRef: { name: backup.credentialsSecret, key: 'access-key-id' } } });
     expect(files['backup-schedule.sh']).toContain(`FULL_BACKUP_EVERY_SECONDS:-${backup.fullBackupEveryHours * 3600}`);

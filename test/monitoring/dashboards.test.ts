@@ -12,6 +12,7 @@ import { EngineSpec } from '../../src/catalog/engine-spec';
 import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
 import { Tier } from '../../src/catalog/tier';
 import { RUNTIME_METRICS } from '../../src/engines/runtime/metric-names';
+import { STORE_METRICS } from '../../src/planning/store-monitoring';
 import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
 import { MONITORING_STACK } from '../../src/planning/monitoring';
 import { K8sObject, platformInput, synthObjects } from '../support/platform';
@@ -62,9 +63,10 @@ describe.each(PLATFORM_ENVIRONMENTS.map((e) => [e.name, e] as const))('%s', (_na
     }
   });
 
-  it('every panel query parses as PromQL and selects only series the runtime or the recording rules produce', () => {
+  it('every panel query parses as PromQL and selects only series the runtime, the recording rules or the store exporters produce', () => {
     expect(queries.length).toBeGreaterThan(10);
-    const produced = new Set([...runtimeSeries, ...recorded]);
+    // The store exporters' names are checked against the real programs in test/contract/store-exporters.test.ts.
+    const produced = new Set([...runtimeSeries, ...recorded, ...Object.values(STORE_METRICS)]);
     const unknown = queries.flatMap((q) => selectedMetrics(q.expr).filter((name) => !produced.has(name)).map((name) => `${q.dashboard} / ${q.panel}: ${name}`));
     expect(unknown).toEqual([]);
   });
@@ -97,5 +99,26 @@ describe('dashboards follow the catalog', () => {
   it('the parse check rejects a query that is not PromQL and reports unknown series', () => {
     expect(() => selectedMetrics('sum(rate(x[1m])')).toThrow(/not PromQL/);
     expect(selectedMetrics('sum by (a) (rate(foo_total{a="b"}[1m])) / bar')).toEqual(['foo_total', 'bar']);
+  });
+});
+
+describe('the data-store dashboard shows roles, replication lag and backup age where the environment has them', () => {
+  const storePanels = (name: string) => {
+    const environment = PLATFORM_ENVIRONMENTS.find((e) => e.name === name)!;
+    const stores = dashboards(synthObjects(environment)).find((d) => d.model.uid === 'nautilus-data-stores')!;
+    return stores.model.panels.map((p) => p.title);
+  };
+
+  it('prod: primaries, replication lag and timelines, Sentinel\'s view and the newest full backup\'s age', () => {
+    expect(storePanels('prod')).toEqual(expect.arrayContaining([
+      'timescaledb: primary (1) per member', 'timescaledb: replication lag', 'timescaledb: timeline', 'timescaledb: newest full backup age',
+      'redis: primary (1) per member', 'redis: replication lag', 'redis: healthy Sentinels and replicas (Sentinel\'s view)',
+    ]));
+  });
+
+  it('dev (one member each, no backups): roles only', () => {
+    const titles = storePanels('dev');
+    expect(titles).toEqual(expect.arrayContaining(['timescaledb: primary (1) per member', 'redis: primary (1) per member']));
+    expect(titles.filter((t) => /replication lag|backup|Sentinel|timeline/.test(t))).toEqual([]);
   });
 });

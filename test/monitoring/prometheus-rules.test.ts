@@ -264,11 +264,24 @@ describe('promtool test rules: each alert fires on its trigger and stays silent 
     expectCase({ alert: 'NautilusCronJobFailed', at, interval: '5m', input: [series('kube_cronjob_status_last_schedule_time', 0), series('kube_cronjob_status_last_successful_time', 60)], expect: [] });
   });
 
-  it('NautilusDataStoreDown: fires when a store has fewer ready replicas than planned', () => {
+  it('NautilusDataStoreDown: critical once a replicated store has fewer ready members than a majority', () => {
     const rule = alertRule('NautilusDataStoreDown', { store: 'redis' });
+    expect(rule.labels.severity).toBe('critical');
     const ready = (n: number): Series => ({ series: 'kube_statefulset_status_replicas_ready{namespace="nautilus-data",statefulset="redis"}', values: `${n}x10` });
     expectCase({ alert: 'NautilusDataStoreDown', at: 5, input: [ready(0)], expect: [{ rule, labels: { statefulset: 'redis' }, value: '0' }] });
+    expectCase({ alert: 'NautilusDataStoreDown', at: 5, input: [ready(1)], expect: [{ rule, labels: { statefulset: 'redis' }, value: '1' }] });
+    // Two of three keep the quorum: a warning, not this page.
+    expectCase({ alert: 'NautilusDataStoreDown', at: 5, input: [ready(2)], expect: [] });
     expectCase({ alert: 'NautilusDataStoreDown', at: 5, input: [ready(prodPlans.stores.find((s) => s.store.name === 'redis')!.replicas)], expect: [] });
+  });
+
+  it('NautilusDataStoreMemberDown: a warning while one member is down and a majority is ready', () => {
+    const rule = alertRule('NautilusDataStoreMemberDown', { store: 'timescaledb' });
+    expect(rule.labels.severity).toBe('warning');
+    const ready = (n: number): Series => ({ series: 'kube_statefulset_status_replicas_ready{namespace="nautilus-data",statefulset="timescaledb"}', values: `${n}x10` });
+    expectCase({ alert: 'NautilusDataStoreMemberDown', at: 5, input: [ready(2)], expect: [{ rule, labels: { statefulset: 'timescaledb' }, value: '2' }] });
+    expectCase({ alert: 'NautilusDataStoreMemberDown', at: 5, input: [ready(1)], expect: [] });
+    expectCase({ alert: 'NautilusDataStoreMemberDown', at: 5, input: [ready(3)], expect: [] });
   });
 
   it('NautilusDataStoreUnreachable: fires when no engine reaches the store, not when one still does', () => {
@@ -282,5 +295,182 @@ describe('promtool test rules: each alert fires on its trigger and stays silent 
     const rule = alertRule('NautilusDataStoreDown', { store: 'redis' });
     const output = runCase({ alert: 'NautilusDataStoreDown', at: 5, input: [{ series: 'kube_statefulset_status_replicas_ready{namespace="nautilus-data",statefulset="redis"}', values: '1x10' }], expect: [{ rule, labels: { statefulset: 'redis' }, value: '0' }] });
     expect(output).toMatch(/FAILED/);
+  });
+});
+
+describe('promtool test rules: the replicated stores (Patroni, redis_exporter and backup series as their exporters name them)', () => {
+  const storePlan = (name: string) => prodPlans.stores.find((s) => s.store.name === name)!;
+  const timescale = storePlan('timescaledb');
+  const redis = storePlan('redis');
+  /** Labels a store member's series carry once scraped through its ServiceMonitor. */
+  const member = (store: string, ordinal: number, process: string, extra: Record<string, string> = {}) => ({
+    namespace: timescale.namespace, service: `${store}-metrics`, pod: `${store}-${ordinal}`, process, ...extra,
+  });
+  const patroni = (ordinal: number) => member('timescaledb', ordinal, 'patroni', { scope: 'timescaledb', name: `timescaledb-${ordinal}` });
+  const series = (name: string, labels: Record<string, string>, values: string): Series =>
+    ({ series: `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`, values });
+  const MiB = 1024 * 1024;
+  const server = (ordinal: number) => member('redis', ordinal, 'server');
+  /** A healthy Redis primary with both replicas: the background of the TimescaleDB cases (its absence fires Redis's own alerts). */
+  const healthyRedis = (): Series[] => [0, 1, 2].flatMap((i) => [
+    series('redis_instance_info', { ...server(i), role: i === 0 ? 'master' : 'slave' }, '1x60'),
+    series('redis_connected_slaves', server(i), `${i === 0 ? 2 : 0}x60`),
+  ]);
+  /** A healthy Patroni cluster: member 0 primary, both replicas streaming. */
+  const healthyTimescale = (): Series[] => [0, 1, 2].flatMap((i) => [
+    series('patroni_primary', patroni(i), `${i === 0 ? 1 : 0}x60`),
+    series('patroni_replica', patroni(i), `${i === 0 ? 0 : 1}x60`),
+    series('patroni_postgres_streaming', patroni(i), `${i === 0 ? 0 : 1}x60`),
+  ]);
+
+  it('the stores replicate in prod and the thresholds come from the catalog and the backup schedule', () => {
+    expect(timescale.replicas).toBe(3);
+    expect(redis.replicas).toBe(3);
+    expect(alertRule('NautilusDataStoreReplicationLag', { store: 'timescaledb' }).expr).toContain(`> ${timescale.store.replicationLagAlert.bytes.mebibytes * MiB}`);
+    expect(alertRule('NautilusDataStoreReplicationLag', { store: 'redis' }).for).toBe(`${redis.store.replicationLagAlert.forMinutes}m`);
+    const backup = prod.timescaledb.backup;
+    expect(backup.kind).toBe('object-store');
+    expect(timescale.monitoring.backupAgeLimitHours).toBe(30);
+    expect(alertRule('NautilusDataStoreBackupTooOld').expr).toContain(`> ${30 * 3600}`);
+  });
+
+  it('NautilusDataStoreNoPrimary (TimescaleDB): fires when no member is primary or the leader lock is free', () => {
+    const rule = alertRule('NautilusDataStoreNoPrimary', { store: 'timescaledb' });
+    const primary = (...values: number[]) => values.map((v, i) => series('patroni_primary', patroni(i), `${v}x10`));
+    const unlocked = (value: number) => [0, 1, 2].map((i) => series('patroni_cluster_unlocked', patroni(i), `${value}x10`));
+    expectCase({ alert: 'NautilusDataStoreNoPrimary', at: 5, input: [...primary(0, 0, 0), ...unlocked(0), ...healthyRedis()], expect: [{ rule, labels: {}, value: '0' }] });
+    expectCase({ alert: 'NautilusDataStoreNoPrimary', at: 5, input: [...primary(0, 1, 0), ...unlocked(1), ...healthyRedis()], expect: [{ rule, labels: {}, value: '1' }] });
+    expectCase({ alert: 'NautilusDataStoreNoPrimary', at: 5, input: [...primary(0, 1, 0), ...unlocked(0), ...healthyRedis()], expect: [] });
+  });
+
+  it('NautilusDataStoreReplicationLag (TimescaleDB): fires for the replica replaying more than the threshold behind the primary', () => {
+    const rule = alertRule('NautilusDataStoreReplicationLag', { store: 'timescaledb' });
+    const input = (replayedByReplica1: number) => [
+      series('patroni_xlog_location', patroni(0), `${256 * MiB}x20`),
+      series('patroni_xlog_location', patroni(1), '0x20'),
+      series('patroni_xlog_location', patroni(2), '0x20'),
+      series('patroni_replica', patroni(0), '0x20'),
+      series('patroni_replica', patroni(1), '1x20'),
+      series('patroni_replica', patroni(2), '1x20'),
+      series('patroni_xlog_replayed_location', patroni(0), '0x20'),
+      series('patroni_xlog_replayed_location', patroni(1), `${replayedByReplica1}x20`),
+      series('patroni_xlog_replayed_location', patroni(2), `${256 * MiB}x20`),
+    ];
+    expectCase({ alert: 'NautilusDataStoreReplicationLag', at: 10, input: input(128 * MiB), expect: [{ rule, labels: patroni(1), value: '128Mi' }] });
+    expectCase({ alert: 'NautilusDataStoreReplicationLag', at: 10, input: input(200 * MiB), expect: [] });
+  });
+
+  it('NautilusDataStoreReplicaDisconnected (TimescaleDB): fires when fewer replicas stream than there are', () => {
+    const rule = alertRule('NautilusDataStoreReplicaDisconnected', { store: 'timescaledb' });
+    const input = (streaming2: number) => [
+      series('patroni_replica', patroni(0), '0x10'), series('patroni_replica', patroni(1), '1x10'), series('patroni_replica', patroni(2), '1x10'),
+      series('patroni_postgres_streaming', patroni(0), '0x10'), series('patroni_postgres_streaming', patroni(1), '1x10'),
+      series('patroni_postgres_streaming', patroni(2), `${streaming2}x10`),
+      ...healthyRedis(),
+    ];
+    expectCase({ alert: 'NautilusDataStoreReplicaDisconnected', at: 5, input: input(0), expect: [{ rule, labels: {}, value: '1' }] });
+    expectCase({ alert: 'NautilusDataStoreReplicaDisconnected', at: 5, input: input(1), expect: [] });
+  });
+
+  it('NautilusDataStoreFailover (TimescaleDB): fires for ten minutes after the timeline goes up', () => {
+    const rule = alertRule('NautilusDataStoreFailover', { store: 'timescaledb' });
+    // Member 0 (the old primary) is killed at 20 minutes; member 1 is promoted onto timeline 2.
+    const input = [
+      series('patroni_postgres_timeline', patroni(0), '1x20'),
+      series('patroni_postgres_timeline', patroni(1), '1x20 2x30'),
+      series('patroni_postgres_timeline', patroni(2), '1x21 2x29'),
+    ];
+    expectCase({ alert: 'NautilusDataStoreFailover', at: 25, input, expect: [{ rule, labels: {}, value: '2' }] });
+    expectCase({ alert: 'NautilusDataStoreFailover', at: 15, input, expect: [] });
+    expectCase({ alert: 'NautilusDataStoreFailover', at: 40, input, expect: [] });
+  });
+
+  it('NautilusDataStoreBackupTooOld: fires when the newest full backup is older than the schedule allows', () => {
+    const rule = alertRule('NautilusDataStoreBackupTooOld');
+    const limit = timescale.monitoring.backupAgeLimitHours! * 3600;
+    const age = (seconds: number) => [0, 1, 2].map((i) =>
+      series('pgbackrest_backup_since_last_completion_seconds', member('timescaledb', i, 'backup', { stanza: 'timescaledb', backup_type: 'full' }), `${seconds}+60x40`));
+    expectCase({ alert: 'NautilusDataStoreBackupTooOld', at: 20, input: age(limit + 3600), expect: [{ rule, labels: { stanza: 'timescaledb' }, value: '1d 7h 20m 0s' }] });
+    expectCase({ alert: 'NautilusDataStoreBackupTooOld', at: 20, input: age(limit - 7200), expect: [] });
+  });
+
+  it('NautilusDataStoreBackupUnhealthy: fires when pgbackrest info fails or the stanza is not ok', () => {
+    const rule = alertRule('NautilusDataStoreBackupUnhealthy');
+    const status = (info: number, stanza: number) => [
+      series('pgbackrest_exporter_status', member('timescaledb', 0, 'backup', { stanza: 'timescaledb' }), `${info}x60`),
+      series('pgbackrest_stanza_status', member('timescaledb', 0, 'backup', { stanza: 'timescaledb' }), `${stanza}x60`),
+    ];
+    expectCase({ alert: 'NautilusDataStoreBackupUnhealthy', at: 40, input: status(0, 0).slice(0, 1), expect: [{ rule, labels: { stanza: 'timescaledb' }, value: '0' }] });
+    expectCase({ alert: 'NautilusDataStoreBackupUnhealthy', at: 40, input: status(1, 2), expect: [{ rule, labels: { stanza: 'timescaledb' }, value: '2' }] });
+    expectCase({ alert: 'NautilusDataStoreBackupUnhealthy', at: 40, input: status(1, 0), expect: [] });
+  });
+
+  const sentinel = (ordinal: number, address = 'redis-0.redis-headless.nautilus-data.svc.cluster.local:6379') =>
+    member('redis', ordinal, 'sentinel', { master_name: 'nautilus', master_address: address });
+  const roles = (primary: number) => [0, 1, 2].map((i) => series('redis_instance_info', { ...server(i), role: i === primary ? 'master' : 'slave' }, '1x20'));
+
+  it('NautilusDataStoreNoPrimary (Redis): fires when no member reports the master role', () => {
+    const rule = alertRule('NautilusDataStoreNoPrimary', { store: 'redis' });
+    expectCase({ alert: 'NautilusDataStoreNoPrimary', at: 5, input: [...roles(-1), ...healthyTimescale()], expect: [{ rule, labels: {}, value: '0' }] });
+    expectCase({ alert: 'NautilusDataStoreNoPrimary', at: 5, input: [...roles(1), ...healthyTimescale()], expect: [] });
+  });
+
+  it('NautilusDataStoreReplicationLag (Redis): fires for a replica acknowledging more than the threshold behind the primary', () => {
+    const rule = alertRule('NautilusDataStoreReplicationLag', { store: 'redis' });
+    const replica = (ip: string) => ({ ...server(0), slave_ip: ip, slave_port: '6379', slave_state: 'online' });
+    const input = (behind: number) => [
+      ...roles(0),
+      series('redis_master_repl_offset', server(0), `${20 * MiB}x20`),
+      series('redis_master_repl_offset', server(1), `${20 * MiB}x20`),
+      series('redis_connected_slave_offset_bytes', replica('10.0.0.2'), `${20 * MiB - behind}x20`),
+      series('redis_connected_slave_offset_bytes', replica('10.0.0.3'), `${20 * MiB}x20`),
+    ];
+    expectCase({ alert: 'NautilusDataStoreReplicationLag', at: 10, input: input(10 * MiB), expect: [{ rule, labels: replica('10.0.0.2'), value: '10Mi' }] });
+    expectCase({ alert: 'NautilusDataStoreReplicationLag', at: 10, input: input(4 * MiB), expect: [] });
+  });
+
+  it('NautilusDataStoreReplicaDisconnected (Redis): fires when the primary has fewer replicas than planned', () => {
+    const rule = alertRule('NautilusDataStoreReplicaDisconnected', { store: 'redis' });
+    const connected = (n: number) => [...roles(0), series('redis_connected_slaves', server(0), `${n}x20`), series('redis_connected_slaves', server(1), '0x20'), series('redis_connected_slaves', server(2), '0x20'), ...healthyTimescale()];
+    expectCase({ alert: 'NautilusDataStoreReplicaDisconnected', at: 5, input: connected(1), expect: [{ rule, labels: {}, value: '1' }] });
+    expectCase({ alert: 'NautilusDataStoreReplicaDisconnected', at: 5, input: connected(2), expect: [] });
+  });
+
+  it('NautilusDataStoreFailover (Redis): fires when Sentinel names another primary, for ten minutes', () => {
+    const rule = alertRule('NautilusDataStoreFailover', { store: 'redis' });
+    const moved = 'redis-1.redis-headless.nautilus-data.svc.cluster.local:6379';
+    const input = [0, 1, 2].flatMap((i) => [
+      series('redis_sentinel_master_status', { ...sentinel(i), master_status: 'ok' }, '1x20'),
+      series('redis_sentinel_master_status', { ...sentinel(i, moved), master_status: 'ok' }, '_x20 1x30'),
+    ]);
+    expectCase({ alert: 'NautilusDataStoreFailover', at: 25, input, expect: [{ rule, labels: {}, value: '2' }] });
+    expectCase({ alert: 'NautilusDataStoreFailover', at: 15, input, expect: [] });
+    expectCase({ alert: 'NautilusDataStoreFailover', at: 45, input, expect: [] });
+  });
+
+  it('NautilusRedisSentinelDegraded and NautilusRedisSentinelQuorumLost: a warning below full strength, critical below the quorum', () => {
+    const degraded = alertRule('NautilusRedisSentinelDegraded');
+    const lost = alertRule('NautilusRedisSentinelQuorumLost');
+    expect([degraded.labels.severity, lost.labels.severity]).toEqual(['warning', 'critical']);
+    const view = (okSentinels: number[], okReplicas = 2) => okSentinels.flatMap((ok, i) => [
+      series('redis_sentinel_master_ok_sentinels', sentinel(i), `${ok}x20`),
+      series('redis_sentinel_master_ok_slaves', sentinel(i), `${okReplicas}x20`),
+      series('redis_sentinel_master_ckquorum_status', { ...member('redis', i, 'sentinel', { master_name: 'nautilus' }), message: 'm' }, `${ok >= redis.sentinel!.quorum ? 1 : 0}x20`),
+    ]);
+    expectCase({ alert: 'NautilusRedisSentinelDegraded', at: 10, input: view([2, 2]), expect: [{ rule: degraded, labels: {}, value: '2' }] });
+    expectCase({ alert: 'NautilusRedisSentinelDegraded', at: 10, input: view([3, 3, 3], 1), expect: [{ rule: degraded, labels: {}, value: '1' }] });
+    expectCase({ alert: 'NautilusRedisSentinelDegraded', at: 10, input: view([3, 3, 3]), expect: [] });
+    expectCase({ alert: 'NautilusRedisSentinelQuorumLost', at: 10, input: view([1]), expect: [{ rule: lost, labels: {}, value: '1' }] });
+    expectCase({ alert: 'NautilusRedisSentinelQuorumLost', at: 10, input: view([2, 2]), expect: [] });
+  });
+
+  it('dev (one member each, no backups) has no replication, failover, Sentinel or backup alerts', () => {
+    const dev = PLATFORM_ENVIRONMENTS.find((e) => e.name === 'dev')!;
+    const alerts = ruleObjects(dev).flatMap((o) => o.spec.groups[0].rules).filter(isAlertingRule).map((r: AlertingRule) => r.alert);
+    expect(alerts).toEqual(expect.arrayContaining(['NautilusDataStoreDown', 'NautilusDataStoreNoPrimary']));
+    for (const absent of ['NautilusDataStoreMemberDown', 'NautilusDataStoreReplicationLag', 'NautilusDataStoreReplicaDisconnected', 'NautilusDataStoreFailover',
+      'NautilusRedisSentinelDegraded', 'NautilusRedisSentinelQuorumLost', 'NautilusDataStoreBackupTooOld', 'NautilusDataStoreBackupUnhealthy']) {
+      expect(alerts).not.toContain(absent);
+    }
   });
 });

@@ -8,7 +8,9 @@ import { Tier } from '../../catalog/tier';
 import { RUNTIME_METRICS } from '../../engines/runtime/metric-names';
 import { MONITORING_STACK, SCRAPE_LABELS } from '../../planning/monitoring';
 import { DataStorePlan, EnginePlan, isService } from '../../planning/plan';
+import { STORE_METRICS, STORE_PROCESS_LABEL } from '../../planning/store-monitoring';
 import { RECORDED } from './prometheus-rules';
+import { storeMetricsServiceName } from './store-monitors';
 
 /** One generated Grafana dashboard. */
 export interface GeneratedDashboard {
@@ -92,7 +94,54 @@ function tierDashboard(environment: string, tier: Tier, engines: readonly Engine
   return { uid, title, model: builder.build() };
 }
 
-/** The data stores as their clients see them: reachability and check time, per engine. */
+/**
+ * The panels on a store's own series: each member's role, replication lag in bytes (where it has
+ * replicas) and the newest full backup's age (where the environment backs up), on the same
+ * expressions the alerts use.
+ */
+function storeInternals(plan: DataStorePlan): PanelBuilder[] {
+  const name = plan.store.name;
+  const scraped = `namespace="${plan.namespace}",service="${storeMetricsServiceName(name)}"`;
+  const panels: PanelBuilder[] = [];
+  if (name === 'timescaledb') {
+    panels.push(panel(`${name}: primary (1) per member`, 'short', [
+      query(`max by (pod) (${STORE_METRICS.patroniPrimary}{${scraped}})`, '{{pod}}'),
+    ], 8));
+    if (plan.replicas > 1) {
+      panels.push(
+        panel(`${name}: replication lag`, 'bytes', [
+          query(`max by (namespace) (${STORE_METRICS.patroniWalLocation}{${scraped}}) - on (namespace) group_right () (${STORE_METRICS.patroniWalReplayedLocation}{${scraped}} and on (namespace, pod) (${STORE_METRICS.patroniReplica}{${scraped}} == 1))`, '{{pod}}'),
+        ], 8),
+        panel(`${name}: timeline`, 'short', [query(`max by (pod) (${STORE_METRICS.patroniTimeline}{${scraped}})`, '{{pod}}')], 8),
+      );
+    }
+    if (plan.monitoring.backupAgeLimitHours !== undefined) {
+      panels.push(objectiveLine(panel(`${name}: newest full backup age`, 's', [
+        query(`min by (stanza) (${STORE_METRICS.backupSinceLastCompletion}{${scraped},backup_type="full"})`, '{{stanza}}'),
+      ], 8), plan.monitoring.backupAgeLimitHours * 3600));
+    }
+  }
+  if (name === 'redis') {
+    const server = `${scraped},${STORE_PROCESS_LABEL}="server"`;
+    panels.push(panel(`${name}: primary (1) per member`, 'short', [
+      query(`max by (pod) (${STORE_METRICS.redisInstanceInfo}{${server},role="master"}) or max by (pod) (0 * ${STORE_METRICS.redisUp}{${server}})`, '{{pod}}'),
+    ], 8));
+    if (plan.replicas > 1) {
+      panels.push(
+        panel(`${name}: replication lag`, 'bytes', [
+          query(`max by (namespace, pod) (${STORE_METRICS.redisPrimaryOffset}{${server}}) - on (namespace, pod) group_right () ${STORE_METRICS.redisReplicaOffset}{${server}}`, '{{slave_ip}}'),
+        ], 8),
+        panel(`${name}: healthy Sentinels and replicas (Sentinel's view)`, 'short', [
+          query(`min(${STORE_METRICS.sentinelOkSentinels}{${scraped},${STORE_PROCESS_LABEL}="sentinel"})`, 'Sentinels'),
+          query(`min(${STORE_METRICS.sentinelOkReplicas}{${scraped},${STORE_PROCESS_LABEL}="sentinel"})`, 'replicas'),
+        ], 8),
+      );
+    }
+  }
+  return panels;
+}
+
+/** The data stores: their members' roles, replication and backups, and how their clients see them. */
 function storesDashboard(environment: string, stores: readonly DataStorePlan[]): GeneratedDashboard {
   const uid = 'nautilus-data-stores';
   const title = `Nautilus / ${environment} / Data stores`;
@@ -107,6 +156,7 @@ function storesDashboard(environment: string, stores: readonly DataStorePlan[]):
         query(`count(${RUNTIME_METRICS.dependencyUp}{${mine}})`, 'checking'),
       ], 12))
       .withPanel(panel(`${name}: check duration`, 's', [query(`max by (${ENGINE}) (${RUNTIME_METRICS.dependencyCheckDuration}{${mine}})`, `{{${ENGINE}}}`)], 12));
+    for (const internal of storeInternals(plan)) builder.withPanel(internal);
   }
   return { uid, title, model: builder.build() };
 }

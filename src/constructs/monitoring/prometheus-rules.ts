@@ -5,6 +5,7 @@ import { RUNTIME_METRICS } from '../../engines/runtime/metric-names';
 import { EnvironmentSpec } from '../../environments/environment';
 import { MONITORING_STACK, REQUESTS_PER_SECOND, SCRAPE_LABELS, trafficPathMatcher } from '../../planning/monitoring';
 import { DataStorePlan, EnginePlan, isBatch, isService } from '../../planning/plan';
+import { dataStoreAlerts } from './store-rules';
 
 /** A recording rule: `expr` evaluated and stored as the series `record`. */
 export interface RecordingRule {
@@ -37,7 +38,6 @@ export function isAlertingRule(rule: RecordingRule | AlertingRule): rule is Aler
 export const KUBE_STATE_METRICS = {
   deploymentReady: 'kube_deployment_status_replicas_ready',
   deploymentDesired: 'kube_deployment_spec_replicas',
-  statefulSetReady: 'kube_statefulset_status_replicas_ready',
   hpaCurrent: 'kube_horizontalpodautoscaler_status_current_replicas',
   hpaCondition: 'kube_horizontalpodautoscaler_status_condition',
   podPhase: 'kube_pod_status_phase',
@@ -279,35 +279,7 @@ export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
     ];
   });
 
-  const dataStores: AlertingRule[] = stores.flatMap((plan) => {
-    const name = plan.store.name;
-    const labels = { ...common, severity: 'critical', store: name, namespace: plan.namespace };
-    return [
-      {
-        alert: 'NautilusDataStoreDown',
-        expr: `sum by (namespace, statefulset) (${selector(KUBE_STATE_METRICS.statefulSetReady, { namespace: plan.namespace, statefulset: name })}) < ${plan.replicas}`,
-        for: '2m',
-        labels,
-        annotations: {
-          summary: `${name}: fewer than ${plan.replicas} ready replicas`,
-          description: `${name} has {{ $value }} ready replicas of ${plan.replicas} in ${plan.namespace}.`,
-          runbook: `kubectl -n ${plan.namespace} get pods -l app.kubernetes.io/name=${name}; describe the pod, read its logs; check its PersistentVolumeClaim is Bound.`,
-        },
-      },
-      {
-        alert: 'NautilusDataStoreUnreachable',
-        // Every engine checks its stores continuously: when none reaches the store, it is down for them.
-        expr: `max by (dependency) (${selector(RUNTIME_METRICS.dependencyUp, { dependency: name })}) == 0`,
-        for: '2m',
-        labels,
-        annotations: {
-          summary: `${name}: no engine reaches it`,
-          description: `Every engine that depends on ${name} fails its check: engines report not ready and leave their Services.`,
-          runbook: `Check the ${name} pod and Service in ${plan.namespace}, the credentials Secret, and the network policies admitting the engines.`,
-        },
-      },
-    ];
-  });
+  const dataStores: AlertingRule[] = dataStoreAlerts(environment, stores);
 
   return [
     recording,

@@ -1,0 +1,119 @@
+import {
+  DataStoreSpec, REDIS_EXPORTER, REDIS_SENTINEL, StoreExporterSpec, StoreSidecarSpec, TIMESCALEDB_BACKUP_METRICS,
+  TIMESCALEDB_BACKUP_SCHEDULE, TIMESCALEDB_PATRONI,
+} from '../catalog/data-stores';
+import { EnvironmentSpec, ObjectStoreBackup } from '../environments/environment';
+
+/**
+ * What a store's pods run besides the server and how Prometheus scrapes them, decided once per
+ * store and environment: the sidecars (with their budgets, which the namespace quota counts), the
+ * scrape endpoints, and the backup age past which `NautilusDataStoreBackupTooOld` fires.
+ */
+export interface StoreMonitoringPlan {
+  /** Containers beside the server, each requested == limited, in pod order. */
+  readonly sidecars: readonly StoreSidecarSpec[];
+  /** The exporters among them with their own image (the others run the store's image). */
+  readonly exporters: readonly StoreExporterSpec[];
+  /** Endpoints Prometheus scrapes on every member (the ServiceMonitor's). */
+  readonly scrapeEndpoints: readonly StoreScrapeEndpoint[];
+  /** Hours a full backup may be old before the alert fires; absent where the environment has no backups. */
+  readonly backupAgeLimitHours?: number;
+}
+
+/** One scrape endpoint of a store's members. */
+export interface StoreScrapeEndpoint {
+  /** Name of the port on the metrics Service and the container. */
+  readonly portName: string;
+  readonly port: number;
+  readonly path: string;
+  /** Query parameters (redis_exporter's `/scrape?target=`). @default none */
+  readonly params?: Readonly<Record<string, readonly string[]>>;
+  /** The value of the `process` label the scrape adds: which process the series describe. */
+  readonly process: string;
+}
+
+/** The label every store series carries naming the process it describes (server, sentinel, patroni, backup). */
+export const STORE_PROCESS_LABEL = 'process';
+
+/** Where redis_exporter reaches its own pod's Redis and Sentinel (the pod's loopback). */
+export const REDIS_EXPORTER_TARGETS = {
+  server: (port: number) => `redis://127.0.0.1:${port}`,
+  sentinel: `redis://127.0.0.1:${REDIS_SENTINEL.port}`,
+} as const;
+
+/**
+ * How old the newest full backup may get: the schedule's interval plus a quarter of it (at least
+ * two hours) for the backup itself to run, so one late or failed run is noticed before the next
+ * one is due.
+ */
+export function backupAgeLimitHours(backup: ObjectStoreBackup): number {
+  return backup.fullBackupEveryHours + Math.max(2, Math.ceil(backup.fullBackupEveryHours / 4));
+}
+
+/** Resolves what a store runs beside its server and how it is scraped in `environment`. */
+export function planStoreMonitoring(store: DataStoreSpec, environment: EnvironmentSpec, members: number): StoreMonitoringPlan {
+  switch (store.name) {
+    case 'redis': {
+      const sentinel = members > 1;
+      return {
+        sidecars: [
+          ...(sentinel ? [{ name: 'sentinel', cpu: REDIS_SENTINEL.cpu, memory: REDIS_SENTINEL.memory }] : []),
+          REDIS_EXPORTER,
+        ],
+        exporters: [REDIS_EXPORTER],
+        scrapeEndpoints: [
+          { portName: REDIS_EXPORTER.portName, port: REDIS_EXPORTER.port, path: '/metrics', process: 'server' },
+          ...(sentinel
+            ? [{
+              portName: REDIS_EXPORTER.portName, port: REDIS_EXPORTER.port, path: '/scrape',
+              params: { target: [REDIS_EXPORTER_TARGETS.sentinel] }, process: 'sentinel',
+            }]
+            : []),
+        ],
+      };
+    }
+    case 'timescaledb': {
+      const { backup } = environment.timescaledb;
+      const patroni: StoreScrapeEndpoint = {
+        portName: TIMESCALEDB_PATRONI.restApiPortName, port: TIMESCALEDB_PATRONI.restApiPort, path: '/metrics', process: 'patroni',
+      };
+      if (backup.kind !== 'object-store') return { sidecars: [], exporters: [], scrapeEndpoints: [patroni] };
+      const metrics = TIMESCALEDB_BACKUP_METRICS;
+      return {
+        sidecars: [TIMESCALEDB_BACKUP_SCHEDULE, metrics],
+        exporters: [],
+        scrapeEndpoints: [patroni, { portName: metrics.portName, port: metrics.port, path: '/metrics', process: 'backup' }],
+        backupAgeLimitHours: backupAgeLimitHours(backup),
+      };
+    }
+  }
+}
+
+/**
+ * The series the store alerts and dashboards read, as their exporters name them: Patroni 4.1's
+ * REST API `/metrics` (labels `scope`, `name`), redis_exporter 1.45 for a server and for a
+ * Sentinel, and pgbackrest_exporter's names (served by backup-metrics.py). The tests check each
+ * against the real program.
+ */
+export const STORE_METRICS = {
+  patroniPrimary: 'patroni_primary',
+  patroniReplica: 'patroni_replica',
+  patroniClusterUnlocked: 'patroni_cluster_unlocked',
+  patroniWalLocation: 'patroni_xlog_location',
+  patroniWalReplayedLocation: 'patroni_xlog_replayed_location',
+  patroniStreaming: 'patroni_postgres_streaming',
+  patroniTimeline: 'patroni_postgres_timeline',
+  patroniPostgresRunning: 'patroni_postgres_running',
+  redisUp: 'redis_up',
+  redisInstanceInfo: 'redis_instance_info',
+  redisConnectedReplicas: 'redis_connected_slaves',
+  redisPrimaryOffset: 'redis_master_repl_offset',
+  redisReplicaOffset: 'redis_connected_slave_offset_bytes',
+  sentinelMasterStatus: 'redis_sentinel_master_status',
+  sentinelOkSentinels: 'redis_sentinel_master_ok_sentinels',
+  sentinelOkReplicas: 'redis_sentinel_master_ok_slaves',
+  sentinelQuorumCheck: 'redis_sentinel_master_ckquorum_status',
+  backupSinceLastCompletion: 'pgbackrest_backup_since_last_completion_seconds',
+  backupStanzaStatus: 'pgbackrest_stanza_status',
+  backupInfoStatus: 'pgbackrest_exporter_status',
+} as const;
