@@ -91,7 +91,8 @@ export function timescaleDbManifests(manifests: readonly ManifestObject[], names
   const prerequisites = [
     ...manifests.filter((o) => o.kind === 'Namespace' && o.metadata?.name === namespace),
     ...manifests.filter((o) => o.kind === 'PriorityClass' && o.metadata?.name === priorityClass),
-    ...manifests.filter((o) => ofStore(o) && o.kind !== 'StatefulSet'),
+    // Not its ServiceMonitor: this API server has no monitoring CRDs (the test scrapes Patroni's endpoint itself).
+    ...manifests.filter((o) => ofStore(o) && o.kind !== 'StatefulSet' && o.kind !== 'ServiceMonitor'),
   ];
   return { statefulSet, configMap, prerequisites };
 }
