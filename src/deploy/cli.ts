@@ -33,7 +33,8 @@ Commands:
   diff <env>        server-side dry-run of every object against the live one; exit 0 no changes, 1 changes
   deploy <env>      preflight, diff, then server-side apply in dependency order with an ApplySet,
                     prune what dist/<env>/ no longer has, and wait until the workloads are rolled out
-  status <env>      workloads, autoscalers, disruption budgets and pending pods; exit 1 when unhealthy
+  status <env>      workloads, CronJobs' runs, autoscalers, disruption budgets and pending pods;
+                    exit 1 when anything is unhealthy (an autoscaler that cannot scale included)
 
 Options:
   --context <name>      kubeconfig context to use (default: the current context)
@@ -45,6 +46,9 @@ Options:
   --force-conflicts     diff/deploy: take over fields another field manager owns
   --no-wait             deploy: do not wait for the rollout
   --timeout <seconds>   deploy: how long to wait for the rollout (default 300)
+  --ignore-autoscaler-metrics
+                        status: show, but do not count as unhealthy, an autoscaler that cannot read
+                        its metrics (a cluster without metrics-server or prometheus-adapter yet)
   -h, --help            this help
 
 The ApplySet parent is the cluster-scoped ApplySet nautilus-<env>; kubectl addresses it as
@@ -81,6 +85,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         'force-conflicts': { type: 'boolean', default: false },
         'no-wait': { type: 'boolean', default: false },
         'timeout': { type: 'string', default: '300' },
+        'ignore-autoscaler-metrics': { type: 'boolean', default: false },
         'help': { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -112,7 +117,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`${command} ${environment}: ${manifests.length} objects, cluster ${cluster.server} (context ${cluster.kubeConfig.getCurrentContext()})\n`);
 
     if (command === 'status') {
-      const status = await environmentStatus(cluster, manifests);
+      const status = await environmentStatus(cluster, manifests, { ignoreAutoscalerMetrics: values['ignore-autoscaler-metrics'] });
       io.stdout(`${status.lines.join('\n')}\n`);
       return status.healthy ? 0 : 1;
     }
@@ -202,7 +207,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     if (!waited.ok) {
       const details = waited.notReady.map((w) => `  - ${w.object}: ${w.detail}${w.events.map((e) => `\n      ${e}`).join('')}`).join('\n');
-      io.stderr(`deploy ${environment}: ${waited.notReady.length} workload(s) did not become ready within ${timeoutSeconds} s:\n${details}\n`);
+      io.stderr(waited.failed
+        ? `deploy ${environment}: ${waited.notReady.filter((w) => w.failed).length} workload(s) failed, which waiting will not change; not ready:\n${details}\n`
+        : `deploy ${environment}: ${waited.notReady.length} workload(s) did not become ready within ${timeoutSeconds} s:\n${details}\n`);
       return 1;
     }
     io.stdout(`deploy ${environment}: done, ${workloads.length} workloads rolled out (ApplySet: kubectl --applyset=${kubectlApplySetFlag(environment)})\n`);

@@ -1,5 +1,5 @@
 import {
-  ApiException, ApisApi, AppsV1Api, CoreV1Api, CoreV1Event, KubeConfig, KubernetesObjectApi, PatchStrategy, V1APIResource, V1Pod, VersionApi,
+  ApiException, ApisApi, AppsV1Api, BatchV1Api, CoreV1Api, CoreV1Event, KubeConfig, KubernetesObjectApi, PatchStrategy, V1APIResource, V1Job, V1Pod, VersionApi,
 } from '@kubernetes/client-node';
 import { describeObject, KubeObject } from './objects';
 
@@ -61,6 +61,8 @@ export class Cluster {
   public readonly core: CoreV1Api;
   /** Apps API. */
   public readonly apps: AppsV1Api;
+  /** Batch API (Jobs). */
+  public readonly batch: BatchV1Api;
   private readonly versions: VersionApi;
   private groups: Promise<Map<string, string>> | undefined;
 
@@ -68,6 +70,7 @@ export class Cluster {
     this.objects = kubeConfig.makeApiClient(DiscoveringObjectApi);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.apps = kubeConfig.makeApiClient(AppsV1Api);
+    this.batch = kubeConfig.makeApiClient(BatchV1Api);
     this.versions = kubeConfig.makeApiClient(VersionApi);
   }
 
@@ -155,9 +158,16 @@ export class Cluster {
     return (await this.core.listNamespacedPod({ namespace })).items;
   }
 
-  /** Events about an object, newest last. */
-  public async events(namespace: string, kind: string, name: string): Promise<CoreV1Event[]> {
-    const list = await this.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}` });
+  /** Jobs of a namespace, as plain JSON (timestamps as the server wrote them). */
+  public async jobs(namespace: string): Promise<KubeObject[]> {
+    const list = await this.batch.listNamespacedJob({ namespace });
+    return list.items.map((job: V1Job) => ({ ...(plain(job) as KubeObject), apiVersion: 'batch/v1', kind: 'Job' }));
+  }
+
+  /** Events about an object (about every object of the kind without a name), newest last. */
+  public async events(namespace: string, kind: string, name?: string): Promise<CoreV1Event[]> {
+    const fieldSelector = `involvedObject.kind=${kind}${name === undefined ? '' : `,involvedObject.name=${name}`}`;
+    const list = await this.core.listNamespacedEvent({ namespace, fieldSelector });
     const time = (event: CoreV1Event) => new Date(event.lastTimestamp ?? event.eventTime ?? event.metadata.creationTimestamp ?? 0).getTime();
     return list.items.sort((a, b) => time(a) - time(b));
   }

@@ -57,10 +57,13 @@ export function applyOrder(entries: readonly ManifestEntry[]): ManifestEntry[] {
     .map(({ entry }) => entry);
 }
 
-/** Kinds whose objects are workloads a deploy waits for. */
-export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job'] as const;
+/**
+ * Kinds whose objects are workloads a deploy waits for and status reports (a CronJob is waited
+ * for only until it is applied and not suspended; see `rolloutState`).
+ */
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob'] as const;
 
-/** True for a Deployment, StatefulSet, DaemonSet or Job. */
+/** True for a Deployment, StatefulSet, DaemonSet, Job or CronJob. */
 export function isWorkload(object: Pick<KubeObject, 'kind'>): boolean {
   return (WORKLOAD_KINDS as readonly string[]).includes(object.kind);
 }

@@ -25,12 +25,14 @@ interface WorkloadStatus {
   readonly numberAvailable?: number;
   readonly succeeded?: number;
   readonly failed?: number;
+  readonly active?: number;
   readonly conditions?: readonly { readonly type: string; readonly status: string; readonly reason?: string; readonly message?: string }[];
 }
 
 interface WorkloadSpec {
   readonly replicas?: number;
   readonly completions?: number;
+  readonly suspend?: boolean;
   readonly updateStrategy?: { readonly type?: string; readonly rollingUpdate?: { readonly partition?: number } };
 }
 
@@ -39,13 +41,17 @@ interface WorkloadSpec {
  * `pkg/kstatus`): the controller has observed the current generation; Deployments have every
  * replica updated, ready and available and no old ones left; StatefulSets have the replicas
  * above their partition updated and all ready; DaemonSets have every scheduled pod updated and
- * ready; Jobs have succeeded.
+ * ready; Jobs have succeeded (a failed Job will not get there by waiting). A CronJob has nothing
+ * to roll out until its schedule creates a Job, so, as in kstatus and Argo CD, it is current once
+ * applied, unless it is suspended: then its schedule never runs, and waiting will not change that.
+ * (Its runs are judged by {@link cronJobHealth}, which `status` uses.)
  */
 export function rolloutState(object: KubeObject): RolloutState {
   const status = (object.status ?? {}) as WorkloadStatus;
   const spec = (object.spec ?? {}) as WorkloadSpec;
   const generation = object.metadata.generation ?? 0;
-  if (object.kind !== 'Job' && (status.observedGeneration ?? 0) < generation) {
+  // Jobs and CronJobs do not report an observed generation.
+  if (object.kind !== 'Job' && object.kind !== 'CronJob' && (status.observedGeneration ?? 0) < generation) {
     return { done: false, failed: false, detail: 'the controller has not observed the new generation yet' };
   }
   const condition = (type: string) => status.conditions?.find((c) => c.type === type);
@@ -86,8 +92,14 @@ export function rolloutState(object: KubeObject): RolloutState {
       if (failed?.status === 'True') return { done: false, failed: true, detail: `failed: ${failed.reason ?? ''} ${failed.message ?? ''}`.trim() };
       const completions = spec.completions ?? 1;
       const succeeded = status.succeeded ?? 0;
-      return { done: condition('Complete')?.status === 'True' || succeeded >= completions, failed: false, detail: `${succeeded}/${completions} succeeded` };
+      const running = status.active ? `, ${status.active} running` : '';
+      const retried = status.failed ? `, ${status.failed} failed pod(s)` : '';
+      return { done: condition('Complete')?.status === 'True' || succeeded >= completions, failed: false, detail: `${succeeded}/${completions} succeeded${running}${retried}` };
     }
+    case 'CronJob':
+      return spec.suspend === true
+        ? { done: false, failed: true, detail: 'suspended (spec.suspend is true): its schedule does not run. Fix: set spec.suspend to false' }
+        : { done: true, failed: false, detail: 'scheduled' };
     default:
       return { done: true, failed: false, detail: 'nothing to wait for' };
   }
@@ -108,7 +120,9 @@ export interface WaitOptions {
 export interface WaitResult {
   readonly ok: boolean;
   readonly interrupted: boolean;
-  readonly notReady: readonly { readonly object: string; readonly detail: string; readonly events: readonly string[] }[];
+  /** Stopped because a workload failed (it will not get there by waiting), before the timeout. */
+  readonly failed: boolean;
+  readonly notReady: readonly { readonly object: string; readonly detail: string; readonly failed: boolean; readonly events: readonly string[] }[];
 }
 
 /**
@@ -126,26 +140,45 @@ export async function waitForRollout(cluster: Cluster, workloads: readonly KubeO
     options.progress?.(states.length - pending.length, states.length, pending.map((s) => ({ object: describeObject(s.workload), detail: s.state.detail })));
     const failed = pending.some((s) => s.state.failed);
     const interrupted = options.interrupted?.() ?? false;
-    if (pending.length === 0) return { ok: true, interrupted: false, notReady: [] };
+    if (pending.length === 0) return { ok: true, interrupted: false, failed: false, notReady: [] };
     if (failed || interrupted || Date.now() >= deadline) {
       const notReady = await Promise.all(pending.map(async (s) => ({
         object: describeObject(s.workload),
         detail: s.state.detail,
+        failed: s.state.failed,
         events: await lastEvents(cluster, s.workload),
       })));
-      return { ok: false, interrupted, notReady };
+      return { ok: false, interrupted, failed, notReady };
     }
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 1000));
   }
 }
 
-/** The last few events of a workload and of its pods (where scheduling and probe failures show). */
+/**
+ * The names a workload's controller gives its pods: `<deployment>-<replicaset hash>-<suffix>`,
+ * `<statefulset>-<ordinal>`, `<job or daemonset>-<suffix>`. Matching the pattern, rather than the
+ * workload's name as a prefix, keeps `redis`'s events apart from `redis-sentinel`'s.
+ */
+export function podNamePattern(workload: Pick<KubeObject, 'kind' | 'metadata'>): RegExp {
+  const name = workload.metadata.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  switch (workload.kind) {
+    case 'Deployment': return new RegExp(`^${name}-[a-z0-9]+-[a-z0-9]{5}$`);
+    case 'StatefulSet': return new RegExp(`^${name}-\\d+$`);
+    default: return new RegExp(`^${name}-[a-z0-9]{5}$`);
+  }
+}
+
+/**
+ * The last few events of a workload and of its pods (where scheduling and probe failures show).
+ * Pod events are found by the pods' names, so those of pods already gone (a failed Job's, whose
+ * pods the Job controller deletes) are quoted too.
+ */
 export async function lastEvents(cluster: Cluster, workload: KubeObject, count = 5): Promise<string[]> {
   const namespace = workload.metadata.namespace;
   if (!namespace) return [];
   const own = await cluster.events(namespace, workload.kind, workload.metadata.name);
-  const pods = (await cluster.pods(namespace)).filter((pod) => pod.metadata?.name?.startsWith(`${workload.metadata.name}-`));
-  const podEvents = (await Promise.all(pods.map((pod) => cluster.events(namespace, 'Pod', pod.metadata?.name ?? '')))).flat();
+  const pattern = podNamePattern(workload);
+  const podEvents = (await cluster.events(namespace, 'Pod')).filter((event) => pattern.test(event.involvedObject.name ?? ''));
   const time = (event: (typeof own)[number]) => new Date(event.lastTimestamp ?? event.eventTime ?? event.metadata.creationTimestamp ?? 0).getTime();
   return [...own, ...podEvents]
     .sort((a, b) => time(a) - time(b))

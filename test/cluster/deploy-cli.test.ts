@@ -92,6 +92,72 @@ async function get(apiPath: string): Promise<{ status: number; body: Record<stri
   return { status: response.status, body: response.body ? (JSON.parse(response.body) as Record<string, unknown>) : {} };
 }
 
+/** A copy of dev's synthesized dist/ with `extra` objects in one more file. */
+function distWith(name: string, extra: readonly ManifestObject[]): string {
+  const root = path.join(scratch, name, 'dist');
+  // dist/ is a link to the current build: copy the files, not the link, or the base would change too.
+  fs.cpSync(dists.base, root, { recursive: true, dereference: true });
+  fs.writeFileSync(path.join(root, 'dev', '0005-extra.yaml'), extra.map((object) => JSON.stringify(object)).join('\n---\n'));
+  return root;
+}
+
+/** A small pod that passes nautilus-engines' restricted Pod Security and fits its quota; `nowhere` makes it unschedulable. */
+function smallPod(app: string, options: { nowhere?: boolean; restartPolicy?: string } = {}): Record<string, unknown> {
+  return {
+    metadata: { labels: { app } },
+    spec: {
+      ...(options.nowhere ? { nodeSelector: { 'nautilus.io/nowhere': 'true' } } : {}),
+      ...(options.restartPolicy ? { restartPolicy: options.restartPolicy } : {}),
+      securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [{
+        name: 'app', image: `registry.example/${app}:1`,
+        resources: { requests: { cpu: '20m', memory: '32Mi' }, limits: { memory: '32Mi' } },
+        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+      }],
+    },
+  };
+}
+
+function batchJob(name: string, options: { activeDeadlineSeconds?: number; nowhere?: boolean }): ManifestObject {
+  return {
+    apiVersion: 'batch/v1', kind: 'Job', metadata: { name, namespace: 'nautilus-engines' },
+    spec: { backoffLimit: 0, ...(options.activeDeadlineSeconds ? { activeDeadlineSeconds: options.activeDeadlineSeconds } : {}), template: smallPod(name, { nowhere: options.nowhere, restartPolicy: 'Never' }) },
+  } as ManifestObject;
+}
+
+function cronJob(name: string): ManifestObject {
+  const job = batchJob(name, {}) as unknown as { spec: Record<string, unknown> };
+  return {
+    apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name, namespace: 'nautilus-engines' },
+    spec: { schedule: '30 22 * * 1-5', concurrencyPolicy: 'Forbid', jobTemplate: { spec: job.spec } },
+  } as ManifestObject;
+}
+
+/** A Deployment without `replicas`, so an autoscaler can own them. */
+function smallDeployment(name: string): ManifestObject {
+  return {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'nautilus-engines' },
+    spec: { selector: { matchLabels: { app: name } }, template: smallPod(name) },
+  } as ManifestObject;
+}
+
+function autoscaler(target: string, metric: Record<string, unknown>): ManifestObject {
+  return {
+    apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: target, namespace: 'nautilus-engines' },
+    spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: target }, minReplicas: 1, maxReplicas: 2, metrics: [metric] },
+  } as ManifestObject;
+}
+
+/** Runs `attempt` until `done` accepts its result (every half second, up to `timeoutMs`); returns the last result. */
+async function eventually<T>(attempt: () => Promise<T>, done: (result: T) => boolean, timeoutMs = 45_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await attempt();
+    if (done(result) || Date.now() >= deadline) return result;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 function synthesizeDev(root: string, change: (input: ReturnType<typeof platformInput>) => ReturnType<typeof platformInput>): string {
   synthesizePlatform(change(platformInput({ environments: [DEV] })), path.join(root, 'dist'), platformCharts);
   return path.join(root, 'dist');
@@ -351,6 +417,112 @@ describe('nautilus on a dev-shaped control plane', () => {
     const cleaned = await nautilus(['deploy', 'dev', '--dist', dists.base, '--timeout', '60']);
     expect(cleaned.code).toBe(0);
     expect(cleaned.stderr).toContain('pruned Deployment nautilus-engines/never-ready');
+  });
+
+  it("waits for a Job until it succeeds and stops at a failed one with its pods' events; a CronJob is current once applied, its failed last Job unhealthy", async () => {
+    // kwok's pod-complete stage finishes every running pod a Job owns with exit code 0: this Job succeeds.
+    const batch = distWith('batch', [batchJob('one-off', {}), cronJob('nightly')]);
+    const deployed = await nautilus(['deploy', 'dev', '--dist', batch, '--timeout', '60']);
+    expect(deployed.stderr).not.toMatch(/failed|did not become ready/);
+    expect(deployed.code).toBe(0);
+    const oneOff = await get('/apis/batch/v1/namespaces/nautilus-engines/jobs/one-off');
+    expect((oneOff.body.status as { succeeded?: number }).succeeded).toBe(1);
+
+    const fine = await nautilus(['status', 'dev', '--dist', batch]);
+    expect(fine.stdout).toMatch(/^ {2}Job nautilus-engines\/one-off +ok +1\/1 succeeded$/m);
+    expect(fine.stdout).toMatch(/^ {2}CronJob nautilus-engines\/nightly +ok +schedule "30 22 \* \* 1-5"; last scheduled never; last succeeded never; 0 active$/m);
+    expect(fine.stdout.trim().split('\n').pop()).toBe('healthy');
+    expect(fine.code).toBe(0);
+
+    // A run of the CronJob fails: its pod cannot be scheduled within activeDeadlineSeconds. Created
+    // as `kubectl create job --from=cronjob/nightly` does, so the CronJob controller tracks it.
+    const nightly = await get('/apis/batch/v1/namespaces/nautilus-engines/cronjobs/nightly');
+    const uid = (nightly.body.metadata as { uid: string }).uid;
+    const cronRun = (name: string, options: { activeDeadlineSeconds?: number; nowhere?: boolean }): ManifestObject => ({
+      ...batchJob(name, options),
+      metadata: { name, namespace: 'nautilus-engines', ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'nightly', uid, controller: true }] },
+    });
+    expect((await applyAll(controlPlane.kubeConfig, [cronRun('nightly-failed', { activeDeadlineSeconds: 2, nowhere: true })], 'someone')).errors).toEqual([]);
+    const failedRun = await eventually(() => nautilus(['status', 'dev', '--dist', batch]), (status) => /CronJob nautilus-engines\/nightly +FAILED/.test(status.stdout));
+    expect(failedRun.stdout).toMatch(/^ {2}CronJob nautilus-engines\/nightly +FAILED +schedule "30 22 \* \* 1-5"; .*; last Job nightly-failed failed: DeadlineExceeded: Job was active longer than specified deadline$/m);
+    expect(failedRun.stdout.trim().split('\n').pop()).toBe('UNHEALTHY');
+    expect(failedRun.code).toBe(1);
+
+    // A later run succeeds: healthy again, with the success time the CronJob controller recorded.
+    expect((await applyAll(controlPlane.kubeConfig, [cronRun('nightly-rerun', {})], 'someone')).errors).toEqual([]);
+    const rerun = await eventually(() => nautilus(['status', 'dev', '--dist', batch]), (status) => /CronJob nautilus-engines\/nightly +ok .*last succeeded 20/.test(status.stdout));
+    expect(rerun.stdout).toMatch(/^ {2}CronJob nautilus-engines\/nightly +ok +schedule "30 22 \* \* 1-5"; last scheduled never; last succeeded \d{4}-\d\d-\d\dT[\d:]+Z; 0 active$/m);
+    expect(rerun.code).toBe(0);
+
+    // A Job applied directly that fails: the wait stops at once and quotes its events and its (deleted) pod's.
+    const doomed = distWith('doomed', [batchJob('one-off', {}), cronJob('nightly'), batchJob('doomed', { activeDeadlineSeconds: 3, nowhere: true })]);
+    const started = Date.now();
+    const failed = await nautilus(['deploy', 'dev', '--dist', doomed, '--timeout', '120']);
+    expect(failed.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(failed.stderr).toMatch(/deploy dev: 1 workload\(s\) failed, which waiting will not change; not ready:\n {2}- Job nautilus-engines\/doomed: failed: DeadlineExceeded Job was active longer than specified deadline/);
+    expect(failed.stderr).toMatch(/Warning DeadlineExceeded Job\/doomed: Job was active longer than specified deadline/);
+    expect(failed.stderr).toMatch(/Warning FailedScheduling Pod\/doomed-[a-z0-9]{5}: .*didn't match Pod's node affinity\/selector/);
+    const doomedStatus = await nautilus(['status', 'dev', '--dist', doomed]);
+    expect(doomedStatus.stdout).toMatch(/^ {2}Job nautilus-engines\/doomed +FAILED +failed: DeadlineExceeded/m);
+    expect(doomedStatus.code).toBe(1);
+
+    // A CronJob someone suspended will not run: the wait stops at it.
+    const suspend = await kubeRequest(controlPlane.kubeConfig, '/apis/batch/v1/namespaces/nautilus-engines/cronjobs/nightly', {
+      method: 'PATCH', contentType: 'application/merge-patch+json', body: JSON.stringify({ spec: { suspend: true } }),
+    });
+    expect(suspend.status).toBe(200);
+    const suspended = await nautilus(['deploy', 'dev', '--dist', batch, '--timeout', '120']);
+    expect(suspended.code).toBe(1);
+    expect(suspended.stderr).toContain('pruned Job nautilus-engines/doomed');
+    expect(suspended.stderr).toMatch(/^ {2}- CronJob nautilus-engines\/nightly: suspended \(spec\.suspend is true\): its schedule does not run\. Fix: set spec\.suspend to false$/m);
+    expect((await nautilus(['status', 'dev', '--dist', batch])).stdout).toMatch(/^ {2}CronJob nautilus-engines\/nightly +SUSPEND /m);
+
+    const cleaned = await nautilus(['deploy', 'dev', '--dist', dists.base, '--timeout', '60']);
+    expect(cleaned.code).toBe(0);
+    for (const name of ['Job nautilus-engines/one-off', 'CronJob nautilus-engines/nightly']) expect(cleaned.stderr).toContain(`pruned ${name}`);
+  });
+
+  it('status counts an autoscaler that cannot read its metrics as unhealthy, naming each; --ignore-autoscaler-metrics tolerates only that', async () => {
+    // The test control plane has no metrics-server and no custom metrics API: neither HPA can read its metric.
+    const scaled = distWith('autoscaled', [
+      smallDeployment('autoscaled-cpu'),
+      autoscaler('autoscaled-cpu', { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }),
+      smallDeployment('autoscaled-rps'),
+      autoscaler('autoscaled-rps', { type: 'Pods', pods: { metric: { name: 'requests_per_second' }, target: { type: 'AverageValue', averageValue: '1k' } } }),
+    ]);
+    const deployed = await nautilus(['deploy', 'dev', '--dist', scaled, '--timeout', '60']);
+    expect(deployed.code).toBe(0);
+
+    const status = await eventually(() => nautilus(['status', 'dev', '--dist', scaled]), (result) => (result.stdout.match(/ FAILING /g) ?? []).length === 2);
+    expect(status.stdout).toMatch(/^AUTOSCALERS$/m);
+    expect(status.stdout).toMatch(/^ {2}HorizontalPodAutoscaler nautilus-engines\/autoscaled-cpu +FAILING replicas 1 \(min 1, max 2\); cpu <unknown>\/70%; cannot scale: ScalingActive=False FailedGetResourceMetric: .*cpu/m);
+    expect(status.stdout).toMatch(/^ {2}HorizontalPodAutoscaler nautilus-engines\/autoscaled-rps +FAILING replicas 1 \(min 1, max 2\); requests_per_second <unknown>\/1k; cannot scale: ScalingActive=False FailedGetPodsMetric: .*requests_per_second/m);
+    // Nothing else is wrong: the workloads are rolled out.
+    expect(status.stdout).not.toMatch(/PENDING|FAILED|MISSING|NOT MET/);
+    expect(status.stdout.trim().split('\n').pop()).toBe('UNHEALTHY');
+    expect(status.code).toBe(1);
+
+    const tolerated = await nautilus(['status', 'dev', '--dist', scaled, '--ignore-autoscaler-metrics']);
+    expect(tolerated.stdout).toMatch(/^ {2}HorizontalPodAutoscaler nautilus-engines\/autoscaled-cpu +ignored replicas 1 .*FailedGetResourceMetric: .* \(--ignore-autoscaler-metrics\)$/m);
+    expect(tolerated.stdout.trim().split('\n').pop()).toBe('healthy');
+    expect(tolerated.code).toBe(0);
+
+    // An autoscaler whose target is gone cannot scale either, and no option hides that.
+    const noTarget = distWith('no-target', [
+      autoscaler('autoscaled-cpu', { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }),
+    ]);
+    expect((await nautilus(['deploy', 'dev', '--dist', noTarget, '--timeout', '60'])).code).toBe(0);
+    const orphan = await eventually(
+      () => nautilus(['status', 'dev', '--dist', noTarget, '--ignore-autoscaler-metrics']),
+      (result) => / FAILING .*AbleToScale=False/.test(result.stdout),
+    );
+    expect(orphan.stdout).toMatch(/^ {2}HorizontalPodAutoscaler nautilus-engines\/autoscaled-cpu +FAILING .*cannot scale: AbleToScale=False FailedGetScale: /m);
+    expect(orphan.code).toBe(1);
+
+    const cleaned = await nautilus(['deploy', 'dev', '--dist', dists.base, '--timeout', '60']);
+    expect(cleaned.code).toBe(0);
+    expect(cleaned.stderr).toContain('pruned HorizontalPodAutoscaler nautilus-engines/autoscaled-cpu');
   });
 
   it('asks before pruning in prod: without --yes and without a terminal nothing is changed', async () => {

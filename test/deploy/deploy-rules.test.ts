@@ -1,5 +1,5 @@
 /**
- * The deploy tool's pure rules: rollout status (kstatus), apply and prune order, ApplySet
+ * The deploy tool's pure rules: rollout status (kstatus), CronJob and autoscaler health, apply and prune order, ApplySet
  * bookkeeping, the Secrets preflight looks for. The cluster test (test/cluster/deploy-cli.test.ts)
  * runs the tool end to end.
  */
@@ -8,7 +8,8 @@ import { applySetId, asMember, recordFor, toolingName, unionRecord } from '../..
 import { applyOrder, KubeObject } from '../../src/deploy/objects';
 import { pruneOrder } from '../../src/deploy/plan';
 import { secretReferences } from '../../src/deploy/preflight';
-import { rolloutState } from '../../src/deploy/rollout';
+import { podNamePattern, rolloutState } from '../../src/deploy/rollout';
+import { autoscalerHealth, cronJobHealth } from '../../src/deploy/status';
 import { DEV } from '../../src/environments/platform-environments';
 import { MONITORING_STACK } from '../../src/planning/monitoring';
 import { synthObjects } from '../support/platform';
@@ -52,10 +53,109 @@ describe('rolloutState', () => {
     expect(rolloutState(job({ conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded' }] }))).toMatchObject({ failed: true, detail: 'failed: BackoffLimitExceeded' });
   });
 
+  it('a running Job says how many pods run and failed', () => {
+    const job = { ...workload('Job', { completions: 2 }, { succeeded: 1, active: 1, failed: 1 }), apiVersion: 'batch/v1' };
+    expect(rolloutState(job)).toEqual({ done: false, failed: false, detail: '1/2 succeeded, 1 running, 1 failed pod(s)' });
+  });
+
+  it('a CronJob is current once applied, unless it is suspended', () => {
+    const cronJob = (spec: Record<string, unknown>) => ({ ...workload('CronJob', { schedule: '30 22 * * 1-5', ...spec }, {}, 3), apiVersion: 'batch/v1' });
+    // No observedGeneration: CronJobs do not report one.
+    expect(rolloutState(cronJob({}))).toEqual({ done: true, failed: false, detail: 'scheduled' });
+    expect(rolloutState(cronJob({ suspend: false }))).toMatchObject({ done: true });
+    expect(rolloutState(cronJob({ suspend: true }))).toEqual({
+      done: false, failed: true, detail: 'suspended (spec.suspend is true): its schedule does not run. Fix: set spec.suspend to false',
+    });
+  });
+
+  it("finds a workload's pods by the names its controller gives them", () => {
+    const named = (kind: string, name: string) => podNamePattern({ kind, metadata: { name } });
+    expect(named('Deployment', 'redis').test('redis-5d8f7b9c4d-x2x7q')).toBe(true);
+    expect(named('Deployment', 'redis').test('redis-sentinel-5d8f7b9c4d-x2x7q')).toBe(false);
+    expect(named('StatefulSet', 'redis').test('redis-2')).toBe(true);
+    expect(named('StatefulSet', 'redis').test('redis-sentinel-2')).toBe(false);
+    expect(named('Job', 'train').test('train-7bq4z')).toBe(true);
+    expect(named('Job', 'train').test('train-other-7bq4z')).toBe(false);
+  });
+
   it('a DaemonSet is done when every scheduled pod is updated and ready', () => {
     const status = { observedGeneration: 2, desiredNumberScheduled: 2, numberReady: 2, updatedNumberScheduled: 1, numberAvailable: 2 };
     expect(rolloutState(workload('DaemonSet', {}, status))).toMatchObject({ done: false, detail: '2/2 ready, 1/2 updated' });
     expect(rolloutState(workload('DaemonSet', {}, { ...status, updatedNumberScheduled: 2 }))).toMatchObject({ done: true });
+  });
+});
+
+describe('autoscalerHealth', () => {
+  const hpa = (conditions: Record<string, string>[]): KubeObject => ({
+    apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'h', namespace: 'ns' },
+    spec: { minReplicas: 2, maxReplicas: 4, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }] },
+    status: { currentReplicas: 2, currentMetrics: [{ type: 'Resource', resource: { name: 'cpu', current: { averageUtilization: 35 } } }], conditions },
+  });
+  const metricsUnreadable = { type: 'ScalingActive', status: 'False', reason: 'FailedGetResourceMetric', message: 'unable to get metrics for resource cpu' };
+
+  it('is ok while it can scale', () => {
+    expect(autoscalerHealth(hpa([{ type: 'AbleToScale', status: 'True' }, { type: 'ScalingActive', status: 'True', reason: 'ValidMetricFound' }])))
+      .toEqual({ healthy: true, word: 'ok     ', detail: 'replicas 2 (min 2, max 4); cpu 35%/70%' });
+    expect(autoscalerHealth(hpa([])).detail).toBe('replicas 2 (min 2, max 4); cpu 35%/70%; not evaluated yet');
+  });
+
+  it('is unhealthy when it cannot read a metric (ScalingActive=False), with the reason', () => {
+    expect(autoscalerHealth(hpa([{ type: 'AbleToScale', status: 'True' }, metricsUnreadable]))).toEqual({
+      healthy: false, word: 'FAILING',
+      detail: 'replicas 2 (min 2, max 4); cpu 35%/70%; cannot scale: ScalingActive=False FailedGetResourceMetric: unable to get metrics for resource cpu',
+    });
+  });
+
+  it('tolerates unreadable metrics only when asked, and never a target it cannot scale', () => {
+    expect(autoscalerHealth(hpa([metricsUnreadable]), { ignoreAutoscalerMetrics: true })).toMatchObject({ healthy: true, word: 'ignored' });
+    const cannotScale = { type: 'AbleToScale', status: 'False', reason: 'FailedGetScale', message: 'deployments/scale "x" not found' };
+    expect(autoscalerHealth(hpa([cannotScale]), { ignoreAutoscalerMetrics: true })).toMatchObject({ healthy: false, word: 'FAILING' });
+    const invalid = { type: 'ScalingActive', status: 'False', reason: 'InvalidSelector' };
+    expect(autoscalerHealth(hpa([invalid]), { ignoreAutoscalerMetrics: true })).toMatchObject({ healthy: false });
+  });
+
+  it('does not count a target scaled to zero on purpose', () => {
+    expect(autoscalerHealth(hpa([{ type: 'ScalingActive', status: 'False', reason: 'ScalingDisabled' }]))).toMatchObject({ healthy: true });
+  });
+});
+
+describe('cronJobHealth', () => {
+  const cronJob = (spec: Record<string, unknown> = {}, status: Record<string, unknown> = {}): KubeObject => ({
+    apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'train', namespace: 'ns', uid: 'cron-uid' },
+    spec: { schedule: '30 22 * * 1-5', ...spec }, status,
+  });
+  const job = (name: string, startTime: string, condition: string | undefined, owner = 'cron-uid'): KubeObject => ({
+    apiVersion: 'batch/v1', kind: 'Job',
+    metadata: { name, namespace: 'ns', ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'train', uid: owner, controller: true }] },
+    status: { startTime, conditions: condition ? [{ type: condition, status: 'True', reason: condition === 'Failed' ? 'DeadlineExceeded' : 'Completed', message: condition === 'Failed' ? 'Job was active longer than specified deadline' : undefined }] : [] },
+  });
+
+  it('reports the schedule, last schedule and success times and active Jobs', () => {
+    const status = { lastScheduleTime: '2026-11-20T22:30:00Z', lastSuccessfulTime: '2026-11-20T23:10:04.000Z', active: [{ name: 'train-1' }] };
+    expect(cronJobHealth(cronJob({ timeZone: 'Europe/London' }, status), [])).toEqual({
+      healthy: true, word: 'ok     ',
+      detail: 'schedule "30 22 * * 1-5" (Europe/London); last scheduled 2026-11-20T22:30:00Z; last succeeded 2026-11-20T23:10:04Z; 1 active',
+    });
+    expect(cronJobHealth(cronJob(), []).detail).toBe('schedule "30 22 * * 1-5"; last scheduled never; last succeeded never; 0 active');
+  });
+
+  it('is unhealthy when its most recent Job failed, naming the Job and the reason', () => {
+    const jobs = [job('train-2', '2026-11-21T22:30:00Z', 'Failed'), job('train-1', '2026-11-20T22:30:00Z', 'Complete')];
+    expect(cronJobHealth(cronJob(), jobs)).toMatchObject({
+      healthy: false, word: 'FAILED ',
+      detail: expect.stringMatching(/; last Job train-2 failed: DeadlineExceeded: Job was active longer than specified deadline$/),
+    });
+  });
+
+  it('is healthy again once a later Job succeeds or runs, and ignores Jobs it does not own', () => {
+    const failedThenOk = [job('train-1', '2026-11-20T22:30:00Z', 'Failed'), job('train-2', '2026-11-21T22:30:00Z', 'Complete')];
+    expect(cronJobHealth(cronJob(), failedThenOk).healthy).toBe(true);
+    expect(cronJobHealth(cronJob(), [job('train-1', '2026-11-20T22:30:00Z', 'Failed'), job('train-2', '2026-11-21T22:30:00Z', undefined)]).healthy).toBe(true);
+    expect(cronJobHealth(cronJob(), [job('other-1', '2026-11-21T22:30:00Z', 'Failed', 'other-uid')]).healthy).toBe(true);
+  });
+
+  it('is unhealthy when suspended', () => {
+    expect(cronJobHealth(cronJob({ suspend: true }), [])).toMatchObject({ healthy: false, word: 'SUSPEND', detail: expect.stringMatching(/suspended \(spec\.suspend is true\): its schedule does not run$/) });
   });
 });
 
