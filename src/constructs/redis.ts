@@ -9,6 +9,9 @@ import {
 } from './redis-configuration';
 import { StatefulStore, headlessServiceName } from './stateful-store';
 
+/** The memory-backed volume holding the files start.sh renders (passwords included). */
+const REDIS_RUNTIME_VOLUME = 'runtime';
+
 /** Seconds the preStop hook waits for Sentinel to move the primary role elsewhere. */
 const HAND_OVER_SECONDS = 15;
 
@@ -75,6 +78,8 @@ export class Redis extends StatefulStore {
             return {
               name: sidecar.name, cpu: sidecar.cpu, memory: sidecar.memory,
               image: REDIS_EXPORTER.image,
+              // Only the runtime directory with its password file: no data, configuration or Secret.
+              mounts: [REDIS_RUNTIME_VOLUME],
               // The password comes from the file start.sh renders from the mounted Secret, never argv.
               args: [
                 `--redis.addr=${REDIS_EXPORTER_TARGETS.server(port)}`,
@@ -91,7 +96,7 @@ export class Redis extends StatefulStore {
         }
       }),
       // /run/redis holds the rendered files with the password: memory-backed, never on a disk.
-      scratch: [{ name: 'tmp', mountPath: '/tmp' }, { name: 'runtime', mountPath: REDIS_PATHS.runtime, memory: true }],
+      scratch: [{ name: 'tmp', mountPath: '/tmp' }, { name: REDIS_RUNTIME_VOLUME, mountPath: REDIS_PATHS.runtime, memory: true }],
     });
   }
 }

@@ -72,6 +72,11 @@ export interface StatefulStoreProps {
     readonly memory: Memory;
     /** Another image than the store's (an exporter), pulled through the same mirror. @default the store's image */
     readonly image?: string;
+    /**
+     * The pod volumes it mounts, by name (`data`, `config`, `credentials` or a scratch name), for a
+     * sidecar that needs less than the server (an exporter). @default all of them
+     */
+    readonly mounts?: readonly string[];
   }>;
 }
 
@@ -179,7 +184,9 @@ export class StatefulStore extends Construct {
       },
     });
     const image = mirroredImage(store.image, plan.environment.thirdPartyMirror);
-    const container = (c: StatefulStoreProps['container'] & Pick<Container, 'name' | 'ports' | 'image'>, cpu: Cpu, memory: Memory, limitCpu: boolean): kplus.ContainerProps => ({
+    const container = (
+      c: StatefulStoreProps['container'] & Pick<Container, 'name' | 'ports' | 'image'> & { readonly mounts?: readonly string[] }, cpu: Cpu, memory: Memory, limitCpu: boolean,
+    ): kplus.ContainerProps => ({
       name: c.name,
       // Through the environment's mirror; pinned by digest when the catalog's reference is.
       image: c.image ? mirroredImage(c.image, plan.environment.thirdPartyMirror) : image,
@@ -193,7 +200,7 @@ export class StatefulStore extends Construct {
       readiness: probe(c.readinessProbe),
       lifecycle: c.lifecycle ? { preStop: handler(c.lifecycle.preStop), postStart: handler(c.lifecycle.postStart) } : undefined,
       resources: resources(cpu, memory, limitCpu),
-      volumeMounts: [{ volume: dataVolume, path: props.dataMountPath }, ...volumeMounts],
+      volumeMounts: [{ volume: dataVolume, path: props.dataMountPath }, ...volumeMounts].filter((m) => !c.mounts || c.mounts.includes(m.volume.name)),
       securityContext: containerSecurity,
     });
     // The claim template's volume: mounted by name, provided by volumeClaimTemplates below, never

@@ -100,6 +100,8 @@ export class TimescaleDb extends StatefulStore {
             return {
               name: sidecar.name, cpu: sidecar.cpu, memory: sidecar.memory,
               command: ['python3', `${p.configDirectory}/${BACKUP_METRICS_SCRIPT}`],
+              // pgbackrest info reads its configuration only: no data volume, no socket.
+              mounts: ['config', 'tmp'],
               env: [...backupEnv, { name: 'BACKUP_METRICS_PORT', value: String(metricsPort) }],
               ports: [{ name: TIMESCALEDB_BACKUP_METRICS.portName, containerPort: metricsPort, protocol: 'TCP' }],
               readinessProbe: { ...healthProbe, periodSeconds: 10, failureThreshold: 3 },

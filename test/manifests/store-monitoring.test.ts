@@ -51,6 +51,8 @@ describe.each(PLATFORM_ENVIRONMENTS.map((e) => [e.name, e] as const))('%s', (_na
     expect(exporter.image).toBe(environment.thirdPartyMirror ? `${environment.thirdPartyMirror}/docker.io/${REDIS_EXPORTER.image}` : REDIS_EXPORTER.image);
     expect(exporter.args).toEqual(['--redis.addr=redis://127.0.0.1:6379', '--redis.password-file=/run/redis/exporter-passwords.json', `--web.listen-address=:${REDIS_EXPORTER.port}`]);
     expect(exporter.env).toBeUndefined();
+    // Only the runtime directory with the password file start.sh renders: no data, configuration or Secret.
+    expect((exporter as unknown as { volumeMounts: unknown[] }).volumeMounts).toEqual([{ name: 'runtime', mountPath: '/run/redis' }]);
     expect(exporter.resources.requests).toEqual(exporter.resources.limits);
     expect(exporter.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true, allowPrivilegeEscalation: false });
     const sentinelScraped = find(objects, 'ServiceMonitor', 'redis-metrics').spec.endpoints.some((e: { path: string }) => e.path === '/scrape');
@@ -66,6 +68,7 @@ describe.each(PLATFORM_ENVIRONMENTS.map((e) => [e.name, e] as const))('%s', (_na
     if (backsUp) {
       const metrics = containers('timescaledb').find((c) => c.name === TIMESCALEDB_BACKUP_METRICS.name)!;
       expect(metrics.resources.requests).toEqual(metrics.resources.limits);
+      expect((metrics as unknown as { volumeMounts: Array<{ name: string }> }).volumeMounts.map((m) => m.name)).toEqual(['config', 'tmp']);
       expect(has(objects, 'ConfigMap', 'timescaledb-patroni')).toBe(true);
       expect(find(objects, 'ConfigMap', 'timescaledb-patroni').data['backup-metrics.py']).toContain('pgbackrest_backup_since_last_completion_seconds');
     }
