@@ -154,6 +154,21 @@ describe('synthesis', () => {
     expect(fs.readdirSync(path.join(workdir, '.dist-builds'))).toHaveLength(2);
   }, 120000);
 
+  test('a publish keeps the builds of another running synthesis and removes those of finished ones', () => {
+    const dist = path.join(workdir, 'dist');
+    synthesizePlatform(platformInput(), dist, platformCharts);
+    const builds = path.join(workdir, '.dist-builds');
+    // The test runner's parent process is running; no process has the largest pid Linux allows.
+    const running = path.join(builds, `build-${process.ppid}-inprogress`);
+    const finished = path.join(builds, 'build-4194304-finished');
+    fs.mkdirSync(running);
+    fs.mkdirSync(finished);
+    synthesizePlatform(platformInput(), dist, platformCharts);
+    expect(fs.existsSync(running)).toBe(true);
+    expect(fs.existsSync(finished)).toBe(false);
+    expect(fs.readdirSync(builds)).toHaveLength(3);
+  });
+
   test('a dist/ left as a plain folder by an older version is replaced by the published build', () => {
     const dist = path.join(workdir, 'dist');
     fs.mkdirSync(path.join(dist, 'stale'), { recursive: true });

@@ -13,7 +13,8 @@ export function buildsFolder(target: string): string {
 export function newBuild(target: string): string {
   const builds = buildsFolder(target);
   fs.mkdirSync(builds, { recursive: true, mode: 0o755 });
-  const build = fs.mkdtempSync(path.join(builds, 'build-'));
+  // The process id in the name tells a later publish whether the build may still be in progress.
+  const build = fs.mkdtempSync(path.join(builds, `build-${process.pid}-`));
   fs.chmodSync(build, 0o755);
   return build;
 }
@@ -23,7 +24,8 @@ export function newBuild(target: string): string {
  * `target` is a symbolic link to the build, and a new link is renamed over it (rename(2) replaces
  * atomically). Readers see the old tree or the new one, never neither. The build it replaces is
  * kept until the next publish, so a reader that resolved the old link a moment before can still
- * finish reading it; older ones are removed. A `target` that is still a real directory (before the
+ * finish reading it; older ones are removed, except those of another process still running (a
+ * synthesis started at the same time may be writing its build). A `target` that is still a real directory (before the
  * first publish) is moved aside once, the only time the swap is not atomic.
  */
 export function publishBuild(build: string, target: string): void {
@@ -42,7 +44,20 @@ export function publishBuild(build: string, target: string): void {
   const builds = buildsFolder(target);
   for (const entry of fs.readdirSync(builds)) {
     const other = path.join(builds, entry);
-    if (other !== build && other !== previous) fs.rmSync(other, { recursive: true, force: true });
+    if (other !== build && other !== previous && !ofAnotherRunningProcess(entry)) fs.rmSync(other, { recursive: true, force: true });
+  }
+}
+
+/** Whether a build folder's name (`build-<pid>-…`) names a running process other than this one. */
+function ofAnotherRunningProcess(name: string): boolean {
+  const pid = /^build-(\d+)-/.exec(name)?.[1];
+  if (pid === undefined || Number(pid) === process.pid) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
