@@ -10,6 +10,7 @@ import { PLATFORM_ENGINES } from './src/catalog/platform-catalog';
 import { PLATFORM_ENVIRONMENTS } from './src/environments/platform-environments';
 import { readEngineSources, readEngineTags, readImageLock } from './src/images/engine-sources';
 import { ConfigurationError } from './src/model/errors';
+import { restorePublished } from './src/synth/publish';
 import { synthesizePlatform } from './src/synth/synthesize';
 
 /**
@@ -49,8 +50,20 @@ function main(): number {
   } catch (error) {
     process.stderr.write(`synthesis failed: ${error instanceof Error ? error.message : String(error)}\n`);
     if (!(error instanceof ConfigurationError) && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    restoreAfterCdk8sCli(distDir);
     return 1;
   }
+}
+
+/**
+ * `cdk8s synth` with `output: dist` deletes dist/ (the link to the current build) before it runs
+ * this program; after a failure, dist/ is pointed back at the build it showed, so a failed
+ * `cdk8s synth` leaves dist/ as it was, like a failed `npm run synth`.
+ */
+function restoreAfterCdk8sCli(distDir: string): void {
+  const cdk8sOutdir = process.env.CDK8S_OUTDIR;
+  if (cdk8sOutdir === undefined || path.resolve(cdk8sOutdir) !== path.resolve(distDir)) return;
+  if (restorePublished(distDir)) process.stderr.write('dist/ shows the previous synthesis again (the cdk8s CLI had removed it).\n');
 }
 
 /** Every file under `dir`, sorted, as paths. */

@@ -223,10 +223,29 @@ function removeOldBuilds(current) {
   for (const old of builds.slice(KEEP)) fs.rmSync(path.join(BUILDS, old.name), { recursive: true, force: true });
 }
 
+/**
+ * `cdk8s synth` with `output: dist` deletes dist/ (the link to the current build) before it runs
+ * this launcher. When the program does not compile, dist/ is pointed back at the build it showed,
+ * by the last compiled build's own publishing code (main.ts does the same for other failures).
+ */
+function restoreAfterCdk8sCli() {
+  const outdir = process.env.CDK8S_OUTDIR;
+  const dist = path.join(ROOT, 'dist');
+  if (outdir === undefined || path.resolve(outdir) !== dist) return;
+  const latest = readLatest();
+  const publish = latest && path.join(BUILDS, latest, 'src', 'synth', 'publish.js');
+  if (!publish || !fs.existsSync(publish)) return;
+  const { restorePublished } = require(publish);
+  if (typeof restorePublished === 'function' && restorePublished(dist)) {
+    process.stderr.write('dist/ shows the previous synthesis again (the cdk8s CLI had removed it).\n');
+  }
+}
+
 function main() {
   const cached = currentBuild();
   const found = cached ? { folder: path.join(BUILDS, cached) } : build();
   if (!found) {
+    restoreAfterCdk8sCli();
     process.exitCode = 1;
     return;
   }

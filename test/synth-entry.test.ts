@@ -238,3 +238,55 @@ describe('npm run synth (scripts/synth.js): the compiled program is cached by it
     }
   }, TIMEOUT);
 });
+
+describe('cdk8s synth (the pinned cdk8s-cli running scripts/synth.js)', () => {
+  let copy: string;
+  beforeAll(() => {
+    copy = copyRepository();
+  });
+  afterAll(() => fs.rmSync(copy, { recursive: true, force: true }));
+
+  const cdk8sSynth = () => spawnSync(path.join(REPOSITORY, 'node_modules', '.bin', 'cdk8s'), ['synth'], {
+    cwd: copy, encoding: 'utf8', env: { ...ENV, CDK8S_CHECK_UPGRADE: 'false' }, timeout: TIMEOUT,
+  });
+  /** Every file under dist/ with its content. */
+  const distTree = () => {
+    const dist = path.join(copy, 'dist');
+    const walk = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory()
+      ? walk(path.join(dir, entry.name))
+      : [`${path.relative(dist, path.join(dir, entry.name))}\n${fs.readFileSync(path.join(dir, entry.name), 'utf8')}`]));
+    return walk(dist).sort();
+  };
+
+  test('prints the summary (on stderr: the CLI swallows stdout) and lists the dist/ paths', () => {
+    const result = cdk8sSynth();
+    expect(result.status).toBe(0);
+    expect(result.stderr).toMatch(/^prod: \d+ objects, 16 engines/m);
+    expect(result.stdout).toContain('  - dist/prod/0003-engines.yaml\n');
+  }, TIMEOUT);
+
+  test('after a configuration problem or a type error, dist/ shows the previous synthesis again', () => {
+    const before = distTree();
+    expect(before.length).toBeGreaterThan(10);
+    const restoreConfiguration = change(copy, 'src/engines/frontend/engine.json', '3000', '3001');
+    try {
+      const result = cdk8sSynth();
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toMatch(/^synthesis failed: /m);
+      expect(result.stderr).toContain('dist/ shows the previous synthesis again');
+      expect(distTree()).toEqual(before);
+    } finally {
+      restoreConfiguration();
+    }
+    const restoreType = change(copy, 'src/catalog/platform-catalog.ts', 'port: port(8200)', 'port: 8200');
+    try {
+      const result = cdk8sSynth();
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toMatch(/^synthesis failed: the program does not compile/m);
+      expect(result.stderr).toContain('dist/ shows the previous synthesis again');
+      expect(distTree()).toEqual(before);
+    } finally {
+      restoreType();
+    }
+  }, TIMEOUT);
+});

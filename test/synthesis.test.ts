@@ -9,7 +9,7 @@ import { ConfigurationError } from '../src/model/errors';
 import { Cpu } from '../src/model/quantities';
 import { DEV, PROD, STAGING } from '../src/environments/platform-environments';
 import { platformCharts } from '../charts/platform-charts';
-import { newBuild, publishBuild } from '../src/synth/publish';
+import { newBuild, publishBuild, restorePublished } from '../src/synth/publish';
 import { synthesizePlatform } from '../src/synth/synthesize';
 import { platformInput, synthObjects, withEngine } from './support/platform';
 
@@ -167,6 +167,20 @@ describe('synthesis', () => {
     expect(fs.existsSync(running)).toBe(true);
     expect(fs.existsSync(finished)).toBe(false);
     expect(fs.readdirSync(builds)).toHaveLength(3);
+  });
+
+  test('a dist/ removed from outside (as the cdk8s CLI does) is pointed back at the last finished build', () => {
+    const dist = path.join(workdir, 'dist');
+    expect(restorePublished(dist)).toBe(false); // nothing published yet
+    synthesizePlatform(platformInput(), dist, platformCharts);
+    const published = fs.readlinkSync(dist);
+    expect(restorePublished(dist)).toBe(false); // dist/ is there: left alone
+    fs.rmSync(dist);
+    // A build another running synthesis is still writing is newer, but not finished.
+    fs.mkdirSync(path.join(workdir, '.dist-builds', `build-${process.ppid}-inprogress`));
+    expect(restorePublished(dist)).toBe(true);
+    expect(fs.readlinkSync(dist)).toBe(published);
+    expect(fs.existsSync(path.join(dist, 'prod', '0003-engines.yaml'))).toBe(true);
   });
 
   test('a dist/ left as a plain folder by an older version is replaced by the published build', () => {

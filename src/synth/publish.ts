@@ -61,6 +61,29 @@ function ofAnotherRunningProcess(name: string): boolean {
   }
 }
 
+/**
+ * Points a missing `target` back at the last published build: the cdk8s CLI deletes its output
+ * folder (the `dist` link, not the builds) before it runs synthesis, so without this a failed
+ * `cdk8s synth` would leave no `target`. The last published build is the most recently finished
+ * one (the newest folder not still being written by a running synthesis). Returns whether it
+ * restored one.
+ */
+export function restorePublished(target: string): boolean {
+  const absoluteTarget = path.resolve(target);
+  if (fs.lstatSync(absoluteTarget, { throwIfNoEntry: false })) return false;
+  const builds = buildsFolder(target);
+  if (!fs.existsSync(builds)) return false;
+  const latest = fs.readdirSync(builds, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && /^build-\d+-[^.]+$/.test(entry.name) && !ofAnotherRunningProcess(entry.name))
+    .map((entry) => ({ build: path.join(builds, entry.name), finished: fs.statSync(path.join(builds, entry.name)).mtimeMs }))
+    .sort((a, b) => b.finished - a.finished)[0];
+  if (!latest) return false;
+  const link = `${latest.build}.restored-${process.pid}`;
+  fs.symlinkSync(path.relative(path.dirname(absoluteTarget), latest.build), link, 'dir');
+  fs.renameSync(link, absoluteTarget);
+  return true;
+}
+
 /** Removes a build that failed, leaving the published one untouched. */
 export function discardBuild(build: string): void {
   fs.rmSync(build, { recursive: true, force: true });
