@@ -265,20 +265,65 @@ const cases: Array<{
     expect: /\[prod\] frontend: engine\.json = src\/engines\/frontend\/engine\.json: out of step with the catalog.*Fix: run the generator/,
   },
   {
+    rule: 'node-reservation',
+    environment: withPool(PROD, 'latency', { reserved: { ...PROD.nodePools[1].reserved, cpu: Cpu.millis(110) } }),
+    expect: /\[prod\] node pool latency: reserved\.cpu = 110m: the pool pins cores: the static CPU manager needs its reservation as whole CPUs.*Fix: reserve whole CPUs, e\.g\. Cpu\.cores\(1\)/,
+  },
+  {
+    rule: 'node-reservation',
+    environment: withPool(PROD, 'storage', { reserved: { ...PROD.nodePools[3].reserved, memory: Memory.gibibytes(16) } }),
+    expect: /\[prod\] node pool storage: reserved\.memory = 16484Mi \(with the eviction threshold\) of 16Gi: the reservation takes the whole node.*Fix: reserve less/,
+  },
+  {
     rule: 'pods-fit-a-node',
     catalog: withEngine('factor', (e) => ({ ...e, resources: { ...e.resources, memory: Memory.gibibytes(40) } })),
     environment: PROD,
-    expect: /\[prod\] factor: resources\.memory = 40Gi per pod \(as planned in prod\): the pod can never be scheduled: the nodes of pool general have 32Gi.*Fix: lower factor's memory/,
+    expect: /\[prod\] factor: resources\.memory = 40Gi per pod \(every container, as planned in prod\): the pod can never be scheduled: each node of pool general offers pods 31203Mi of memory \(32Gi less 1565Mi reserved for the kubelet, system and eviction threshold\).*Fix: lower factor's memory/,
+  },
+  {
+    // Fits the node's 32Gi capacity, not its allocatable: the reservation is what refuses it.
+    rule: 'pods-fit-a-node',
+    catalog: withEngine('factor', (e) => ({ ...e, resources: { ...e.resources, memory: Memory.gibibytes(31) } })),
+    environment: PROD,
+    expect: /\[prod\] factor: resources\.memory = 31Gi per pod .*offers pods 31203Mi of memory/,
+  },
+  {
+    // The GPU nodes' 16 CPUs less the kubelet's 110m and the device plugin's 50m.
+    rule: 'pods-fit-a-node',
+    catalog: withEngine('ml-inference', (e) => ({ ...e, resources: { ...e.resources, cpu: Cpu.millis(15900) } })),
+    environment: PROD,
+    expect: /\[prod\] ml-inference: resources\.cpu = 15900m per pod .*offers pods 15840m CPU \(16 less 110m reserved for the kubelet and system and 50m for the nvidia-device-plugin DaemonSet\)/,
   },
   {
     rule: 'node-pool-capacity',
     environment: withPool(PROD, 'general', { maxNodes: 14 }),
-    expect: /\[prod\] node pool general: maxNodes = 14 nodes of 8 CPU, 32Gi: the NodePool's limits are too small: at their autoscaling maximum its pods need 159 CPU where 112 is available/,
+    expect: /\[prod\] node pool general: maxNodes = 14 nodes of 8 CPU, 32Gi: the NodePool's limits are too small \(counting each node's allocatable, not its capacity\): at their autoscaling maximum its pods need 159 CPU where 110740m is available/,
+  },
+  {
+    rule: 'pods-pack-onto-nodes-at-rest',
+    environment: withPool(PROD, 'general', { nodesPerZone: 2 }),
+    expect: /\[prod\] node pool general: nodesPerZone = 2 \(6 nodes at rest, each offering 7910m CPU .*\): the pods at rest do not fit onto the nodes at rest: \S+ found no node for replica \d of \d.*Fix: raise nodesPerZone/,
+  },
+  {
+    // 8-CPU latency nodes: 24 CPUs of capacity would hold the 21.3 the pods ask, but 2 of each 8 are reserved.
+    rule: 'pods-pack-onto-nodes-at-rest',
+    environment: withPool(PROD, 'latency', { instance: { ...PROD.nodePools[1].instance, cpu: Cpu.cores(8) } }),
+    expect: /\[prod\] node pool latency: nodesPerZone = 1 \(3 nodes at rest, each offering 6 CPU \(8 less 2 reserved for the kubelet and system\) .*2Gi of hugepages\)\): the pods at rest do not fit .*one per node for its host port.*Fix: raise nodesPerZone/,
   },
   {
     rule: 'zone-loss-survivable',
-    environment: withPool(PROD, 'general', { nodesPerZone: 2 }),
-    expect: /\[prod\] node pool general: zones = 3 zones × 2 nodes: the environment must survive a zone loss and after losing one zone the 4 nodes left cannot hold/,
+    environment: withPool(PROD, 'general', { nodesPerZone: 3 }),
+    expect: /\[prod\] node pool general: zones = 3 zones × 3 nodes: the environment must survive a zone loss and after losing eu-west-1a the 6 nodes left cannot hold the pool's pods at rest: \S+ found no node .*Fix: raise nodesPerZone/,
+  },
+  {
+    rule: 'stores-survive-zone-loss',
+    environment: { ...PROD, timescaledb: { ...PROD.timescaledb, members: 2 } },
+    expect: /\[prod\] timescaledb: timescaledb\.members = 2 member\(s\) over the 3 zone\(s\) of pool storage: .*leaves 1, a primary with no replica to confirm commits.*Fix: run at least 3 members over 3 zones, or set synchronousReplication to false/,
+  },
+  {
+    rule: 'stores-survive-zone-loss',
+    environment: { ...PROD, redis: { members: 1 } },
+    expect: /\[prod\] redis: redis\.members = 1 member\(s\) over the 3 zone\(s\) of pool latency: .*leaves no member at all.*Fix: run a member per zone \(3/,
   },
   {
     rule: 'redis-members',
@@ -299,6 +344,11 @@ const cases: Array<{
     rule: 'redis-survives-zone-loss',
     environment: { ...STAGING, nodePools: STAGING.nodePools.map((p) => (p.role === 'latency' ? { ...p, zones: ['eu-west-1a', 'eu-west-1b'] } : p)) },
     expect: /\[staging\] redis: redis\.members = 3: the latency pool .* spans 2 zone\(s\); losing the fullest zone leaves 1 of 3 Sentinels.*Fix: give the latency pool at least 3 zones/,
+  },
+  {
+    rule: 'redis-survives-zone-loss',
+    environment: { ...PROD, redis: { members: 3, sentinel: { ...PROD.redis.sentinel!, quorum: 3 } } },
+    expect: /\[prod\] redis: redis\.sentinel\.quorum = 3 \(3 members over 3 zone\(s\)\): losing the fullest zone leaves 2 Sentinels, fewer than the quorum.*Fix: set quorum to 2/,
   },
 ];
 

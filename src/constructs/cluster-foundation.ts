@@ -12,7 +12,7 @@ import {
 import { NamespaceRole, Tier } from '../catalog/tier';
 import { EnvironmentSpec, poolForRole } from '../environments/environment';
 import { ARCH_LABEL, GPU_PRESENT_LABEL, GPU_RESOURCE, ZONE_LABEL, poolLabels, poolTaints } from '../environments/node-pool-policy';
-import { DEVICE_PLUGIN_IMAGE } from '../catalog/third-party';
+import { DEVICE_PLUGIN_IMAGE, DEVICE_PLUGIN_RESOURCES } from '../catalog/third-party';
 import { imageVersion, mirroredImage } from '../model/domains';
 import { countQuantity, Cpu, Memory } from '../model/quantities';
 import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES, NAMESPACE_POD_SECURITY } from '../planning/namespaces';
@@ -206,7 +206,10 @@ export class ClusterFoundation extends Construct {
         image: mirroredImage(DEVICE_PLUGIN_IMAGE, environment.thirdPartyMirror),
         imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
         args: ['--fail-on-init-error=false'],
-        resources: { cpu: { request: kplus.Cpu.millis(50) }, memory: { request: Size.mebibytes(64), limit: Size.mebibytes(128) } },
+        resources: {
+          cpu: { request: kplus.Cpu.millis(DEVICE_PLUGIN_RESOURCES.cpu.millicores) },
+          memory: { request: Size.mebibytes(DEVICE_PLUGIN_RESOURCES.memory.mebibytes), limit: Size.mebibytes(DEVICE_PLUGIN_RESOURCES.memoryLimit.mebibytes) },
+        },
         securityContext: { allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, ensureNonRoot: false },
         volumeMounts: [{ path: '/var/lib/kubelet/device-plugins', volume: devicePluginDirectory }],
       }],
@@ -231,8 +234,11 @@ export class ClusterFoundation extends Construct {
     setField<SecurityContext, 'capabilities'>(daemonSet, `${container}/securityContext`, 'capabilities', { drop: ['ALL'] });
     // cdk8s-plus-27 writes memory in Mi, which the API server stores in its own units: the quantities as they are.
     setField<Container, 'resources'>(daemonSet, container, 'resources', {
-      requests: { cpu: Quantity.fromString('50m'), memory: Quantity.fromString('64Mi') },
-      limits: { memory: Quantity.fromString('128Mi') },
+      requests: {
+        cpu: Quantity.fromString(DEVICE_PLUGIN_RESOURCES.cpu.toQuantity()),
+        memory: Quantity.fromString(DEVICE_PLUGIN_RESOURCES.memory.toQuantity()),
+      },
+      limits: { memory: Quantity.fromString(DEVICE_PLUGIN_RESOURCES.memoryLimit.toQuantity()) },
     });
   }
 }

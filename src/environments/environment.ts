@@ -22,6 +22,26 @@ export interface InstanceShape {
   readonly hugepages2Mi?: Memory;
 }
 
+/**
+ * What the kubelet of every node in a pool holds back from pods: node allocatable is the capacity
+ * less these (and less pre-allocated hugepages, for memory). The cluster's kubelet configuration
+ * (for Karpenter: the EC2NodeClass's `kubelet` block) must say the same.
+ *
+ * @see https://kubernetes.io/docs/tasks/administer-cluster/reserve-compute-resources/
+ */
+export interface NodeReservation {
+  /**
+   * CPU for the kubelet, the container runtime and the operating system (kube-reserved plus
+   * system-reserved). On a pool that pins cores these are whole CPUs, the kubelet's
+   * `reservedSystemCPUs`: the static CPU manager never hands them to a pinned pod.
+   */
+  readonly cpu: Cpu;
+  /** Memory for the same daemons (kube-reserved plus system-reserved). */
+  readonly memory: Memory;
+  /** The kubelet's hard eviction threshold `memory.available`: also kept from pods. */
+  readonly evictionThreshold: Memory;
+}
+
 /** A pool of identical nodes in one or more zones. */
 export interface NodePoolSpec {
   /** Pool name, used as the `nautilus.io/node-pool` label and the Karpenter NodePool name. */
@@ -36,6 +56,10 @@ export interface NodePoolSpec {
   readonly maxNodes: number;
   /** Every node's shape. */
   readonly instance: InstanceShape;
+  /** What each node's kubelet keeps from pods (see {@link NodeReservation}). */
+  readonly reserved: NodeReservation;
+  /** Pods per node (the kubelet's `maxPods`). @default 110, the kubelet's default */
+  readonly maxPods?: number;
   /**
    * Whether the pool pins cores: its kubelets run `cpuManagerPolicy: static` (with reserved
    * system CPUs), so Guaranteed pods with whole-CPU requests get exclusive cores.

@@ -1,5 +1,6 @@
 import { cidr, imageRegistry } from '../model/domains';
 import { Cpu, Memory } from '../model/quantities';
+import { eksReservation, KUBELET_EVICTION_THRESHOLD } from './node-allocatable';
 import { EnvironmentSpec, InstanceShape, NodePoolSpec, ObjectStoreBackup, SentinelSettings, StorageClassSpec } from './environment';
 
 const GENERAL_WORKER: InstanceShape = { cpu: Cpu.cores(8), memory: Memory.gibibytes(32), arch: 'amd64' };
@@ -45,11 +46,23 @@ function s3Backup(environment: string, retainFullBackups: number): ObjectStoreBa
   };
 }
 
+/**
+ * Whole CPUs the latency pool's kubelets reserve (`reservedSystemCPUs`) for the kubelet, the
+ * runtime, the operating system and interrupts: one physical core with its hyperthread sibling,
+ * so no pinned core shares a physical core with the system.
+ */
+const LATENCY_RESERVED_CPUS = 2;
+
+/** An EKS pool: Karpenter's default kubelet reservation (whole CPUs where the pool pins cores). */
 function pool(
   name: string, role: NodePoolSpec['role'], zones: readonly string[], nodesPerZone: number,
   instance: InstanceShape, maxNodes: number,
 ): NodePoolSpec {
-  return { name, role, zones, nodesPerZone, instance, maxNodes, pinned: role === 'latency' };
+  const pinned = role === 'latency';
+  return {
+    name, role, zones, nodesPerZone, instance, maxNodes, pinned,
+    reserved: eksReservation(instance, undefined, pinned ? LATENCY_RESERVED_CPUS : undefined),
+  };
 }
 
 /**
@@ -59,7 +72,12 @@ function pool(
 export const DEV: EnvironmentSpec = {
   name: 'dev',
   zones: ['local-a'],
-  nodePools: [pool('general', 'general', ['local-a'], 1, { cpu: Cpu.cores(16), memory: Memory.gibibytes(64), arch: 'amd64' }, 1)],
+  nodePools: [{
+    name: 'general', role: 'general', zones: ['local-a'], nodesPerZone: 1, maxNodes: 1, pinned: false,
+    instance: { cpu: Cpu.cores(16), memory: Memory.gibibytes(64), arch: 'amd64' },
+    // kind and minikube run the kubelet's defaults: nothing reserved, eviction at 100Mi.
+    reserved: { cpu: Cpu.millis(0), memory: Memory.mebibytes(0), evictionThreshold: KUBELET_EVICTION_THRESHOLD },
+  }],
   replicas: 'single',
   resourceScale: 0.125,
   autoscaling: false,

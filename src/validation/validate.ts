@@ -2,6 +2,7 @@ import { DataStoreSpec, PLATFORM_DATA_STORES, REDIS_EXPORTER } from '../catalog/
 import { EngineSpec } from '../catalog/engine-spec';
 import { DEVICE_PLUGIN_IMAGE } from '../catalog/third-party';
 import { EnvironmentSpec, NodePoolSpec, poolForRole } from '../environments/environment';
+import { nodeAllocatable } from '../environments/node-allocatable';
 import { EngineSourceFiles } from '../images/engine-sources';
 import { ENGINES_DIR, renderEngineFiles } from '../images/engine-files';
 import {
@@ -11,6 +12,9 @@ import {
 import { ConfigurationError, ConfigurationProblem } from '../model/errors';
 import { dnsLabelProblem } from '../model/kubernetes-names';
 import { Cpu, Memory } from '../model/quantities';
+import {
+  PackingGroup, PackingNode, PodDemand, memberZones, nodeDaemonSets, nodeRoom, packPods, podDemands as planPodDemands, podRoom, shortfall, sumRooms, timesRoom,
+} from '../planning/capacity';
 import { enabledEngines, environmentPinsCores, isBatch, isService, planDataStore, planEngine } from '../planning/plan';
 
 /** What a rule is given: the whole catalog, the data stores and one environment (and all of them, for collisions). */
@@ -61,71 +65,45 @@ const CRONJOB_NAME_MAX_LENGTH = 52;
 /** Objects a data store creates besides those named like the store itself. */
 const STORE_DERIVED_NAMES = ['headless', 'config'];
 
-/** What one workload's pods ask of the nodes of their pool. */
-interface PodDemand {
-  /** Engine or data store name. */
-  readonly subject: string;
-  readonly pool?: NodePoolSpec;
-  readonly replicas: number;
-  readonly maxReplicas: number;
-  readonly cpu: Cpu;
-  readonly memory: Memory;
-  readonly hugepages: Memory | undefined;
-  readonly gpus: number;
-  readonly hostNetwork: boolean;
-  readonly batch: boolean;
-}
-
-/** Every workload of an environment with the pool its pods land on (the general pool when the plan names none). */
 function podDemands({ catalog, stores, environment }: RuleInput): PodDemand[] {
-  const general = poolForRole(environment, 'general');
-  return [
-    ...enabledEngines(catalog, environment).map((engine): PodDemand => {
-      const plan = planEngine(engine, environment);
-      return {
-        subject: engine.name, pool: plan.pool ?? general, replicas: plan.replicas, maxReplicas: plan.autoscaling?.maxReplicas ?? plan.replicas,
-        cpu: plan.cpuRequest, memory: plan.memoryRequest, hugepages: plan.hugepages2Mi, gpus: plan.gpus,
-        hostNetwork: plan.hostNetwork, batch: isBatch(engine),
-      };
-    }),
-    ...stores.map((store): PodDemand => {
-      const plan = planDataStore(store, environment);
-      return {
-        subject: store.name, pool: plan.pool ?? general, replicas: plan.replicas, maxReplicas: plan.replicas,
-        cpu: plan.cpuRequest, memory: plan.memory, hugepages: undefined, gpus: 0, hostNetwork: false, batch: false,
-      };
-    }),
+  return planPodDemands(catalog, stores, environment);
+}
+
+/**
+ * The workloads whose pods fit one node of their pool: the packing rules look only at these, as
+ * a pod too large for any node is pods-fit-a-node's report (one mistake, one entry).
+ */
+function packableDemands(input: RuleInput): PodDemand[] {
+  return podDemands(input).filter((d) => !d.batch && d.pool !== undefined && shortfall(podRoom(d), nodeRoom(input.environment, d.pool)) === undefined);
+}
+
+/** Whether the pods of `pool` at rest pack onto its nodes at rest; the first workload that does not, if not. */
+function packAtRest(environment: EnvironmentSpec, pool: NodePoolSpec, onPool: readonly PodDemand[]): ReturnType<typeof packPods> {
+  const groups: PackingGroup[] = onPool.map((d) => ({ subject: d.subject, pod: podRoom(d), replicas: d.replicas, onePerNode: d.hostNetwork }));
+  return packPods(poolNodes(environment, pool, pool.zones), groups);
+}
+
+/** How a node of `pool` arrives at the room it leaves pods, for messages: "7910m CPU (8 less 90m reserved)". */
+function roomExplained(environment: EnvironmentSpec, pool: NodePoolSpec, resource: 'cpu' | 'memory'): string {
+  const room = nodeRoom(environment, pool);
+  const daemons = nodeDaemonSets(environment, pool);
+  if (resource === 'cpu') {
+    const parts = [`${pool.reserved.cpu} reserved for the kubelet and system`, ...daemons.map((d) => `${d.cpu} for the ${d.name} DaemonSet`)];
+    return `${Cpu.millis(Math.max(0, room.cpu))} CPU (${pool.instance.cpu} less ${parts.join(' and ')})`;
+  }
+  const hugepages = pool.instance.hugepages2Mi?.mebibytes ?? 0;
+  const parts = [
+    `${Memory.mebibytes(pool.reserved.memory.mebibytes + pool.reserved.evictionThreshold.mebibytes)} reserved for the kubelet, system and eviction threshold`,
+    ...(hugepages > 0 ? [`${Memory.mebibytes(hugepages)} of hugepages`] : []),
+    ...daemons.map((d) => `${d.memory} for the ${d.name} DaemonSet`),
   ];
+  return `${Memory.mebibytes(Math.max(0, room.memory))} of memory (${pool.instance.memory} less ${parts.join(', ')})`;
 }
 
-/** Totals of CPU (millicores), memory and hugepages (MiB) and GPUs. */
-interface Totals { cpu: number; memory: number; hugepages: number; gpus: number }
-
-function totals(demands: ReadonlyArray<{ demand: PodDemand; count: number }>): Totals {
-  return demands.reduce((t, { demand: d, count }) => ({
-    cpu: t.cpu + count * d.cpu.millicores,
-    memory: t.memory + count * d.memory.mebibytes,
-    hugepages: t.hugepages + count * (d.hugepages?.mebibytes ?? 0),
-    gpus: t.gpus + count * d.gpus,
-  }), { cpu: 0, memory: 0, hugepages: 0, gpus: 0 });
-}
-
-function nodeTotals(pool: NodePoolSpec, nodes: number): Totals {
-  return {
-    cpu: nodes * pool.instance.cpu.millicores,
-    memory: nodes * pool.instance.memory.mebibytes,
-    hugepages: nodes * (pool.instance.hugepages2Mi?.mebibytes ?? 0),
-    gpus: nodes * (pool.instance.gpus ?? 0),
-  };
-}
-
-/** The first resource of which `need` exceeds `have`, rendered for a message. */
-function shortfall(need: Totals, have: Totals): string | undefined {
-  if (need.cpu > have.cpu) return `${Cpu.millis(need.cpu)} CPU where ${Cpu.millis(have.cpu)} is available`;
-  if (need.memory > have.memory) return `${Memory.mebibytes(need.memory)} of memory where ${Memory.mebibytes(have.memory)} is available`;
-  if (need.hugepages > have.hugepages) return `${Memory.mebibytes(need.hugepages)} of 2Mi hugepages where ${Memory.mebibytes(have.hugepages)} is available`;
-  if (need.gpus > have.gpus) return `${need.gpus} GPUs where ${have.gpus} are available`;
-  return undefined;
+/** The at-rest nodes of `pool` in `zones`, each with the room it leaves pods. */
+function poolNodes(environment: EnvironmentSpec, pool: NodePoolSpec, zones: readonly string[]): PackingNode[] {
+  const room = nodeRoom(environment, pool);
+  return zones.flatMap((zone) => Array.from({ length: pool.nodesPerZone }, () => ({ zone, room })));
 }
 
 /**
@@ -406,7 +384,14 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
       const zones = plan.pool?.zones.length ?? environment.zones.length;
       // Spread with maxSkew 1: the fullest zone holds ceil(members / zones).
       const left = members - Math.ceil(members / Math.max(1, zones));
-      if (left > members / 2) return [];
+      if (left > members / 2) {
+        // A majority can elect a leader, but the primary is only declared down once `quorum` Sentinels agree.
+        return left >= sentinel.quorum ? [] : [{
+          environment: environment.name, subject: 'redis', field: 'redis.sentinel.quorum', value: `${sentinel.quorum} (${members} members over ${zones} zone(s))`,
+          problem: `losing the fullest zone leaves ${left} Sentinels, fewer than the quorum that must agree the primary is down: a primary lost with that zone would never be failed over`,
+          fix: `set quorum to ${Math.floor(members / 2) + 1} (a majority of ${members}) or at most ${left}`,
+        }];
+      }
       return [{
         environment: environment.name, subject: 'redis', field: 'redis.members', value: String(members),
         problem: `the ${plan.pool?.name ?? 'cluster'} pool the members run on spans ${zones} zone(s); losing the fullest zone leaves ${left} of ${members} Sentinels, not the majority a failover needs`,
@@ -812,6 +797,46 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
         : [],
   },
   {
+    name: 'node-reservation',
+    check: ({ environment }) =>
+      environment.nodePools.flatMap((pool): ConfigurationProblem[] => {
+        const at = { environment: environment.name, subject: `node pool ${pool.name}` };
+        const { reserved, instance } = pool;
+        const problems: ConfigurationProblem[] = [];
+        const amounts: Array<[string, number, string]> = [
+          ['reserved.cpu', reserved.cpu.millicores, reserved.cpu.toQuantity()],
+          ['reserved.memory', reserved.memory.mebibytes, reserved.memory.toQuantity()],
+          ['reserved.evictionThreshold', reserved.evictionThreshold.mebibytes, reserved.evictionThreshold.toQuantity()],
+        ];
+        for (const [field, , value] of amounts.filter(([, a]) => !(Number.isFinite(a) && a >= 0))) {
+          problems.push({ ...at, field, value, problem: 'a reservation must be zero or more', fix: 'give what the kubelet reserves, e.g. eksReservation(instance)' });
+        }
+        if (problems.length > 0) return problems;
+        const allocatable = nodeAllocatable(pool);
+        if (allocatable.cpu.millicores <= 0 || allocatable.memory.mebibytes <= 0) {
+          const cpu = allocatable.cpu.millicores <= 0;
+          problems.push({
+            ...at, field: cpu ? 'reserved.cpu' : 'reserved.memory',
+            value: cpu ? `${reserved.cpu} of ${instance.cpu} CPU` : `${Memory.mebibytes(reserved.memory.mebibytes + reserved.evictionThreshold.mebibytes)} (with the eviction threshold${instance.hugepages2Mi ? ` and ${instance.hugepages2Mi} of hugepages` : ''}) of ${instance.memory}`,
+            problem: 'the reservation takes the whole node: nothing is left for pods',
+            fix: 'reserve less, or use a larger instance',
+          });
+        }
+        if (pool.pinned && !(reserved.cpu.isWholeCores && reserved.cpu.millicores >= 1000)) {
+          problems.push({
+            ...at, field: 'reserved.cpu', value: reserved.cpu.toQuantity(),
+            problem: 'the pool pins cores: the static CPU manager needs its reservation as whole CPUs (reservedSystemCPUs), at least one, or the kubelet does not start',
+            fix: `reserve whole CPUs, e.g. Cpu.cores(${Math.max(1, Math.ceil(reserved.cpu.millicores / 1000))})`,
+          });
+        }
+        const maxPods = pool.maxPods;
+        if (maxPods !== undefined && !(Number.isInteger(maxPods) && maxPods >= 1)) {
+          problems.push({ ...at, field: 'maxPods', value: String(maxPods), problem: 'must be a whole number of at least 1', fix: 'leave it unset (the kubelet\'s 110) or give the kubelet\'s maxPods' });
+        }
+        return problems;
+      }),
+  },
+  {
     name: 'pods-fit-a-node',
     check: (input) =>
       podDemands(input).flatMap((d): ConfigurationProblem[] => {
@@ -822,18 +847,19 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
             fix: `add a node pool with role 'general' to ${input.environment.name}`,
           }];
         }
-        const node = d.pool.instance;
-        const where = `the nodes of pool ${d.pool.name}`;
+        const pool = d.pool;
+        const room = nodeRoom(input.environment, pool);
+        const where = `each node of pool ${pool.name} offers pods`;
         const checks: Array<[boolean, string, string, string]> = [
-          [d.cpu.millicores > node.cpu.millicores, 'cpu', d.cpu.toQuantity(), `${where} have ${node.cpu} CPU`],
-          [d.memory.mebibytes > node.memory.mebibytes, 'memory', d.memory.toQuantity(), `${where} have ${node.memory}`],
-          [(d.hugepages?.mebibytes ?? 0) > (node.hugepages2Mi?.mebibytes ?? 0), 'hugepages2Mi', d.hugepages?.toQuantity() ?? '0', `${where} pre-allocate ${node.hugepages2Mi?.toQuantity() ?? 'no'} 2Mi hugepages`],
-          [d.gpus > (node.gpus ?? 0), 'gpu.count', String(d.gpus), `${where} have ${node.gpus ?? 0} GPUs`],
+          [d.cpu.millicores > room.cpu, 'cpu', d.cpu.toQuantity(), `${where} ${roomExplained(input.environment, pool, 'cpu')}`],
+          [d.memory.mebibytes > room.memory, 'memory', d.memory.toQuantity(), `${where} ${roomExplained(input.environment, pool, 'memory')}`],
+          [d.hugepages.mebibytes > room.hugepages, 'hugepages2Mi', d.hugepages.toQuantity(), `the nodes of pool ${pool.name} pre-allocate ${pool.instance.hugepages2Mi?.toQuantity() ?? 'no'} 2Mi hugepages`],
+          [d.gpus > room.gpus, 'gpu.count', String(d.gpus), `the nodes of pool ${pool.name} have ${room.gpus} GPUs`],
         ];
         return checks.filter(([fails]) => fails).map(([, field, value, have]) => ({
-          ...at, field: `resources.${field}`, value: `${value} per pod (as planned in ${input.environment.name})`,
+          ...at, field: `resources.${field}`, value: `${value} per pod (every container, as planned in ${input.environment.name})`,
           problem: `the pod can never be scheduled: ${have}`,
-          fix: `lower ${d.subject}'s ${field}, or give pool ${d.pool!.name} a larger instance`,
+          fix: `lower ${d.subject}'s ${field}, or give pool ${pool.name} a larger instance${field === 'cpu' || field === 'memory' ? ' or a smaller reservation' : ''}`,
         }));
       }),
   },
@@ -851,16 +877,38 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
           }];
         }
         const onPool = demands.filter((d) => d.pool?.name === pool.name);
-        const limit = nodeTotals(pool, pool.maxNodes);
-        const atRest = shortfall(totals(onPool.map((d) => ({ demand: d, count: d.replicas }))), limit);
-        const atMax = shortfall(totals(onPool.map((d) => ({ demand: d, count: d.maxReplicas }))), limit);
+        const limit = timesRoom(nodeRoom(input.environment, pool), pool.maxNodes);
+        const atRest = shortfall(sumRooms(onPool.map((d) => timesRoom(podRoom(d), d.replicas))), limit);
+        const atMax = shortfall(sumRooms(onPool.map((d) => timesRoom(podRoom(d), d.maxReplicas))), limit);
         const missing = atRest ? `at rest its pods need ${atRest}` : atMax ? `at their autoscaling maximum its pods need ${atMax}` : undefined;
         return missing
           ? [{
             ...at, field: 'maxNodes', value: `${pool.maxNodes} nodes of ${pool.instance.cpu} CPU, ${pool.instance.memory}`,
-            problem: `the NodePool's limits are too small: ${missing}`, fix: `raise maxNodes, use a larger instance, or lower the maximum replicas of ${onPool.map((d) => d.subject).join(', ')}`,
+            problem: `the NodePool's limits are too small (counting each node's allocatable, not its capacity): ${missing}`,
+            fix: `raise maxNodes, use a larger instance, or lower the maximum replicas of ${onPool.map((d) => d.subject).join(', ')}`,
           }]
           : [];
+      });
+    },
+  },
+  {
+    name: 'pods-pack-onto-nodes-at-rest',
+    check: (input) => {
+      // CronJob pods come and go: Karpenter adds a node for a run when none has room.
+      const demands = packableDemands(input);
+      return input.environment.nodePools.flatMap((pool): ConfigurationProblem[] => {
+        const onPool = demands.filter((d) => d.pool?.name === pool.name);
+        const nodes = pool.zones.length * pool.nodesPerZone;
+        if (onPool.length === 0 || nodes === 0) return [];
+        const failure = packAtRest(input.environment, pool, onPool);
+        if (!failure) return [];
+        return [{
+          environment: input.environment.name, subject: `node pool ${pool.name}`, field: 'nodesPerZone',
+          value: `${pool.nodesPerZone} (${nodes} nodes at rest, each offering ${roomExplained(input.environment, pool, 'cpu')} and ${roomExplained(input.environment, pool, 'memory')})`,
+          problem: `the pods at rest do not fit onto the nodes at rest: ${failure.subject} found no node for replica ${failure.placed + 1} of ${failure.wanted} `
+            + `(${failure.wanted > 1 ? `spread evenly over zones, next in ${failure.zones.join(' or ')}` : 'any zone'}${onPool.find((d) => d.subject === failure.subject)?.hostNetwork ? ', one per node for its host port' : ''}; placed largest first)`,
+          fix: `raise nodesPerZone, use a larger instance, or lower the replicas or requests of ${onPool.map((d) => d.subject).join(', ')}`,
+        }];
       });
     },
   },
@@ -868,29 +916,69 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
     name: 'zone-loss-survivable',
     check: (input) => {
       if (!input.environment.survivesZoneLoss) return [];
-      const demands = podDemands(input).filter((d) => !d.batch);
+      const demands = packableDemands(input);
       return input.environment.nodePools.flatMap((pool): ConfigurationProblem[] => {
         const onPool = demands.filter((d) => d.pool?.name === pool.name);
-        if (onPool.length === 0) return [];
+        // A pool that does not hold its pods with every zone up is pods-pack-onto-nodes-at-rest's report.
+        if (onPool.length === 0 || packAtRest(input.environment, pool, onPool)) return [];
         const at = { environment: input.environment.name, subject: `node pool ${pool.name}`, field: 'zones' };
         const survivingNodes = (pool.zones.length - 1) * pool.nodesPerZone;
-        if (survivingNodes === 0) {
+        if (survivingNodes <= 0) {
           return [{
             ...at, value: JSON.stringify(pool.zones), problem: `the environment must survive a zone loss and every node of the pool is in one zone (${onPool.map((d) => d.subject).join(', ')} would stop)`,
             fix: 'add a zone to the pool',
           }];
         }
-        // A host-network engine needs a node per replica: one replica each is what a zone loss must leave.
-        const need = totals(onPool.map((d) => ({ demand: d, count: d.hostNetwork ? Math.min(d.replicas, 1) : d.replicas })));
-        const missing = shortfall(need, nodeTotals(pool, survivingNodes));
-        return missing
-          ? [{
-            ...at, value: `${pool.zones.length} zones × ${pool.nodesPerZone} nodes`,
-            problem: `the environment must survive a zone loss and after losing one zone the ${survivingNodes} nodes left cannot hold the pool's pods at rest: they need ${missing}`,
-            fix: 'raise nodesPerZone, add a zone, or use a larger instance',
-          }]
-          : [];
+        for (const lost of pool.zones) {
+          const left = pool.zones.filter((z) => z !== lost);
+          const groups: PackingGroup[] = onPool.map((d) => d.zonalVolume
+            // A member's volume stays in its zone: those in the lost zone are gone, the others cannot move.
+            ? { subject: d.subject, pod: podRoom(d), replicas: 0, boundZones: memberZones(d.replicas, pool.zones).filter((z) => z !== lost), onePerNode: d.hostNetwork }
+            // Engines keep no volume and are rescheduled in the zones left; a host-network engine needs one replica.
+            : { subject: d.subject, pod: podRoom(d), replicas: d.hostNetwork ? Math.min(d.replicas, 1) : d.replicas, onePerNode: d.hostNetwork });
+          const failure = packPods(poolNodes(input.environment, pool, left), groups);
+          if (failure) {
+            return [{
+              ...at, value: `${pool.zones.length} zones × ${pool.nodesPerZone} nodes`,
+              problem: `the environment must survive a zone loss and after losing ${lost} the ${survivingNodes} nodes left cannot hold the pool's pods at rest: `
+                + `${failure.subject} found no node for ${failure.placed + 1} of the ${failure.wanted} pods it needs there (data store members stay in their volume's zone; engines move)`,
+              fix: 'raise nodesPerZone, add a zone, or use a larger instance',
+            }];
+          }
+        }
+        return [];
       });
+    },
+  },
+  {
+    name: 'stores-survive-zone-loss',
+    check: ({ stores, environment }) => {
+      if (!environment.survivesZoneLoss) return [];
+      const problems: ConfigurationProblem[] = [];
+      for (const store of stores) {
+        const plan = planDataStore(store, environment);
+        const pool = plan.pool ?? poolForRole(environment, 'general');
+        const zones = pool?.zones.length ?? environment.zones.length;
+        // Spread with maxSkew 1: the fullest zone holds ceil(members / zones), and their volumes with them.
+        const lost = Math.ceil(plan.replicas / Math.max(1, zones));
+        const left = plan.replicas - lost;
+        const field = store.name === 'timescaledb' ? 'timescaledb.members' : store.name === 'redis' ? 'redis.members' : 'members';
+        const where = `${plan.replicas} member(s) over the ${zones} zone(s) of pool ${pool?.name ?? 'general'}`;
+        if (left < 1) {
+          problems.push({
+            environment: environment.name, subject: store.name, field, value: where,
+            problem: 'the environment must survive a zone loss, and losing the zone holding the member (its volume is zonal) leaves no member at all',
+            fix: `run a member per zone (${zones > 1 ? zones : 3}, on a pool spanning that many zones)`,
+          });
+        } else if (store.name === 'timescaledb' && environment.timescaledb.synchronousReplication && left < 2) {
+          problems.push({
+            environment: environment.name, subject: store.name, field, value: where,
+            problem: `the environment must survive a zone loss and replicates synchronously: losing the fullest zone (its ${lost} member(s) and their volumes) leaves ${left}, a primary with no replica to confirm commits, so acknowledged writes would again be lost with the next failure`,
+            fix: `run at least ${lost + 2} members over ${Math.max(zones, 3)} zones, or set synchronousReplication to false`,
+          });
+        }
+      }
+      return problems;
     },
   },
 ];

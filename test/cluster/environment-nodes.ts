@@ -1,12 +1,9 @@
 import { EnvironmentSpec, NodePoolSpec } from '../../src/environments/environment';
 import { GPU_RESOURCE, ZONE_LABEL, poolLabels, poolTaints } from '../../src/environments/node-pool-policy';
-import { Memory } from '../../src/model/quantities';
+import { nodeAllocatable } from '../../src/environments/node-allocatable';
 import { FakeNodeSpec } from './fake-nodes';
 
 export { ZONE_LABEL };
-
-/** Pods per node, the kubelet's default `maxPods`. */
-const MAX_PODS = 110;
 
 /**
  * The fake node for one node of `pool` in `zone`: what the kubelet, Karpenter's
@@ -15,31 +12,28 @@ const MAX_PODS = 110;
  *
  * - labels: zone, arch, and {@link poolLabels} (pool name, CPU manager policy, GPU labels);
  * - taints: {@link poolTaints};
- * - capacity: the instance's CPU, memory and pods, plus `nvidia.com/gpu` and
+ * - capacity: the instance's CPU, memory and the pool's pods, plus `nvidia.com/gpu` and
  *   `hugepages-2Mi` when the instance has them;
- * - allocatable: the capacity, except memory, from which pre-allocated
- *   hugepages are subtracted as a kubelet does. No kube/system reservation and
- *   no eviction threshold are subtracted: the environment model does not
- *   state them, so the fit checked here is an upper bound.
+ * - allocatable: {@link nodeAllocatable}, the same figures synthesis checks
+ *   capacity against: CPU less the pool's reservation, memory less the
+ *   reservation, the eviction threshold and pre-allocated hugepages. DaemonSet
+ *   pods of the manifests (the device plugin) are applied and take their room
+ *   as on a real node.
  */
 export function poolNode(pool: NodePoolSpec, zone: string, index: number): FakeNodeSpec {
   const { instance } = pool;
+  const allocatable = nodeAllocatable(pool);
   const extraResources: Record<string, string> = {};
-  let allocatableMemory = instance.memory;
-  if ((instance.gpus ?? 0) > 0) {
-    extraResources[GPU_RESOURCE] = String(instance.gpus);
-  }
-  if (instance.hugepages2Mi) {
-    extraResources['hugepages-2Mi'] = instance.hugepages2Mi.toQuantity();
-    allocatableMemory = Memory.mebibytes(instance.memory.mebibytes - instance.hugepages2Mi.mebibytes);
-  }
+  if (allocatable.gpus > 0) extraResources[GPU_RESOURCE] = String(allocatable.gpus);
+  if (allocatable.hugepages2Mi.mebibytes > 0) extraResources['hugepages-2Mi'] = allocatable.hugepages2Mi.toQuantity();
   return {
     name: `${pool.name}-${zone}-${index}`,
     cpu: instance.cpu.toQuantity(),
     memory: instance.memory.toQuantity(),
-    allocatableMemory: allocatableMemory.toQuantity(),
+    allocatableCpu: allocatable.cpu.toQuantity(),
+    allocatableMemory: allocatable.memory.toQuantity(),
     arch: instance.arch,
-    pods: MAX_PODS,
+    pods: allocatable.pods,
     extraResources,
     labels: { ...poolLabels(pool), [ZONE_LABEL]: zone },
     taints: poolTaints(pool),

@@ -17,6 +17,12 @@ export interface FakeNodeSpec {
    */
   readonly allocatableMemory?: string;
   /**
+   * Allocatable CPU, when less than the capacity: a kubelet subtracts
+   * kube-reserved and system-reserved CPU (or its reservedSystemCPUs).
+   * @default cpu
+   */
+  readonly allocatableCpu?: string;
+  /**
    * CPU architecture: the `kubernetes.io/arch` label and `status.nodeInfo.architecture`.
    * @default 'amd64'
    */
@@ -49,7 +55,7 @@ export interface FakeNodeSpec {
 export function fakeNode(spec: FakeNodeSpec): ManifestObject {
   const arch = spec.arch ?? 'amd64';
   const capacity = { cpu: spec.cpu, memory: spec.memory, pods: String(spec.pods ?? 110), ...spec.extraResources };
-  const allocatable = { ...capacity, memory: spec.allocatableMemory ?? spec.memory };
+  const allocatable = { ...capacity, cpu: spec.allocatableCpu ?? spec.cpu, memory: spec.allocatableMemory ?? spec.memory };
   return {
     apiVersion: 'v1',
     kind: 'Node',
