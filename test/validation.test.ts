@@ -265,6 +265,31 @@ const cases: Array<{
     expect: /\[prod\] frontend: engine\.json = src\/engines\/frontend\/engine\.json: out of step with the catalog.*Fix: run the generator/,
   },
   {
+    rule: 'node-pool-shape',
+    environment: withPool(PROD, 'gpu', { zones: [] }),
+    expect: /\[prod\] node pool gpu: zones = \[\]: the pool is in no zone, so it has no node\. Fix: list the zones its nodes are in/,
+  },
+  {
+    rule: 'node-pool-shape',
+    environment: withPool(PROD, 'general', { nodesPerZone: 4.5 }),
+    expect: /\[prod\] node pool general: nodesPerZone = 4\.5: must be a whole number of at least 0\. Fix: give the nodes each zone runs at rest/,
+  },
+  {
+    rule: 'node-pool-shape',
+    environment: withPool(PROD, 'latency', { instance: { ...PROD.nodePools[1].instance, hugepages2Mi: Memory.mebibytes(2047) } }),
+    expect: /\[prod\] node pool latency: instance\.hugepages2Mi = 2047Mi: pre-allocated 2Mi hugepages are a whole number of 2Mi pages\. Fix: use a whole number of pages, e\.g\. 2046Mi/,
+  },
+  {
+    rule: 'one-pool-per-role',
+    environment: { ...PROD, nodePools: [...PROD.nodePools, { ...PROD.nodePools[2], name: 'gpu-large' }] },
+    expect: /\[prod\] node pool gpu-large: role = "gpu": pool gpu already has this role; .*no pod would ever run here.*Fix: give gpu-large another role, or remove it and grow gpu/,
+  },
+  {
+    rule: 'external-namespaces',
+    environment: { ...PROD, ingressNamespace: 'nautilus-data' },
+    expect: /\[prod\] environment: ingressNamespace = "nautilus-data": one of the platform's own namespaces: .*ingress controller.*Fix: name the namespace the ingress controller runs in/,
+  },
+  {
     rule: 'node-reservation',
     environment: withPool(PROD, 'latency', { reserved: { ...PROD.nodePools[1].reserved, cpu: Cpu.millis(110) } }),
     expect: /\[prod\] node pool latency: reserved\.cpu = 110m: the pool pins cores: the static CPU manager needs its reservation as whole CPUs.*Fix: reserve whole CPUs, e\.g\. Cpu\.cores\(1\)/,
@@ -339,6 +364,17 @@ const cases: Array<{
     rule: 'redis-sentinel-quorum',
     environment: { ...PROD, redis: { members: 4, sentinel: PROD.redis.sentinel } },
     expect: /\[prod\] redis: redis\.members = 4: an even number of Sentinels.*Fix: use 5 members \(or 3\)/,
+  },
+  {
+    rule: 'redis-sentinel-quorum',
+    environment: { ...PROD, redis: { members: 3, sentinel: { ...PROD.redis.sentinel!, downAfterMilliseconds: 1500.5 } } },
+    expect: /\[prod\] redis: redis\.sentinel\.downAfterMilliseconds = 1500\.5: Sentinel reads whole milliseconds.*Fix: use 1501/,
+  },
+  {
+    // No node at rest: the pods at rest have nowhere to go.
+    rule: 'pods-pack-onto-nodes-at-rest',
+    environment: withPool(PROD, 'storage', { nodesPerZone: 0 }),
+    expect: /\[prod\] node pool storage: nodesPerZone = 0 \(0 nodes at rest, .*timescaledb found no node for replica 1 of 3/,
   },
   {
     rule: 'redis-survives-zone-loss',

@@ -11,6 +11,7 @@ import {
 } from '../model/domains';
 import { ConfigurationError, ConfigurationProblem } from '../model/errors';
 import { dnsLabelProblem } from '../model/kubernetes-names';
+import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES } from '../planning/namespaces';
 import { Cpu, Memory } from '../model/quantities';
 import {
   PackingGroup, PackingNode, PodDemand, memberZones, nodeDaemonSets, nodeRoom, packPods, podDemands as planPodDemands, podRoom, shortfall, sumRooms, timesRoom,
@@ -358,6 +359,11 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
         problems.push(report('members', String(members),
           'an even number of Sentinels (one per member): a partition into two halves leaves neither side the majority a failover needs',
           `use ${members + 1} members (or ${members - 1})`));
+      }
+      for (const field of ['downAfterMilliseconds', 'failoverTimeoutMilliseconds'] as const) {
+        if (!Number.isInteger(sentinel[field])) {
+          problems.push(report(`sentinel.${field}`, String(sentinel[field]), 'Sentinel reads whole milliseconds: a fraction is cut off without a word', `use ${Math.round(sentinel[field])}`));
+        }
       }
       if (!(sentinel.downAfterMilliseconds >= 100)) {
         problems.push(report('sentinel.downAfterMilliseconds', String(sentinel.downAfterMilliseconds), 'too short: a busy but healthy primary would be failed over',
@@ -797,6 +803,67 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
         : [],
   },
   {
+    name: 'node-pool-shape',
+    check: ({ environment }) =>
+      environment.nodePools.flatMap((pool): ConfigurationProblem[] => {
+        const report = (field: string, value: string, problem: string, fix: string): ConfigurationProblem =>
+          ({ environment: environment.name, subject: `node pool ${pool.name}`, field, value, problem, fix });
+        const problems: ConfigurationProblem[] = [];
+        if (pool.zones.length === 0) {
+          problems.push(report('zones', '[]', 'the pool is in no zone, so it has no node', `list the zones its nodes are in (of ${environment.zones.join(', ')})`));
+        }
+        const repeated = pool.zones.filter((z, i) => pool.zones.indexOf(z) !== i);
+        if (repeated.length > 0) {
+          problems.push(report('zones', JSON.stringify(pool.zones), `lists ${[...new Set(repeated)].join(', ')} more than once: the pool would be counted as having nodes and zones it does not`, 'list each zone once (raise nodesPerZone for more nodes)'));
+        }
+        const counts: Array<[string, number, number, string]> = [
+          ['nodesPerZone', pool.nodesPerZone, 0, 'give the nodes each zone runs at rest, e.g. 2'],
+          ['maxNodes', pool.maxNodes, 1, 'give the most nodes the pool may grow to (its Karpenter limit), e.g. 12'],
+          ['instance.gpus', pool.instance.gpus ?? 0, 0, 'give the whole GPUs each node has, or leave it unset'],
+        ];
+        for (const [field, value, min, fix] of counts) {
+          const problem = wholeNumberProblem(value, min);
+          if (problem) problems.push(report(field, String(value), problem, fix));
+        }
+        const { cpu, memory, hugepages2Mi } = pool.instance;
+        if (!(cpu.millicores > 0)) problems.push(report('instance.cpu', cpu.toQuantity(), 'a node has more than zero CPUs', 'give the instance type\'s vCPUs, e.g. Cpu.cores(8)'));
+        if (!(memory.mebibytes > 0)) problems.push(report('instance.memory', memory.toQuantity(), 'a node has more than zero memory', 'give the instance type\'s memory, e.g. Memory.gibibytes(32)'));
+        if (hugepages2Mi && (hugepages2Mi.mebibytes % 2 !== 0 || hugepages2Mi.mebibytes < 0 || hugepages2Mi.mebibytes >= memory.mebibytes)) {
+          problems.push(report('instance.hugepages2Mi', hugepages2Mi.toQuantity(),
+            hugepages2Mi.mebibytes % 2 !== 0 ? 'pre-allocated 2Mi hugepages are a whole number of 2Mi pages' : `must be zero or more and less than the node's ${memory} of memory`,
+            `use a whole number of pages, e.g. ${Memory.mebibytes(Math.max(0, Math.floor(hugepages2Mi.mebibytes / 2) * 2))}`));
+        }
+        return problems;
+      }),
+  },
+  {
+    name: 'one-pool-per-role',
+    check: ({ environment }) =>
+      environment.nodePools
+        .filter((pool) => poolForRole(environment, pool.role) !== pool)
+        .map((pool) => {
+          const first = poolForRole(environment, pool.role)!;
+          return {
+            environment: environment.name, subject: `node pool ${pool.name}`, field: 'role', value: JSON.stringify(pool.role),
+            problem: `pool ${first.name} already has this role; tiers and stores select their pool by role and take the first, so no pod would ever run here, yet its NodePool would be created`,
+            fix: `give ${pool.name} another role, or remove it and grow ${first.name} (nodesPerZone, maxNodes)`,
+          };
+        }),
+  },
+  {
+    name: 'external-namespaces',
+    check: ({ environment }) => {
+      const ours = [...Object.values(NAMESPACE_NAMES), DEVICE_PLUGIN_NAMESPACE];
+      return (['ingressNamespace', 'monitoringNamespace'] as const)
+        .filter((field) => ours.includes(environment[field]))
+        .map((field) => ({
+          environment: environment.name, subject: 'environment', field, value: JSON.stringify(environment[field]),
+          problem: `one of the platform's own namespaces: the network policies would admit every pod of it as if it were the ${field === 'ingressNamespace' ? 'ingress controller' : 'monitoring stack'}`,
+          fix: `name the namespace the ${field === 'ingressNamespace' ? 'ingress controller' : 'Prometheus'} runs in, e.g. "${field === 'ingressNamespace' ? 'ingress-nginx' : 'monitoring'}" (not ${ours.join(', ')})`,
+        }));
+    },
+  },
+  {
     name: 'node-reservation',
     check: ({ environment }) =>
       environment.nodePools.flatMap((pool): ConfigurationProblem[] => {
@@ -899,7 +966,8 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
       return input.environment.nodePools.flatMap((pool): ConfigurationProblem[] => {
         const onPool = demands.filter((d) => d.pool?.name === pool.name);
         const nodes = pool.zones.length * pool.nodesPerZone;
-        if (onPool.length === 0 || nodes === 0) return [];
+        // A pool with no node at rest cannot hold pods at rest either (the cluster tests have no Karpenter to add one).
+        if (onPool.length === 0 || pool.zones.length === 0 || !(Number.isInteger(pool.nodesPerZone) && pool.nodesPerZone >= 0)) return [];
         const failure = packAtRest(input.environment, pool, onPool);
         if (!failure) return [];
         return [{
