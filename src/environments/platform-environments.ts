@@ -136,8 +136,11 @@ export const PROD: EnvironmentSpec = {
   name: 'prod',
   zones: THREE_ZONES,
   nodePools: [
-    // Four per zone: the two zones left after losing one still hold the general tier at rest.
-    pool('general', 'general', THREE_ZONES, 4, GENERAL_WORKER, 30),
+    // Five per zone: the ten nodes left after losing a zone hold the general tier at rest. Four
+    // were enough against the nodes' capacity, not their allocatable: with the kubelet's
+    // reservation the eight left have 63 of the 8 × 8 CPUs for 49.5 requested, and the
+    // scheduler's spreading then leaves no node with room for a 3-CPU, 12Gi portfolio pod.
+    pool('general', 'general', THREE_ZONES, 5, GENERAL_WORKER, 30),
     // Three zones: each holds one Redis member (see staging); the tier's two replicas take two.
     pool('latency', 'latency', THREE_ZONES, 1, LATENCY_WORKER, 6),
     pool('gpu', 'gpu', THREE_ZONES, 1, GH200_WORKER, 6),
