@@ -121,15 +121,6 @@ export function shortfall(need: Room, have: Room): string | undefined {
   return undefined;
 }
 
-/**
- * The zone of each member of a store spread over `zones` (maxSkew 1, as the placement policy
- * spreads them): member i in zone i mod n. Which zone gets the extra members is the scheduler's
- * choice; callers that ask "what if a zone is lost" try every zone.
- */
-export function memberZones(replicas: number, zones: readonly string[]): string[] {
-  return Array.from({ length: replicas }, (_, i) => zones[i % zones.length]);
-}
-
 /** The pods of one workload to place: movable ones spread over zones, or ones bound to a zone by their volume. */
 export interface PackingGroup {
   readonly subject: string;
@@ -217,4 +208,40 @@ export function packPods(nodes: readonly PackingNode[], groups: readonly Packing
     }
   }
   return undefined;
+}
+
+/** One node as the scheduler sees it: its zone, its free room and the workloads with a pod on it. */
+export interface ScheduledNode {
+  readonly zone: string;
+  room: Room;
+  readonly pods: string[];
+}
+
+/**
+ * Places `count` more replicas of one workload the way kube-scheduler's default profile does:
+ * only in zones holding the fewest of its pods (topology spread, maxSkew 1, DoNotSchedule; over
+ * `zones`), never twice on a node for a host-port workload, and on the node with the most free
+ * room (the LeastAllocated score) — not the best fit, so room fragments as it does on a cluster.
+ * Pods already on `nodes` stay where they are. Mutates `nodes`.
+ *
+ * @returns how many of the replicas found a node.
+ */
+export function scheduleReplicas(nodes: ScheduledNode[], subject: string, pod: Room, count: number, zones: readonly string[], onePerNode: boolean): number {
+  const capacity = nodes[0]?.room ?? pod;
+  const freeShare = (n: ScheduledNode): number => n.room.cpu / Math.max(1, capacity.cpu) + n.room.memory / Math.max(1, capacity.memory);
+  for (let placed = 0; placed < count; placed++) {
+    const perZone = new Map(zones.map((z) => [z, nodes.filter((n) => n.zone === z).reduce((sum, n) => sum + n.pods.filter((p) => p === subject).length, 0)]));
+    const fewest = Math.min(...perZone.values());
+    const allowed = zones.filter((z) => perZone.get(z) === fewest);
+    const node = nodes
+      .filter((n) => allowed.includes(n.zone) && fits(pod, n.room) && !(onePerNode && n.pods.includes(subject)))
+      .sort((a, b) => freeShare(b) - freeShare(a))[0];
+    if (!node) return placed;
+    node.room = {
+      cpu: node.room.cpu - pod.cpu, memory: node.room.memory - pod.memory, hugepages: node.room.hugepages - pod.hugepages,
+      gpus: node.room.gpus - pod.gpus, pods: node.room.pods - pod.pods,
+    };
+    node.pods.push(subject);
+  }
+  return count;
 }

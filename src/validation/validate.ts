@@ -14,7 +14,7 @@ import { dnsLabelProblem } from '../model/kubernetes-names';
 import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES } from '../planning/namespaces';
 import { Cpu, Memory } from '../model/quantities';
 import {
-  PackingGroup, PackingNode, PodDemand, memberZones, nodeDaemonSets, nodeRoom, packPods, podDemands as planPodDemands, podRoom, shortfall, sumRooms, timesRoom,
+  PackingGroup, PackingNode, PodDemand, ScheduledNode, nodeDaemonSets, nodeRoom, packPods, podDemands as planPodDemands, podRoom, scheduleReplicas, shortfall, sumRooms, timesRoom,
 } from '../planning/capacity';
 import { enabledEngines, environmentPinsCores, isBatch, isService, planDataStore, planEngine } from '../planning/plan';
 
@@ -997,21 +997,31 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
             fix: 'add a zone to the pool',
           }];
         }
+        // The pool at rest as the scheduler fills it, in apply order (data stores, then engines):
+        // a pod that survives the loss stays where it is; only the lost zone's pods move.
+        const ordered = [...onPool.filter((d) => d.zonalVolume), ...onPool.filter((d) => !d.zonalVolume)];
+        const atRest: ScheduledNode[] = poolNodes(input.environment, pool, pool.zones).map((n) => ({ zone: n.zone, room: n.room, pods: [] }));
+        for (const d of ordered) scheduleReplicas(atRest, d.subject, podRoom(d), d.replicas, pool.zones, d.hostNetwork);
         for (const lost of pool.zones) {
           const left = pool.zones.filter((z) => z !== lost);
-          const groups: PackingGroup[] = onPool.map((d) => d.zonalVolume
-            // A member's volume stays in its zone: those in the lost zone are gone, the others cannot move.
-            ? { subject: d.subject, pod: podRoom(d), replicas: 0, boundZones: memberZones(d.replicas, pool.zones).filter((z) => z !== lost), onePerNode: d.hostNetwork }
-            // Engines keep no volume and are rescheduled in the zones left; a host-network engine needs one replica.
-            : { subject: d.subject, pod: podRoom(d), replicas: d.hostNetwork ? Math.min(d.replicas, 1) : d.replicas, onePerNode: d.hostNetwork });
-          const failure = packPods(poolNodes(input.environment, pool, left), groups);
-          if (failure) {
-            return [{
-              ...at, value: `${pool.zones.length} zones × ${pool.nodesPerZone} nodes`,
-              problem: `the environment must survive a zone loss and after losing ${lost} the ${survivingNodes} nodes left cannot hold the pool's pods at rest: `
-                + `${failure.subject} found no node for ${failure.placed + 1} of the ${failure.wanted} pods it needs there (data store members stay in their volume's zone; engines move)`,
-              fix: 'raise nodesPerZone, add a zone, or use a larger instance',
-            }];
+          const nodes = atRest.filter((n) => n.zone !== lost).map((n) => ({ zone: n.zone, room: { ...n.room }, pods: [...n.pods] }));
+          for (const d of ordered) {
+            // A store member's volume is zonal: the lost zone's members are gone with it, never rescheduled.
+            if (d.zonalVolume) continue;
+            const surviving = nodes.reduce((sum, n) => sum + n.pods.filter((p) => p === d.subject).length, 0);
+            // Engines keep no volume and come back in the zones left; a host-network engine needs one replica.
+            const wanted = d.hostNetwork ? Math.min(d.replicas, 1) : d.replicas;
+            const missing = Math.max(0, wanted - surviving);
+            const placed = scheduleReplicas(nodes, d.subject, podRoom(d), missing, left, d.hostNetwork);
+            if (placed < missing) {
+              return [{
+                ...at, value: `${pool.zones.length} zones × ${pool.nodesPerZone} nodes`,
+                problem: `the environment must survive a zone loss and after losing ${lost} the ${survivingNodes} nodes left cannot hold the pool's pods at rest: `
+                  + `${d.subject} needs ${missing} pod(s) moved there and the scheduler finds a node for ${placed} (surviving pods stay where they are, data store members stay in their volume's zone; `
+                  + 'each pod goes to the least allocated node, as kube-scheduler places them)',
+                fix: 'raise nodesPerZone, add a zone, or use a larger instance',
+              }];
+            }
           }
         }
         return [];
