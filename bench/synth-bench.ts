@@ -130,6 +130,9 @@ const COMMANDS: ReadonlyArray<readonly [string, string]> = [
   ['`npm run synth` (`node scripts/synth.js`: sources unchanged, compiled build reused)', 'npm run --silent synth'],
   ['`node scripts/synth.js` (the same without npm)', 'node scripts/synth.js'],
   ['`cdk8s synth` (the CLI running `node scripts/synth.js`)', 'node_modules/.bin/cdk8s synth'],
+  // What `npm run synth` was before the launcher and tsx: the cdk8s CLI running main.ts through
+  // ts-node. `cdk8s synth` pays the CLI's own start in both, so this is its like-for-like baseline.
+  ['before: `cdk8s synth` running `node -r ts-node/register main.ts` (the original `npm run synth`)', "node_modules/.bin/cdk8s synth --app 'node -r ts-node/register main.ts'"],
   ['before: `node --require tsx/cjs main.ts` (transpiled, no type check)', 'node --require tsx/cjs main.ts'],
   ['before: `cdk8s synth` running `node --require tsx/cjs main.ts`', "node_modules/.bin/cdk8s synth --app 'node --require tsx/cjs main.ts'"],
   ['`node -e "require(\'cdk8s\')"` (module load only)', 'node -e "require(\'cdk8s\')"'],
