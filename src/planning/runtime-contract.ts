@@ -62,7 +62,7 @@ export function engineContainerEnv(plan: EnginePlan, upstreams: readonly EngineP
     { name: RUNTIME_ENV.engine, value: plan.engine.name },
     { name: RUNTIME_ENV.environment, value: plan.environment.name },
     { name: RUNTIME_ENV.tier, value: plan.engine.tier.name },
-    { name: RUNTIME_ENV.cpuPinned, value: String(plan.pinned) },
+    { name: RUNTIME_ENV.pinned, value: String(plan.pinned) },
     // The grace period also covers the pre-stop pause; leave the runtime a margin to exit on its
     // own before the kubelet's SIGKILL.
     { name: RUNTIME_ENV.shutdownTimeoutSeconds, value: String(ENGINE_TERMINATION_GRACE_SECONDS - ENGINE_PRE_STOP_SECONDS - 5) },

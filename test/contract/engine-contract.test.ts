@@ -277,7 +277,7 @@ for (const { environment, workloads, missing } of environments) {
           expect(requests?.samples).toContainEqual({ name: 'nautilus_http_requests_total', labels: { path: liveness.path, status: '200' }, value: expect.any(Number) });
           expect(families.get('nautilus_http_request_duration_seconds')?.type).toBe('histogram');
           expect(families.get('nautilus_ready')?.samples[0]?.value).toBe(1);
-          const pinned = testEnv(workload)[RUNTIME_ENV.cpuPinned] === 'true';
+          const pinned = testEnv(workload)[RUNTIME_ENV.pinned] === 'true';
           expect(families.has('nautilus_cpu_set_size')).toBe(pinned);
         });
 
@@ -421,7 +421,7 @@ describe('graceful shutdown drains in-flight requests', () => {
       });
     `, { mode: 0o644 });
     const env = {
-      NAUTILUS_ENGINE: 'contract-fixture', NAUTILUS_ENVIRONMENT: 'test', NAUTILUS_TIER: 'edge', NAUTILUS_CPU_PINNED: 'false',
+      NAUTILUS_ENGINE: 'contract-fixture', NAUTILUS_ENVIRONMENT: 'test', NAUTILUS_TIER: 'edge', NAUTILUS_PINNED: 'false',
       NAUTILUS_SHUTDOWN_TIMEOUT_SECONDS: '10', NAUTILUS_LOG_FORMAT: 'json',
     };
     const process = new ManagedProcess('fixture', globalThis.process.execPath, [path.join(dir, 'main.js')], { env });

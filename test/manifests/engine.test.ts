@@ -145,7 +145,7 @@ describe('ultra-low-latency tier', () => {
       expect(pod.tolerations).toEqual([{ key: 'nautilus.io/dedicated', operator: 'Equal', value: 'latency', effect: 'NoSchedule' }]);
       expect(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions)
         .toContainEqual({ key: 'nautilus.io/node-pool', operator: 'In', values: ['latency'] });
-      expect(pod.containers[0].env).toContainEqual({ name: 'NAUTILUS_CPU_PINNED', value: 'true' });
+      expect(pod.containers[0].env).toContainEqual({ name: 'NAUTILUS_PINNED', value: 'true' });
       expect(has(objects, 'HorizontalPodAutoscaler', engine.name)).toBe(false);
       expect(find(objects, 'Deployment', engine.name).spec.strategy.rollingUpdate).toEqual({ maxSurge: 0, maxUnavailable: 1 });
     }
@@ -159,7 +159,7 @@ describe('ultra-low-latency tier', () => {
       expect(pod.containers[0].resources.requests['hugepages-2Mi']).toBeUndefined();
       expect(pod.affinity).toBeUndefined();
       expect(pod.tolerations).toBeUndefined();
-      expect(pod.containers[0].env).toContainEqual({ name: 'NAUTILUS_CPU_PINNED', value: 'false' });
+      expect(pod.containers[0].env).toContainEqual({ name: 'NAUTILUS_PINNED', value: 'false' });
     }
   });
 });

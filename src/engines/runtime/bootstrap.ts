@@ -62,8 +62,8 @@ export function bootstrap(rawDefinition: unknown, source: string): Bootstrapped 
   // Pinned engines report the cores they were given: proof that the static CPU manager did its
   // part, and the first thing to look at when latency regresses.
   let cpuSet: number[] | undefined;
-  metrics.gauge('nautilus_cpu_pinned', 'Whether the manifest asks for dedicated cores (1) or not (0).').set({}, config.cpuPinned ? 1 : 0);
-  if (config.cpuPinned) {
+  metrics.gauge('nautilus_pinned', 'Whether the manifest asks for dedicated cores (1) or not (0).').set({}, config.pinned ? 1 : 0);
+  if (config.pinned) {
     cpuSet = readAllowedCpus();
     const online = cpus().length;
     if (!cpuSet) {

@@ -44,7 +44,7 @@ export interface RuntimeConfig {
   readonly engine: string;
   readonly environment: string;
   readonly tier: string;
-  readonly cpuPinned: boolean;
+  readonly pinned: boolean;
   readonly shutdownTimeoutSeconds: number;
   readonly logFormat: LogFormat;
   /** Present when the engine declares the `redis` store. */
@@ -92,9 +92,9 @@ export function readConfig(definition: EngineDefinition, env: NodeJS.ProcessEnv)
   const environment = required(ENV.environment);
   const tier = required(ENV.tier);
 
-  const pinnedRaw = required(ENV.cpuPinned);
+  const pinnedRaw = required(ENV.pinned);
   if (pinnedRaw !== '' && pinnedRaw !== 'true' && pinnedRaw !== 'false') {
-    problems.push(`${ENV.cpuPinned} is ${JSON.stringify(pinnedRaw)}; expected "true" or "false"`);
+    problems.push(`${ENV.pinned} is ${JSON.stringify(pinnedRaw)}; expected "true" or "false"`);
   }
 
   const timeoutRaw = required(ENV.shutdownTimeoutSeconds);
@@ -175,7 +175,7 @@ export function readConfig(definition: EngineDefinition, env: NodeJS.ProcessEnv)
     engine,
     environment,
     tier,
-    cpuPinned: pinnedRaw === 'true',
+    pinned: pinnedRaw === 'true',
     shutdownTimeoutSeconds,
     logFormat: logFormatRaw as LogFormat,
     redis,

@@ -8,7 +8,7 @@ export const ENV = {
   engine: 'NAUTILUS_ENGINE',
   environment: 'NAUTILUS_ENVIRONMENT',
   tier: 'NAUTILUS_TIER',
-  cpuPinned: 'NAUTILUS_CPU_PINNED',
+  pinned: 'NAUTILUS_PINNED',
   shutdownTimeoutSeconds: 'NAUTILUS_SHUTDOWN_TIMEOUT_SECONDS',
   logFormat: 'NAUTILUS_LOG_FORMAT',
   redisHost: 'NAUTILUS_REDIS_HOST',
