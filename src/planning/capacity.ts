@@ -181,11 +181,13 @@ export function packPods(nodes: readonly PackingNode[], groups: readonly Packing
     const wanted = (group.boundZones?.length ?? 0) + group.replicas;
     let placed = 0;
     const place = (allowed: readonly string[]): boolean => {
-      // Best fit: the node the pod leaves least CPU free on, so large pods keep finding room.
-      const candidates = free
-        .filter((n) => allowed.includes(n.zone) && fits(group.pod, n.room) && !(group.onePerNode && n.subjects.has(group.subject)))
-        .sort((a, b) => (a.room.cpu - b.room.cpu) || (a.room.memory - b.room.memory));
-      const node = candidates[0];
+      // Best fit: the node the pod leaves least CPU free on, so large pods keep finding room. One
+      // pass keeping the first of equals (what a stable sort would put first): linear in the nodes.
+      let node: (typeof free)[number] | undefined;
+      for (const n of free) {
+        if (!allowed.includes(n.zone) || !fits(group.pod, n.room) || (group.onePerNode && n.subjects.has(group.subject))) continue;
+        if (!node || n.room.cpu < node.room.cpu || (n.room.cpu === node.room.cpu && n.room.memory < node.room.memory)) node = n;
+      }
       if (!node) return false;
       node.room = {
         cpu: node.room.cpu - group.pod.cpu, memory: node.room.memory - group.pod.memory, hugepages: node.room.hugepages - group.pod.hugepages,
@@ -222,21 +224,37 @@ export interface ScheduledNode {
  * only in zones holding the fewest of its pods (topology spread, maxSkew 1, DoNotSchedule; over
  * `zones`), never twice on a node for a host-port workload, and on the node with the most free
  * room (the LeastAllocated score) — not the best fit, so room fragments as it does on a cluster.
- * Pods already on `nodes` stay where they are. Mutates `nodes`.
+ * Pods already on `nodes` stay where they are. Mutates `nodes`. `podsPerZone`, when given, is how
+ * many pods of `subject` each zone already holds (saves counting them on every node).
  *
  * @returns how many of the replicas found a node.
  */
-export function scheduleReplicas(nodes: ScheduledNode[], subject: string, pod: Room, count: number, zones: readonly string[], onePerNode: boolean): number {
+export function scheduleReplicas(
+  nodes: ScheduledNode[], subject: string, pod: Room, count: number, zones: readonly string[], onePerNode: boolean,
+  podsPerZone?: ReadonlyMap<string, number>,
+): number {
   const capacity = nodes[0]?.room ?? pod;
   const freeShare = (n: ScheduledNode): number => n.room.cpu / Math.max(1, capacity.cpu) + n.room.memory / Math.max(1, capacity.memory);
+  // The workload's pods per zone, counted once and kept up to date as replicas are placed.
+  const perZone = new Map(zones.map((z) => [z, podsPerZone?.get(z) ?? 0]));
+  if (!podsPerZone) {
+    for (const n of nodes) {
+      if (perZone.has(n.zone)) perZone.set(n.zone, perZone.get(n.zone)! + n.pods.filter((p) => p === subject).length);
+    }
+  }
   for (let placed = 0; placed < count; placed++) {
-    const perZone = new Map(zones.map((z) => [z, nodes.filter((n) => n.zone === z).reduce((sum, n) => sum + n.pods.filter((p) => p === subject).length, 0)]));
     const fewest = Math.min(...perZone.values());
     const allowed = zones.filter((z) => perZone.get(z) === fewest);
-    const node = nodes
-      .filter((n) => allowed.includes(n.zone) && fits(pod, n.room) && !(onePerNode && n.pods.includes(subject)))
-      .sort((a, b) => freeShare(b) - freeShare(a))[0];
+    // The node with the most free room; the first of equals, as a stable sort would give.
+    let node: ScheduledNode | undefined;
+    let best = -Infinity;
+    for (const n of nodes) {
+      if (!allowed.includes(n.zone) || !fits(pod, n.room) || (onePerNode && n.pods.includes(subject))) continue;
+      const share = freeShare(n);
+      if (share > best) { node = n; best = share; }
+    }
     if (!node) return placed;
+    perZone.set(node.zone, perZone.get(node.zone)! + 1);
     node.room = {
       cpu: node.room.cpu - pod.cpu, memory: node.room.memory - pod.memory, hugepages: node.room.hugepages - pod.hugepages,
       gpus: node.room.gpus - pod.gpus, pods: node.room.pods - pod.pods,

@@ -1005,14 +1005,23 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
         for (const lost of pool.zones) {
           const left = pool.zones.filter((z) => z !== lost);
           const nodes = atRest.filter((n) => n.zone !== lost).map((n) => ({ zone: n.zone, room: { ...n.room }, pods: [...n.pods] }));
+          // Surviving pods per workload and zone, counted once (linear in the pods, not per workload).
+          const survivors = new Map<string, Map<string, number>>();
+          for (const n of nodes) {
+            for (const p of n.pods) {
+              const zones = survivors.get(p) ?? survivors.set(p, new Map()).get(p)!;
+              zones.set(n.zone, (zones.get(n.zone) ?? 0) + 1);
+            }
+          }
           for (const d of ordered) {
             // A store member's volume is zonal: the lost zone's members are gone with it, never rescheduled.
             if (d.zonalVolume) continue;
-            const surviving = nodes.reduce((sum, n) => sum + n.pods.filter((p) => p === d.subject).length, 0);
+            const survivingPerZone = survivors.get(d.subject) ?? new Map<string, number>();
+            const surviving = [...survivingPerZone.values()].reduce((sum, count) => sum + count, 0);
             // Engines keep no volume and come back in the zones left; a host-network engine needs one replica.
             const wanted = d.hostNetwork ? Math.min(d.replicas, 1) : d.replicas;
             const missing = Math.max(0, wanted - surviving);
-            const placed = scheduleReplicas(nodes, d.subject, podRoom(d), missing, left, d.hostNetwork);
+            const placed = scheduleReplicas(nodes, d.subject, podRoom(d), missing, left, d.hostNetwork, survivingPerZone);
             if (placed < missing) {
               return [{
                 ...at, value: `${pool.zones.length} zones × ${pool.nodesPerZone} nodes`,
