@@ -2,7 +2,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  Container, DaemonSetSpec, KubeLimitRange, KubeNamespace, KubePriorityClass, KubeResourceQuota, KubeStorageClass, PodSecurityContext,
+  Container, DaemonSetSpec, KubeLimitRange, KubeNamespace, KubePriorityClass, KubeResourceQuota, KubeStorageClass,
   PodSpec, Quantity, SecurityContext,
 } from '../../imports/k8s';
 import {
@@ -17,7 +17,7 @@ import { imageVersion, mirroredImage } from '../model/domains';
 import { countQuantity, Cpu, Memory } from '../model/quantities';
 import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES, NAMESPACE_POD_SECURITY } from '../planning/namespaces';
 import { DataStorePlan, EnginePlan } from '../planning/plan';
-import { setField, withoutPlusWorkloadDefaults } from './escape-hatches';
+import { completePlatformPod, setField, withoutPlusWorkloadDefaults } from './escape-hatches';
 import { componentLabels, selectorLabels } from './labels';
 import { TAINT_EFFECTS } from './scheduling';
 import { DATA_PRIORITY_CLASS } from './stateful-store';
@@ -223,12 +223,10 @@ export class ClusterFoundation extends Construct {
     const container = `${spec}/containers/0`;
     // cdk8s-plus-27 has no updateStrategy for a DaemonSet.
     setField<DaemonSetSpec, 'updateStrategy'>(daemonSet, '/spec', 'updateStrategy', { type: 'RollingUpdate' });
-    // cdk8s-plus-27 has no priorityClassName.
-    setField<PodSpec, 'priorityClassName'>(daemonSet, spec, 'priorityClassName', 'system-node-critical');
+    completePlatformPod(daemonSet, spec, { priorityClassName: 'system-node-critical' });
     // cdk8s-plus-27 has no nodeSelector (its node affinity is a different field): only GPU nodes.
     setField<PodSpec, 'nodeSelector'>(daemonSet, spec, 'nodeSelector', { [GPU_PRESENT_LABEL]: 'true' });
-    // cdk8s-plus-27's security contexts have no seccompProfile.
-    setField<PodSecurityContext, 'seccompProfile'>(daemonSet, `${spec}/securityContext`, 'seccompProfile', { type: 'RuntimeDefault' });
+    // cdk8s-plus-27's container security context has no seccompProfile either.
     setField<SecurityContext, 'seccompProfile'>(daemonSet, `${container}/securityContext`, 'seccompProfile', { type: 'RuntimeDefault' });
     // cdk8s-plus-27 writes capabilities with a CAP_ prefix; Kubernetes and the linters use bare names.
     setField<SecurityContext, 'capabilities'>(daemonSet, `${container}/securityContext`, 'capabilities', { drop: ['ALL'] });

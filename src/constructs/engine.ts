@@ -3,7 +3,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   Container, DeploymentSpec, IntOrString, JobTemplateSpec, KubePodDisruptionBudget,
-  MetricTargetV2, PodSecurityContext, PodSpec, Probe, Quantity, SecurityContext, ServicePort, Volume, VolumeMount,
+  MetricTargetV2, Probe, Quantity, SecurityContext, ServicePort, Volume, VolumeMount,
 } from '../../imports/k8s';
 import { ServiceMonitor } from '../../imports/monitoring.coreos.com';
 import { GPU_RESOURCE } from '../environments/node-pool-policy';
@@ -11,7 +11,7 @@ import { countQuantity } from '../model/quantities';
 import { REQUESTS_PER_SECOND } from '../planning/monitoring';
 import { DataStorePlan, EnginePlan, isBatch, isService } from '../planning/plan';
 import { ENGINE_PRE_STOP_SECONDS, ENGINE_TERMINATION_GRACE_SECONDS, ENGINE_UID, engineContainerEnv } from '../planning/runtime-contract';
-import { appendItem, service, setField, withoutPlusWorkloadDefaults } from './escape-hatches';
+import { appendItem, completePlatformPod, service, setField, withoutPlusWorkloadDefaults } from './escape-hatches';
 import { envVariables } from './l1-to-plus';
 import { componentLabels, selectorLabels } from './labels';
 import { schedule } from './scheduling';
@@ -227,12 +227,8 @@ export class Engine extends Construct {
     const spec = `${template}/spec`;
     const container = `${spec}/containers/0`;
     withoutPlusWorkloadDefaults(workload, template, { hostNetwork: plan.hostNetwork, minReadySeconds: workload instanceof kplus.Deployment });
-    // cdk8s-plus-27 has no priorityClassName.
-    setField<PodSpec, 'priorityClassName'>(workload, spec, 'priorityClassName', engine.tier.priorityClassName);
-    // cdk8s-plus-27 has no enableServiceLinks: engines find peers by DNS, not by injected variables.
-    setField<PodSpec, 'enableServiceLinks'>(workload, spec, 'enableServiceLinks', false);
-    // cdk8s-plus-27's pod security context has no seccompProfile.
-    setField<PodSecurityContext, 'seccompProfile'>(workload, `${spec}/securityContext`, 'seccompProfile', { type: 'RuntimeDefault' });
+    // Engines find peers by DNS, not by injected service-link variables.
+    completePlatformPod(workload, spec, { priorityClassName: engine.tier.priorityClassName, enableServiceLinks: false });
 
     const limits: Record<string, Quantity> = { memory: Quantity.fromString(plan.memoryLimit.toQuantity()) };
     const requests: Record<string, Quantity> = {

@@ -1,7 +1,7 @@
 import { ApiObject, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
-import { ServiceSpec } from '../../imports/k8s';
+import { PodSecurityContext, PodSpec, ServiceSpec } from '../../imports/k8s';
 
 /**
  * Typed escape hatches for what cdk8s-plus-27 does not model. Every call site says, in a comment,
@@ -57,6 +57,19 @@ export function service(scope: Construct, id: string, props: kplus.ServiceProps)
 /** Appends `item` to the list at `path` (a JSON pointer into the L1 props) of the API object behind `resource`. */
 export function appendItem<T>(resource: IConstruct, path: string, item: T): void {
   ApiObject.of(resource).addJsonPatch(JsonPatch.add(`${path}/-`, sorted(item)));
+}
+
+/**
+ * What cdk8s-plus-27's pod spec (at `spec`, a JSON pointer) lacks that every platform pod states:
+ * its priority class (cdk8s-plus-27 has no priorityClassName), the RuntimeDefault seccomp profile
+ * (its pod security context has none) and, where given, `enableServiceLinks` (it has none).
+ */
+export function completePlatformPod(
+  workload: IConstruct, spec: string, fields: { readonly priorityClassName: string; readonly enableServiceLinks?: boolean },
+): void {
+  setField<PodSpec, 'priorityClassName'>(workload, spec, 'priorityClassName', fields.priorityClassName);
+  if (fields.enableServiceLinks !== undefined) setField<PodSpec, 'enableServiceLinks'>(workload, spec, 'enableServiceLinks', fields.enableServiceLinks);
+  setField<PodSecurityContext, 'seccompProfile'>(workload, `${spec}/securityContext`, 'seccompProfile', { type: 'RuntimeDefault' });
 }
 
 /** The label cdk8s-plus-27 adds to every workload's pods to select them by construct address. */

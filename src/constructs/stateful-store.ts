@@ -3,13 +3,13 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  Container, EmptyDirVolumeSource, IntOrString, KubePodDisruptionBudget, PodSecurityContext, PodSpec, Quantity, ResourceRequirements,
+  Container, EmptyDirVolumeSource, IntOrString, KubePodDisruptionBudget, Quantity, ResourceRequirements,
   SecurityContext, ServiceSpec, StatefulSetSpec,
 } from '../../imports/k8s';
 import { imageVersion, mirroredImage } from '../model/domains';
 import { Cpu, Memory } from '../model/quantities';
 import { DataStorePlan } from '../planning/plan';
-import { ADDRESS_LABEL, removeField, service, setField, withoutPlusWorkloadDefaults } from './escape-hatches';
+import { ADDRESS_LABEL, completePlatformPod, removeField, service, setField, withoutPlusWorkloadDefaults } from './escape-hatches';
 import { envVariables, handler, probe } from './l1-to-plus';
 import { componentLabels, selectorLabels } from './labels';
 import { schedule } from './scheduling';
@@ -261,12 +261,8 @@ export class StatefulStore extends Construct {
     // cdk8s-plus-27 selects the StatefulSet's pods for its Service by the construct-address label
     // it adds; the headless Service keeps selecting by the store's own labels.
     removeField<Record<string, string>>(headless, '/spec/selector', ADDRESS_LABEL);
-    // cdk8s-plus-27 has no priorityClassName.
-    setField<PodSpec, 'priorityClassName'>(statefulSet, spec, 'priorityClassName', DATA_PRIORITY_CLASS);
-    // cdk8s-plus-27 has no enableServiceLinks: clients find the stores by DNS.
-    setField<PodSpec, 'enableServiceLinks'>(statefulSet, spec, 'enableServiceLinks', false);
-    // cdk8s-plus-27's pod security context has no seccompProfile.
-    setField<PodSecurityContext, 'seccompProfile'>(statefulSet, `${spec}/securityContext`, 'seccompProfile', { type: 'RuntimeDefault' });
+    // Clients find the stores by DNS, not by injected service-link variables.
+    completePlatformPod(statefulSet, spec, { priorityClassName: DATA_PRIORITY_CLASS, enableServiceLinks: false });
     resources.forEach((requirements, index) => {
       // cdk8s-plus-27 writes memory in Mi, which the API server stores in its own units (1024Mi as 1Gi).
       setField<Container, 'resources'>(statefulSet, `${spec}/containers/${index}`, 'resources', requirements);
