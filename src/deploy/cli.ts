@@ -206,7 +206,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return 130;
     }
     if (!waited.ok) {
-      const details = waited.notReady.map((w) => `  - ${w.object}: ${w.detail}${w.events.map((e) => `\n      ${e}`).join('')}`).join('\n');
+      const details = waited.notReady.map((w) => `  - ${w.object}: ${w.detail}${[...w.events, ...w.containers].map((e) => `\n      ${e}`).join('')}`).join('\n');
       io.stderr(waited.failed
         ? `deploy ${environment}: ${waited.notReady.filter((w) => w.failed).length} workload(s) failed, which waiting will not change; not ready:\n${details}\n`
         : `deploy ${environment}: ${waited.notReady.length} workload(s) did not become ready within ${timeoutSeconds} s:\n${details}\n`);

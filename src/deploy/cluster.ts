@@ -158,6 +158,22 @@ export class Cluster {
     return (await this.core.listNamespacedPod({ namespace })).items;
   }
 
+  /**
+   * The last lines a container wrote, through the kubelet; `previous` reads the run before the
+   * current one (what a crash-looping container said before it died). Empty when there is none.
+   */
+  public async containerLog(namespace: string, pod: string, container: string, previous: boolean, tailLines: number): Promise<string[]> {
+    try {
+      const text = String(await this.core.readNamespacedPodLog({ namespace, name: pod, container, previous, tailLines }));
+      // The kubelet answers a log it no longer has with this sentence rather than an error.
+      if (text.startsWith('unable to retrieve container logs')) return [];
+      return text.split('\n').filter((line) => line.trim() !== '');
+    } catch {
+      // No previous run, a container not started yet, or a node that does not serve logs.
+      return [];
+    }
+  }
+
   /** Jobs of a namespace, as plain JSON (timestamps as the server wrote them). */
   public async jobs(namespace: string): Promise<KubeObject[]> {
     const list = await this.batch.listNamespacedJob({ namespace });

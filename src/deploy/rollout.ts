@@ -122,7 +122,14 @@ export interface WaitResult {
   readonly interrupted: boolean;
   /** Stopped because a workload failed (it will not get there by waiting), before the timeout. */
   readonly failed: boolean;
-  readonly notReady: readonly { readonly object: string; readonly detail: string; readonly failed: boolean; readonly events: readonly string[] }[];
+  readonly notReady: readonly {
+    readonly object: string;
+    readonly detail: string;
+    readonly failed: boolean;
+    readonly events: readonly string[];
+    /** Each container of its pods that is not ready: the kubelet's reason, restarts, and its last log lines. */
+    readonly containers: readonly string[];
+  }[];
 }
 
 /**
@@ -147,6 +154,7 @@ export async function waitForRollout(cluster: Cluster, workloads: readonly KubeO
         detail: s.state.detail,
         failed: s.state.failed,
         events: await lastEvents(cluster, s.workload),
+        containers: await containerReports(cluster, s.workload),
       })));
       return { ok: false, interrupted, failed, notReady };
     }
@@ -184,4 +192,42 @@ export async function lastEvents(cluster: Cluster, workload: KubeObject, count =
     .sort((a, b) => time(a) - time(b))
     .slice(-count)
     .map((event) => `${event.type ?? ''} ${event.reason ?? ''} ${event.involvedObject.kind}/${event.involvedObject.name}: ${event.message ?? ''}`.trim());
+}
+
+/** Log lines quoted per container that is not ready: enough for a Node.js stack trace's message. */
+const LOG_LINES = 20;
+
+/**
+ * What the kubelet says about each container of a workload's pods that is not ready: waiting
+ * (`CrashLoopBackOff`, `ImagePullBackOff`, `CreateContainerConfigError` with its message) or
+ * running unready, how often it restarted and how its last run ended, then the last lines it
+ * wrote (those of the run that died, for a container that restarted). The events say that a
+ * container is failing; these lines say why.
+ */
+export async function containerReports(cluster: Cluster, workload: KubeObject): Promise<string[]> {
+  const namespace = workload.metadata.namespace;
+  if (!namespace) return [];
+  const pattern = podNamePattern(workload);
+  const pods = (await cluster.pods(namespace)).filter((pod) => pattern.test(pod.metadata?.name ?? ''));
+  const reports: string[] = [];
+  for (const pod of pods) {
+    const podName = pod.metadata?.name ?? '';
+    for (const status of pod.status?.containerStatuses ?? []) {
+      if (status.ready) continue;
+      const waiting = status.state?.waiting;
+      const state = waiting
+        ? `waiting: ${waiting.reason ?? 'unknown'}${waiting.message ? ` (${waiting.message})` : ''}`
+        : status.state?.running ? 'running, not ready' : `terminated: ${status.state?.terminated?.reason ?? 'unknown'}`;
+      const last = status.lastState?.terminated;
+      const lastRun = last ? `; last run ended ${last.reason ?? ''} with exit code ${last.exitCode}` : '';
+      reports.push(`pod/${podName} container ${status.name}: ${state}, ${status.restartCount} restart(s)${lastRun}`);
+      // Between two restarts the run that died is the current one; during the back-off it is the
+      // previous one. Whichever has no log (already removed), the other is asked.
+      const deadRunIsCurrent = status.state?.terminated !== undefined || status.restartCount === 0;
+      let lines = await cluster.containerLog(namespace, podName, status.name, !deadRunIsCurrent, LOG_LINES);
+      if (lines.length === 0 && status.restartCount > 0) lines = await cluster.containerLog(namespace, podName, status.name, deadRunIsCurrent, LOG_LINES);
+      reports.push(...lines.map((line) => `  | ${line}`));
+    }
+  }
+  return reports;
 }

@@ -163,8 +163,12 @@ export interface EnvironmentSpec {
   readonly nodePools: readonly NodePoolSpec[];
   /** Replica counts relative to production. */
   readonly replicas: ReplicaPolicy;
-  /** Factor applied to production CPU and memory of engines that do not pin cores. */
-  readonly resourceScale: number;
+  /**
+   * Factor applied to production CPU and memory requests of engines that do not pin cores, and
+   * of the data stores: one factor for both, or one each (a small machine may fit the CPU of a
+   * scaled-down platform long before it would fit a process in the same share of its memory).
+   */
+  readonly resourceScale: number | ResourceScale;
   /** Whether HorizontalPodAutoscalers are created for tiers that allow them. */
   readonly autoscaling: boolean;
   /** Registry and path prefix of engine images, e.g. `registry.example/nautilus`. */
@@ -215,4 +219,18 @@ export interface EnvironmentSpec {
 /** The pool tiers of role `role` are scheduled onto, if the environment has one. */
 export function poolForRole(environment: EnvironmentSpec, role: NodePoolRole): NodePoolSpec | undefined {
   return environment.nodePools.find((p) => p.role === role);
+}
+
+/** Separate production-relative factors for CPU and for memory. */
+export interface ResourceScale {
+  /** Factor on CPU requests (and limits). */
+  readonly cpu: number;
+  /** Factor on memory requests and limits. */
+  readonly memory: number;
+}
+
+/** The environment's CPU and memory factors, whichever way it states them. */
+export function resourceScaleOf(environment: Pick<EnvironmentSpec, 'resourceScale'>): ResourceScale {
+  const scale = environment.resourceScale;
+  return typeof scale === 'number' ? { cpu: scale, memory: scale } : scale;
 }

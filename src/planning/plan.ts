@@ -1,7 +1,7 @@
 import { TierRuntimePolicy } from '../catalog/tier';
 import { DataStoreSpec, REDIS_SENTINEL } from '../catalog/data-stores';
 import { BatchWorkload, EngineSpec, ServiceWorkload } from '../catalog/engine-spec';
-import { EnvironmentSpec, NodePoolSpec, SentinelSettings, poolForRole } from '../environments/environment';
+import { EnvironmentSpec, NodePoolSpec, SentinelSettings, poolForRole, resourceScaleOf } from '../environments/environment';
 import { Cpu, Memory } from '../model/quantities';
 import { NAMESPACE_NAMES } from './namespaces';
 import { StoreMonitoringPlan, planStoreMonitoring } from './store-monitoring';
@@ -120,12 +120,11 @@ export function planEngine(engine: EngineSpec, environment: EnvironmentSpec): En
   const tierPool = poolForRole(environment, tier.nodePoolRole);
   const pinned = tier.pinned && environmentPinsCores(environment);
   // Pinned engines keep their production budget everywhere they are pinned: a core is a core.
-  const scale = pinned ? 1 : environment.resourceScale;
-  const scaled = <T extends Scalable<T>>(amount: T): T => scaleBy(amount, scale);
-  const cpu = scaled(engine.resources.cpu);
-  const memory = scaled(engine.resources.memory);
+  const scale = pinned ? { cpu: 1, memory: 1 } : resourceScaleOf(environment);
+  const cpu = scaleBy(engine.resources.cpu, scale.cpu);
+  const memory = scaleBy(engine.resources.memory, scale.memory);
   // Guaranteed pods need limit == request; the others may burst up to their own limit.
-  const memoryLimit = tier.pinned ? memory : scaled(engine.resources.memoryLimit ?? engine.resources.memory);
+  const memoryLimit = tier.pinned ? memory : scaleBy(engine.resources.memoryLimit ?? engine.resources.memory, scale.memory);
   const hugepages = tier.hugepages && tierPool?.instance.hugepages2Mi ? engine.resources.hugepages2Mi : undefined;
   const gpuPool = poolForRole(environment, 'gpu');
   const gpus = engine.resources.gpu && gpuPool ? engine.resources.gpu.count : 0;
@@ -176,10 +175,10 @@ export function redisSentinel(environment: EnvironmentSpec): SentinelSettings | 
 
 /** Resolves a data store against an environment. */
 export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec): DataStorePlan {
-  const scale = environment.resourceScale;
+  const scale = resourceScaleOf(environment);
   // A store the latency tier reads on every request is pinned beside it where cores are pinned.
   const pinned = store.pinnedCpu !== undefined && environmentPinsCores(environment);
-  const cpu = pinned ? store.pinnedCpu! : scaleBy(store.cpu, scale);
+  const cpu = pinned ? store.pinnedCpu! : scaleBy(store.cpu, scale.cpu);
   const sentinel = store.name === 'redis' ? redisSentinel(environment) : undefined;
   const replicas = store.name === 'redis' ? environment.redis.members : store.name === 'timescaledb' ? environment.timescaledb.members : 1;
   return {
@@ -190,7 +189,7 @@ export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec
     cpuRequest: cpu,
     cpuLimit: pinned ? cpu : undefined,
     pinned,
-    memory: scaleBy(store.memory, scale),
+    memory: scaleBy(store.memory, scale.memory),
     storage: scaleBy(store.storage, environment.storageScale),
     storageClassName: environment.storageClassFor[store.storageTier],
     pool: poolForRole(environment, pinned ? 'latency' : 'storage'),

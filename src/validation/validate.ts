@@ -631,7 +631,12 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
   {
     name: 'environment-scales',
     check: ({ environment }) =>
-      ([['resourceScale', environment.resourceScale], ['storageScale', environment.storageScale]] as const)
+      ([
+        ...(typeof environment.resourceScale === 'number'
+          ? [['resourceScale', environment.resourceScale]] as const
+          : [['resourceScale.cpu', environment.resourceScale.cpu], ['resourceScale.memory', environment.resourceScale.memory]] as const),
+        ['storageScale', environment.storageScale],
+      ] as const)
         .filter(([, factor]) => !(Number.isFinite(factor) && factor > 0))
         .map(([field, factor]) => ({
           environment: environment.name, subject: 'environment', field, value: String(factor),

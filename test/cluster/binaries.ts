@@ -18,45 +18,46 @@ export const BUILD_SCRIPT = path.resolve(__dirname, '..', '..', 'scripts', 'cont
 /** Written by build.sh as the last step, so its presence means the cache is complete. */
 const STAMP_FILE = '.complete';
 
-/** The cache directory build.sh uses for the pinned versions (it may not exist yet). */
-export function controlPlaneCacheDir(): string {
-  const result = spawnSync('bash', [BUILD_SCRIPT, '--print-dir'], { encoding: 'utf8' });
-  if (result.status !== 0) {
-    throw new Error(`${BUILD_SCRIPT} --print-dir failed (exit ${result.status}): ${result.stderr}`);
-  }
-  return result.stdout.trim();
-}
-
 function layoutOf(dir: string): ControlPlaneBinaries {
   return { dir, binDir: path.join(dir, 'bin'), stagesDir: path.join(dir, 'stages') };
 }
 
-let pending: Promise<ControlPlaneBinaries> | undefined;
-
 /**
  * Returns the control-plane binaries, building them first with build.sh when the
- * cache is missing. A cold build compiles Kubernetes from source (tens of
+ * cache is missing. A cold build compiles Kubernetes from source (about five
  * minutes on 2 cores); its progress is streamed to stderr so a first `npm test`
  * does not look hung.
  */
 export function ensureControlPlaneBinaries(): Promise<ControlPlaneBinaries> {
-  const dir = controlPlaneCacheDir();
-  if (fs.existsSync(path.join(dir, STAMP_FILE))) {
-    return Promise.resolve(layoutOf(dir));
-  }
-  pending ??= new Promise<ControlPlaneBinaries>((resolve, reject) => {
-    process.stderr.write(`control-plane binaries missing from ${dir}; building them now (a cold build takes tens of minutes)\n`);
-    const child = spawn('bash', [BUILD_SCRIPT], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (code === 0 && fs.existsSync(path.join(dir, STAMP_FILE))) {
-        resolve(layoutOf(dir));
-      } else {
-        pending = undefined;
-        reject(new Error(`${BUILD_SCRIPT} failed (exit ${code ?? signal}); see its output above. Run it by hand to retry.`));
-      }
+  return ensureCachedBuild(BUILD_SCRIPT, 'control-plane binaries').then(layoutOf);
+}
+
+const pendingBuilds = new Map<string, Promise<string>>();
+
+/**
+ * Runs a cache-building script of the same contract as build.sh (`--print-dir` prints the cache
+ * directory; without arguments it builds what is missing, with progress on stderr, and writes
+ * `.complete` last) and resolves with the directory once it is complete.
+ */
+export function ensureCachedBuild(script: string, what: string): Promise<string> {
+  const printed = spawnSync('bash', [script, '--print-dir'], { encoding: 'utf8' });
+  if (printed.status !== 0) return Promise.reject(new Error(`${script} --print-dir failed (exit ${printed.status}): ${printed.stderr}`));
+  const dir = printed.stdout.trim();
+  if (fs.existsSync(path.join(dir, STAMP_FILE))) return Promise.resolve(dir);
+  let pendingBuild = pendingBuilds.get(script);
+  if (!pendingBuild) {
+    pendingBuild = new Promise<string>((resolve, reject) => {
+      process.stderr.write(`${what} missing from ${dir}; building them now\n`);
+      const child = spawn('bash', [script], { stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+      child.on('error', reject);
+      child.on('exit', (code, signal) => {
+        pendingBuilds.delete(script);
+        if (code === 0 && fs.existsSync(path.join(dir, STAMP_FILE))) resolve(dir);
+        else reject(new Error(`${script} failed (exit ${code ?? signal}); see its output above. Run it by hand to retry.`));
+      });
     });
-  });
-  return pending;
+    pendingBuilds.set(script, pendingBuild);
+  }
+  return pendingBuild;
 }

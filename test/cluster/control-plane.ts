@@ -59,6 +59,14 @@ export interface ControlPlaneOptions {
    * @default 15 (the upstream default)
    */
   readonly horizontalPodAutoscalerSyncPeriodSeconds?: number;
+  /**
+   * Address the API server binds to and advertises, instead of loopback: a real node's kubelet
+   * and its pods (in their own network namespaces) reach the API server there, and the
+   * `kubernetes` Service gets it as its endpoint (the lease endpoint reconciler runs). The address
+   * must already be assigned to an interface of this machine.
+   * @default 127.0.0.1, with no `kubernetes` Service endpoint
+   */
+  readonly apiServerAddress?: string;
 }
 
 /** One running component of the control plane. */
@@ -85,6 +93,14 @@ export interface ControlPlane {
   readonly processes: readonly ComponentProcess[];
   /** Directory with kubectl and the other binaries of this control plane. */
   readonly binDir: string;
+  /** The cluster CA's certificate file (what a kubelet's client CA and a kubeconfig trust). */
+  readonly caFile: string;
+  /**
+   * Issues a client certificate from the cluster CA and writes a kubeconfig for it, e.g. for a
+   * real kubelet (`system:node:<name>` in `system:nodes`) or kube-proxy (`system:kube-proxy`).
+   * @returns the kubeconfig's path
+   */
+  issueKubeconfig(user: string, commonName: string, organization?: string): string;
   /** Stops every component (process groups, SIGTERM then SIGKILL) and removes the work directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -126,7 +142,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
   const deadline = Date.now() + startTimeoutMs;
   try {
-    return await boot(binaries, workDir, processes, deadline, verbosity, options.keepWorkDir ?? false, options.horizontalPodAutoscalerSyncPeriodSeconds ?? 15);
+    return await boot(binaries, workDir, processes, deadline, verbosity, options.keepWorkDir ?? false,
+      options.horizontalPodAutoscalerSyncPeriodSeconds ?? 15, options.apiServerAddress);
   } catch (error) {
     // Tails first: stopping adds shutdown noise that hides the cause.
     const tails = processes.logTails();
@@ -148,11 +165,13 @@ async function boot(
   verbosity: number,
   keepWorkDir: boolean,
   hpaSyncPeriodSeconds: number,
+  apiServerAddress: string | undefined,
 ): Promise<ControlPlane> {
   const bin = (name: string) => path.join(binaries.binDir, name);
   const [etcdClientPort, etcdPeerPort, apiserverPort, controllerManagerPort, schedulerPort, kwokPort] = await freePorts(6);
-  const certs = generateCertificates(path.join(workDir, 'pki'));
-  const server = `https://127.0.0.1:${apiserverPort}`;
+  const pkiDir = path.join(workDir, 'pki');
+  const certs = generateCertificates(pkiDir, apiServerAddress);
+  const server = `https://${apiServerAddress ?? '127.0.0.1'}:${apiserverPort}`;
   const klog = [`--v=${verbosity}`];
   const waitFor = (what: string, check: () => Promise<boolean>) => processes.waitFor(what, check, deadline);
 
@@ -174,8 +193,8 @@ async function boot(
 
   processes.start('kube-apiserver', bin('kube-apiserver'), [
     `--etcd-servers=${etcdUrl}`,
-    '--bind-address=127.0.0.1',
-    '--advertise-address=127.0.0.1',
+    `--bind-address=${apiServerAddress ?? '127.0.0.1'}`,
+    `--advertise-address=${apiServerAddress ?? '127.0.0.1'}`,
     `--secure-port=${apiserverPort}`,
     `--cert-dir=${path.join(workDir, 'kube-apiserver')}`,
     `--tls-cert-file=${certs.apiserver.cert}`,
@@ -189,8 +208,14 @@ async function boot(
     // The default admission plugin set (it includes PodSecurity) is what we
     // want; NodeRestriction is the one a real cluster adds on top.
     '--enable-admission-plugins=NodeRestriction',
-    // There is no kube-proxy or real endpoint for the apiserver to advertise.
-    '--endpoint-reconciler-type=none',
+    // Without a real node there is no kube-proxy or reachable endpoint to advertise; with one,
+    // pods reach the API server through the `kubernetes` Service as in any cluster.
+    `--endpoint-reconciler-type=${apiServerAddress ? 'lease' : 'none'}`,
+    // Logs, exec and port-forward go through a real kubelet, which checks this certificate.
+    `--kubelet-client-certificate=${certs.kubeletClient.cert}`,
+    `--kubelet-client-key=${certs.kubeletClient.key}`,
+    // A node's name does not resolve here; its InternalIP (the kubelet's --node-ip) does.
+    '--kubelet-preferred-address-types=InternalIP,Hostname',
     // Like kubeadm: privileged pods are allowed and PodSecurity decides.
     '--allow-privileged=true',
     '--profiling=false',
@@ -276,6 +301,9 @@ async function boot(
     workDir,
     binDir: binaries.binDir,
     processes: processes.list(),
+    caFile: certs.ca.cert,
+    issueKubeconfig: (user, commonName, organization) => writeKubeconfig(workDir, user, server, certs.ca.cert,
+      issueCertificate(pkiDir, user, `${organization ? `/O=${organization}` : ''}/CN=${commonName}`, CLIENT_EXTENSIONS)),
     stop: async () => {
       await processes.stopAll();
       live.delete(processes);
@@ -474,44 +502,48 @@ interface Certificates {
   readonly controllerManager: CertificatePair;
   readonly scheduler: CertificatePair;
   readonly kwok: CertificatePair;
+  readonly kubeletClient: CertificatePair;
   readonly serviceAccount: { readonly privateKey: string; readonly publicKey: string };
 }
 
+function openssl(dir: string, ...args: string[]): void {
+  try {
+    execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
+    throw new Error(`openssl ${args.join(' ')} failed: ${stderr || String(error)}`);
+  }
+}
+
+const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+const VALIDITY = ['-days', '2'];
+const CLIENT_EXTENSIONS = ['keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth'];
+
+/** Issues a certificate signed by the CA in `dir` (ca.crt, ca.key). */
+function issueCertificate(dir: string, name: string, subject: string, extensions: readonly string[]): CertificatePair {
+  fs.writeFileSync(path.join(dir, `${name}.ext`), ['basicConstraints=critical,CA:FALSE', ...extensions].join('\n') + '\n');
+  openssl(dir, 'req', '-new', ...EC_KEY, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
+  openssl(
+    dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key',
+    '-set_serial', `0x${randomBytes(16).toString('hex')}`, ...VALIDITY, '-out', `${name}.crt`, '-extfile', `${name}.ext`,
+  );
+  return { cert: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`) };
+}
+
 /** A throw-away PKI: one CA, the serving certificate and a client certificate per component. */
-function generateCertificates(dir: string): Certificates {
+function generateCertificates(dir: string, apiServerAddress: string | undefined): Certificates {
   fs.mkdirSync(dir, { recursive: true });
-  const openssl = (...args: string[]) => {
-    try {
-      execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    } catch (error) {
-      const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
-      throw new Error(`openssl ${args.join(' ')} failed: ${stderr || String(error)}`);
-    }
-  };
-  const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  const days = ['-days', '2'];
+  openssl(dir, 'req', '-x509', ...EC_KEY, ...VALIDITY, '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=nautilus-test-ca');
+  const client = (name: string, subject: string) => issueCertificate(dir, name, subject, CLIENT_EXTENSIONS);
 
-  openssl('req', '-x509', ...ecKey, ...days, '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=nautilus-test-ca');
-  const issue = (name: string, subject: string, extensions: string[]): CertificatePair => {
-    fs.writeFileSync(path.join(dir, `${name}.ext`), ['basicConstraints=critical,CA:FALSE', ...extensions].join('\n') + '\n');
-    openssl('req', '-new', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
-    openssl(
-      'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key',
-      '-set_serial', `0x${randomBytes(16).toString('hex')}`, ...days, '-out', `${name}.crt`, '-extfile', `${name}.ext`,
-    );
-    return { cert: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`) };
-  };
-  const client = (name: string, subject: string) =>
-    issue(name, subject, ['keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth']);
-
-  const apiserver = issue('kube-apiserver', '/CN=kube-apiserver', [
+  const apiserver = issueCertificate(dir, 'kube-apiserver', '/CN=kube-apiserver', [
     'keyUsage=critical,digitalSignature,keyEncipherment',
     'extendedKeyUsage=serverAuth',
-    'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,' +
+    `subjectAltName=IP:127.0.0.1,IP:10.0.0.1,${apiServerAddress ? `IP:${apiServerAddress},` : ''}DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,` +
       'DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
   ]);
-  openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'service-account.key');
-  openssl('pkey', '-in', 'service-account.key', '-pubout', '-out', 'service-account.pub');
+  openssl(dir, 'genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'service-account.key');
+  openssl(dir, 'pkey', '-in', 'service-account.key', '-pubout', '-out', 'service-account.pub');
   return {
     ca: { cert: path.join(dir, 'ca.crt'), key: path.join(dir, 'ca.key') },
     apiserver,
@@ -521,6 +553,8 @@ function generateCertificates(dir: string): Certificates {
     // kwok writes node and pod status for arbitrary nodes; the Node authorizer
     // would confine a real kubelet to its own node, so kwok runs as an admin.
     kwok: client('kwok', '/O=system:masters/CN=kwok'),
+    // What the API server presents to kubelets (logs, exec); kubeadm's kube-apiserver-kubelet-client.
+    kubeletClient: client('kube-apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client'),
     serviceAccount: {
       privateKey: path.join(dir, 'service-account.key'),
       publicKey: path.join(dir, 'service-account.pub'),

@@ -1,10 +1,11 @@
+import * as fs from 'fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubeRequest } from './apply';
 
 /** Annotation the scheduler puts on a WaitForFirstConsumer claim once it has picked a node. */
 export const SELECTED_NODE_ANNOTATION = 'volume.kubernetes.io/selected-node';
 
-/** Where the fake local volumes claim to live on their node; nothing is ever written there. */
+/** Where the fake local volumes claim to live on a kwok node; nothing is ever written there. */
 const FAKE_VOLUME_ROOT = '/mnt/nautilus-test-volumes';
 
 /** A running {@link startVolumeBinder}. */
@@ -51,8 +52,11 @@ interface StorageClass {
  *   binding keeps every later pod of the claim on that node (as a zonal EBS
  *   volume keeps it in its zone);
  * - `Immediate`: at once, without node affinity.
+ *
+ * With `volumeRoot` (a real node's kubelet mounts the volumes) each volume is a directory made
+ * under it; without, the path is never touched (kwok runs no containers).
  */
-export function startVolumeBinder(kc: KubeConfig, intervalMs = 500): VolumeBinder {
+export function startVolumeBinder(kc: KubeConfig, intervalMs = 500, volumeRoot?: string): VolumeBinder {
   const created: string[] = [];
   const errors: string[] = [];
   const done = new Set<string>();
@@ -79,7 +83,9 @@ export function startVolumeBinder(kc: KubeConfig, intervalMs = 500): VolumeBinde
         continue;
       }
       const name = `pv-${claim.metadata.uid}`;
-      const volume = persistentVolume(name, claim, storageClass, waitForConsumer ? selectedNode : undefined);
+      const directory = `${volumeRoot ?? FAKE_VOLUME_ROOT}/${claim.metadata.uid}`;
+      if (volumeRoot) fs.mkdirSync(directory, { recursive: true });
+      const volume = persistentVolume(name, claim, storageClass, waitForConsumer ? selectedNode : undefined, directory);
       const response = await kubeRequest(kc, '/api/v1/persistentvolumes', {
         method: 'POST',
         body: JSON.stringify(volume),
@@ -121,7 +127,7 @@ export function startVolumeBinder(kc: KubeConfig, intervalMs = 500): VolumeBinde
   };
 }
 
-function persistentVolume(name: string, claim: Claim, storageClass: StorageClass, node: string | undefined): Record<string, unknown> {
+function persistentVolume(name: string, claim: Claim, storageClass: StorageClass, node: string | undefined, directory: string): Record<string, unknown> {
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolume',
@@ -139,12 +145,12 @@ function persistentVolume(name: string, claim: Claim, storageClass: StorageClass
       claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: claim.metadata.namespace, name: claim.metadata.name, uid: claim.metadata.uid },
       ...(node
         ? {
-            local: { path: `${FAKE_VOLUME_ROOT}/${claim.metadata.uid}` },
+            local: { path: directory },
             nodeAffinity: {
               required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [node] }] }] },
             },
           }
-        : { hostPath: { path: `${FAKE_VOLUME_ROOT}/${claim.metadata.uid}`, type: 'DirectoryOrCreate' } }),
+        : { hostPath: { path: directory, type: 'DirectoryOrCreate' } }),
     },
   };
 }

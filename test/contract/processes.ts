@@ -1,4 +1,6 @@
 import { ChildProcess, SpawnOptions, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
 import { createServer } from 'net';
 import { request } from 'http';
 
@@ -8,6 +10,17 @@ export class ManagedProcess {
   private output = '';
 
   constructor(public readonly label: string, command: string, args: readonly string[], options: SpawnOptions) {
+    if (options.uid !== undefined) {
+      // A process started as another user (the pod's uid) that cannot read what it runs exits at
+      // once, and the test would only see it never become ready: say why before starting it.
+      const unreadable = [command, ...args.filter((arg) => path.isAbsolute(arg) && fs.existsSync(arg)), ...(options.cwd ? [String(options.cwd)] : [])]
+        .map((file) => accessProblem(file, options.uid!, options.gid ?? options.uid!))
+        .find((problem) => problem !== undefined);
+      if (unreadable) {
+        throw new Error(`${label} runs as uid ${options.uid} (the pod's user), which ${unreadable}. ` +
+          'Fix: let other users enter and read the checkout (chmod o+rx on it and each directory above it; mktemp -d makes 0700 directories), or clone it under a directory they can enter');
+      }
+    }
     this.child = spawn(command, args, { ...options, stdio: ['pipe', 'pipe', 'pipe'] });
     LIVE.add(this);
     const keep = (chunk: Buffer) => {
@@ -136,4 +149,26 @@ export async function poll<T>(attempt: () => Promise<T | undefined>, deadline: n
     if (Date.now() >= deadline) return last;
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/**
+ * Why `uid`/`gid` could not read `file` (enter it, for a directory): the first directory on the
+ * way that it may not enter, or the file it may not read, with the mode and owner found there.
+ * Checks the permission bits as the kernel does for a user with no supplementary groups (and no
+ * capabilities); undefined when nothing is in the way.
+ */
+export function accessProblem(file: string, uid: number, gid: number): string | undefined {
+  const allowed = (stats: fs.Stats, bit: number) =>
+    (stats.uid === uid ? (stats.mode >> 6) & bit : stats.gid === gid ? (stats.mode >> 3) & bit : stats.mode & bit) !== 0;
+  const describe = (target: string, stats: fs.Stats) => `${target} (mode ${(stats.mode & 0o777).toString(8).padStart(3, '0')}, owner uid ${stats.uid} gid ${stats.gid})`;
+  const absolute = path.resolve(file);
+  const parts = absolute.split(path.sep).filter(Boolean);
+  for (let i = 0; i < parts.length; i++) {
+    const dir = path.sep + parts.slice(0, i).join(path.sep);
+    const stats = fs.statSync(dir);
+    if (!allowed(stats, 0o1)) return `cannot enter ${describe(dir, stats)} on the way to ${absolute}`;
+  }
+  const stats = fs.statSync(absolute);
+  if (stats.isDirectory()) return allowed(stats, 0o1) ? undefined : `cannot enter ${describe(absolute, stats)}`;
+  return allowed(stats, 0o4) ? undefined : `cannot read ${describe(absolute, stats)}`;
 }

@@ -1,0 +1,250 @@
+/**
+ * dev as real pods: every engine image built from src/engines with its committed Dockerfile, the
+ * stores from local stand-ins, deployed with `nautilus deploy` to a control plane with a real
+ * kubelet, containerd and runc, CNI bridge, kube-proxy and CoreDNS (see real-node.ts). Asserts
+ * that every pod runs and is Ready under the generated security context with the generated probes
+ * passing, that the engines reach their stores through the generated Service names and Secrets,
+ * that the processes are real, that `nautilus status` is healthy, that a broken image fails the
+ * deploy with the kubelet's reason and the container's last lines, and that the node leaves
+ * nothing behind.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as os from 'os';
+import * as path from 'path';
+import { CoreV1Api, V1Pod } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { platformCharts } from '../../charts/platform-charts';
+import { PLATFORM_DATA_STORES, REDIS_EXPORTER } from '../../src/catalog/data-stores';
+import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
+import { runCli } from '../../src/deploy/cli';
+import { poolLabels, poolTaints } from '../../src/environments/node-pool-policy';
+import { runImagesCli } from '../../src/images/cli';
+import { readEngineSources, readEngineTags } from '../../src/images/engine-sources';
+import { synthesizePlatform } from '../../src/synth/synthesize';
+import { applyManifests, ManifestObject } from './apply';
+import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
+import { RealNodeCluster, startRealNodeCluster } from './real-node';
+import { realNodeEnvironment } from './real-node-environment';
+import { startVolumeBinder, VolumeBinder } from './volume-binder';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const STAND_INS = path.join(ROOT, 'scripts', 'images', 'store-stand-ins.sh');
+const CONTAINERS_CONF = path.join(ROOT, 'scripts', 'images', 'containers.conf');
+/** The uid every engine image runs as (the Dockerfiles' USER, the manifests' runAsUser). */
+const ENGINE_UID = 10001;
+
+// Cold: the images (about 3 minutes), the stand-ins (about 1 minute); the node and the deploy
+// about 2 minutes more.
+jest.setTimeout(20 * 60_000);
+
+const environment = realNodeEnvironment();
+const pool = environment.nodePools[0];
+const NODE_NAME = `${pool.name}-${pool.zones[0]}-0`;
+let workDir: string;
+let distRoot: string;
+let cluster: RealNodeCluster | undefined;
+let binder: VolumeBinder | undefined;
+let images: string[];
+
+function cliIo() {
+  const out = { stdout: '', stderr: '' };
+  return {
+    out,
+    io: {
+      stdout: (text: string) => { out.stdout += text; },
+      stderr: (text: string) => { out.stderr += text; },
+      env: { ...process.env, KUBECONFIG: cluster!.controlPlane.kubeconfigPath },
+    },
+  };
+}
+
+function manifests(): ManifestObject[] {
+  const dir = path.join(distRoot, 'dist', 'dev');
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()
+    .flatMap((file) => parseAllDocuments(fs.readFileSync(path.join(dir, file), 'utf8')).map((d) => d.toJSON() as ManifestObject))
+    .filter((o) => o !== null);
+}
+
+/** Every container image the manifests reference. */
+function referencedImages(objects: readonly ManifestObject[]): string[] {
+  const found = new Set<string>();
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(visit);
+    else if (value && typeof value === 'object') {
+      for (const [key, child] of Object.entries(value)) {
+        if (key === 'image' && typeof child === 'string') found.add(child);
+        else visit(child);
+      }
+    }
+  };
+  objects.forEach(visit);
+  return [...found].sort();
+}
+
+async function platformPods(): Promise<V1Pod[]> {
+  const core = cluster!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+  const namespaces = ['nautilus-latency', 'nautilus-engines', 'nautilus-data'];
+  return (await Promise.all(namespaces.map(async (namespace) => (await core.listNamespacedPod({ namespace })).items))).flat();
+}
+
+function httpGet(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { timeout: 3000 }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => { body += chunk.toString(); });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    }).on('error', reject).on('timeout', function (this: http.ClientRequest) { this.destroy(new Error(`GET ${url} timed out`)); });
+  });
+}
+
+beforeAll(async () => {
+  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-real-node-test-'));
+  // Ctrl-C skips afterAll: the node cleans itself up, and so does this directory.
+  process.once('exit', () => fs.rmSync(workDir, { recursive: true, force: true }));
+  distRoot = path.join(workDir, 'synth');
+
+  // 1. The images: every engine of the catalog, and the stores' stand-ins.
+  const built = { stdout: '', stderr: '' };
+  const code = await runImagesCli(['--base-stand-in', '--environment', 'dev'], {
+    stdout: (t) => { built.stdout += t; }, stderr: (t) => { built.stderr += t; }, env: process.env,
+  });
+  if (code !== 0) throw new Error(`npm run images failed:\n${built.stdout}${built.stderr}`);
+  const standIns = spawnSync('bash', [STAND_INS,
+    '--redis', PLATFORM_DATA_STORES.redis.image, '--exporter', REDIS_EXPORTER.image, '--timescaledb', PLATFORM_DATA_STORES.timescaledb.image,
+  ], { encoding: 'utf8' });
+  if (standIns.status !== 0) throw new Error(`store stand-ins failed:\n${standIns.stderr}`);
+
+  // 2. dev, fitted to this machine through the environment API, synthesized as `npm run synth` does.
+  const names = PLATFORM_ENGINES.map((e) => e.name);
+  const tags = readEngineTags(ROOT, names);
+  if (Array.isArray(tags)) throw new Error(JSON.stringify(tags));
+  synthesizePlatform({
+    catalog: PLATFORM_ENGINES, stores: Object.values(PLATFORM_DATA_STORES), environments: [environment],
+    imageTags: tags, imageLock: {}, engineSources: readEngineSources(ROOT, names),
+  }, path.join(distRoot, 'dist'), platformCharts);
+  const objects = manifests();
+  images = referencedImages(objects);
+
+  // 3. The cluster: one real node with the pool's labels and taints, a provisioner stand-in
+  //    whose volumes are directories on the node, and what the platform expects installed.
+  cluster = await startRealNodeCluster({
+    name: NODE_NAME,
+    labels: { ...poolLabels(pool), 'topology.kubernetes.io/zone': pool.zones[0] },
+    taints: poolTaints(pool),
+    images,
+  });
+  const kc = cluster.controlPlane.kubeConfig;
+  binder = startVolumeBinder(kc, 500, path.join(cluster.node.workDir, 'volumes'));
+  const namespaces = objects.filter((o) => o.kind === 'Namespace');
+  const prerequisites = [...readCrds(), ...monitoringStackNamespace(), ...clusterProvidedStorageClasses(environment), ...namespaces,
+    ...credentialSecrets(namespaces.map((n) => n.metadata?.name ?? '').filter((n) => n.startsWith('nautilus-')))];
+  await applyManifests(kc, prerequisites, { fieldManager: 'nautilus-test-cluster' });
+});
+
+afterAll(async () => {
+  await binder?.stop();
+  await cluster?.stop();
+  if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+});
+
+describe('dev on a real node', () => {
+  test('nautilus deploy rolls every engine and store out as real pods', async () => {
+    const { io, out } = cliIo();
+    const code = await runCli(['deploy', 'dev', '--dist', path.join(distRoot, 'dist'), '--timeout', '420', '--yes'], io);
+    if (code !== 0) process.stderr.write(`${out.stdout}\n${out.stderr}\n${cluster!.node.logTails(15)}\n`);
+    expect(out.stderr).not.toMatch(/did not become ready|failed/);
+    expect(code).toBe(0);
+    expect(out.stdout).toMatch(/deploy dev: done, 17 workloads rolled out/);
+  });
+
+  test('every pod is Running and Ready, each container under the generated security context', async () => {
+    const pods = await platformPods();
+    const engines = PLATFORM_ENGINES.filter((e) => !environment.disabledEngines.some((d) => d.name === e.name));
+    expect(pods.length).toBe(engines.length + 2);
+    const problems = pods.flatMap((pod) => {
+      const name = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+      const issues: string[] = [];
+      if (pod.status?.phase !== 'Running') issues.push(`${name}: phase ${pod.status?.phase}`);
+      for (const status of pod.status?.containerStatuses ?? []) {
+        if (!status.ready || !status.started) issues.push(`${name}/${status.name}: not ready (${JSON.stringify(status.state)})`);
+      }
+      for (const container of pod.spec?.containers ?? []) {
+        const security = container.securityContext;
+        if (security?.readOnlyRootFilesystem !== true) issues.push(`${name}/${container.name}: root filesystem writable`);
+        if (security?.allowPrivilegeEscalation !== false) issues.push(`${name}/${container.name}: privilege escalation allowed`);
+        if (!security?.capabilities?.drop?.includes('ALL')) issues.push(`${name}/${container.name}: capabilities not dropped`);
+        if (!container.readinessProbe || !container.livenessProbe) issues.push(`${name}/${container.name}: probes missing`);
+      }
+      if (pod.spec?.securityContext?.seccompProfile?.type !== 'RuntimeDefault') issues.push(`${name}: seccomp not RuntimeDefault`);
+      if (pod.spec?.nodeName !== NODE_NAME) issues.push(`${name}: on ${pod.spec?.nodeName}`);
+      return issues;
+    });
+    expect(problems).toEqual([]);
+    // The engines' pods run as the image's user.
+    const enginePods = pods.filter((pod) => pod.metadata?.namespace !== 'nautilus-data');
+    expect(enginePods.map((pod) => pod.spec?.securityContext?.runAsUser)).toEqual(enginePods.map(() => ENGINE_UID));
+  });
+
+  test('the containers are real: containerd runs them and their processes have the image\'s uid', () => {
+    const containers = cluster!.node.listContainers();
+    for (const image of images.filter((i) => i.includes('/nautilus/'))) expect(containers).toContain(image);
+    // `node /app/<engine>/main.js` processes on the node, each with the engines' uid.
+    const processes = cluster!.node.exec(['ps', '-eo', 'uid=,args=']).split('\n');
+    const engineProcesses = processes.filter((line) => /node \/app\/[a-z-]+\/main\.js/.test(line));
+    const engines = PLATFORM_ENGINES.filter((e) => e.workload.kind === 'service' && !environment.disabledEngines.some((d) => d.name === e.name));
+    expect(engineProcesses).toHaveLength(engines.length);
+    expect(engineProcesses.filter((line) => Number(line.trim().split(/\s+/)[0]) !== ENGINE_UID)).toEqual([]);
+    expect(processes.some((line) => /^\s*999\s+redis-server/.test(line))).toBe(true);
+    expect(processes.some((line) => /^\s*1000\s+.*patroni/.test(line))).toBe(true);
+    expect(processes.some((line) => /^\s*1000\s+\/usr\/lib\/postgresql\/16\/bin\/postgres/.test(line))).toBe(true);
+  });
+
+  test('engines are Ready because their stores answer through the generated Service names and Secrets', async () => {
+    const pods = await platformPods();
+    const strategy = pods.find((pod) => pod.metadata?.labels?.['app.kubernetes.io/name'] === 'strategy');
+    expect(strategy?.status?.podIP).toMatch(/^10\.202\./);
+    const port = strategy!.spec!.containers[0].ports![0].containerPort;
+    const ready = await httpGet(`http://${strategy!.status!.podIP}:${port}/health/ready`);
+    // The runtime is ready only when each dependency it checks answers: Redis through the
+    // `redis` Service's DNS name with the password from redis-credentials, TimescaleDB through
+    // the `timescaledb` Service's with timescaledb-credentials (what the manifests reference).
+    expect({ status: ready.status, body: JSON.parse(ready.body) }).toEqual({
+      status: 200,
+      body: { status: 'ready', warmedUp: true, shuttingDown: false, dependencies: { redis: { up: true }, timescaledb: { up: true } } },
+    });
+  });
+
+  test('nautilus status reports the environment healthy', async () => {
+    const { io, out } = cliIo();
+    const code = await runCli(['status', 'dev', '--dist', path.join(distRoot, 'dist')], io);
+    expect(out.stdout).not.toMatch(/PENDING|FAILED|UNHEALTHY/);
+    expect(code).toBe(0);
+  });
+
+  test('a broken engine image fails the deploy with the kubelet\'s reason and the container\'s last lines, naming the engine', async () => {
+    // A copy of risk-engine's image whose entrypoint names a file that is not there.
+    const good = images.find((i) => i.includes('/nautilus/risk-engine:'))!;
+    const broken = good.replace(/:sha-[0-9a-f]+$/, ':sha-0000000000000bad');
+    const container = spawnSync('buildah', ['from', '--pull=never', good], { encoding: 'utf8', env: { ...process.env, CONTAINERS_CONF } }).stdout.trim();
+    spawnSync('buildah', ['config', '--entrypoint', '["node", "/app/risk-engine/missing.js"]', container], { env: { ...process.env, CONTAINERS_CONF } });
+    expect(spawnSync('buildah', ['commit', '--rm', container, broken], { env: { ...process.env, CONTAINERS_CONF } }).status).toBe(0);
+    const archive = path.join(workDir, 'broken.tar');
+    expect(spawnSync('podman', ['save', '--quiet', '-o', archive, broken], { env: { ...process.env, CONTAINERS_CONF } }).status).toBe(0);
+    expect(spawnSync('ctr', ['--address', cluster!.node.containerdSocket, '-n', 'k8s.io', 'images', 'import', archive]).status).toBe(0);
+    // The environment's engines file with risk-engine's image swapped, as a bad build would leave it.
+    const enginesFile = path.join(distRoot, 'dist', 'dev', '0003-engines.yaml');
+    fs.writeFileSync(enginesFile, fs.readFileSync(enginesFile, 'utf8').split(good).join(broken));
+
+    const { io, out } = cliIo();
+    const code = await runCli(['deploy', 'dev', '--dist', path.join(distRoot, 'dist'), '--timeout', '45', '--yes'], io);
+    expect(code).toBe(1);
+    expect(out.stderr).toMatch(/Deployment nautilus-latency\/risk-engine/);
+    // The kubelet's reason: the back-off, and how the container's last run ended.
+    expect(out.stderr).toMatch(/Back-off restarting failed container risk-engine/);
+    expect(out.stderr).toMatch(/container risk-engine: (waiting: CrashLoopBackOff \(back-off [^\n]*\)|terminated: Error), \d+ restart\(s\); last run ended Error with exit code 1/);
+    expect(out.stderr).toMatch(/Cannot find module '\/app\/risk-engine\/missing\.js'/);
+    spawnSync('buildah', ['rmi', broken], { env: { ...process.env, CONTAINERS_CONF } });
+  });
+});

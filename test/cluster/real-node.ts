@@ -1,0 +1,645 @@
+import { ChildProcess, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { applyManifests } from './apply';
+import { ensureCachedBuild } from './binaries';
+import { ControlPlane, startControlPlane } from './control-plane';
+
+/**
+ * A real node for the test control plane: containerd and runc running real containers, the CNI
+ * bridge plugin for the pod network, a kubelet of the control plane's release, kube-proxy in
+ * iptables mode, and CoreDNS as a pod for cluster DNS.
+ *
+ * Everything the node starts lives in one sandbox made of fresh Linux namespaces (`unshare`):
+ *   - a PID namespace whose first process is the release's own `pause`: when it dies the kernel
+ *     kills every process of the node (containerd, its shims, the kubelet, kube-proxy, every
+ *     container), so no process can outlive the node, even after a crash;
+ *   - a mount namespace with its own /run, /var/lib and /var/log (tmpfs, with containerd's and the
+ *     kubelet's state bound from the node's work directory): every mount the node makes (overlay
+ *     snapshots, Secret volumes, network-namespace files) is in it and goes with it;
+ *   - a network namespace holding the node's address, the CNI bridge, the pods' veths and every
+ *     iptables rule kube-proxy and the bridge plugin write: it goes with the node, and with it the
+ *     veth pair that links it to the machine.
+ * What the kernel does not scope to a namespace is undone by {@link RealNode.stop}: the kubelet's
+ * cgroups (under a cgroup root of the node's own), and the three kernel settings the kubelet
+ * insists on (`vm.overcommit_memory`, `kernel.panic`, `kernel.panic_on_oops`), restored to their
+ * values from before the node started.
+ *
+ * Addresses: slot N (the first free one) gives the machine's end of the link 10.201.N.1, the
+ * node 10.201.N.2 and the pods 10.202.N.0/24. The API server binds to 10.201.N.1 so that the
+ * kubelet and the pods (through the `kubernetes` Service) reach it. No traffic leaves the machine:
+ * CoreDNS answers for cluster.local only and forwards nothing.
+ */
+export interface RealNode {
+  /** The Node's name. */
+  readonly name: string;
+  /** The node's address (the kubelet's InternalIP, host-network pods' address). */
+  readonly address: string;
+  /** The pods' subnet on the node's bridge. */
+  readonly podSubnet: string;
+  /** The work directory: configuration, logs, containerd's and the kubelet's state. */
+  readonly workDir: string;
+  /** containerd's socket, for `ctr --address` and `crictl --runtime-endpoint`. */
+  readonly containerdSocket: string;
+  /** The node's cgroup root (under every cgroup v1 hierarchy, and the v2 one where mounted). */
+  readonly cgroupRoot: string;
+  /** Runs a command inside the node (its mount, network and PID namespaces); returns its output. */
+  exec(command: readonly string[]): string;
+  /** The containers containerd runs for the kubelet, as `ctr containers list` prints them. */
+  listContainers(): string;
+  /** The last lines of every node component's log. */
+  logTails(lines?: number): string;
+  /** Stops the node and removes all it left: processes, mounts, interfaces, rules, cgroups, settings. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** A control plane with one real node joined to it. */
+export interface RealNodeCluster {
+  readonly controlPlane: ControlPlane;
+  readonly node: RealNode;
+  /** Stops the node, then the control plane. */
+  stop(): Promise<void>;
+}
+
+/** What to start. */
+export interface RealNodeOptions {
+  /** The Node's name. */
+  readonly name: string;
+  /** Labels the kubelet registers the node with. */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Taints the kubelet registers the node with. */
+  readonly taints?: readonly { readonly key: string; readonly value?: string; readonly effect: string }[];
+  /** Images (references in the local image store) to load into the node's containerd. */
+  readonly images: readonly string[];
+  /** Keep the work directories after stop(). @default false */
+  readonly keepWorkDir?: boolean;
+}
+
+/** The versions of what runs on the node, for reports. */
+export interface RealNodeVersions {
+  readonly kubelet: string;
+  readonly containerd: string;
+  readonly runc: string;
+  readonly coredns: string;
+}
+
+const REPOSITORY = path.resolve(__dirname, '..', '..');
+const BUILD_SCRIPT = path.join(REPOSITORY, 'scripts', 'real-node', 'build.sh');
+const NODE_IMAGES_SCRIPT = path.join(REPOSITORY, 'scripts', 'real-node', 'node-images.sh');
+const CLEANUP_SCRIPT = path.join(REPOSITORY, 'scripts', 'real-node', 'cleanup.sh');
+/** Work directories of nodes are made here, so a later run can find the ones a crash left. */
+const WORK_PREFIX = 'nautilus-node-';
+const CONTAINERS_CONF = path.join(REPOSITORY, 'scripts', 'images', 'containers.conf');
+const CLUSTER_DNS = '10.0.0.10';
+const CNI_PLUGINS = '/usr/lib/cni';
+/** The kernel settings the kubelet sets (pkg/kubelet/cm setupKernelTunables) and must be put back. */
+const KUBELET_SYSCTLS = ['vm.overcommit_memory', 'vm.panic_on_oom', 'kernel.panic', 'kernel.panic_on_oops', 'kernel.keys.root_maxkeys', 'kernel.keys.root_maxbytes'];
+const START_TIMEOUT_MS = 180_000;
+const LOG_TAIL_LINES = 30;
+
+/** Nodes whose sandboxes must die with this process. */
+const live = new Set<NodeSandbox>();
+
+/**
+ * Checks what a real node needs on this machine; returns one line per problem with its fix.
+ * Root, the runtime and network tools, and a cgroup layout the kubelet can use (cgroup v1
+ * controllers, or the v2 unified hierarchy).
+ */
+export function realNodePrerequisites(): string[] {
+  const problems: string[] = [];
+  if (process.getuid?.() !== 0) problems.push('not running as root: a node creates namespaces, mounts, cgroups and network interfaces; run the tests as root');
+  const missing = ['containerd', 'runc', 'ctr', 'unshare', 'nsenter', 'ip', 'iptables', 'buildah', 'podman']
+    .filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0);
+  if (!fs.existsSync(path.join(CNI_PLUGINS, 'bridge'))) missing.push(`${CNI_PLUGINS}/bridge`);
+  if (missing.length > 0) problems.push(`missing ${missing.join(', ')}: install them with 'bash scripts/install-container-tools.sh' (Debian: containerd runc containernetworking-plugins iptables buildah podman)`);
+  const v1 = ['cpu', 'memory', 'pids', 'cpuset'].every((controller) => fs.existsSync(`/sys/fs/cgroup/${controller}/cgroup.procs`));
+  const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
+  if (!v1 && !v2) problems.push('no cgroup layout the kubelet can use: neither the cgroup v1 cpu, cpuset, memory and pids hierarchies under /sys/fs/cgroup nor a cgroup v2 unified hierarchy there; mount one (a container without its own cgroup namespace cannot run a kubelet)');
+  if (!fs.existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables')) problems.push('bridged traffic is not seen by iptables (no /proc/sys/net/bridge): load br_netfilter (modprobe br_netfilter), or Services between pods on the node will not work');
+  return problems;
+}
+
+/**
+ * Starts a control plane whose API server the node and its pods can reach, joins one real node
+ * to it, installs CoreDNS and resolves when the node is Ready and cluster DNS answers.
+ */
+export async function startRealNodeCluster(options: RealNodeOptions): Promise<RealNodeCluster> {
+  const problems = realNodePrerequisites();
+  if (problems.length > 0) throw new Error(`a real node cannot run on this machine:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  const binaries = await ensureCachedBuild(BUILD_SCRIPT, 'real-node binaries (kubelet, kube-proxy, CoreDNS, pause)');
+  const binDir = path.join(binaries, 'bin');
+  const [pauseImage, corednsImage] = run('bash', [NODE_IMAGES_SCRIPT, binDir]).trim().split(' ');
+
+  sweepAbandonedNodes();
+  const sandbox = new NodeSandbox(options, binDir);
+  live.add(sandbox);
+  installExitHandlers();
+  let controlPlane: ControlPlane | undefined;
+  try {
+    await sandbox.create();
+    controlPlane = await startControlPlane({ apiServerAddress: sandbox.hostAddress, horizontalPodAutoscalerSyncPeriodSeconds: 2 });
+    await sandbox.startComponents(controlPlane, pauseImage, [...options.images, corednsImage]);
+    await installCoreDns(controlPlane, corednsImage, sandbox);
+  } catch (error) {
+    const tails = sandbox.logTails();
+    await sandbox.stop();
+    await controlPlane?.stop();
+    throw new Error(`real node failed to start: ${error instanceof Error ? error.message : String(error)}\n${tails}`);
+  }
+  const cp = controlPlane;
+  return {
+    controlPlane: cp,
+    node: sandbox,
+    stop: async () => {
+      await sandbox.stop();
+      await cp.stop();
+    },
+  };
+}
+
+/** The versions of the node's programs (kubelet from the cache; containerd and runc from Debian). */
+export function realNodeVersions(binDir: string): RealNodeVersions {
+  const first = (command: string, args: string[]) => run(command, args).split('\n')[0].trim();
+  return {
+    kubelet: first(path.join(binDir, 'kubelet'), ['--version']),
+    containerd: first('containerd', ['--version']),
+    runc: first('runc', ['--version']),
+    coredns: first(path.join(binDir, 'coredns'), ['-version']),
+  };
+}
+
+class NodeSandbox implements RealNode {
+  readonly name: string;
+  readonly workDir: string;
+  readonly cgroupRoot: string;
+  readonly containerdSocket: string;
+  address = '';
+  hostAddress = '';
+  podSubnet = '';
+  private slot = -1;
+  private hostInterface = '';
+  private unshare?: ChildProcess;
+  private initPid = 0;
+  private readonly components: Array<{ name: string; child: ChildProcess; logPath: string; exit?: string }> = [];
+  private stopping?: Promise<void>;
+
+  constructor(private readonly options: RealNodeOptions, private readonly binDir: string) {
+    this.name = options.name;
+    this.workDir = fs.mkdtempSync(path.join(os.tmpdir(), WORK_PREFIX));
+    this.cgroupRoot = `/${path.basename(this.workDir)}`;
+    this.containerdSocket = path.join(this.workDir, 'containerd', 'containerd.sock');
+  }
+
+  /** The namespaces, the link to the machine and the node's network. */
+  async create(): Promise<void> {
+    this.slot = freeSlot();
+    this.hostInterface = `nautilus-n${this.slot}`;
+    this.hostAddress = `10.201.${this.slot}.1`;
+    this.address = `10.201.${this.slot}.2`;
+    this.podSubnet = `10.202.${this.slot}.0/24`;
+    for (const dir of ['containerd/root', 'containerd/state', 'kubelet', 'cni', 'logs']) fs.mkdirSync(path.join(this.workDir, dir), { recursive: true });
+    fs.writeFileSync(path.join(this.workDir, 'slot'), `${this.slot}\n`);
+
+    // Mounts made here are the sandbox's own (unshare makes them private).
+    const setup = [
+      'set -e',
+      'mount -t tmpfs -o mode=0755 nautilus-run /run',
+      'mkdir -p /run/netns /run/containerd /run/lock',
+      'mount -t tmpfs -o mode=0755 nautilus-var-lib /var/lib',
+      'mkdir -p /var/lib/containerd /var/lib/kubelet /var/lib/cni',
+      `mount --bind ${this.workDir}/containerd/root /var/lib/containerd`,
+      `mount --bind ${this.workDir}/kubelet /var/lib/kubelet`,
+      'mount -t tmpfs -o mode=0755 nautilus-var-log /var/log',
+      'mkdir -p /var/log/pods /var/log/containers',
+      `mkdir -p /etc/cni/net.d && mount --bind ${this.workDir}/cni /etc/cni/net.d`,
+      `hostname ${this.name}`,
+      `exec ${path.join(this.binDir, 'pause')}`,
+    ].join('\n');
+    const log = fs.openSync(path.join(this.workDir, 'logs', 'sandbox.log'), 'a');
+    this.unshare = spawn('unshare', [
+      '--mount', '--pid', '--net', '--uts', '--ipc', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private',
+      '--', 'sh', '-c', setup,
+    ], { detached: true, stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    fs.writeFileSync(path.join(this.workDir, 'unshare.pid'), `${this.unshare.pid}\n`);
+    this.startWatchdog();
+    this.initPid = await waitForValue('the node sandbox to start', 10_000, () => {
+      const children = readChildren(this.unshare!.pid!);
+      const init = children[0];
+      // Ready once the setup script has exec'd pause.
+      return init && fs.readlinkSync(`/proc/${init}/exe`).endsWith('/pause') ? init : undefined;
+    });
+    fs.writeFileSync(path.join(this.workDir, 'init.pid'), `${this.initPid}\n`);
+
+    run('ip', ['link', 'add', this.hostInterface, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', String(this.initPid)]);
+    run('ip', ['addr', 'add', `${this.hostAddress}/24`, 'dev', this.hostInterface]);
+    run('ip', ['link', 'set', this.hostInterface, 'up']);
+    this.exec(['sh', '-c', [
+      'set -e',
+      'ip link set lo up',
+      `ip addr add ${this.address}/24 dev eth0`,
+      'ip link set eth0 up',
+      `ip route add default via ${this.hostAddress}`,
+      // Per network namespace: forwarding for the pods, and bridged traffic through iptables so
+      // that kube-proxy's Service rules see pod-to-pod traffic on the bridge.
+      'sysctl -q -w net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1',
+    ].join('\n')]);
+    // The machine reaches the pods directly (the tests probe pod IPs); the route goes with the link.
+    run('ip', ['route', 'add', this.podSubnet, 'via', this.address, 'dev', this.hostInterface]);
+  }
+
+  /** containerd (with the images loaded), the kubelet and kube-proxy; resolves when the node is Ready. */
+  async startComponents(controlPlane: ControlPlane, pauseImage: string, images: readonly string[]): Promise<void> {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    this.writeContainerdConfig(pauseImage);
+    this.writeCniConfig();
+    this.startInside('containerd', ['containerd', '--config', path.join(this.workDir, 'containerd', 'config.toml')]);
+    await this.waitFor('containerd socket', deadline, () => fs.existsSync(this.containerdSocket));
+
+    const archive = path.join(this.workDir, 'images.tar');
+    run('podman', ['save', '--quiet', '--multi-image-archive', '--format', 'docker-archive', '-o', archive, pauseImage, ...images],
+      { CONTAINERS_CONF });
+    run('ctr', ['--address', this.containerdSocket, '--namespace', 'k8s.io', 'images', 'import', '--no-unpack=false', archive]);
+    fs.rmSync(archive);
+
+    this.saveSysctls();
+    this.createCgroupRoot();
+    const kubeletKubeconfig = controlPlane.issueKubeconfig(`kubelet-${this.name}`, `system:node:${this.name}`, 'system:nodes');
+    const proxyKubeconfig = controlPlane.issueKubeconfig('kube-proxy', 'system:kube-proxy');
+    this.writeKubeletConfig(controlPlane.caFile);
+    const labels = Object.entries(this.options.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+    const taints = (this.options.taints ?? []).map((t) => `${t.key}${t.value !== undefined ? `=${t.value}` : ''}:${t.effect}`).join(',');
+    this.startInside('kubelet', [
+      path.join(this.binDir, 'kubelet'),
+      `--config=${path.join(this.workDir, 'kubelet.yaml')}`,
+      `--kubeconfig=${kubeletKubeconfig}`,
+      `--hostname-override=${this.name}`,
+      `--node-ip=${this.address}`,
+      ...(labels ? [`--node-labels=${labels}`] : []),
+      ...(taints ? [`--register-with-taints=${taints}`] : []),
+      '--v=1',
+    ]);
+    this.writeKubeProxyConfig(proxyKubeconfig);
+    this.startInside('kube-proxy', [path.join(this.binDir, 'kube-proxy'), `--config=${path.join(this.workDir, 'kube-proxy.yaml')}`, '--v=1']);
+
+    const core = controlPlane.kubeConfig;
+    await this.waitFor(`node ${this.name} Ready`, deadline, async () => {
+      const node = await core.makeApiClient(CoreV1Api).readNode({ name: this.name }).catch(() => undefined);
+      return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    });
+  }
+
+  exec(command: readonly string[]): string {
+    return run('nsenter', [`--target=${this.initPid}`, '--mount', '--net', '--pid', '--uts', '--ipc', '--', ...command]);
+  }
+
+  listContainers(): string {
+    return run('ctr', ['--address', this.containerdSocket, '--namespace', 'k8s.io', 'containers', 'list']);
+  }
+
+  logTails(lines = LOG_TAIL_LINES): string {
+    return ['sandbox', ...this.components.map((c) => c.name)].map((name) => {
+      const component = this.components.find((c) => c.name === name);
+      const file = path.join(this.workDir, 'logs', `${name}.log`);
+      const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').slice(-lines - 1).join('\n') : '(no log)';
+      return `--- node ${this.name}: ${name} (${component?.exit ?? 'running'}; ${file}) ---\n${text}`;
+    }).join('\n');
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      live.delete(this);
+      const cleanup = spawn('bash', [CLEANUP_SCRIPT, this.workDir, ...(this.options.keepWorkDir ? ['--keep'] : [])], { stdio: ['ignore', 'inherit', 'inherit'] });
+      await new Promise((resolve) => cleanup.on('close', resolve));
+      if (this.watchdog?.pid) {
+        try { process.kill(-this.watchdog.pid, 'SIGKILL'); } catch { /* gone */ }
+      }
+    })();
+    return this.stopping;
+  }
+
+  /**
+   * A detached shell that runs the cleanup if this process dies without stopping the node
+   * (SIGKILL, a jest worker torn down): the kernel kills the node's processes with the sandbox,
+   * the watchdog removes the cgroups and restores the kernel settings.
+   */
+  private watchdog?: ChildProcess;
+  private startWatchdog(): void {
+    const script = 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; exec bash "$2" "$3"';
+    this.watchdog = spawn('bash', ['-c', script, 'real-node-watchdog', String(process.pid), CLEANUP_SCRIPT, this.workDir], {
+      detached: true, stdio: 'ignore',
+    });
+    this.watchdog.unref();
+  }
+
+  /** Synchronous last resort (process exit): kill the sandbox; the kernel does the rest. */
+  killNow(): void {
+    if (this.initPid) {
+      try { process.kill(this.initPid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    if (this.unshare?.pid) {
+      try { process.kill(-this.unshare.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    for (const component of this.components) {
+      try { process.kill(-component.child.pid!, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+
+  /** Runs a long-lived component inside the sandbox, logging to logs/<name>.log. */
+  private startInside(name: string, command: readonly string[]): void {
+    const logPath = path.join(this.workDir, 'logs', `${name}.log`);
+    const log = fs.openSync(logPath, 'a');
+    fs.writeSync(log, `$ ${command.join(' ')}\n`);
+    const child = spawn('nsenter', [`--target=${this.initPid}`, '--mount', '--net', '--pid', '--uts', '--ipc', '--', ...command], {
+      detached: true, stdio: ['ignore', log, log],
+    });
+    fs.closeSync(log);
+    fs.appendFileSync(path.join(this.workDir, 'component.pids'), `${child.pid}\n`);
+    const component: { name: string; child: ChildProcess; logPath: string; exit?: string } = { name, child, logPath };
+    child.on('exit', (code, signal) => { component.exit = signal ? `killed by ${signal}` : `exited with code ${code}`; });
+    this.components.push(component);
+  }
+
+  private async waitFor(what: string, deadline: number, check: () => boolean | Promise<boolean>): Promise<void> {
+    for (;;) {
+      const dead = this.components.find((c) => c.exit !== undefined);
+      if (dead) throw new Error(`${dead.name} ${dead.exit} while waiting for ${what}`);
+      if (await check()) return;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await sleep(250);
+    }
+  }
+
+  private writeContainerdConfig(pauseImage: string): void {
+    // containerd 1.6 (Debian bookworm), config version 2.
+    fs.writeFileSync(path.join(this.workDir, 'containerd', 'config.toml'), `version = 2
+root = "/var/lib/containerd"
+state = "/run/containerd"
+
+[grpc]
+  address = "${this.containerdSocket}"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "${pauseImage}"
+  # Root may not lower oom_score_adj on these machines: runc would fail to start the sandbox.
+  restrict_oom_score_adj = true
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "${CNI_PLUGINS}"
+    conf_dir = "/etc/cni/net.d"
+`);
+  }
+
+  private writeCniConfig(): void {
+    fs.writeFileSync(path.join(this.workDir, 'cni', '10-nautilus-bridge.conflist'), `${JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'nautilus',
+      plugins: [
+        {
+          type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: true, hairpinMode: true,
+          ipam: { type: 'host-local', ranges: [[{ subnet: this.podSubnet }]], routes: [{ dst: '0.0.0.0/0' }] },
+        },
+        { type: 'portmap', capabilities: { portMappings: true } },
+      ],
+    }, null, 2)}\n`);
+  }
+
+  private writeKubeletConfig(caFile: string): void {
+    fs.writeFileSync(path.join(this.workDir, 'resolv.conf'), 'nameserver 127.0.0.1\n');
+    fs.writeFileSync(path.join(this.workDir, 'kubelet.yaml'), `${JSON.stringify({
+      apiVersion: 'kubelet.config.k8s.io/v1beta1',
+      kind: 'KubeletConfiguration',
+      // cgroup v1 (hybrid) and no systemd on these machines; kubelets since 1.35 refuse v1 unless told.
+      cgroupDriver: 'cgroupfs',
+      failCgroupV1: false,
+      cgroupRoot: this.cgroupRoot,
+      containerRuntimeEndpoint: `unix://${this.containerdSocket}`,
+      address: this.address,
+      readOnlyPort: 0,
+      healthzBindAddress: '127.0.0.1',
+      authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: caFile } },
+      authorization: { mode: 'Webhook' },
+      clusterDNS: [CLUSTER_DNS],
+      clusterDomain: 'cluster.local',
+      // Pods get cluster DNS only: nothing is forwarded off the machine.
+      resolvConf: path.join(this.workDir, 'resolv.conf'),
+      // The images were loaded, not pulled: the kubelet must never garbage-collect them.
+      imageGCHighThresholdPercent: 100,
+      imageGCLowThresholdPercent: 99,
+      evictionHard: { 'memory.available': '100Mi', 'nodefs.available': '1%', 'imagefs.available': '1%' },
+      serializeImagePulls: false,
+      protectKernelDefaults: false,
+      failSwapOn: false,
+      nodeStatusReportFrequency: '10s',
+      syncFrequency: '10s',
+      fileCheckFrequency: '10s',
+      streamingConnectionIdleTimeout: '5m',
+    }, null, 2)}\n`);
+  }
+
+  private writeKubeProxyConfig(kubeconfig: string): void {
+    fs.writeFileSync(path.join(this.workDir, 'kube-proxy.yaml'), `${JSON.stringify({
+      apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+      kind: 'KubeProxyConfiguration',
+      mode: 'iptables',
+      clientConnection: { kubeconfig },
+      clusterCIDR: this.podSubnet,
+      hostnameOverride: this.name,
+      bindAddress: this.address,
+      healthzBindAddress: '127.0.0.1:10256',
+      metricsBindAddress: '127.0.0.1:10249',
+      // 0 leaves the kernel's conntrack settings alone: nf_conntrack_max is machine-wide.
+      conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
+    }, null, 2)}\n`);
+  }
+
+  /**
+   * The kubelet's cgroup root, in every hierarchy (it refuses a root missing from one): the
+   * node's pods live under it, and cleanup.sh removes it. A new cpuset cgroup has no CPUs or
+   * memory nodes until given its parent's.
+   */
+  private createCgroupRoot(): void {
+    for (const hierarchy of fs.readdirSync('/sys/fs/cgroup')) {
+      const parent = path.join('/sys/fs/cgroup', hierarchy);
+      if (!fs.existsSync(path.join(parent, 'cgroup.procs'))) continue;
+      const dir = path.join(parent, this.cgroupRoot);
+      fs.mkdirSync(dir, { recursive: true });
+      for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+        if (fs.existsSync(path.join(parent, file))) fs.writeFileSync(path.join(dir, file), fs.readFileSync(path.join(parent, file)));
+      }
+    }
+  }
+
+  /** Records the settings the kubelet will change; cleanup.sh puts them back. */
+  private saveSysctls(): void {
+    fs.writeFileSync(path.join(this.workDir, 'sysctls'), KUBELET_SYSCTLS.map((key) => `${key}=${run('sysctl', ['-n', key]).trim()}\n`).join(''));
+  }
+}
+
+/**
+ * Cleans up after nodes whose test process died before its watchdog could (the machine
+ * rebooted, or the watchdog itself was killed): work directories whose sandbox is gone.
+ */
+function sweepAbandonedNodes(): void {
+  for (const entry of fs.readdirSync(os.tmpdir())) {
+    if (!entry.startsWith(WORK_PREFIX)) continue;
+    const dir = path.join(os.tmpdir(), entry);
+    const unsharePid = Number(fs.existsSync(path.join(dir, 'unshare.pid')) ? fs.readFileSync(path.join(dir, 'unshare.pid'), 'utf8') : 0);
+    const alive = unsharePid > 0 && fs.existsSync(`/proc/${unsharePid}`) && (() => {
+      try { return fs.readlinkSync(`/proc/${unsharePid}/exe`).endsWith('/unshare'); } catch { return false; }
+    })();
+    if (!alive) spawnSync('bash', [CLEANUP_SCRIPT, dir], { stdio: 'inherit' });
+  }
+}
+
+/** CoreDNS as a Deployment in kube-system behind the kube-dns Service at the kubelet's cluster DNS address. */
+async function installCoreDns(controlPlane: ControlPlane, image: string, node: RealNode): Promise<void> {
+  const labels = { 'k8s-app': 'kube-dns' };
+  const objects = [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'coredns', namespace: 'kube-system' } },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'system:coredns' },
+      rules: [
+        { apiGroups: [''], resources: ['endpoints', 'services', 'pods', 'namespaces'], verbs: ['list', 'watch'] },
+        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'system:coredns' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:coredns' },
+      subjects: [{ kind: 'ServiceAccount', name: 'coredns', namespace: 'kube-system' }],
+    },
+    {
+      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'coredns', namespace: 'kube-system' },
+      // cluster.local and reverse lookups only; no `forward`: no query leaves the machine.
+      data: { Corefile: '.:53 {\n    errors\n    health :8080\n    ready :8181\n    kubernetes cluster.local in-addr.arpa ip6.arpa {\n        pods insecure\n    }\n    cache 5\n    loop\n}\n' },
+    },
+    {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'coredns', namespace: 'kube-system', labels },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: 'coredns',
+            priorityClassName: 'system-cluster-critical',
+            tolerations: [{ operator: 'Exists' }],
+            containers: [{
+              name: 'coredns', image, imagePullPolicy: 'Never', args: ['-conf', '/etc/coredns/Corefile'],
+              ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }, { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' }],
+              readinessProbe: { httpGet: { path: '/ready', port: 8181 }, periodSeconds: 2 },
+              livenessProbe: { httpGet: { path: '/health', port: 8080 }, periodSeconds: 10 },
+              resources: { requests: { cpu: '50m', memory: '30Mi' }, limits: { memory: '100Mi' } },
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { add: ['NET_BIND_SERVICE'], drop: ['ALL'] }, readOnlyRootFilesystem: true },
+              volumeMounts: [{ name: 'config', mountPath: '/etc/coredns', readOnly: true }],
+            }],
+            volumes: [{ name: 'config', configMap: { name: 'coredns' } }],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'kube-dns', namespace: 'kube-system', labels },
+      spec: {
+        clusterIP: CLUSTER_DNS, selector: labels,
+        ports: [{ name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 }, { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 }],
+      },
+    },
+  ];
+  await applyManifests(controlPlane.kubeConfig, objects, { fieldManager: 'nautilus-test-cluster' });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    // Asked from the node, at the Service address: kube-proxy, the bridge and CoreDNS all work.
+    let answer: string;
+    try {
+      answer = node.exec(['python3', '-c', DNS_QUERY, CLUSTER_DNS, 'kubernetes.default.svc.cluster.local']).trim();
+    } catch (error) {
+      answer = error instanceof Error ? error.message : String(error);
+    }
+    if (answer === '10.0.0.1') return;
+    if (Date.now() > deadline) throw new Error(`CoreDNS did not answer kubernetes.default.svc.cluster.local at ${CLUSTER_DNS} with 10.0.0.1 within 60 s (last: ${answer})`);
+    await sleep(500);
+  }
+}
+
+/** One A query over UDP, printing the first address: the machine's resolver is not the cluster's. */
+const DNS_QUERY = `
+import socket, struct, sys
+server, name = sys.argv[1], sys.argv[2]
+query = struct.pack('>HHHHHH', 0x1234, 0x0100, 1, 0, 0, 0) + b''.join(bytes([len(p)]) + p.encode() for p in name.split('.')) + b'\\x00' + struct.pack('>HH', 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1); s.sendto(query, (server, 53))
+data = s.recv(512)
+answers = struct.unpack('>H', data[6:8])[0]
+if answers == 0: sys.exit(1)
+print(socket.inet_ntoa(data[-4:]))
+`;
+
+/** The first slot whose link name is free on this machine. */
+function freeSlot(): number {
+  const links = run('ip', ['-o', 'link', 'show']);
+  for (let slot = 0; slot < 64; slot++) {
+    if (!new RegExp(`: nautilus-n${slot}[@:]`).test(links)) return slot;
+  }
+  throw new Error('no free node slot: 64 nautilus-n* links exist (left by another run?); delete them with ip link del');
+}
+
+function readChildren(pid: number): number[] {
+  try {
+    return fs.readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  } catch {
+    return [];
+  }
+}
+
+function run(command: string, args: readonly string[], env?: Record<string, string>): string {
+  const result = spawnSync(command, args, { encoding: 'utf8', env: env ? { ...process.env, ...env } : process.env, maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) {
+    throw new Error(`${command} ${args.join(' ')} failed (${result.status ?? result.signal}): ${(result.stderr || result.stdout || String(result.error)).trim()}`);
+  }
+  return result.stdout;
+}
+
+async function waitForValue<T>(what: string, timeoutMs: number, check: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let value: T | undefined;
+    try { value = check(); } catch { value = undefined; }
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+let exitHandlersInstalled = false;
+
+function installExitHandlers(): void {
+  if (exitHandlersInstalled) return;
+  exitHandlersInstalled = true;
+  const killAll = () => {
+    for (const sandbox of live) sandbox.killNow();
+  };
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const handler = () => {
+      killAll();
+      process.off(signal, handler);
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    };
+    process.on(signal, handler);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
