@@ -209,6 +209,11 @@ const cases: Array<{
     expect: /\[staging\] environment: resourceScale = -0\.5: a scale factor must be a positive number/,
   },
   {
+    rule: 'environment-scales',
+    environment: { ...STAGING, resourceScale: { cpu: 0, memory: 0.5 } },
+    expect: /\[staging\] environment: resourceScale\.cpu = 0: a scale factor must be a positive number/,
+  },
+  {
     rule: 'batch-schedule',
     catalog: withEngine('ml-training', (e) => batch(e, { schedule: '30 22 * *' as BatchWorkload['schedule'] })),
     environment: PROD,

@@ -6,7 +6,7 @@
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { startRealNodeCluster } from './real-node';
+import { realNodePrerequisites, startRealNodeCluster } from './real-node';
 
 jest.setTimeout(5 * 60_000);
 
@@ -61,6 +61,18 @@ function startChild(): Promise<{ child: ChildProcess; workDir: string; cgroupRoo
     child.on('exit', (code) => reject(new Error(`the node process exited (${code}) before it was ready:\n${stderr}`)));
   });
 }
+
+describe('real node prerequisites', () => {
+  test('this machine has them', () => {
+    expect(realNodePrerequisites()).toEqual([]);
+  });
+
+  test('missing tools are listed in one message with how to install them', () => {
+    expect(realNodePrerequisites({ PATH: '/nonexistent' })).toEqual([
+      "missing containerd, runc, ctr, unshare, nsenter, ip, iptables, buildah, podman: install them with 'bash scripts/install-container-tools.sh' (Debian: containerd runc containernetworking-plugins iptables buildah podman)",
+    ]);
+  });
+});
 
 describe('a real node leaves nothing behind', () => {
   const before = machineState();

@@ -238,7 +238,7 @@ describe('dev on a real node', () => {
     fs.writeFileSync(enginesFile, fs.readFileSync(enginesFile, 'utf8').split(good).join(broken));
 
     const { io, out } = cliIo();
-    const code = await runCli(['deploy', 'dev', '--dist', path.join(distRoot, 'dist'), '--timeout', '45', '--yes'], io);
+    const code = await runCli(['deploy', 'dev', '--dist', path.join(distRoot, 'dist'), '--timeout', '30', '--yes'], io);
     expect(code).toBe(1);
     expect(out.stderr).toMatch(/Deployment nautilus-latency\/risk-engine/);
     // The kubelet's reason: the back-off, and how the container's last run ended.

@@ -107,11 +107,11 @@ const live = new Set<NodeSandbox>();
  * Root, the runtime and network tools, and a cgroup layout the kubelet can use (cgroup v1
  * controllers, or the v2 unified hierarchy).
  */
-export function realNodePrerequisites(): string[] {
+export function realNodePrerequisites(env: NodeJS.ProcessEnv = process.env): string[] {
   const problems: string[] = [];
   if (process.getuid?.() !== 0) problems.push('not running as root: a node creates namespaces, mounts, cgroups and network interfaces; run the tests as root');
   const missing = ['containerd', 'runc', 'ctr', 'unshare', 'nsenter', 'ip', 'iptables', 'buildah', 'podman']
-    .filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0);
+    .filter((tool) => spawnSync('/bin/sh', ['-c', `command -v ${tool}`], { stdio: 'ignore', env }).status !== 0);
   if (!fs.existsSync(path.join(CNI_PLUGINS, 'bridge'))) missing.push(`${CNI_PLUGINS}/bridge`);
   if (missing.length > 0) problems.push(`missing ${missing.join(', ')}: install them with 'bash scripts/install-container-tools.sh' (Debian: containerd runc containernetworking-plugins iptables buildah podman)`);
   const v1 = ['cpu', 'memory', 'pids', 'cpuset'].every((controller) => fs.existsSync(`/sys/fs/cgroup/${controller}/cgroup.procs`));

@@ -13,7 +13,8 @@ export class ManagedProcess {
     if (options.uid !== undefined) {
       // A process started as another user (the pod's uid) that cannot read what it runs exits at
       // once, and the test would only see it never become ready: say why before starting it.
-      const unreadable = [command, ...args.filter((arg) => path.isAbsolute(arg) && fs.existsSync(arg)), ...(options.cwd ? [String(options.cwd)] : [])]
+      // The program (when named by its path), the files named by absolute paths, the directory.
+      const unreadable = [...[command, ...args].filter((arg) => path.isAbsolute(arg) && fs.existsSync(arg)), ...(options.cwd ? [String(options.cwd)] : [])]
         .map((file) => accessProblem(file, options.uid!, options.gid ?? options.uid!))
         .find((problem) => problem !== undefined);
       if (unreadable) {

@@ -1,7 +1,8 @@
 import { Tier } from '../../src/catalog/tier';
 import { DEV, PROD, STAGING } from '../../src/environments/platform-environments';
 import { countQuantity } from '../../src/model/quantities';
-import { enabledEngines, isService, planEngine } from '../../src/planning/plan';
+import { PLATFORM_DATA_STORES } from '../../src/catalog/data-stores';
+import { enabledEngines, isService, planDataStore, planEngine } from '../../src/planning/plan';
 import { PLATFORM_ENGINES, find, has, podSpecOf, synthObjects } from '../support/platform';
 
 const environments = [DEV, STAGING, PROD];
@@ -203,5 +204,27 @@ describe('GPU tier', () => {
         expect(tolerations.some((t: { key: string }) => t.key === 'nvidia.com/gpu')).toBe(false);
       }
     }
+  });
+});
+
+describe('resource scale', () => {
+  const strategy = PLATFORM_ENGINES.find((e) => e.name === 'strategy')!;
+
+  test('one factor scales CPU and memory alike; a pair scales each by its own', () => {
+    const same = planEngine(strategy, { ...DEV, resourceScale: 0.5 });
+    const split = planEngine(strategy, { ...DEV, resourceScale: { cpu: 0.02, memory: 0.5 } });
+    expect(split.memoryRequest).toEqual(same.memoryRequest);
+    expect(split.memoryLimit).toEqual(same.memoryLimit);
+    expect(split.cpuRequest).toEqual(strategy.resources.cpu.scaledBy(0.02));
+    expect(same.cpuRequest).toEqual(strategy.resources.cpu.scaledBy(0.5));
+    expect(split.cpuRequest.millicores).toBeLessThan(same.cpuRequest.millicores);
+  });
+
+  test('data stores take the CPU factor for CPU and the memory factor for memory', () => {
+    const same = planDataStore(PLATFORM_DATA_STORES.timescaledb, { ...DEV, resourceScale: 0.125 });
+    const split = planDataStore(PLATFORM_DATA_STORES.timescaledb, { ...DEV, resourceScale: { cpu: 0.5, memory: 0.125 } });
+    expect(split.memory).toEqual(same.memory);
+    expect(split.cpuRequest).toEqual(PLATFORM_DATA_STORES.timescaledb.cpu.scaledBy(0.5));
+    expect(same.cpuRequest).toEqual(PLATFORM_DATA_STORES.timescaledb.cpu.scaledBy(0.125));
   });
 });
