@@ -23,21 +23,7 @@ for package in "${!probe[@]}"; do
 done
 [[ "${#packages[@]}" -eq 0 ]] && exit 0
 
-sudo_cmd=()
-if [[ "$(id -u)" -ne 0 ]]; then
-  if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo -n); else
-    echo "install-container-tools: need root (or sudo) to install: ${packages[*]}" >&2
-    exit 1
-  fi
-fi
-export DEBIAN_FRONTEND=noninteractive
-echo "install-container-tools: installing ${packages[*]}" >&2
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-if ! { "${sudo_cmd[@]}" apt-get update -qq && \
-       "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}"; } >"$log" 2>&1; then
-  cat "$log" >&2
-  echo "install-container-tools: apt-get install ${packages[*]} failed (output above)" >&2
-  exit 1
-fi
 # The packages start their services where systemd runs; the tests start their own containerd.
+# shellcheck source=lib/apt-install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt-install.sh"
+apt_install install-container-tools "${packages[@]}"

@@ -42,26 +42,10 @@ if [ "${#packages[@]}" -eq 0 ]; then
   exit 0
 fi
 
-sudo_cmd=()
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo -n); else
-    echo "install-test-services: need root (or sudo) to install: ${packages[*]}" >&2
-    exit 1
-  fi
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-echo "install-test-services: installing ${packages[*]}" >&2
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-# apt's output is shown only when it fails. --no-install-recommends keeps it to the servers; the
-# test starts its own servers in temp dirs on free ports, never the packages' system services.
-if ! { "${sudo_cmd[@]}" apt-get update -qq && \
-       "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}"; } >"$log" 2>&1; then
-  cat "$log" >&2
-  echo "install-test-services: apt-get failed installing ${packages[*]}" >&2
-  exit 1
-fi
+# The tests start their own servers in temp dirs on free ports, never the packages' system services.
+# shellcheck source=lib/apt-install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt-install.sh"
+apt_install install-test-services "${packages[@]}" || exit 1
 
 have_redis || { echo "install-test-services: redis-server still missing after install" >&2; exit 1; }
 have_sentinel || { echo "install-test-services: redis-sentinel still missing after install" >&2; exit 1; }

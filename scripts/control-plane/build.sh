@@ -45,14 +45,11 @@ grep -q "k8s.io/kubernetes $K8S_VERSION" "$HERE/go/kubernetes/go.mod" \
 grep -q "go.etcd.io/etcd/server/v3 $ETCD_VERSION" "$HERE/go/etcd/go.mod" \
   || die "go/etcd/go.mod does not require go.etcd.io/etcd/server/v3 $ETCD_VERSION; bump both build.sh and the wrapper module together."
 
+# shellcheck source=../lib/kubernetes-build.sh
+source "$HERE/../lib/kubernetes-build.sh"
 mkdir -p "$CACHE_ROOT"
-# Parallel jest workers (or two terminals) may all find the cache missing:
-# the first takes the lock and builds, the others wait and then reuse it.
-exec 9>"$CACHE_ROOT/.build.lock"
-if ! flock -n 9; then
-  log "another build of $KEY is running; waiting for it to finish"
-  flock 9
-fi
+# Parallel jest workers (or two terminals) may all find the cache missing.
+lock_cache "$CACHE_ROOT/.build.lock" "$KEY"
 if [[ -f "$DEST/$STAMP_NAME" ]]; then
   echo "$DEST"
   exit 0
@@ -85,16 +82,6 @@ if ! KWOK_DIR="$(cd "$WORK" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VER
 fi
 log "modules ready after $((SECONDS - BUILD_START))s"
 
-# Version stamps so that /version and `kubectl version` report the real release.
-k8s_ldflags() {
-  local x=""
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    x+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=36"
-    x+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-  done
-  echo "-s -w$x"
-}
-
 build_one() {
   local name="$1" dir="$2" pkg="$3" ldflags="$4" start=$SECONDS
   log "building $name ($pkg) ..."
@@ -105,10 +92,10 @@ build_one() {
 
 # One binary at a time: each link of a Kubernetes binary alone saturates 2 cores.
 build_one etcd "$HERE/go/etcd" go.etcd.io/etcd/server/v3 "-s -w"
-build_one kube-apiserver "$HERE/go/kubernetes" k8s.io/kubernetes/cmd/kube-apiserver "$(k8s_ldflags)"
-build_one kube-controller-manager "$HERE/go/kubernetes" k8s.io/kubernetes/cmd/kube-controller-manager "$(k8s_ldflags)"
-build_one kube-scheduler "$HERE/go/kubernetes" k8s.io/kubernetes/cmd/kube-scheduler "$(k8s_ldflags)"
-build_one kubectl "$HERE/go/kubernetes" k8s.io/kubernetes/cmd/kubectl "$(k8s_ldflags)"
+build_one kube-apiserver "$HERE/go/kubernetes" k8s.io/kubernetes/cmd/kube-apiserver "$(k8s_ldflags "$K8S_VERSION")"
+build_one kube-controller-manager "$HERE/go/kubernetes" k8s.io/kubernetes/cmd/kube-controller-manager "$(k8s_ldflags "$K8S_VERSION")"
+build_one kube-scheduler "$HERE/go/kubernetes" k8s.io/kubernetes/cmd/kube-scheduler "$(k8s_ldflags "$K8S_VERSION")"
+build_one kubectl "$HERE/go/kubernetes" k8s.io/kubernetes/cmd/kubectl "$(k8s_ldflags "$K8S_VERSION")"
 
 start=$SECONDS
 log "building kwok (sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION) ..."

@@ -43,6 +43,8 @@ fi
 
 # shellcheck source=container-tools.sh
 source "$HERE/container-tools.sh"
+# shellcheck source=../lib/rootfs.sh
+source "$HERE/../lib/rootfs.sh"
 require_container_tools podman mmdebstrap
 
 case "$(dpkg --print-architecture)" in
@@ -82,10 +84,7 @@ if [[ ! -f "$DEST/.complete" ]]; then
   [[ -x "$work/node/bin/node" ]] || die "node-linux-${NODE_ARCH}@${NODE_VERSION} has no bin/node."
 
   log "building Debian ${SUITE} (minbase) with mmdebstrap from the machine's apt sources"
-  sources=()
-  for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-    [[ -s "$file" ]] && sources+=("$file")
-  done
+  mapfile -t sources < <(machine_apt_sources)
   # Node lands in /usr/local as in the official image; npm is the package's files with the two
   # links the official image has; the node user is uid/gid 1000. Apt lists and docs are removed
   # as a slim image does.
@@ -99,10 +98,7 @@ if [[ ! -f "$DEST/.complete" ]]; then
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/usr/share/doc/* "$1"/usr/share/man/*' \
     "$SUITE" "$work/rootfs.tar" "${sources[@]}" >&2 \
     || die "mmdebstrap could not build Debian ${SUITE}; see its output above (are the machine's apt sources reachable?)."
-  mkdir -p "$work/out"
-  mv "$work/rootfs.tar" "$work/out/rootfs.tar"
-  printf 'node=%s\nnpm=%s\nsuite=%s\nseconds=%s\n' "$NODE_VERSION" "$NPM_VERSION" "$SUITE" "$((SECONDS - start))" >"$work/out/.complete"
-  mv -T "$work/out" "$DEST"
+  publish_rootfs "$work" "$DEST" "$((SECONDS - start))" "node=$NODE_VERSION" "npm=$NPM_VERSION" "suite=$SUITE"
   rm -rf "$work"
   trap - EXIT
   log "root filesystem built in $((SECONDS - start))s: $DEST/rootfs.tar"

@@ -53,6 +53,8 @@ done
 
 # shellcheck source=container-tools.sh
 source "$HERE/container-tools.sh"
+# shellcheck source=../lib/rootfs.sh
+source "$HERE/../lib/rootfs.sh"
 require_container_tools podman mmdebstrap python3
 
 readonly KEY="stores-${SUITE}-patroni-${PATRONI_VERSION}-psycopg-${PSYCOPG_VERSION}-$(dpkg --print-architecture)-r${RECIPE}"
@@ -104,10 +106,7 @@ C
   printf "comment = 'stand-in for TimescaleDB in the test images: no objects'\ndefault_version = '2.17.2'\nmodule_pathname = '\$libdir/timescaledb'\nrelocatable = false\n" >"$work/timescaledb.control"
   printf -- "-- stand-in for TimescaleDB in the test images: no objects\n" >"$work/timescaledb--2.17.2.sql"
 
-  sources=()
-  for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-    [[ -s "$file" ]] && sources+=("$file")
-  done
+  mapfile -t sources < <(machine_apt_sources)
   log "building Debian ${SUITE} with Redis, redis_exporter, PostgreSQL, pgBackRest and Patroni (mmdebstrap)"
   # Debian gives redis and postgres system uids; the images these stand in for use 999 and 1000.
   # shellcheck disable=SC2016 # the hooks are evaluated by mmdebstrap, with $1 the root.
@@ -123,10 +122,7 @@ C
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/usr/share/doc/* "$1"/usr/share/man/*' \
     "$SUITE" "$work/rootfs.tar" "${sources[@]}" >&2 \
     || die "mmdebstrap could not build the stores' root filesystem; see its output above."
-  mkdir -p "$work/out"
-  mv "$work/rootfs.tar" "$work/out/rootfs.tar"
-  printf 'patroni=%s\npsycopg=%s\nseconds=%s\n' "$PATRONI_VERSION" "$PSYCOPG_VERSION" "$((SECONDS - start))" >"$work/out/.complete"
-  mv -T "$work/out" "$DEST"
+  publish_rootfs "$work" "$DEST" "$((SECONDS - start))" "patroni=$PATRONI_VERSION" "psycopg=$PSYCOPG_VERSION"
   rm -rf "$work"
   trap - EXIT
   log "root filesystem built in $((SECONDS - start))s"

@@ -44,12 +44,10 @@ command -v cc >/dev/null || die "no C compiler (cc) on PATH; install gcc and lib
 grep -q "k8s.io/kubernetes $K8S_VERSION" "$WRAPPER/go.mod" \
   || die "$WRAPPER/go.mod does not require k8s.io/kubernetes $K8S_VERSION; bump build.sh with the control plane."
 
+# shellcheck source=../lib/kubernetes-build.sh
+source "$HERE/../lib/kubernetes-build.sh"
 mkdir -p "$CACHE_ROOT"
-exec 9>"$CACHE_ROOT/.build.lock"
-if ! flock -n 9; then
-  log "another build of $KEY is running; waiting for it to finish"
-  flock 9
-fi
+lock_cache "$CACHE_ROOT/.build.lock" "$KEY"
 if [[ -f "$DEST/.complete" ]]; then
   echo "$DEST"
   exit 0
@@ -67,19 +65,10 @@ log "downloading Go modules (GOPROXY=$(go env GOPROXY))"
   || die "could not download the Go modules of k8s.io/kubernetes $K8S_VERSION from the Go module proxy."
 K8S_DIR="$(cd "$WRAPPER" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)"
 
-k8s_ldflags() {
-  local x=""
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    x+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=36"
-    x+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-  done
-  echo "-s -w$x"
-}
-
 for name in kubelet kube-proxy; do
   start=$SECONDS
   log "building $name (k8s.io/kubernetes/cmd/$name $K8S_VERSION) ..."
-  (cd "$WRAPPER" && go build -p 2 -trimpath -ldflags="$(k8s_ldflags)" -o "$WORK/bin/$name" "k8s.io/kubernetes/cmd/$name") \
+  (cd "$WRAPPER" && go build -p 2 -trimpath -ldflags="$(k8s_ldflags "$K8S_VERSION")" -o "$WORK/bin/$name" "k8s.io/kubernetes/cmd/$name") \
     || die "building $name failed (see the go output above)."
   log "built $name in $((SECONDS - start))s"
 done
