@@ -106,7 +106,7 @@ export async function buildImage(builder: BuilderKind, request: BuildRequest, pr
       const [first] = references;
       spawnSync('buildah', ['manifest', 'rm', first], { stdio: 'ignore', env: request.env as NodeJS.ProcessEnv });
       await run(request, build, 'buildah', [
-        'bud', '--layers', '--network', 'host', ...buildMounts.flags,
+        'bud', '--layers', '--force-rm', '--network', 'host', ...buildMounts.flags,
         '--platform', build.platforms, '--manifest', first, '--file', dockerfile, context,
       ]);
       for (const reference of references) {
@@ -116,7 +116,7 @@ export async function buildImage(builder: BuilderKind, request: BuildRequest, pr
       await run(request, build, 'buildah', [
         // --layers reuses the steps every engine shares (the runtime's npm ci); host networking
         // and the npm mounts let `npm ci` reach the registry the machine uses.
-        'bud', '--layers', '--network', 'host', '--pull=missing', ...buildMounts.flags,
+        'bud', '--layers', '--force-rm', '--network', 'host', '--pull=missing', ...buildMounts.flags,
         '--tag', references[0], '--file', dockerfile, context,
       ]);
       for (const reference of references.slice(1)) {

@@ -99,6 +99,9 @@ describe('npm run images', () => {
       expect(message).toContain(path.relative(ROOT, dockerfile));
       expect(message).toMatch(/stage 1\/2, step 7\/8 \(RUN runtime\/node_modules\/\.bin\/no-such-compiler/);
       expect(message).toMatch(/no-such-compiler: not found/);
+      // The failed build's container is removed with it.
+      const containers = spawnSync('buildah', ['containers', '--format', '{{.ImageName}}'], { encoding: 'utf8', env });
+      expect(containers.stdout.trim()).toBe('');
     } finally {
       fs.rmSync(context, { recursive: true, force: true });
     }
