@@ -55,8 +55,20 @@ function main(): void {
     const base = timed('bash', ['scripts/images/base-image.sh'], cold);
     const coldBuild = timed(process.execPath, images, cold);
     const unchanged = medianOf(process.execPath, images, cold);
-    // One engine changed: its image is rebuilt (--rebuild), the shared steps come from the cache.
-    const oneEngine = medianOf(process.execPath, [...images, '--engine', 'risk-engine', '--rebuild'], cold);
+    // One engine's source changed (a line appended to its main.ts, undone after): a new content
+    // tag, so a real build of that image; the runtime's steps come from the layer cache.
+    const source = path.join(ROOT, 'src', 'engines', 'risk-engine', 'main.ts');
+    const original = fs.readFileSync(source, 'utf8');
+    let round = 0;
+    let oneEngine: number;
+    try {
+      oneEngine = median(Array.from({ length: ROUNDS }, () => {
+        fs.writeFileSync(source, `${original}// images benchmark, round ${round++}\n`);
+        return timed(process.execPath, [...images, '--engine', 'risk-engine'], cold);
+      }));
+    } finally {
+      fs.writeFileSync(source, original);
+    }
     const nodeStart = medianOf(process.execPath, ['--require', 'tsx/cjs', '-e', '0'], warm);
     const storeQuery = medianOf('buildah', ['images', '--format', '{{.Name}}:{{.Tag}}'], cold);
 
@@ -65,7 +77,7 @@ function main(): void {
       ['base stand-in imported (cached root filesystem)', s(base), ''],
       [`cold: ${engines} engine images, empty layer cache`, s(coldBuild), `${s(coldBuild / engines)} per engine`],
       ['nothing changed', s(unchanged), `${(unchanged / (nodeStart + storeQuery)).toFixed(2)}x (tool start + one store query)`],
-      ['one engine changed (rebuilt, shared steps cached)', s(oneEngine), `${(oneEngine / nodeStart).toFixed(1)}x tool start`],
+      ['one engine\'s source changed (its image built, shared steps cached)', s(oneEngine), `${(oneEngine / nodeStart).toFixed(1)}x tool start`],
       ['baseline: node --require tsx/cjs -e 0', s(nodeStart), ''],
       ['baseline: buildah images', s(storeQuery), ''],
     ];
