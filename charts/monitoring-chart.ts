@@ -15,8 +15,11 @@ export class MonitoringChart extends Chart {
   constructor(scope: Construct, id: string, props: EnvironmentPlan) {
     super(scope, id, { labels: environmentLabels(props.environment.name), disableResourceNameHashes: true });
     const paths = nonTrafficPaths(props.engines.map((plan) => plan.engine));
-    new MetricsAdapterRules(this, 'MetricsAdapter', { nonTrafficPaths: paths });
+    // One home for the monitoring stack's namespace: the environment's, which the NetworkPolicies
+    // admit scrapes from too.
+    const namespace = props.environment.monitoringNamespace;
+    new MetricsAdapterRules(this, 'MetricsAdapter', { namespace, nonTrafficPaths: paths });
     new PlatformRules(this, 'Rules', { environment: props.environment, engines: props.engines, stores: props.stores, nonTrafficPaths: paths });
-    new PlatformDashboards(this, 'Dashboards', { environment: props.environment.name, engines: props.engines, stores: props.stores });
+    new PlatformDashboards(this, 'Dashboards', { environment: props.environment.name, namespace, engines: props.engines, stores: props.stores });
   }
 }

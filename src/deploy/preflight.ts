@@ -1,4 +1,3 @@
-import { MONITORING_STACK } from '../planning/monitoring';
 import { Cluster, requestError } from './cluster';
 import { describeObject, groupOf, KubeObject } from './objects';
 
@@ -14,10 +13,15 @@ const PROVIDERS: Readonly<Record<string, string>> = {
   'karpenter.sh': 'install Karpenter (this environment emits NodePools for its node pools)',
 };
 
-/** What to install when a namespace the manifests use but do not create is missing. */
-const NAMESPACE_OWNERS: Readonly<Record<string, string>> = {
-  [MONITORING_STACK.namespace]: 'install the monitoring stack there first (kube-prometheus-stack, prometheus-adapter, Grafana)',
-};
+/**
+ * What to install when a namespace the manifests use but do not create is missing: the
+ * monitoring stack where the PrometheusRules go (the environment's `monitoringNamespace`).
+ */
+function namespaceOwner(objects: readonly KubeObject[]): string {
+  return objects.some((object) => object.kind === 'PrometheusRule')
+    ? 'install the monitoring stack there first (kube-prometheus-stack, prometheus-adapter, Grafana)'
+    : 'create it, or install what owns it';
+}
 
 /** A Secret the manifests read, and the keys they read from it. */
 export interface SecretReference {
@@ -112,7 +116,7 @@ export async function preflight(cluster: Cluster, manifests: readonly KubeObject
   for (const [namespace, objects] of [...external.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     const exists = await cluster.core.readNamespace({ name: namespace }).then(() => true, () => false);
     if (!exists) {
-      const fix = NAMESPACE_OWNERS[namespace] ?? 'create it, or install what owns it';
+      const fix = namespaceOwner(objects);
       problems.push(`namespace ${namespace} does not exist and dist/ does not create it (${objects.length} object(s) go there, e.g. ${describeObject(objects[0])}). Fix: ${fix}`);
     }
   }

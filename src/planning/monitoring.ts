@@ -9,8 +9,6 @@ import { isService } from './plan';
  * {@link MONITORING_STACK.adapterConfigMap}, Grafana's dashboard sidecar watching that namespace.
  */
 export const MONITORING_STACK = {
-  /** Namespace of Prometheus, the adapter and Grafana; our PrometheusRules, dashboards and adapter rules go there. */
-  namespace: 'monitoring',
   /** kube-prometheus-stack's default rule selector is `release: <release name>`. */
   ruleSelectorLabels: { release: 'kube-prometheus-stack' } as Readonly<Record<string, string>>,
   /** Grafana's sidecar (k8s-sidecar) loads ConfigMaps carrying this label. */

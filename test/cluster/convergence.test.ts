@@ -79,7 +79,7 @@ describe.each(PLATFORM_ENVIRONMENTS.map((environment) => [environment.name, envi
     beforeAll(async () => {
       controlPlane = await startControlPlane();
       // What the cluster's operators provide (the CRDs, the monitoring stack's namespace) and, in dev, the cluster's own storage class.
-      const report = await applyAll(controlPlane.kubeConfig, [...readCrds(), ...monitoringStackNamespace(), ...clusterProvidedStorageClasses(environment)], 'nautilus-k8s-test-harness');
+      const report = await applyAll(controlPlane.kubeConfig, [...readCrds(), ...monitoringStackNamespace(environment), ...clusterProvidedStorageClasses(environment)], 'nautilus-k8s-test-harness');
       expect(report.errors).toEqual([]);
     }, 240_000);
 

@@ -202,7 +202,7 @@ describe('nautilus on a dev-shaped control plane', () => {
     expect((await get('/api/v1/namespaces/nautilus-engines')).status).toBe(404);
 
     // What the cluster's operators (CRDs, the monitoring stack's namespace) and secret manager provide, except one Secret.
-    const provided = await applyAll(controlPlane.kubeConfig, [...readCrds(), ...monitoringStackNamespace(), ...clusterProvidedStorageClasses(DEV)], 'nautilus-k8s-test-harness');
+    const provided = await applyAll(controlPlane.kubeConfig, [...readCrds(), ...monitoringStackNamespace(DEV), ...clusterProvidedStorageClasses(DEV)], 'nautilus-k8s-test-harness');
     expect(provided.errors).toEqual([]);
     const namespaces = ['nautilus-latency', 'nautilus-engines', 'nautilus-data'];
     const nsObjects: ManifestObject[] = namespaces.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));

@@ -2,7 +2,6 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseAllDocuments } from 'yaml';
 import { EnvironmentSpec } from '../../src/environments/environment';
-import { MONITORING_STACK } from '../../src/planning/monitoring';
 import { NAMESPACE_NAMES } from '../../src/planning/namespaces';
 import { CREDENTIAL_SECRETS, TIMESCALEDB_SECRETS } from '../../src/planning/runtime-contract';
 import { ManifestObject } from './apply';
@@ -83,8 +82,8 @@ export function credentialSecrets(namespaces: readonly string[]): ManifestObject
  * Grafana) runs in: it exists before our manifests, which put their rules, dashboards and
  * adapter configuration there.
  */
-export function monitoringStackNamespace(): ManifestObject[] {
-  return [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: MONITORING_STACK.namespace } }];
+export function monitoringStackNamespace(environment: EnvironmentSpec): ManifestObject[] {
+  return [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: environment.monitoringNamespace } }];
 }
 
 /**

@@ -100,7 +100,7 @@ export async function startEnvironmentCluster(
     await createFakeNodes(kc, environmentNodes(environment));
     lap('nodes');
     binder = startVolumeBinder(kc);
-    await installOrThrow(kc, [...readCrds(), ...monitoringStackNamespace(), ...clusterProvidedStorageClasses(environment)], 'cluster prerequisites');
+    await installOrThrow(kc, [...readCrds(), ...monitoringStackNamespace(environment), ...clusterProvidedStorageClasses(environment)], 'cluster prerequisites');
     lap('prerequisites');
 
     const namespaces = manifests.filter((object) => object.kind === 'Namespace');

@@ -138,7 +138,7 @@ beforeAll(async () => {
   const kc = cluster.controlPlane.kubeConfig;
   binder = startVolumeBinder(kc, 500, path.join(cluster.node.workDir, 'volumes'));
   const namespaces = objects.filter((o) => o.kind === 'Namespace');
-  const prerequisites = [...readCrds(), ...monitoringStackNamespace(), ...clusterProvidedStorageClasses(environment), ...namespaces,
+  const prerequisites = [...readCrds(), ...monitoringStackNamespace(environment), ...clusterProvidedStorageClasses(environment), ...namespaces,
     ...credentialSecrets(namespaces.map((n) => n.metadata?.name ?? '').filter((n) => n.startsWith('nautilus-')))];
   await applyManifests(kc, prerequisites, { fieldManager: 'nautilus-test-cluster' });
 });

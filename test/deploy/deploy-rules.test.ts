@@ -11,7 +11,6 @@ import { secretReferences } from '../../src/deploy/preflight';
 import { podNamePattern, rolloutState } from '../../src/deploy/rollout';
 import { autoscalerHealth, cronJobHealth } from '../../src/deploy/status';
 import { DEV } from '../../src/environments/platform-environments';
-import { MONITORING_STACK } from '../../src/planning/monitoring';
 import { synthObjects } from '../support/platform';
 
 function workload(kind: string, spec: Record<string, unknown>, status: Record<string, unknown>, generation = 2): KubeObject {
@@ -171,7 +170,7 @@ describe('ApplySet bookkeeping', () => {
     const objects = synthObjects(DEV) as unknown as KubeObject[];
     const record = recordFor('nautilus-k8s/0.1.0', objects);
     expect(record.groupKinds).toEqual(expect.arrayContaining(['Deployment.apps', 'Namespace', 'Service', 'ServiceMonitor.monitoring.coreos.com', 'NetworkPolicy.networking.k8s.io']));
-    expect(record.namespaces).toEqual([MONITORING_STACK.namespace, 'nautilus-data', 'nautilus-engines', 'nautilus-latency'].sort());
+    expect(record.namespaces).toEqual([DEV.monitoringNamespace, 'nautilus-data', 'nautilus-engines', 'nautilus-latency'].sort());
     const union = unionRecord(record, { tooling: 'x/1', groupKinds: ['CronJob.batch'], namespaces: ['old-namespace'] });
     expect(union.groupKinds).toContain('CronJob.batch');
     expect(union.namespaces).toContain('old-namespace');

@@ -14,7 +14,6 @@ import { Tier } from '../../src/catalog/tier';
 import { RUNTIME_METRICS } from '../../src/engines/runtime/metric-names';
 import { STORE_METRICS } from '../../src/planning/store-monitoring';
 import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
-import { MONITORING_STACK } from '../../src/planning/monitoring';
 import { K8sObject, platformInput, synthObjects } from '../support/platform';
 import { promtool, scratchDir } from './promtool';
 
@@ -56,7 +55,7 @@ describe.each(PLATFORM_ENVIRONMENTS.map((e) => [e.name, e] as const))('%s', (_na
     const tiers = Tier.all().filter((tier) => objects.some((o) => o.kind === 'Deployment' && o.metadata.labels?.['app.kubernetes.io/component'] === tier.name));
     expect(generated.map((d) => d.model.uid).sort()).toEqual(['nautilus-data-stores', 'nautilus-overview', ...tiers.map((t) => `nautilus-tier-${t.name}`)].sort());
     for (const { object, model } of generated) {
-      expect(object.metadata.namespace).toBe(MONITORING_STACK.namespace);
+      expect(object.metadata.namespace).toBe(environment.monitoringNamespace);
       expect((object.metadata as { annotations?: Record<string, string> }).annotations).toEqual({ grafana_folder: 'Nautilus' });
       expect(Object.keys(object.data)).toEqual([`${model.uid}.json`]);
       expect(model.title).toContain(environment.name);

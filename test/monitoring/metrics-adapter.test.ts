@@ -4,7 +4,7 @@
  */
 import { parse } from 'yaml';
 import { AdapterRule } from '../../src/constructs/monitoring/metrics-adapter';
-import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
+import { DEV, PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
 import { MONITORING_STACK, REQUESTS_PER_SECOND } from '../../src/planning/monitoring';
 import { find, synthObjects } from '../support/platform';
 
@@ -14,7 +14,7 @@ describe.each(PLATFORM_ENVIRONMENTS.map((e) => [e.name, e] as const))('%s', (_na
   const rules = (parse(adapter.data[MONITORING_STACK.adapterConfigKey]) as { rules: AdapterRule[] }).rules;
 
   it('the adapter rules ConfigMap is in the monitoring stack\'s namespace', () => {
-    expect(adapter.metadata.namespace).toBe(MONITORING_STACK.namespace);
+    expect(adapter.metadata.namespace).toBe(environment.monitoringNamespace);
     expect(adapter.file).toBe('0004-monitoring.yaml');
   });
 
@@ -32,5 +32,27 @@ describe.each(PLATFORM_ENVIRONMENTS.map((e) => [e.name, e] as const))('%s', (_na
     expect(new RegExp(rule.name.matches).test('nautilus_http_requests_total')).toBe(true);
     expect(rule.resources.overrides).toEqual({ namespace: { resource: 'namespace' }, pod: { resource: 'pod' } });
     expect(rule.metricsQuery).toBe('sum by (<<.GroupBy>>) (rate(<<.Series>>{<<.LabelMatchers>>,path!~"/health/live|/health/ready|/metrics"}[1m]))');
+  });
+});
+
+describe('the monitoring namespace has one home, the environment', () => {
+  // Rules, dashboards and adapter rules go where the NetworkPolicies admit scrapes from: a
+  // different namespace in the environment moves all of them together.
+  const objects = synthObjects({ ...DEV, monitoringNamespace: 'observability' });
+
+  it('every object for the monitoring stack is in it', () => {
+    const monitoring = objects.filter((o) => o.file === '0004-monitoring.yaml');
+    expect(monitoring.length).toBeGreaterThan(0);
+    expect(monitoring.filter((o) => o.metadata.namespace !== 'observability').map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([]);
+  });
+
+  it('the NetworkPolicies admit scrapes from it and from nowhere else of the kind', () => {
+    const peers = objects.filter((o) => o.kind === 'NetworkPolicy')
+      .flatMap((o) => (o.spec.ingress ?? []) as Array<{ from?: Array<{ namespaceSelector?: { matchLabels?: Record<string, string> } }> }>)
+      .flatMap((rule) => rule.from ?? [])
+      .map((peer) => peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'])
+      .filter((name): name is string => name !== undefined);
+    expect(peers).toContain('observability');
+    expect(peers).not.toContain('monitoring');
   });
 });

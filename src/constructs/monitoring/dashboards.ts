@@ -175,6 +175,8 @@ export function platformDashboards(environment: string, engines: readonly Engine
 /** Properties of {@link PlatformDashboards}. */
 export interface PlatformDashboardsProps {
   readonly environment: string;
+  /** The monitoring stack's namespace, where Grafana's sidecar watches: the environment's `monitoringNamespace`. */
+  readonly namespace: string;
   readonly engines: readonly EnginePlan[];
   readonly stores: readonly DataStorePlan[];
 }
@@ -191,7 +193,7 @@ export class PlatformDashboards extends Construct {
       new kplus.ConfigMap(this, generated.uid, {
         metadata: {
           name: generated.uid,
-          namespace: MONITORING_STACK.namespace,
+          namespace: props.namespace,
           labels: { ...MONITORING_STACK.dashboardLabels, 'app.kubernetes.io/component': 'dashboard' },
           annotations: { [MONITORING_STACK.dashboardFolderAnnotation]: MONITORING_STACK.dashboardFolder },
         },

@@ -37,6 +37,8 @@ export function adapterRule(metric: PodRateMetric, nonTrafficPaths: readonly str
 
 /** Properties of {@link MetricsAdapterRules}. */
 export interface MetricsAdapterRulesProps {
+  /** The monitoring stack's namespace, where prometheus-adapter runs: the environment's `monitoringNamespace`. */
+  readonly namespace: string;
   /** Paths left out of request rates (probes, scrapes): `nonTrafficPaths(engines)`. */
   readonly nonTrafficPaths: readonly string[];
   /** The metrics to serve. @default POD_CUSTOM_METRICS */
@@ -57,7 +59,7 @@ export class MetricsAdapterRules extends Construct {
     new kplus.ConfigMap(this, 'Resource', {
       metadata: {
         name: MONITORING_STACK.adapterConfigMap,
-        namespace: MONITORING_STACK.namespace,
+        namespace: props.namespace,
         labels: { 'app.kubernetes.io/name': 'prometheus-adapter', 'app.kubernetes.io/component': 'custom-metrics' },
       },
       data: { [MONITORING_STACK.adapterConfigKey]: stringify({ rules: this.rules }, { lineWidth: 0 }) },

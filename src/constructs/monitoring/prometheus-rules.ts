@@ -307,7 +307,7 @@ export class PlatformRules extends Construct {
       new PrometheusRule(this, group.name, {
         metadata: {
           name: group.name,
-          namespace: MONITORING_STACK.namespace,
+          namespace: props.environment.monitoringNamespace,
           labels: { ...MONITORING_STACK.ruleSelectorLabels, 'app.kubernetes.io/component': 'alerting' },
         },
         spec: {
