@@ -15,7 +15,7 @@ import { EngineSpec } from '../src/catalog/engine-spec';
 import { PLATFORM_ENGINES } from '../src/catalog/platform-catalog';
 import { ENGINES_DIR, renderEngineFiles } from '../src/images/engine-files';
 
-export { ENGINES_DIR, GeneratedFile, IMAGE_UID, NODE_BASE_IMAGE, renderEngineFiles } from '../src/images/engine-files';
+export { ENGINES_DIR, GeneratedFile, NODE_BASE_IMAGE, renderEngineFiles } from '../src/images/engine-files';
 
 /** Generated files (not seed-only ones) whose content on disk differs, relative to src/engines. */
 export function staleEngineFiles(enginesDir: string, engines: readonly EngineSpec[] = PLATFORM_ENGINES): string[] {

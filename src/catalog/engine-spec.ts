@@ -94,6 +94,12 @@ export interface ResourceBudget {
 }
 
 /**
+ * The uid and gid every engine image runs as: the Dockerfiles' `USER` and the pods' `runAsUser`,
+ * `runAsGroup` and `fsGroup`. Below both the images and the plans, so each reads it from here.
+ */
+export const ENGINE_UID = 10001;
+
+/**
  * One engine of the platform: everything the manifests need to know about it. Adding an engine to
  * the platform is adding one of these to the catalog.
  */

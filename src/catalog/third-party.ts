@@ -6,6 +6,9 @@ import { Cpu, Memory } from '../model/quantities';
  * digest, as environments with `requireImageDigests` need.
  */
 
+/** NVIDIA's device plugin's name: its DaemonSet, container and namespace are named so. */
+export const DEVICE_PLUGIN_NAME = 'nvidia-device-plugin';
+
 /** NVIDIA's device plugin, which advertises `nvidia.com/gpu` on GPU nodes. */
 export const DEVICE_PLUGIN_IMAGE = 'nvcr.io/nvidia/k8s-device-plugin:v0.17.0';
 

@@ -12,7 +12,7 @@ import {
 import { NamespaceRole, Tier } from '../catalog/tier';
 import { EnvironmentSpec, poolForRole } from '../environments/environment';
 import { ARCH_LABEL, GPU_PRESENT_LABEL, GPU_RESOURCE, ZONE_LABEL, poolLabels, poolTaints } from '../environments/node-pool-policy';
-import { DEVICE_PLUGIN_IMAGE, DEVICE_PLUGIN_RESOURCES } from '../catalog/third-party';
+import { DEVICE_PLUGIN_IMAGE, DEVICE_PLUGIN_NAME, DEVICE_PLUGIN_RESOURCES } from '../catalog/third-party';
 import { imageVersion, mirroredImage } from '../model/domains';
 import { countQuantity, Cpu, Memory } from '../model/quantities';
 import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES, NAMESPACE_POD_SECURITY } from '../planning/namespaces';
@@ -185,7 +185,7 @@ export class ClusterFoundation extends Construct {
 
   private devicePlugin(environment: EnvironmentSpec): void {
     const gpuPool = poolForRole(environment, 'gpu')!;
-    const name = 'nvidia-device-plugin';
+    const name = DEVICE_PLUGIN_NAME;
     const devicePluginDirectory = kplus.Volume.fromHostPath(this, 'DevicePluginDirectory', 'device-plugin', {
       path: '/var/lib/kubelet/device-plugins', type: kplus.HostPathVolumeType.DIRECTORY,
     });

@@ -6,17 +6,18 @@ import {
   MetricTargetV2, Probe, Quantity, SecurityContext, ServicePort, Volume, VolumeMount,
 } from '../../imports/k8s';
 import { ServiceMonitor } from '../../imports/monitoring.coreos.com';
+import { ENGINE_UID } from '../catalog/engine-spec';
+import { METRICS_PATH } from '../engines/runtime/metric-names';
 import { GPU_RESOURCE } from '../environments/node-pool-policy';
 import { countQuantity } from '../model/quantities';
 import { REQUESTS_PER_SECOND } from '../planning/monitoring';
 import { DataStorePlan, EnginePlan, isBatch, isService } from '../planning/plan';
-import { ENGINE_PRE_STOP_SECONDS, ENGINE_TERMINATION_GRACE_SECONDS, ENGINE_UID, engineContainerEnv } from '../planning/runtime-contract';
+import { ENGINE_PRE_STOP_SECONDS, ENGINE_TERMINATION_GRACE_SECONDS, engineContainerEnv } from '../planning/runtime-contract';
 import { appendItem, completePlatformPod, service, setField, withoutPlusWorkloadDefaults } from './escape-hatches';
 import { envVariables } from './l1-to-plus';
 import { componentLabels, selectorLabels } from './labels';
 import { schedule } from './scheduling';
 
-export { ENGINE_UID };
 
 /** Port name of every engine's HTTP port (API, probes, metrics). */
 export const HTTP_PORT_NAME = 'http';
@@ -160,7 +161,7 @@ export class Engine extends Construct {
       metadata: metadata(),
       spec: {
         selector: { matchLabels: selectorLabels(engine.name) },
-        endpoints: [{ port: HTTP_PORT_NAME, path: '/metrics', interval: plan.runtime.scrapeInterval }],
+        endpoints: [{ port: HTTP_PORT_NAME, path: METRICS_PATH, interval: plan.runtime.scrapeInterval }],
       },
     });
   }

@@ -5,13 +5,10 @@
  * script so synthesis can refuse an engine whose committed files are out of step with the catalog.
  */
 import { EngineSpec } from '../catalog/engine-spec';
-import { ENGINE_UID } from '../planning/runtime-contract';
+import { ENGINE_UID } from '../catalog/engine-spec';
 
 /** The base image of every engine image, pinned by exact version (the toolchain the tests run). */
 export const NODE_BASE_IMAGE = 'node:20.20.2-bookworm-slim';
-
-/** The uid/gid the images run as: the pods' runAsUser, from the engine construct. */
-export const IMAGE_UID = ENGINE_UID;
 
 /** The engine images' build context, relative to the repository root. */
 export const ENGINES_DIR = 'src/engines';
@@ -67,7 +64,7 @@ WORKDIR /app
 # Root-owned and read-only to the engine's user: the pod mounts the root filesystem read-only
 # and gives the process only /tmp.
 COPY --from=build /out/ /app/
-USER ${IMAGE_UID}:${IMAGE_UID}
+USER ${ENGINE_UID}:${ENGINE_UID}
 ${expose}ENTRYPOINT ["node", "/app/${engine.name}/main.js"]
 `;
 }

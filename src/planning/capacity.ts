@@ -1,6 +1,6 @@
 import { DataStoreSpec } from '../catalog/data-stores';
 import { EngineSpec } from '../catalog/engine-spec';
-import { DEVICE_PLUGIN_RESOURCES } from '../catalog/third-party';
+import { DEVICE_PLUGIN_NAME, DEVICE_PLUGIN_RESOURCES } from '../catalog/third-party';
 import { EnvironmentSpec, NodePoolSpec, poolForRole } from '../environments/environment';
 import { nodeAllocatable } from '../environments/node-allocatable';
 import { Cpu, Memory } from '../model/quantities';
@@ -70,7 +70,7 @@ export interface NodeDaemonSet {
 /** The DaemonSets the environment's manifests run on each node of `pool` (the NVIDIA device plugin on GPU nodes). */
 export function nodeDaemonSets(environment: EnvironmentSpec, pool: NodePoolSpec): NodeDaemonSet[] {
   const devicePlugin = poolForRole(environment, 'gpu') !== undefined && (pool.instance.gpus ?? 0) > 0;
-  return devicePlugin ? [{ name: 'nvidia-device-plugin', ...DEVICE_PLUGIN_RESOURCES }] : [];
+  return devicePlugin ? [{ name: DEVICE_PLUGIN_NAME, ...DEVICE_PLUGIN_RESOURCES }] : [];
 }
 
 /** Room for pods: CPU in millicores, memory and hugepages in MiB, GPUs and pod slots. */

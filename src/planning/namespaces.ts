@@ -1,3 +1,4 @@
+import { DEVICE_PLUGIN_NAME } from '../catalog/third-party';
 import { NamespaceRole } from '../catalog/tier';
 
 /** The namespace of each role. Names are a contract: Service DNS names include them. */
@@ -16,7 +17,7 @@ export const NAMESPACE_POD_SECURITY: Readonly<Record<NamespaceRole, 'privileged'
 };
 
 /** Namespace of the NVIDIA device plugin: it mounts the kubelet's device-plugin socket directory. */
-export const DEVICE_PLUGIN_NAMESPACE = 'nvidia-device-plugin';
+export const DEVICE_PLUGIN_NAMESPACE = DEVICE_PLUGIN_NAME;
 
 /** The in-cluster DNS name of a Service. */
 export function serviceHost(name: string, namespace: string): string {

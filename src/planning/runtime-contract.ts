@@ -26,9 +26,6 @@ export const CREDENTIAL_SECRETS: Readonly<Record<DataStoreName, { readonly name:
   redis: { name: 'redis-credentials', keys: ['password'] },
 };
 
-/** The uid/gid engine images run as (set by every engine Dockerfile, used as the pods' runAsUser). */
-export const ENGINE_UID = 10001;
-
 /**
  * Secrets only TimescaleDB's own pods read, in the data namespace: the PostgreSQL superuser's
  * password (the superuser is `postgres`) and the streaming-replication role. The backup bucket's

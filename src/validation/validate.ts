@@ -1,6 +1,6 @@
 import { DataStoreSpec, PLATFORM_DATA_STORES, REDIS_EXPORTER } from '../catalog/data-stores';
 import { EngineSpec } from '../catalog/engine-spec';
-import { DEVICE_PLUGIN_IMAGE } from '../catalog/third-party';
+import { DEVICE_PLUGIN_IMAGE, DEVICE_PLUGIN_NAME } from '../catalog/third-party';
 import { EnvironmentSpec, NodePoolSpec, poolForRole } from '../environments/environment';
 import { nodeAllocatable } from '../environments/node-allocatable';
 import { EngineSourceFiles } from '../images/engine-sources';
@@ -741,7 +741,7 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
           ...stores.map((s): [string, string] => [s.name, s.image]),
           // The exporter beside each Redis member (planStoreMonitoring) comes from the same mirror.
           ...(stores.some((s) => s.name === 'redis') ? [['redis-exporter', REDIS_EXPORTER.image] as [string, string]] : []),
-          ...(poolForRole(environment, 'gpu') ? [['nvidia-device-plugin', DEVICE_PLUGIN_IMAGE] as [string, string]] : []),
+          ...(poolForRole(environment, 'gpu') ? [[DEVICE_PLUGIN_NAME, DEVICE_PLUGIN_IMAGE] as [string, string]] : []),
         ];
         for (const [subject, image] of images.filter(([, i]) => !hasDigest(i))) {
           problems.push({

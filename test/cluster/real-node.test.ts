@@ -17,6 +17,7 @@ import { CoreV1Api, V1Pod } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { platformCharts } from '../../charts/platform-charts';
 import { PLATFORM_DATA_STORES, REDIS_EXPORTER } from '../../src/catalog/data-stores';
+import { ENGINE_UID } from '../../src/catalog/engine-spec';
 import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
 import { runCli } from '../../src/deploy/cli';
 import { poolLabels, poolTaints } from '../../src/environments/node-pool-policy';
@@ -32,8 +33,6 @@ import { startVolumeBinder, VolumeBinder } from './volume-binder';
 const ROOT = path.resolve(__dirname, '..', '..');
 const STAND_INS = path.join(ROOT, 'scripts', 'images', 'store-stand-ins.sh');
 const CONTAINERS_CONF = path.join(ROOT, 'scripts', 'images', 'containers.conf');
-/** The uid every engine image runs as (the Dockerfiles' USER, the manifests' runAsUser). */
-const ENGINE_UID = 10001;
 
 // Cold: the images (about 3 minutes), the stand-ins (about 1 minute); the node and the deploy
 // about 2 minutes more.
