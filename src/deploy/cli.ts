@@ -223,9 +223,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
-/** Environments of production scale ask before pruning. */
+/** Whether the environment asks before pruning (its `confirmPrunes`). */
 function confirmsPrunes(environment: string): boolean {
-  return PLATFORM_ENVIRONMENTS.find((spec) => spec.name === environment)?.replicas === 'full';
+  return PLATFORM_ENVIRONMENTS.find((spec) => spec.name === environment)?.confirmPrunes ?? false;
 }
 
 function loadKubeConfig(file: string | undefined, context: string | undefined, env: CliIo['env']): KubeConfig {

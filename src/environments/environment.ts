@@ -164,6 +164,12 @@ export interface EnvironmentSpec {
   /** Replica counts relative to production. */
   readonly replicas: ReplicaPolicy;
   /**
+   * Whether `nautilus deploy` asks before pruning objects `dist/` no longer has (`--yes`, or a `y`
+   * at the prompt; without a terminal it refuses): where a wrong prune costs the most.
+   * @default false
+   */
+  readonly confirmPrunes?: boolean;
+  /**
    * Factor applied to production CPU and memory requests of engines that do not pin cores, and
    * of the data stores: one factor for both, or one each (a small machine may fit the CPU of a
    * scaled-down platform long before it would fit a process in the same share of its memory).

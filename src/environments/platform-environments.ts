@@ -148,6 +148,7 @@ export const PROD: EnvironmentSpec = {
   ],
   replicas: 'full',
   resourceScale: 1,
+  confirmPrunes: true,
   autoscaling: true,
   imageRegistry: imageRegistry('registry.prod.nautilus.internal/nautilus'),
   thirdPartyMirror: imageRegistry('registry.prod.nautilus.internal/mirror'),
