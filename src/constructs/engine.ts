@@ -106,11 +106,11 @@ export class Engine extends Construct {
     // Service follows the container's port.
     setField<ServicePort, 'targetPort'>(engineService, '/spec/ports/0', 'targetPort', IntOrString.fromString(HTTP_PORT_NAME));
 
-    if (plan.replicas > 1) {
+    if (plan.disruptionBudget) {
       new KubePodDisruptionBudget(this, 'DisruptionBudget', {
         metadata: metadata(),
         spec: {
-          maxUnavailable: IntOrString.fromNumber(plan.maxUnavailable),
+          maxUnavailable: IntOrString.fromNumber(plan.disruptionBudget.maxUnavailable),
           selector: { matchLabels: selectorLabels(engine.name) },
           // A pod that is not Ready serves nothing; letting a drain evict it cannot hurt.
           unhealthyPodEvictionPolicy: 'AlwaysAllow',

@@ -131,12 +131,11 @@ export class StatefulStore extends Construct {
     });
     // cdk8s-plus-27 has no publishNotReadyAddresses: members must find each other before they are ready.
     setField<ServiceSpec, 'publishNotReadyAddresses'>(headless, '/spec', 'publishNotReadyAddresses', true);
-    if (plan.replicas > 1) {
+    if (plan.disruptionBudget) {
       new KubePodDisruptionBudget(this, 'DisruptionBudget', {
         metadata: metadata(store.name),
         spec: {
-          // One member at a time: with three, two stay up (one primary, one replica to fail over to).
-          maxUnavailable: IntOrString.fromNumber(1),
+          maxUnavailable: IntOrString.fromNumber(plan.disruptionBudget.maxUnavailable),
           selector: { matchLabels: selectorLabels(store.name) },
           // A member that is not Ready serves nothing; letting a drain evict it cannot hurt.
           unhealthyPodEvictionPolicy: 'AlwaysAllow',

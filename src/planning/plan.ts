@@ -26,8 +26,8 @@ export interface EnginePlan {
   readonly replicas: number;
   /** Present where the tier allows autoscaling and the environment enables it. */
   readonly autoscaling?: AutoscalingPlan;
-  /** Most pods the PodDisruptionBudget lets a drain take down at once. */
-  readonly maxUnavailable: number;
+  /** The PodDisruptionBudget: present where there is more than one replica (with one, a budget would block every drain). */
+  readonly disruptionBudget?: DisruptionBudgetPlan;
   readonly cpuRequest: Cpu;
   /** Set only for Guaranteed (pinned) pods; other tiers are not CPU-throttled. */
   readonly cpuLimit?: Cpu;
@@ -45,6 +45,25 @@ export interface EnginePlan {
   readonly runtime: TierRuntimePolicy;
 }
 
+/** A workload's PodDisruptionBudget. */
+export interface DisruptionBudgetPlan {
+  /** Most pods a drain may take down at once. */
+  readonly maxUnavailable: number;
+}
+
+/**
+ * The PodDisruptionBudget of a workload of `replicas` pods: only with more than one (a budget on a
+ * single pod either blocks every drain or allows nothing useful).
+ */
+function disruptionBudget(replicas: number, maxUnavailable: number): DisruptionBudgetPlan | undefined {
+  return replicas > 1 ? { maxUnavailable } : undefined;
+}
+
+/** Members that must be up for a replicated store to keep working, and Sentinels to agree: a majority (all of one). */
+export function majorityOf(members: number): number {
+  return Math.floor(members / 2) + 1;
+}
+
 /** One data store as it runs in one environment. */
 export interface DataStorePlan {
   readonly store: DataStoreSpec;
@@ -52,6 +71,8 @@ export interface DataStorePlan {
   readonly namespace: string;
   /** Members of the store (one primary, the rest replicas). */
   readonly replicas: number;
+  /** The PodDisruptionBudget: one member at a time, where there is more than one. */
+  readonly disruptionBudget?: DisruptionBudgetPlan;
   readonly cpuRequest: Cpu;
   /** Set only where the server gets exclusive whole cores (Guaranteed QoS): equal to the request. */
   readonly cpuLimit?: Cpu;
@@ -153,7 +174,7 @@ export function planEngine(engine: EngineSpec, environment: EnvironmentSpec): En
     namespace: NAMESPACE_NAMES[tier.namespaceRole],
     replicas,
     autoscaling,
-    maxUnavailable,
+    disruptionBudget: disruptionBudget(replicas, maxUnavailable),
     cpuRequest: cpu,
     cpuLimit: tier.pinned ? cpu : undefined,
     memoryRequest: memory,
@@ -186,6 +207,8 @@ export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec
     environment,
     namespace: NAMESPACE_NAMES.data,
     replicas,
+    // One member at a time: with three, two stay up (one primary, one replica to fail over to).
+    disruptionBudget: disruptionBudget(replicas, 1),
     cpuRequest: cpu,
     cpuLimit: pinned ? cpu : undefined,
     pinned,

@@ -16,7 +16,7 @@ import { Cpu, Memory } from '../model/quantities';
 import {
   PackingGroup, PackingNode, PodDemand, ScheduledNode, nodeDaemonSets, nodeRoom, packPods, podDemands as planPodDemands, podRoom, scheduleReplicas, shortfall, sumRooms, timesRoom,
 } from '../planning/capacity';
-import { enabledEngines, environmentPinsCores, isBatch, isService, planDataStore, planEngine } from '../planning/plan';
+import { enabledEngines, environmentPinsCores, isBatch, isService, majorityOf, planDataStore, planEngine } from '../planning/plan';
 
 /** What a rule is given: the whole catalog, the data stores and one environment (and all of them, for collisions). */
 interface RuleInput {
@@ -350,7 +350,7 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
       const report = (field: string, value: string, problem: string, fix: string): ConfigurationProblem =>
         ({ environment: environment.name, subject: 'redis', field: `redis.${field}`, value, problem, fix });
       const problems: ConfigurationProblem[] = [];
-      const majority = Math.floor(members / 2) + 1;
+      const majority = majorityOf(members);
       if (!Number.isInteger(sentinel.quorum) || sentinel.quorum < 1 || sentinel.quorum > members) {
         problems.push(report('sentinel.quorum', String(sentinel.quorum), `must be between 1 and the number of Sentinels (${members}, one per member)`,
           `set quorum to ${majority} (a majority of ${members})`));
@@ -395,7 +395,7 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
         return left >= sentinel.quorum ? [] : [{
           environment: environment.name, subject: 'redis', field: 'redis.sentinel.quorum', value: `${sentinel.quorum} (${members} members over ${zones} zone(s))`,
           problem: `losing the fullest zone leaves ${left} Sentinels, fewer than the quorum that must agree the primary is down: a primary lost with that zone would never be failed over`,
-          fix: `set quorum to ${Math.floor(members / 2) + 1} (a majority of ${members}) or at most ${left}`,
+          fix: `set quorum to ${majorityOf(members)} (a majority of ${members}) or at most ${left}`,
         }];
       }
       return [{

@@ -228,3 +228,18 @@ describe('resource scale', () => {
     expect(same.cpuRequest).toEqual(PLATFORM_DATA_STORES.timescaledb.cpu.scaledBy(0.125));
   });
 });
+
+describe('disruption budgets are decided in the plan', () => {
+  test('a budget exactly where there is more than one replica, for engines and stores alike', () => {
+    for (const environment of environments) {
+      for (const engine of enabledEngines(PLATFORM_ENGINES, environment).filter(isService)) {
+        const plan = planEngine(engine, environment);
+        expect([engine.name, plan.disruptionBudget !== undefined]).toEqual([engine.name, plan.replicas > 1]);
+      }
+      for (const store of Object.values(PLATFORM_DATA_STORES)) {
+        const plan = planDataStore(store, environment);
+        expect([store.name, plan.disruptionBudget]).toEqual([store.name, plan.replicas > 1 ? { maxUnavailable: 1 } : undefined]);
+      }
+    }
+  });
+});

@@ -156,7 +156,7 @@ describe('promtool test rules: each alert fires on its trigger and stays silent 
     .flatMap((p) => Array.from({ length: p.replicas }, (_, i) => up(p.engine.name, p.namespace, `${p.engine.name}-${i}`, '1x10')));
 
   it('NautilusEngineDown: fires when fewer pods than the disruption budget\'s floor answer scrapes', () => {
-    const floor = marketData.replicas - marketData.maxUnavailable;
+    const floor = marketData.replicas - marketData.disruptionBudget!.maxUnavailable;
     expect(floor).toBe(2);
     const rule = alertRule('NautilusEngineDown', { engine: 'market-data' });
     const pods = (...values: string[]) => values.map((v, i) => up('market-data', marketData.namespace, `market-data-${i}`, v));

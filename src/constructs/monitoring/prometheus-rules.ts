@@ -122,7 +122,7 @@ export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
   const availability: AlertingRule[] = services.flatMap((plan) => {
     const name = plan.engine.name;
     // The PodDisruptionBudget's floor: replicas at rest less what a drain may take down (no PDB: all of them).
-    const allowedDown = plan.replicas > 1 ? plan.maxUnavailable : 0;
+    const allowedDown = plan.disruptionBudget?.maxUnavailable ?? 0;
     const floor = plan.replicas - allowedDown;
     const labels = { ...common, severity: severity(plan.engine.tier), engine: name, tier: plan.engine.tier.name, namespace: plan.namespace };
     const workload = { namespace: plan.namespace, deployment: name };

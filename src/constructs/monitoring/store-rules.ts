@@ -1,7 +1,7 @@
 import { REDIS_SENTINEL } from '../../catalog/data-stores';
 import { RUNTIME_METRICS } from '../../engines/runtime/metric-names';
 import { EnvironmentSpec } from '../../environments/environment';
-import { DataStorePlan } from '../../planning/plan';
+import { DataStorePlan, majorityOf } from '../../planning/plan';
 import { STORE_METRICS, STORE_PROCESS_LABEL } from '../../planning/store-monitoring';
 import { storeMetricsServiceName } from './store-monitors';
 
@@ -20,10 +20,6 @@ const STATEFULSET_READY = 'kube_statefulset_status_replicas_ready';
 /** How long after a failover its alert keeps firing (and the window that detects it). */
 export const FAILOVER_WINDOW = '10m';
 
-/** Members that must be up for the store to keep working: a majority of them (all of one). */
-export function storeQuorum(members: number): number {
-  return Math.floor(members / 2) + 1;
-}
 
 /** `name{a="x",...}` with values quoted for PromQL. */
 function selector(name: string, matchers: Readonly<Record<string, string>>): string {
@@ -41,7 +37,7 @@ export function dataStoreAlerts(environment: EnvironmentSpec, stores: readonly D
   return stores.flatMap((plan) => {
     const name = plan.store.name;
     const members = plan.replicas;
-    const quorum = storeQuorum(members);
+    const quorum = majorityOf(members);
     const labels = (severity: 'critical' | 'warning') => ({ environment: environment.name, severity, store: name, namespace: plan.namespace });
     const ready = `sum by (namespace, statefulset) (${selector(STATEFULSET_READY, { namespace: plan.namespace, statefulset: name })})`;
     const scraped = { namespace: plan.namespace, service: storeMetricsServiceName(name) };
