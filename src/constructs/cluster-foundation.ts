@@ -106,11 +106,8 @@ export class ClusterFoundation extends Construct {
         count: p.autoscaling?.maxReplicas ?? p.replicas, cpu: p.cpuRequest, memory: p.memoryRequest,
         hugepages: p.hugepages2Mi?.mebibytes ?? 0, gpus: p.gpus, storage: 0,
       })),
-      // A store pod requests its server's budget plus every sidecar's (Sentinel, backups, exporters).
       ...stores.filter((p) => p.namespace === namespace).map((p) => ({
-        count: p.replicas,
-        cpu: Cpu.millis(p.monitoring.sidecars.reduce((t, s) => t + s.cpu.millicores, p.cpuRequest.millicores)),
-        memory: Memory.mebibytes(p.monitoring.sidecars.reduce((t, s) => t + s.memory.mebibytes, p.memory.mebibytes)),
+        count: p.replicas, cpu: p.podRequests.cpu, memory: p.podRequests.memory,
         hugepages: 0, gpus: 0, storage: p.storage.mebibytes,
       })),
     ];

@@ -4,7 +4,7 @@ import { DEVICE_PLUGIN_NAME, DEVICE_PLUGIN_RESOURCES } from '../catalog/third-pa
 import { EnvironmentSpec, NodePoolSpec, poolForRole } from '../environments/environment';
 import { nodeAllocatable } from '../environments/node-allocatable';
 import { Cpu, Memory } from '../model/quantities';
-import { DataStorePlan, enabledEngines, isBatch, planDataStore, planEngine } from './plan';
+import { enabledEngines, isBatch, planDataStore, planEngine } from './plan';
 
 /** What one workload's pods ask of the nodes of their pool: every container's requests, summed per pod. */
 export interface PodDemand {
@@ -28,15 +28,6 @@ export interface PodDemand {
   readonly zonalVolume: boolean;
 }
 
-/** Every container's requests of one data store pod: the server and the sidecars its plan runs. */
-export function dataStorePodRequests(plan: DataStorePlan): { readonly cpu: Cpu; readonly memory: Memory } {
-  const sidecars = plan.monitoring.sidecars;
-  return {
-    cpu: Cpu.millis(sidecars.reduce((sum, s) => sum + s.cpu.millicores, plan.cpuRequest.millicores)),
-    memory: Memory.mebibytes(sidecars.reduce((sum, s) => sum + s.memory.mebibytes, plan.memory.mebibytes)),
-  };
-}
-
 /** Every workload of an environment with the pool its pods land on. */
 export function podDemands(catalog: readonly EngineSpec[], stores: readonly DataStoreSpec[], environment: EnvironmentSpec): PodDemand[] {
   const general = poolForRole(environment, 'general');
@@ -51,7 +42,7 @@ export function podDemands(catalog: readonly EngineSpec[], stores: readonly Data
     }),
     ...stores.map((store): PodDemand => {
       const plan = planDataStore(store, environment);
-      const pod = dataStorePodRequests(plan);
+      const pod = plan.podRequests;
       return {
         subject: store.name, pool: plan.pool ?? general, replicas: plan.replicas, maxReplicas: plan.replicas,
         cpu: pod.cpu, memory: pod.memory, hugepages: Memory.mebibytes(0), gpus: 0, hostNetwork: false, batch: false, zonalVolume: true,

@@ -88,6 +88,8 @@ export interface DataStorePlan {
   readonly sentinel?: SentinelSettings;
   /** Containers beside the server, scrape endpoints and the backup age limit. */
   readonly monitoring: StoreMonitoringPlan;
+  /** What one member's pod requests: the server's budget plus every sidecar's (Sentinel, backups, exporters). */
+  readonly podRequests: { readonly cpu: Cpu; readonly memory: Memory };
 }
 
 /** An amount that environments scale down (CPU, memory, storage). */
@@ -202,6 +204,8 @@ export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec
   const cpu = pinned ? store.pinnedCpu! : scaleBy(store.cpu, scale.cpu);
   const sentinel = store.name === 'redis' ? redisSentinel(environment) : undefined;
   const replicas = store.name === 'redis' ? environment.redis.members : store.name === 'timescaledb' ? environment.timescaledb.members : 1;
+  const memory = scaleBy(store.memory, scale.memory);
+  const monitoring = planStoreMonitoring(store, environment, replicas);
   return {
     store,
     environment,
@@ -212,7 +216,7 @@ export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec
     cpuRequest: cpu,
     cpuLimit: pinned ? cpu : undefined,
     pinned,
-    memory: scaleBy(store.memory, scale.memory),
+    memory,
     storage: scaleBy(store.storage, environment.storageScale),
     storageClassName: environment.storageClassFor[store.storageTier],
     pool: poolForRole(environment, pinned ? 'latency' : 'storage'),
@@ -221,6 +225,10 @@ export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec
       ...(sentinel ? [{ name: REDIS_SENTINEL.portName, port: REDIS_SENTINEL.port }] : []),
     ],
     sentinel,
-    monitoring: planStoreMonitoring(store, environment, replicas),
+    monitoring,
+    podRequests: {
+      cpu: Cpu.millis(monitoring.sidecars.reduce((sum, s) => sum + s.cpu.millicores, cpu.millicores)),
+      memory: Memory.mebibytes(monitoring.sidecars.reduce((sum, s) => sum + s.memory.mebibytes, memory.mebibytes)),
+    },
   };
 }
