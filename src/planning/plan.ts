@@ -81,7 +81,10 @@ export interface DataStorePlan {
   readonly memory: Memory;
   readonly storage: Memory;
   readonly storageClassName: string;
+  /** The pool the members are placed on; undefined when the environment's general nodes take them untainted. */
   readonly pool?: NodePoolSpec;
+  /** The zones the members can run in: their pool's, the general pool's without one, else the environment's. */
+  readonly zones: readonly string[];
   /** The ports clients connect to: the store's own, and Sentinel's where there is one. */
   readonly clientPorts: ReadonlyArray<{ readonly name: string; readonly port: number }>;
   /** Sentinel's settings, where the store is a replicated Redis. */
@@ -206,6 +209,7 @@ export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec
   const replicas = store.name === 'redis' ? environment.redis.members : store.name === 'timescaledb' ? environment.timescaledb.members : 1;
   const memory = scaleBy(store.memory, scale.memory);
   const monitoring = planStoreMonitoring(store, environment, replicas);
+  const pool = poolForRole(environment, pinned ? 'latency' : 'storage');
   return {
     store,
     environment,
@@ -219,7 +223,8 @@ export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec
     memory,
     storage: scaleBy(store.storage, environment.storageScale),
     storageClassName: environment.storageClassFor[store.storageTier],
-    pool: poolForRole(environment, pinned ? 'latency' : 'storage'),
+    pool,
+    zones: (pool ?? poolForRole(environment, 'general'))?.zones ?? environment.zones,
     clientPorts: [
       { name: store.portName, port: store.port },
       ...(sentinel ? [{ name: REDIS_SENTINEL.portName, port: REDIS_SENTINEL.port }] : []),

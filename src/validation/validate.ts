@@ -383,11 +383,13 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
   },
   {
     name: 'redis-survives-zone-loss',
-    check: ({ environment }) => {
+    check: ({ environment, stores }) => {
       const { members, sentinel } = environment.redis;
       if (!sentinel || members < 2) return [];
-      const plan = planDataStore(PLATFORM_DATA_STORES.redis, environment);
-      const zones = plan.pool?.zones.length ?? environment.zones.length;
+      const redis = stores.find((store) => store.name === 'redis');
+      if (!redis) return [];
+      const plan = planDataStore(redis, environment);
+      const zones = plan.zones.length;
       // Spread with maxSkew 1: the fullest zone holds ceil(members / zones).
       const left = members - Math.ceil(members / Math.max(1, zones));
       if (left > members / 2) {
@@ -407,7 +409,7 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
   },
   {
     name: 'timescaledb-replication',
-    check: ({ environment }) => {
+    check: ({ environment, stores }) => {
       const { members, synchronousReplication } = environment.timescaledb;
       const report = (field: string, value: string, problem: string, fix: string): ConfigurationProblem =>
         ({ environment: environment.name, subject: 'timescaledb', field: `timescaledb.${field}`, value, problem, fix });
@@ -421,11 +423,12 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
           'synchronous replication needs a replica to confirm each commit, and a single member has none',
           'set members to 2 or more, or synchronousReplication to false'));
       }
-      const pool = poolForRole(environment, 'storage') ?? poolForRole(environment, 'general');
-      const zones = pool?.zones.length ?? environment.zones.length;
+      const timescaledb = stores.find((store) => store.name === 'timescaledb');
+      const plan = timescaledb ? planDataStore(timescaledb, environment) : undefined;
+      const zones = plan?.zones.length ?? environment.zones.length;
       if (members > 1 && zones < 2) {
         problems.push(report('members', String(members),
-          `the ${pool?.name ?? 'cluster'} pool the members run on spans ${zones} zone, so losing it loses every member`,
+          `the ${(plan?.pool ?? poolForRole(environment, 'general'))?.name ?? 'cluster'} pool the members run on spans ${zones} zone, so losing it loses every member`,
           'give the storage pool nodes in a second zone, or run 1 member'));
       }
       return problems;
