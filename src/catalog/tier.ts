@@ -18,12 +18,18 @@ export class Tier {
   };
 
   // Pod-network engines: ordinary probe periods, metrics every 15 s, rollouts that never drop
-  // below the serving count, no added capabilities.
+  // below the serving count, no added capabilities. Load spikes in trading are sudden: autoscalers
+  // add pods at once (doubling, or 4 pods, every 15 s) and remove them slowly, one every 2 minutes
+  // after ten quiet minutes, so a lull between bursts does not shed capacity.
   private static readonly POD_NETWORK_RUNTIME: TierRuntimePolicy = {
     probes: { startupPeriodSeconds: 5, livenessPeriodSeconds: 10, readinessPeriodSeconds: 5, readinessFailureThreshold: 3 },
     scrapeInterval: '15s',
     rollout: { maxSurge: 1, maxUnavailable: 0 },
     addedCapabilities: [],
+    autoscaling: {
+      scaleUp: { stabilizationSeconds: 0, periodSeconds: 15, maxPercent: 100, maxPods: 4 },
+      scaleDown: { stabilizationSeconds: 600, periodSeconds: 120, pods: 1 },
+    },
   };
 
   /**
@@ -140,6 +146,9 @@ export class Tier {
     this.pinned = props.pinned;
     this.hugepages = props.hugepages;
     this.autoscaling = props.autoscaling;
+    if (props.autoscaling && !props.runtime.autoscaling) {
+      throw new Error(`tier ${props.name}: an autoscaled tier needs runtime.autoscaling (how its autoscalers scale)`);
+    }
     this.nodePoolRole = props.nodePoolRole;
     this.namespaceRole = props.namespaceRole;
     this.objectives = props.objectives;
@@ -198,6 +207,16 @@ export interface TierRuntimePolicy {
   readonly rollout: { readonly maxSurge: number; readonly maxUnavailable: number };
   /** Linux capabilities added to `drop: [ALL]`; never `privileged`. */
   readonly addedCapabilities: readonly string[];
+  /** How the tier's HorizontalPodAutoscalers scale; required where the tier autoscales. */
+  readonly autoscaling?: AutoscalingBehavior;
+}
+
+/** A HorizontalPodAutoscaler's `behavior`, in pods and seconds. */
+export interface AutoscalingBehavior {
+  /** Scale up by the larger of `maxPercent` % and `maxPods` pods per period, after the stabilization window. */
+  readonly scaleUp: { readonly stabilizationSeconds: number; readonly periodSeconds: number; readonly maxPercent: number; readonly maxPods: number };
+  /** Scale down by at most `pods` per period, after the stabilization window. */
+  readonly scaleDown: { readonly stabilizationSeconds: number; readonly periodSeconds: number; readonly pods: number };
 }
 
 /** What a node pool is for. */

@@ -11,7 +11,7 @@ import {
 } from '../../imports/karpenter.sh';
 import { NamespaceRole, Tier } from '../catalog/tier';
 import { EnvironmentSpec, poolForRole } from '../environments/environment';
-import { ARCH_LABEL, GPU_PRESENT_LABEL, GPU_RESOURCE, ZONE_LABEL, poolLabels, poolTaints } from '../environments/node-pool-policy';
+import { ARCH_LABEL, GPU_PRESENT_LABEL, GPU_RESOURCE, ZONE_LABEL, poolConsolidation, poolLabels, poolTaints } from '../environments/node-pool-policy';
 import { DEVICE_PLUGIN_IMAGE, DEVICE_PLUGIN_NAME, DEVICE_PLUGIN_RESOURCES } from '../catalog/third-party';
 import { imageVersion, mirroredImage } from '../model/domains';
 import { countQuantity, Cpu, Memory } from '../model/quantities';
@@ -168,11 +168,11 @@ export class ClusterFoundation extends Construct {
           },
           limits,
           disruption: {
-            // Pinned and GPU nodes are expensive to warm: only reclaim them when empty, one at a time.
-            consolidationPolicy: pool.role === 'general'
+            // The pool's consolidation (node-pool-policy.ts), one node at a time.
+            consolidationPolicy: poolConsolidation(pool).whenUnderutilized
               ? NodePoolSpecDisruptionConsolidationPolicy.WHEN_EMPTY_OR_UNDERUTILIZED
               : NodePoolSpecDisruptionConsolidationPolicy.WHEN_EMPTY,
-            consolidateAfter: pool.role === 'general' ? '5m' : '30m',
+            consolidateAfter: poolConsolidation(pool).after,
             budgets: [{ nodes: '1' }],
           },
         },

@@ -133,20 +133,19 @@ export class Engine extends Construct {
         minReplicas: autoscaling.minReplicas,
         maxReplicas: autoscaling.maxReplicas,
         metrics,
-        // Load spikes in trading are sudden: add pods at once. Remove them slowly, one at a
-        // time, after ten quiet minutes, so a lull between bursts does not shed capacity.
+        // The tier's behavior (tier.ts): the larger step up, the smaller step down.
         scaleUp: {
-          stabilizationWindow: Duration.seconds(0),
+          stabilizationWindow: Duration.seconds(autoscaling.behavior.scaleUp.stabilizationSeconds),
           strategy: kplus.ScalingStrategy.MAX_CHANGE,
           policies: [
-            { replicas: kplus.Replicas.percent(100), duration: Duration.seconds(15) },
-            { replicas: kplus.Replicas.absolute(4), duration: Duration.seconds(15) },
+            { replicas: kplus.Replicas.percent(autoscaling.behavior.scaleUp.maxPercent), duration: Duration.seconds(autoscaling.behavior.scaleUp.periodSeconds) },
+            { replicas: kplus.Replicas.absolute(autoscaling.behavior.scaleUp.maxPods), duration: Duration.seconds(autoscaling.behavior.scaleUp.periodSeconds) },
           ],
         },
         scaleDown: {
-          stabilizationWindow: Duration.seconds(600),
+          stabilizationWindow: Duration.seconds(autoscaling.behavior.scaleDown.stabilizationSeconds),
           strategy: kplus.ScalingStrategy.MIN_CHANGE,
-          policies: [{ replicas: kplus.Replicas.absolute(1), duration: Duration.seconds(120) }],
+          policies: [{ replicas: kplus.Replicas.absolute(autoscaling.behavior.scaleDown.pods), duration: Duration.seconds(autoscaling.behavior.scaleDown.periodSeconds) }],
         },
       });
       if (autoscaling.targetRequestsPerSecond !== undefined) {

@@ -59,3 +59,19 @@ export function poolSelector(pool: NodePoolSpec | undefined): Record<string, str
   if ((pool.instance.gpus ?? 0) > 0) selector[GPU_PRESENT_LABEL] = 'true';
   return selector;
 }
+
+/** How Karpenter may reclaim a pool's nodes. */
+export interface PoolConsolidation {
+  /** Reclaim nodes that are underused as well as empty ones (their pods move elsewhere). */
+  readonly whenUnderutilized: boolean;
+  /** How long a node must be reclaimable first, e.g. `5m`. */
+  readonly after: string;
+}
+
+/**
+ * General nodes are cheap to replace: reclaimed when empty or underused, after 5 minutes. Pinned,
+ * GPU and storage nodes are expensive to warm: only when empty, after 30 minutes.
+ */
+export function poolConsolidation(pool: NodePoolSpec): PoolConsolidation {
+  return pool.role === 'general' ? { whenUnderutilized: true, after: '5m' } : { whenUnderutilized: false, after: '30m' };
+}

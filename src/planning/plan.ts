@@ -1,4 +1,4 @@
-import { TierRuntimePolicy } from '../catalog/tier';
+import { AutoscalingBehavior, TierRuntimePolicy } from '../catalog/tier';
 import { DataStoreSpec, REDIS_SENTINEL } from '../catalog/data-stores';
 import { BatchWorkload, EngineSpec, ServiceWorkload } from '../catalog/engine-spec';
 import { EnvironmentSpec, NodePoolSpec, SentinelSettings, poolForRole, resourceScaleOf } from '../environments/environment';
@@ -12,6 +12,8 @@ export interface AutoscalingPlan {
   readonly maxReplicas: number;
   readonly targetCpuUtilization: number;
   readonly targetRequestsPerSecond?: number;
+  /** How fast it scales: the tier's. */
+  readonly behavior: AutoscalingBehavior;
 }
 
 /**
@@ -169,6 +171,7 @@ export function planEngine(engine: EngineSpec, environment: EnvironmentSpec): En
         maxReplicas: max,
         targetCpuUtilization: scaling.targetCpuUtilization ?? 70,
         targetRequestsPerSecond: scaling.targetRequestsPerSecond,
+        behavior: tier.runtime.autoscaling!,
       };
     }
   }

@@ -16,6 +16,8 @@ export interface StoreMonitoringPlan {
   readonly exporters: readonly StoreExporterSpec[];
   /** Endpoints Prometheus scrapes on every member (the ServiceMonitor's). */
   readonly scrapeEndpoints: readonly StoreScrapeEndpoint[];
+  /** How often Prometheus scrapes them: replication lag and role changes are seen within it. */
+  readonly scrapeInterval: string;
   /** Hours a full backup may be old before the alert fires; absent where the environment has no backups. */
   readonly backupAgeLimitHours?: number;
 }
@@ -50,8 +52,15 @@ export function backupAgeLimitHours(backup: ObjectStoreBackup): number {
   return backup.fullBackupEveryHours + Math.max(2, Math.ceil(backup.fullBackupEveryHours / 4));
 }
 
+/** How often Prometheus scrapes every store: replication lag and role changes are seen within it. */
+const STORE_SCRAPE_INTERVAL = '15s';
+
 /** Resolves what a store runs beside its server and how it is scraped in `environment`. */
 export function planStoreMonitoring(store: DataStoreSpec, environment: EnvironmentSpec, members: number): StoreMonitoringPlan {
+  return { ...storeSidecarsAndEndpoints(store, environment, members), scrapeInterval: STORE_SCRAPE_INTERVAL };
+}
+
+function storeSidecarsAndEndpoints(store: DataStoreSpec, environment: EnvironmentSpec, members: number): Omit<StoreMonitoringPlan, 'scrapeInterval'> {
   switch (store.name) {
     case 'redis': {
       const sentinel = members > 1;

@@ -13,9 +13,6 @@ export function storeMetricsServiceName(storeName: string): string {
   return `${storeName}-metrics`;
 }
 
-/** How often Prometheus scrapes the stores: replication lag and role changes are seen within it. */
-export const STORE_SCRAPE_INTERVAL = '15s';
-
 /**
  * Prometheus scraping every member of a store: a headless Service over all members (whatever their
  * role) naming the scrape ports, and a ServiceMonitor with one endpoint per scrape target of the
@@ -48,7 +45,7 @@ export class StoreMonitor extends Construct {
           port: e.portName,
           path: e.path,
           ...(e.params ? { params: Object.fromEntries(Object.entries(e.params).map(([k, v]) => [k, [...v]])) } : {}),
-          interval: STORE_SCRAPE_INTERVAL,
+          interval: plan.monitoring.scrapeInterval,
           relabelings: [{ action: ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE, targetLabel: STORE_PROCESS_LABEL, replacement: e.process }],
         })),
       },
