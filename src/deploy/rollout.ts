@@ -196,6 +196,8 @@ export async function lastEvents(cluster: Cluster, workload: KubeObject, count =
 
 /** Log lines quoted per container that is not ready: enough for a Node.js stack trace's message. */
 const LOG_LINES = 20;
+/** Pods whose unready containers are reported per workload; the rest are counted (they usually fail alike). */
+const REPORTED_PODS = 3;
 
 /**
  * What the kubelet says about each container of a workload's pods that is not ready: waiting
@@ -209,8 +211,9 @@ export async function containerReports(cluster: Cluster, workload: KubeObject): 
   if (!namespace) return [];
   const pattern = podNamePattern(workload);
   const pods = (await cluster.pods(namespace)).filter((pod) => pattern.test(pod.metadata?.name ?? ''));
+  const unready = pods.filter((pod) => (pod.status?.containerStatuses ?? []).some((status) => !status.ready));
   const reports: string[] = [];
-  for (const pod of pods) {
+  for (const pod of unready.slice(0, REPORTED_PODS)) {
     const podName = pod.metadata?.name ?? '';
     for (const status of pod.status?.containerStatuses ?? []) {
       if (status.ready) continue;
@@ -229,5 +232,6 @@ export async function containerReports(cluster: Cluster, workload: KubeObject): 
       reports.push(...lines.map((line) => `  | ${line}`));
     }
   }
+  if (unready.length > REPORTED_PODS) reports.push(`${unready.length - REPORTED_PODS} more pod(s) with containers not ready`);
   return reports;
 }
