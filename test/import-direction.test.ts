@@ -56,4 +56,25 @@ describe('import direction', () => {
   test('constructs and charts do not import synthesis', () => {
     expect([...violations('src/constructs', ['src/synth']), ...violations('charts', ['src/synth'])]).toEqual([]);
   });
+
+  test('the catalog imports nothing above it', () => {
+    expect(violations('src/catalog', ['src/planning', 'src/constructs', 'src/synth', 'src/validation', 'src/images', 'src/deploy', 'charts'])).toEqual([]);
+  });
+
+  test('the images and the deploy tool read the catalog and environments, never planning, constructs or synthesis', () => {
+    // The uid the images and the pods share is the catalog's, so images need no plan; the deploy
+    // tool works on the rendered manifests.
+    const layers = ['src/planning', 'src/constructs', 'src/synth', 'src/validation'];
+    expect([...violations('src/images', layers), ...violations('src/deploy', layers)]).toEqual([]);
+  });
+
+  test('below the entry points nothing reads the platform\'s own catalog, stores or environments', () => {
+    // Those are inputs: synthesis, validation and planning take them as parameters, so a test or a
+    // benchmark can pass its own. Only their definitions and the tools' entry points name them.
+    const owners = new Set(['src/catalog/platform-catalog.ts', 'src/catalog/data-stores.ts', 'src/environments/platform-environments.ts',
+      'src/deploy/cli.ts', 'src/images/cli.ts']);
+    const readers = sources('src').filter((file) => !owners.has(file) && !file.startsWith('src/engines/'))
+      .filter((file) => /\bPLATFORM_(ENGINES|DATA_STORES|ENVIRONMENTS)\b/.test(fs.readFileSync(path.join(ROOT, file), 'utf8')));
+    expect(readers).toEqual([]);
+  });
 });

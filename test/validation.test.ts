@@ -10,9 +10,14 @@ import { renderEngineFiles } from '../src/images/engine-files';
 import { VALIDATION_RULES, ValidationOptions, validatePlatform } from '../src/validation/validate';
 import { PLATFORM_ENGINES, withEngine } from './support/platform';
 
-function problemsOf(catalog: readonly EngineSpec[], environments: readonly EnvironmentSpec[], options: ValidationOptions = {}): ConfigurationError {
+const STORES = Object.values(PLATFORM_DATA_STORES);
+
+/** The platform's stores unless a case gives its own. */
+type CaseOptions = ValidationOptions & { readonly stores?: readonly DataStoreSpec[] };
+
+function problemsOf(catalog: readonly EngineSpec[], environments: readonly EnvironmentSpec[], options: CaseOptions = {}): ConfigurationError {
   try {
-    validatePlatform(catalog, environments, options);
+    validatePlatform(catalog, options.stores ?? STORES, environments, options);
   } catch (error) {
     if (error instanceof ConfigurationError) return error;
     throw error;
@@ -46,7 +51,7 @@ const generatedSources = (catalog: readonly EngineSpec[] = PLATFORM_ENGINES): Ma
  * and what the message must name (environment, engine, field, value, and a fix).
  */
 const cases: Array<{
-  rule: string; catalog?: EngineSpec[]; environment: EnvironmentSpec; environments?: EnvironmentSpec[]; options?: ValidationOptions; expect: RegExp;
+  rule: string; catalog?: EngineSpec[]; environment: EnvironmentSpec; environments?: EnvironmentSpec[]; options?: CaseOptions; expect: RegExp;
 }> = [
   {
     rule: 'pinned-cpu-whole',
@@ -402,7 +407,7 @@ const cases: Array<{
 
 describe('validation', () => {
   test('the platform as shipped is valid in every environment', () => {
-    expect(() => validatePlatform(PLATFORM_ENGINES, [DEV, STAGING, PROD])).not.toThrow();
+    expect(() => validatePlatform(PLATFORM_ENGINES, STORES, [DEV, STAGING, PROD])).not.toThrow();
   });
 
   test.each(cases.map((c) => [c.rule, c] as const))('%s: fails with environment, engine, field, value and fix', (_rule, c) => {
@@ -418,7 +423,7 @@ describe('validation', () => {
   });
 
   test('the platform as shipped is valid with its generated files in step', () => {
-    expect(() => validatePlatform(PLATFORM_ENGINES, [DEV, STAGING, PROD], { sources: generatedSources() })).not.toThrow();
+    expect(() => validatePlatform(PLATFORM_ENGINES, STORES, [DEV, STAGING, PROD], { sources: generatedSources() })).not.toThrow();
   });
 
   test('one mistake is one entry listing every environment it affects', () => {

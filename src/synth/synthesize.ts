@@ -104,7 +104,7 @@ function summarize({ environment, engines, stores }: EnvironmentPlan, files: rea
  * {@link publishBuild}). On any error `distDir` is left untouched.
  */
 export function synthesizePlatform(input: PlatformInput, distDir: string, charts: EnvironmentCharts): EnvironmentResult[] {
-  validatePlatform(input.catalog, input.environments, { stores: input.stores, sources: input.engineSources });
+  validatePlatform(input.catalog, input.stores, input.environments, { sources: input.engineSources });
   const staging = newBuild(distDir);
   try {
     const yaml = new ManifestYaml();

@@ -1,4 +1,4 @@
-import { DataStoreSpec, PLATFORM_DATA_STORES, REDIS_EXPORTER } from '../catalog/data-stores';
+import { DataStoreSpec, REDIS_EXPORTER } from '../catalog/data-stores';
 import { EngineSpec } from '../catalog/engine-spec';
 import { DEVICE_PLUGIN_IMAGE, DEVICE_PLUGIN_NAME } from '../catalog/third-party';
 import { EnvironmentSpec, NodePoolSpec, poolForRole } from '../environments/environment';
@@ -1080,8 +1080,6 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
 
 /** What validation checks besides the catalog and the environments. */
 export interface ValidationOptions {
-  /** The data stores. @default every platform data store */
-  readonly stores?: readonly DataStoreSpec[];
   /** The committed generated files of each engine; without them the generator-staleness rules are skipped. */
   readonly sources?: ReadonlyMap<string, EngineSourceFiles>;
 }
@@ -1091,9 +1089,8 @@ export interface ValidationOptions {
  * problem found. A mistake found in several environments is one entry naming them all.
  */
 export function validatePlatform(
-  catalog: readonly EngineSpec[], environments: readonly EnvironmentSpec[], options: ValidationOptions = {},
+  catalog: readonly EngineSpec[], stores: readonly DataStoreSpec[], environments: readonly EnvironmentSpec[], options: ValidationOptions = {},
 ): void {
-  const stores = options.stores ?? Object.values(PLATFORM_DATA_STORES);
   const problems = environments.flatMap((environment) =>
     VALIDATION_RULES.flatMap((rule) => rule.check({ catalog, stores, environment, environments, sources: options.sources })),
   );
