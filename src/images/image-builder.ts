@@ -162,7 +162,10 @@ function npmBuildMounts(): { flags: string[]; cleanup: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-images-npmrc-'));
   const npmrc = path.join(dir, 'npmrc');
   fs.writeFileSync(npmrc, `${lines.join('\n')}\n`, { mode: 0o644 });
-  // The build stage runs as root: npm reads /root/.npmrc as the user configuration.
+  // The build stage runs as the image's root user, so npm reads the user configuration at
+  // /root/.npmrc inside the build container (a path of the image, not of this machine). npm's
+  // global configuration (/usr/local/etc/npmrc) mounted read-only crashes npm 10.8 ("Exit handler
+  // never called!"), so it is not used.
   const flags = ['--volume', `${npmrc}:/root/.npmrc:ro`];
   if (cafile && fs.existsSync(cafile)) flags.push('--volume', `${fs.realpathSync(cafile)}:${cafile}:ro`);
   return { flags, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
