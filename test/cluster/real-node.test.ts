@@ -158,6 +158,13 @@ describe('dev on a real node', () => {
     expect(out.stdout).toMatch(/deploy dev: done, 17 workloads rolled out/);
   });
 
+  test('the node is a real kubelet of the control plane\'s release on containerd', async () => {
+    const core = cluster!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+    const info = (await core.readNode({ name: NODE_NAME })).status?.nodeInfo;
+    expect(info?.kubeletVersion).toBe('v1.36.3');
+    expect(info?.containerRuntimeVersion).toMatch(/^containerd:\/\/1\.6\./);
+  });
+
   test('every pod is Running and Ready, each container under the generated security context', async () => {
     const pods = await platformPods();
     const engines = PLATFORM_ENGINES.filter((e) => !environment.disabledEngines.some((d) => d.name === e.name));

@@ -77,14 +77,6 @@ export interface RealNodeOptions {
   readonly keepWorkDir?: boolean;
 }
 
-/** The versions of what runs on the node, for reports. */
-export interface RealNodeVersions {
-  readonly kubelet: string;
-  readonly containerd: string;
-  readonly runc: string;
-  readonly coredns: string;
-}
-
 const REPOSITORY = path.resolve(__dirname, '..', '..');
 const BUILD_SCRIPT = path.join(REPOSITORY, 'scripts', 'real-node', 'build.sh');
 const NODE_IMAGES_SCRIPT = path.join(REPOSITORY, 'scripts', 'real-node', 'node-images.sh');
@@ -97,6 +89,8 @@ const CNI_PLUGINS = '/usr/lib/cni';
 /** The kernel settings the kubelet sets (pkg/kubelet/cm setupKernelTunables) and must be put back. */
 const KUBELET_SYSCTLS = ['vm.overcommit_memory', 'vm.panic_on_oom', 'kernel.panic', 'kernel.panic_on_oops', 'kernel.keys.root_maxkeys', 'kernel.keys.root_maxbytes'];
 const START_TIMEOUT_MS = 180_000;
+/** A node work directory without a sandbox for this long was left by a crash, not being created. */
+const ABANDONED_AFTER_MS = 10 * 60_000;
 const LOG_TAIL_LINES = 30;
 
 /** Nodes whose sandboxes must die with this process. */
@@ -159,17 +153,6 @@ export async function startRealNodeCluster(options: RealNodeOptions): Promise<Re
   };
 }
 
-/** The versions of the node's programs (kubelet from the cache; containerd and runc from Debian). */
-export function realNodeVersions(binDir: string): RealNodeVersions {
-  const first = (command: string, args: string[]) => run(command, args).split('\n')[0].trim();
-  return {
-    kubelet: first(path.join(binDir, 'kubelet'), ['--version']),
-    containerd: first('containerd', ['--version']),
-    runc: first('runc', ['--version']),
-    coredns: first(path.join(binDir, 'coredns'), ['-version']),
-  };
-}
-
 class NodeSandbox implements RealNode {
   readonly name: string;
   readonly workDir: string;
@@ -194,13 +177,7 @@ class NodeSandbox implements RealNode {
 
   /** The namespaces, the link to the machine and the node's network. */
   async create(): Promise<void> {
-    this.slot = freeSlot();
-    this.hostInterface = `nautilus-n${this.slot}`;
-    this.hostAddress = `10.201.${this.slot}.1`;
-    this.address = `10.201.${this.slot}.2`;
-    this.podSubnet = `10.202.${this.slot}.0/24`;
     for (const dir of ['containerd/root', 'containerd/state', 'kubelet', 'cni', 'logs']) fs.mkdirSync(path.join(this.workDir, dir), { recursive: true });
-    fs.writeFileSync(path.join(this.workDir, 'slot'), `${this.slot}\n`);
 
     // Mounts made here are the sandbox's own (unshare makes them private).
     const setup = [
@@ -233,7 +210,23 @@ class NodeSandbox implements RealNode {
     });
     fs.writeFileSync(path.join(this.workDir, 'init.pid'), `${this.initPid}\n`);
 
-    run('ip', ['link', 'add', this.hostInterface, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', String(this.initPid)]);
+    // The link's name claims the slot: a node starting at the same time that picked the same
+    // slot finds the name taken and takes the next.
+    for (let attempt = 0; ; attempt++) {
+      const slot = freeSlot();
+      try {
+        run('ip', ['link', 'add', `nautilus-n${slot}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', String(this.initPid)]);
+        this.slot = slot;
+        break;
+      } catch (error) {
+        if (attempt >= 5 || !/File exists/.test(String(error))) throw error;
+      }
+    }
+    fs.writeFileSync(path.join(this.workDir, 'slot'), `${this.slot}\n`);
+    this.hostInterface = `nautilus-n${this.slot}`;
+    this.hostAddress = `10.201.${this.slot}.1`;
+    this.address = `10.201.${this.slot}.2`;
+    this.podSubnet = `10.202.${this.slot}.0/24`;
     run('ip', ['addr', 'add', `${this.hostAddress}/24`, 'dev', this.hostInterface]);
     run('ip', ['link', 'set', this.hostInterface, 'up']);
     this.exec(['sh', '-c', [
@@ -493,7 +486,14 @@ function sweepAbandonedNodes(): void {
   for (const entry of fs.readdirSync(os.tmpdir())) {
     if (!entry.startsWith(WORK_PREFIX)) continue;
     const dir = path.join(os.tmpdir(), entry);
-    const unsharePid = Number(fs.existsSync(path.join(dir, 'unshare.pid')) ? fs.readFileSync(path.join(dir, 'unshare.pid'), 'utf8') : 0);
+    const pidFile = path.join(dir, 'unshare.pid');
+    if (!fs.existsSync(pidFile)) {
+      // Another process may be creating this node right now: only a directory left for long
+      // without a sandbox is abandoned.
+      if (Date.now() - fs.statSync(dir).mtimeMs > ABANDONED_AFTER_MS) spawnSync('bash', [CLEANUP_SCRIPT, dir], { stdio: 'inherit' });
+      continue;
+    }
+    const unsharePid = Number(fs.readFileSync(pidFile, 'utf8'));
     const alive = unsharePid > 0 && fs.existsSync(`/proc/${unsharePid}`) && (() => {
       try { return fs.readlinkSync(`/proc/${unsharePid}/exe`).endsWith('/unshare'); } catch { return false; }
     })();
