@@ -55,17 +55,11 @@ esac
 readonly KEY="node-${NODE_VERSION}-npm-${NPM_VERSION}-${SUITE}-slim-$(dpkg --print-architecture)-r${RECIPE}"
 readonly CACHE_ROOT="${NAUTILUS_CACHE_DIR:-$HOME/.cache/nautilus-k8s}/base-images"
 readonly DEST="$CACHE_ROOT/$KEY"
-# The label says which recipe made the image in the store, so a stale import is replaced.
-readonly LABEL="io.nautilus.base-image=$KEY"
-
-already_imported() {
-  [[ "$(podman image inspect --format '{{ index .Labels "io.nautilus.base-image" }}' "$IMAGE_REF" 2>/dev/null)" == "$KEY" ]]
-}
 
 mkdir -p "$CACHE_ROOT"
 exec 9>"$CACHE_ROOT/.lock"
 flock 9
-if already_imported; then
+if stand_in_imported "$IMAGE_REF" "$KEY"; then
   echo "$IMAGE_REF"
   exit 0
 fi
@@ -108,7 +102,7 @@ log "importing $IMAGE_REF into the local image store"
 podman import --quiet \
   --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
   --change "ENV NODE_VERSION=${NODE_VERSION}" \
-  --change "LABEL ${LABEL}" \
+  --change "LABEL $STAND_IN_LABEL=$KEY" \
   --change 'CMD ["node"]' \
   "$DEST/rootfs.tar" "$IMAGE_REF" >/dev/null \
   || die "podman import of $DEST/rootfs.tar failed; see its output above."

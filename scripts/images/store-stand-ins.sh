@@ -60,7 +60,6 @@ require_container_tools podman mmdebstrap python3
 readonly KEY="stores-${SUITE}-patroni-${PATRONI_VERSION}-psycopg-${PSYCOPG_VERSION}-$(dpkg --print-architecture)-r${RECIPE}"
 readonly CACHE_ROOT="${NAUTILUS_CACHE_DIR:-$HOME/.cache/nautilus-k8s}/base-images"
 readonly DEST="$CACHE_ROOT/$KEY"
-readonly LABEL_KEY="io.nautilus.stand-in"
 
 # podman names a short reference docker.io/library/<name> (docker.io/<name> with a path).
 qualified() {
@@ -72,7 +71,7 @@ qualified() {
     *) echo "docker.io/library/$ref" ;;
   esac
 }
-imported() { [[ "$(podman image inspect --format "{{ index .Labels \"$LABEL_KEY\" }}" "$(qualified "$1")" 2>/dev/null)" == "$KEY" ]]; }
+imported() { stand_in_imported "$(qualified "$1")" "$KEY"; }
 
 mkdir -p "$CACHE_ROOT"
 exec 9>"$CACHE_ROOT/.lock"
@@ -131,7 +130,7 @@ fi
 path_env="ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 import() { # ref, then --change arguments
   local ref; ref="$(qualified "$1")"; shift
-  podman import --quiet --change "$path_env" --change "LABEL $LABEL_KEY=$KEY" "$@" "$DEST/rootfs.tar" "$ref" >/dev/null \
+  podman import --quiet --change "$path_env" --change "LABEL $STAND_IN_LABEL=$KEY" "$@" "$DEST/rootfs.tar" "$ref" >/dev/null \
     || die "podman import of $ref failed"
   log "imported $ref"
 }

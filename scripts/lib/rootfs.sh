@@ -19,3 +19,12 @@ publish_rootfs() {
   { printf '%s\n' "$@"; printf 'seconds=%s\n' "$seconds"; } >"$work/out/.complete"
   mv -T "$work/out" "$dest"
 }
+
+# STAND_IN_LABEL: the label a stand-in image carries, valued with the cache key of the recipe that
+# built it, so an image imported by an older recipe is replaced.
+STAND_IN_LABEL=io.nautilus.stand-in
+
+# stand_in_imported REF KEY: whether the local image store has REF, imported by the recipe KEY.
+stand_in_imported() {
+  [[ "$(podman image inspect --format "{{ index .Labels \"$STAND_IN_LABEL\" }}" "$1" 2>/dev/null)" == "$2" ]]
+}

@@ -95,7 +95,7 @@ export async function buildImage(builder: BuilderKind, request: BuildRequest, pr
   try {
     if (builder === 'docker') {
       const platform = request.push ? ['--platform', build.platforms, '--push'] : ['--load'];
-      await run(request, build, 'docker', [
+      await run(request, 'docker', [
         'buildx', 'build', '--progress=plain', ...platform,
         ...references.flatMap((reference) => ['--tag', reference]),
         '--file', dockerfile, context,
@@ -105,22 +105,22 @@ export async function buildImage(builder: BuilderKind, request: BuildRequest, pr
       // build platform and the final stage only copies, so no emulator is needed.
       const [first] = references;
       spawnSync('buildah', ['manifest', 'rm', first], { stdio: 'ignore', env: request.env as NodeJS.ProcessEnv });
-      await run(request, build, 'buildah', [
+      await run(request, 'buildah', [
         'bud', '--layers', '--force-rm', '--network', 'host', ...buildMounts.flags,
         '--platform', build.platforms, '--manifest', first, '--file', dockerfile, context,
       ]);
       for (const reference of references) {
-        await run(request, build, 'buildah', ['manifest', 'push', '--all', first, `docker://${reference}`]);
+        await run(request, 'buildah', ['manifest', 'push', '--all', first, `docker://${reference}`]);
       }
     } else {
-      await run(request, build, 'buildah', [
+      await run(request, 'buildah', [
         // --layers reuses the steps every engine shares (the runtime's npm ci); host networking
         // and the npm mounts let `npm ci` reach the registry the machine uses.
         'bud', '--layers', '--force-rm', '--network', 'host', '--pull=missing', ...buildMounts.flags,
         '--tag', references[0], '--file', dockerfile, context,
       ]);
       for (const reference of references.slice(1)) {
-        await run(request, build, 'buildah', ['tag', references[0], reference]);
+        await run(request, 'buildah', ['tag', references[0], reference]);
       }
     }
   } finally {
@@ -175,15 +175,17 @@ function npmBuildMounts(): { flags: string[]; cleanup: () => void } {
  * Runs the builder, keeping the last lines and the last step it announced. buildah prints
  * `STEP 4/9: RUN ...`; buildx with plain progress prints `#8 [build 4/7] RUN ...`.
  */
-function run(request: BuildRequest, build: ImageBuild, command: string, args: readonly string[]): Promise<void> {
+function run(request: BuildRequest, command: string, args: readonly string[]): Promise<void> {
+  const { build } = request;
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: request.env as NodeJS.ProcessEnv });
     const tail: string[] = [];
     let step: string | undefined;
-    let partial = '';
-    const take = (chunk: Buffer) => {
-      const lines = (partial + chunk.toString('utf8')).split('\n');
-      partial = lines.pop() ?? '';
+    // stdout and stderr each keep their own unfinished line, so the two never splice.
+    const partial = { stdout: '', stderr: '' };
+    const take = (stream: keyof typeof partial) => (chunk: Buffer) => {
+      const lines = (partial[stream] + chunk.toString('utf8')).split('\n');
+      partial[stream] = lines.pop() ?? '';
       for (const line of lines) accept(line);
     };
     const accept = (line: string) => {
@@ -195,11 +197,11 @@ function run(request: BuildRequest, build: ImageBuild, command: string, args: re
       if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
       request.onOutput?.(line);
     };
-    child.stdout.on('data', take);
-    child.stderr.on('data', take);
+    child.stdout.on('data', take('stdout'));
+    child.stderr.on('data', take('stderr'));
     child.on('error', (error) => reject(new ImageBuildError(build.engine, build.dockerfile, step, tail, `${command} could not start: ${error.message}`)));
     child.on('close', (code, signal) => {
-      if (partial !== '') accept(partial);
+      for (const rest of [partial.stdout, partial.stderr]) if (rest !== '') accept(rest);
       if (code === 0) resolve();
       else reject(new ImageBuildError(build.engine, build.dockerfile, step, tail, `${command} ${args[0]} exited ${code ?? signal}`));
     });

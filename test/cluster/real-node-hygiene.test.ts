@@ -6,12 +6,11 @@
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { realNodePrerequisites, startRealNodeCluster } from './real-node';
+import { KUBELET_SYSCTLS, realNodePrerequisites, startRealNodeCluster } from './real-node';
 
 jest.setTimeout(5 * 60_000);
 
 const CHILD = path.join(__dirname, 'support', 'real-node-child.ts');
-const SYSCTLS = ['vm.overcommit_memory', 'vm.panic_on_oom', 'kernel.panic', 'kernel.panic_on_oops', 'kernel.keys.root_maxkeys', 'kernel.keys.root_maxbytes'];
 
 /** What the machine looks like, in the respects a node could leave something behind. */
 function machineState() {
@@ -20,7 +19,7 @@ function machineState() {
     links: run('ip', ['-o', 'link', 'show']).split('\n').map((line) => line.split(':')[1]?.trim().split('@')[0]).filter(Boolean).sort(),
     routes: run('ip', ['route', 'show']).trim(),
     iptables: run('iptables-save', []).split('\n').filter((line) => !line.startsWith('#')).join('\n'),
-    sysctls: SYSCTLS.map((key) => `${key}=${run('sysctl', ['-n', key]).trim()}`),
+    sysctls: KUBELET_SYSCTLS.map((key) => `${key}=${run('sysctl', ['-n', key]).trim()}`),
   };
 }
 

@@ -87,7 +87,7 @@ const CONTAINERS_CONF = path.join(REPOSITORY, 'scripts', 'images', 'containers.c
 const CLUSTER_DNS = '10.0.0.10';
 const CNI_PLUGINS = '/usr/lib/cni';
 /** The kernel settings the kubelet sets (pkg/kubelet/cm setupKernelTunables) and must be put back. */
-const KUBELET_SYSCTLS = ['vm.overcommit_memory', 'vm.panic_on_oom', 'kernel.panic', 'kernel.panic_on_oops', 'kernel.keys.root_maxkeys', 'kernel.keys.root_maxbytes'];
+export const KUBELET_SYSCTLS = ['vm.overcommit_memory', 'vm.panic_on_oom', 'kernel.panic', 'kernel.panic_on_oops', 'kernel.keys.root_maxkeys', 'kernel.keys.root_maxbytes'];
 const START_TIMEOUT_MS = 180_000;
 /** A node work directory without a sandbox for this long was left by a crash, not being created. */
 const ABANDONED_AFTER_MS = 10 * 60_000;
