@@ -1,6 +1,6 @@
 import { Count, Port } from '../src/model/domains';
 import { Cpu, Memory } from '../src/model/quantities';
-import { ConfigurationError } from '../src/model/errors';
+import { ConfigurationError, formatProblem } from '../src/model/errors';
 import { DEV, PROD, STAGING } from '../src/environments/platform-environments';
 import { BatchWorkload, EngineSpec, ServiceWorkload } from '../src/catalog/engine-spec';
 import { DataStoreSpec, PLATFORM_DATA_STORES } from '../src/catalog/data-stores';
@@ -45,6 +45,25 @@ const generatedSources = (catalog: readonly EngineSpec[] = PLATFORM_ENGINES): Ma
     const files = new Map(renderEngineFiles(e).map((f) => [f.path, f.content]));
     return [e.name, { dockerfile: files.get(`${e.name}/Dockerfile`), engineJson: files.get(`${e.name}/engine.json`) }];
   }));
+
+/**
+ * The rules that raised the entries `pattern` matches in the error's message (one entry per line,
+ * after the header line): a case passes only if its own rule produced the text it names.
+ */
+function rulesMatching(error: ConfigurationError, pattern: RegExp): string[] {
+  const match = pattern.exec(error.message);
+  if (!match) return [];
+  const rules = new Set<string>();
+  let start = error.message.indexOf('\n') + 1;
+  for (const entry of error.entries) {
+    const end = start + `  - ${formatProblem(entry)}`.length;
+    if (start < match.index + match[0].length && end > match.index) rules.add(entry.rule);
+    start = end + 1;
+  }
+  // The entries account for the whole message, or the spans above are wrong.
+  expect(start - 1).toBe(error.message.length);
+  return [...rules];
+}
 
 /**
  * One failing case per rule: the catalog or environment change, the environment it is checked in,
@@ -413,6 +432,7 @@ describe('validation', () => {
   test.each(cases.map((c) => [c.rule, c] as const))('%s: fails with environment, engine, field, value and fix', (_rule, c) => {
     const error = problemsOf(c.catalog ?? PLATFORM_ENGINES, c.environments ?? [c.environment], c.options);
     expect(error.message).toMatch(c.expect);
+    expect(rulesMatching(error, c.expect)).toEqual([c.rule]);
     for (const problem of error.problems) {
       for (const part of [problem.environment, problem.subject, problem.field, problem.value, problem.fix]) expect(part.length).toBeGreaterThan(0);
     }

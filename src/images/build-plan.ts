@@ -48,7 +48,7 @@ export function imageBuildPlan(
     const tag = tags.get(engine.name);
     if (tag === undefined || !/^sha-[0-9a-f]+$/.test(tag)) {
       problems.push({
-        environment: 'catalog', subject: engine.name, field: 'image tag', value: String(tag),
+        rule: 'engine-image-tag', environment: 'catalog', subject: engine.name, field: 'image tag', value: String(tag),
         problem: 'the engine has no content tag to build its image under',
         fix: `compute the tags with readEngineTags() for every engine of the catalog (is ${ENGINES_CONTEXT}/${engine.name}/Dockerfile there?)`,
       });

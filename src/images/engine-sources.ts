@@ -56,7 +56,7 @@ export function readBuildInput(repositoryRoot: string, engineName: string): Buil
   const dockerfilePath = path.posix.join(engineName, 'Dockerfile');
   if (!fs.existsSync(path.join(context, dockerfilePath))) {
     return {
-      environment: 'catalog', subject: engineName, field: 'image', value: `${ENGINES_CONTEXT}/${dockerfilePath}`,
+      rule: 'engine-dockerfile-present', environment: 'catalog', subject: engineName, field: 'image', value: `${ENGINES_CONTEXT}/${dockerfilePath}`,
       problem: 'the engine has no Dockerfile, so it has no image to deploy',
       fix: `create ${ENGINES_CONTEXT}/${engineName}/ with a Dockerfile (see ${ENGINES_CONTEXT}/README.md)`,
     };

@@ -14,6 +14,8 @@ export interface ErrorLocation {
  * One invalid value in the catalog or an environment, with how to fix it.
  */
 export interface ConfigurationProblem extends ErrorLocation {
+  /** The id of the check that raised it: a validation rule's name, or the step that found it (`engine-image-tag`). */
+  readonly rule: string;
   /** The value received, rendered for a human. */
   readonly value: string;
   /** What is wrong with it. */
@@ -41,7 +43,7 @@ export function formatProblem(p: ConfigurationProblem | ReportedProblem): string
 export function mergeProblems(problems: readonly ConfigurationProblem[]): ReportedProblem[] {
   const byMistake = new Map<string, { entry: Omit<ConfigurationProblem, 'environment'>; environments: string[] }>();
   for (const { environment, ...entry } of problems) {
-    const key = JSON.stringify([entry.subject, entry.field, entry.value, entry.problem, entry.fix]);
+    const key = JSON.stringify([entry.rule, entry.subject, entry.field, entry.value, entry.problem, entry.fix]);
     const seen = byMistake.get(key);
     if (!seen) byMistake.set(key, { entry, environments: [environment] });
     else if (!seen.environments.includes(environment)) seen.environments.push(environment);

@@ -73,6 +73,10 @@ export interface DataStorePlan {
   readonly namespace: string;
   /** Members of the store (one primary, the rest replicas). */
   readonly replicas: number;
+  /** The environment setting the member count comes from, for messages: `redis.members`. */
+  readonly membersSetting: string;
+  /** Whether a commit waits for a replica to confirm it (TimescaleDB where the environment asks for it). */
+  readonly synchronousReplication: boolean;
   /** The PodDisruptionBudget: one member at a time, where there is more than one. */
   readonly disruptionBudget?: DisruptionBudgetPlan;
   readonly cpuRequest: Cpu;
@@ -85,7 +89,9 @@ export interface DataStorePlan {
   readonly storageClassName: string;
   /** The pool the members are placed on; undefined when the environment's general nodes take them untainted. */
   readonly pool?: NodePoolSpec;
-  /** The zones the members can run in: their pool's, the general pool's without one, else the environment's. */
+  /** The pool whose nodes the members land on: their own, else the general pool (undefined where the environment has neither). */
+  readonly nodePool?: NodePoolSpec;
+  /** The zones the members can run in: their node pool's, else the environment's. */
   readonly zones: readonly string[];
   /** The ports clients connect to: the store's own, and Sentinel's where there is one. */
   readonly clientPorts: ReadonlyArray<{ readonly name: string; readonly port: number }>;
@@ -213,11 +219,14 @@ export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec
   const memory = scaleBy(store.memory, scale.memory);
   const monitoring = planStoreMonitoring(store, environment, replicas);
   const pool = poolForRole(environment, pinned ? 'latency' : 'storage');
+  const nodePool = pool ?? poolForRole(environment, 'general');
   return {
     store,
     environment,
     namespace: NAMESPACE_NAMES.data,
     replicas,
+    membersSetting: `${store.name}.members`,
+    synchronousReplication: store.name === 'timescaledb' && environment.timescaledb.synchronousReplication,
     // One member at a time: with three, two stay up (one primary, one replica to fail over to).
     disruptionBudget: disruptionBudget(replicas, 1),
     cpuRequest: cpu,
@@ -227,7 +236,8 @@ export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec
     storage: scaleBy(store.storage, environment.storageScale),
     storageClassName: environment.storageClassFor[store.storageTier],
     pool,
-    zones: (pool ?? poolForRole(environment, 'general'))?.zones ?? environment.zones,
+    nodePool,
+    zones: nodePool?.zones ?? environment.zones,
     clientPorts: [
       { name: store.portName, port: store.port },
       ...(sentinel ? [{ name: REDIS_SENTINEL.portName, port: REDIS_SENTINEL.port }] : []),
