@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { IntOrString, Probe } from '../../imports/k8s';
 import { REDIS_EXPORTER, REDIS_SENTINEL } from '../catalog/data-stores';
-import { DataStorePlan } from '../planning/plan';
+import { RedisPlan } from '../planning/stores/redis';
 import { CREDENTIAL_SECRETS } from '../planning/runtime-contract';
 import { REDIS_EXPORTER_TARGETS } from '../planning/store-monitoring';
 import {
@@ -29,7 +29,7 @@ function pingProbe(port: number, timing: Pick<Probe, 'periodSeconds' | 'timeoutS
  * Sentinel through files rendered at start from the mounted Secret, never through argv or env.
  */
 export class Redis extends StatefulStore {
-  constructor(scope: Construct, id: string, plan: DataStorePlan) {
+  constructor(scope: Construct, id: string, plan: RedisPlan) {
     const { store, sentinel } = plan;
     const port = store.port;
     const memberDomain = `.${headlessServiceName(store.name)}.${plan.namespace}.svc.cluster.local`;
@@ -61,7 +61,7 @@ export class Redis extends StatefulStore {
           ? { lifecycle: { preStop: { exec: { command: ['/bin/sh', `${REDIS_PATHS.config}/${REDIS_FILES.preStop}`] } } } }
           : {}),
       },
-      // The budgets are the plan's (planStoreMonitoring), which the namespace quota counts too.
+      // The budgets are the plan's (its kind's, in src/planning/stores), which the namespace quota counts too.
       sidecars: plan.monitoring.sidecars.map((sidecar) => {
         switch (sidecar.name) {
           case 'sentinel':

@@ -2,7 +2,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { EnvVar, IntOrString, KubeRole, KubeRoleBinding } from '../../imports/k8s';
 import { TIMESCALEDB_BACKUP_METRICS, TIMESCALEDB_BACKUP_SCHEDULE, TIMESCALEDB_PATRONI } from '../catalog/data-stores';
-import { DataStorePlan } from '../planning/plan';
+import { TimescaleDbPlan } from '../planning/stores/timescaledb';
 import { CREDENTIAL_SECRETS, TIMESCALEDB_SECRETS } from '../planning/runtime-contract';
 import { selectorLabels } from './labels';
 import {
@@ -30,7 +30,7 @@ export const TIMESCALEDB_CONFIG_MAP = 'timescaledb-patroni';
  * what Patroni does: read and label the pods, and keep its ConfigMaps.
  */
 export class TimescaleDb extends StatefulStore {
-  constructor(scope: Construct, id: string, plan: DataStorePlan) {
+  constructor(scope: Construct, id: string, plan: TimescaleDbPlan) {
     const p = TIMESCALEDB_PATRONI;
     const settings = plan.environment.timescaledb;
     const { backup } = settings;
@@ -88,7 +88,7 @@ export class TimescaleDb extends StatefulStore {
         livenessProbe: { ...httpProbe('/liveness'), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
         readinessProbe: { ...httpProbe('/readiness'), periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 3 },
       },
-      // The budgets are the plan's (planStoreMonitoring), which the namespace quota counts too.
+      // The budgets are the plan's (its kind's, in src/planning/stores), which the namespace quota counts too.
       sidecars: plan.monitoring.sidecars.map((sidecar) => {
         switch (sidecar.name) {
           case TIMESCALEDB_BACKUP_SCHEDULE.name:

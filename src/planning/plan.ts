@@ -1,10 +1,14 @@
 import { AutoscalingBehavior, TierRuntimePolicy } from '../catalog/tier';
-import { DataStoreSpec, REDIS_SENTINEL } from '../catalog/data-stores';
+import { DataStoreSpec } from '../catalog/data-stores';
 import { BatchWorkload, EngineSpec, ServiceWorkload } from '../catalog/engine-spec';
-import { EnvironmentSpec, NodePoolSpec, SentinelSettings, poolForRole, resourceScaleOf } from '../environments/environment';
+import { EnvironmentSpec, NodePoolSpec, poolForRole, resourceScaleOf } from '../environments/environment';
 import { Cpu, Memory } from '../model/quantities';
 import { NAMESPACE_NAMES } from './namespaces';
-import { StoreMonitoringPlan, planStoreMonitoring } from './store-monitoring';
+import { STORE_SCRAPE_INTERVAL } from './store-monitoring';
+import { StoreKind } from './stores/store-kind';
+import { DataStorePlan, STORE_KINDS } from './stores/store-kinds';
+
+export type { DataStorePlan } from './stores/store-kinds';
 
 /** Autoscaling bounds and targets of one engine in one environment. */
 export interface AutoscalingPlan {
@@ -64,43 +68,6 @@ function disruptionBudget(replicas: number, maxUnavailable: number): DisruptionB
 /** Members that must be up for a replicated store to keep working, and Sentinels to agree: a majority (all of one). */
 export function majorityOf(members: number): number {
   return Math.floor(members / 2) + 1;
-}
-
-/** One data store as it runs in one environment. */
-export interface DataStorePlan {
-  readonly store: DataStoreSpec;
-  readonly environment: EnvironmentSpec;
-  readonly namespace: string;
-  /** Members of the store (one primary, the rest replicas). */
-  readonly replicas: number;
-  /** The environment setting the member count comes from, for messages: `redis.members`. */
-  readonly membersSetting: string;
-  /** Whether a commit waits for a replica to confirm it (TimescaleDB where the environment asks for it). */
-  readonly synchronousReplication: boolean;
-  /** The PodDisruptionBudget: one member at a time, where there is more than one. */
-  readonly disruptionBudget?: DisruptionBudgetPlan;
-  readonly cpuRequest: Cpu;
-  /** Set only where the server gets exclusive whole cores (Guaranteed QoS): equal to the request. */
-  readonly cpuLimit?: Cpu;
-  /** Whether the server gets exclusive whole cores (Guaranteed QoS on a static-CPU-manager pool). */
-  readonly pinned: boolean;
-  readonly memory: Memory;
-  readonly storage: Memory;
-  readonly storageClassName: string;
-  /** The pool the members are placed on; undefined when the environment's general nodes take them untainted. */
-  readonly pool?: NodePoolSpec;
-  /** The pool whose nodes the members land on: their own, else the general pool (undefined where the environment has neither). */
-  readonly nodePool?: NodePoolSpec;
-  /** The zones the members can run in: their node pool's, else the environment's. */
-  readonly zones: readonly string[];
-  /** The ports clients connect to: the store's own, and Sentinel's where there is one. */
-  readonly clientPorts: ReadonlyArray<{ readonly name: string; readonly port: number }>;
-  /** Sentinel's settings, where the store is a replicated Redis. */
-  readonly sentinel?: SentinelSettings;
-  /** Containers beside the server, scrape endpoints and the backup age limit. */
-  readonly monitoring: StoreMonitoringPlan;
-  /** What one member's pod requests: the server's budget plus every sidecar's (Sentinel, backups, exporters). */
-  readonly podRequests: { readonly cpu: Cpu; readonly memory: Memory };
 }
 
 /** An amount that environments scale down (CPU, memory, storage). */
@@ -203,30 +170,24 @@ export function planEngine(engine: EngineSpec, environment: EnvironmentSpec): En
   };
 }
 
-/** Sentinel's settings where the environment replicates Redis; undefined for a single server. */
-export function redisSentinel(environment: EnvironmentSpec): SentinelSettings | undefined {
-  return environment.redis.members > 1 ? environment.redis.sentinel : undefined;
-}
-
-/** Resolves a data store against an environment. */
+/** Resolves a data store against an environment: the decisions common to every store, and its kind's. */
 export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec): DataStorePlan {
+  const kind: StoreKind<DataStorePlan> = STORE_KINDS[store.name];
   const scale = resourceScaleOf(environment);
   // A store the latency tier reads on every request is pinned beside it where cores are pinned.
   const pinned = store.pinnedCpu !== undefined && environmentPinsCores(environment);
   const cpu = pinned ? store.pinnedCpu! : scaleBy(store.cpu, scale.cpu);
-  const sentinel = store.name === 'redis' ? redisSentinel(environment) : undefined;
-  const replicas = store.name === 'redis' ? environment.redis.members : store.name === 'timescaledb' ? environment.timescaledb.members : 1;
+  const { members: replicas, monitoring: sidecarsAndEndpoints } = kind.basics(environment);
   const memory = scaleBy(store.memory, scale.memory);
-  const monitoring = planStoreMonitoring(store, environment, replicas);
+  const monitoring = { ...sidecarsAndEndpoints, scrapeInterval: STORE_SCRAPE_INTERVAL };
   const pool = poolForRole(environment, pinned ? 'latency' : 'storage');
   const nodePool = pool ?? poolForRole(environment, 'general');
-  return {
+  return kind.complete({
     store,
     environment,
     namespace: NAMESPACE_NAMES.data,
     replicas,
-    membersSetting: `${store.name}.members`,
-    synchronousReplication: store.name === 'timescaledb' && environment.timescaledb.synchronousReplication,
+    membersSetting: kind.membersSetting,
     // One member at a time: with three, two stay up (one primary, one replica to fail over to).
     disruptionBudget: disruptionBudget(replicas, 1),
     cpuRequest: cpu,
@@ -238,15 +199,11 @@ export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec
     pool,
     nodePool,
     zones: nodePool?.zones ?? environment.zones,
-    clientPorts: [
-      { name: store.portName, port: store.port },
-      ...(sentinel ? [{ name: REDIS_SENTINEL.portName, port: REDIS_SENTINEL.port }] : []),
-    ],
-    sentinel,
+    clientPorts: [{ name: store.portName, port: store.port }],
     monitoring,
     podRequests: {
       cpu: Cpu.millis(monitoring.sidecars.reduce((sum, s) => sum + s.cpu.millicores, cpu.millicores)),
       memory: Memory.mebibytes(monitoring.sidecars.reduce((sum, s) => sum + s.memory.mebibytes, memory.mebibytes)),
     },
-  };
+  });
 }

@@ -3,6 +3,7 @@ import { ENV, upstreamUrlVariable } from '../engines/runtime/environment-contrac
 import { REDIS_SENTINEL, TIMESCALEDB_PATRONI } from '../catalog/data-stores';
 import { DataStoreName } from '../catalog/engine-spec';
 import { DataStorePlan, EnginePlan, isService } from './plan';
+import { StorePlans } from './stores/store-kinds';
 import { serviceHost } from './namespaces';
 
 /**
@@ -66,8 +67,8 @@ export function engineContainerEnv(plan: EnginePlan, upstreams: readonly EngineP
     { name: RUNTIME_ENV.logFormat, value: 'json' },
   ];
   const dependsOn = new Set(plan.engine.dependencies.stores);
-  const storePlan = (name: DataStoreName): DataStorePlan => {
-    const found = stores.find((s) => s.store.name === name);
+  const storePlan = <K extends DataStoreName>(name: K): StorePlans[K] => {
+    const found = stores.find((s): s is StorePlans[K] => s.kind === name);
     if (!found) throw new Error(`${plan.engine.name} depends on ${name}, which is not among the data stores of ${plan.environment.name}`);
     return found;
   };

@@ -1,8 +1,5 @@
-import {
-  DataStoreSpec, REDIS_EXPORTER, REDIS_SENTINEL, StoreExporterSpec, StoreSidecarSpec, TIMESCALEDB_BACKUP_METRICS,
-  TIMESCALEDB_BACKUP_SCHEDULE, TIMESCALEDB_PATRONI,
-} from '../catalog/data-stores';
-import { EnvironmentSpec, ObjectStoreBackup } from '../environments/environment';
+import { REDIS_SENTINEL, StoreExporterSpec, StoreSidecarSpec } from '../catalog/data-stores';
+import { ObjectStoreBackup } from '../environments/environment';
 
 /**
  * What a store's pods run besides the server and how Prometheus scrapes them, decided once per
@@ -53,50 +50,7 @@ export function backupAgeLimitHours(backup: ObjectStoreBackup): number {
 }
 
 /** How often Prometheus scrapes every store: replication lag and role changes are seen within it. */
-const STORE_SCRAPE_INTERVAL = '15s';
-
-/** Resolves what a store runs beside its server and how it is scraped in `environment`. */
-export function planStoreMonitoring(store: DataStoreSpec, environment: EnvironmentSpec, members: number): StoreMonitoringPlan {
-  return { ...storeSidecarsAndEndpoints(store, environment, members), scrapeInterval: STORE_SCRAPE_INTERVAL };
-}
-
-function storeSidecarsAndEndpoints(store: DataStoreSpec, environment: EnvironmentSpec, members: number): Omit<StoreMonitoringPlan, 'scrapeInterval'> {
-  switch (store.name) {
-    case 'redis': {
-      const sentinel = members > 1;
-      return {
-        sidecars: [
-          ...(sentinel ? [{ name: 'sentinel', cpu: REDIS_SENTINEL.cpu, memory: REDIS_SENTINEL.memory }] : []),
-          REDIS_EXPORTER,
-        ],
-        exporters: [REDIS_EXPORTER],
-        scrapeEndpoints: [
-          { portName: REDIS_EXPORTER.portName, port: REDIS_EXPORTER.port, path: '/metrics', process: 'server' },
-          ...(sentinel
-            ? [{
-              portName: REDIS_EXPORTER.portName, port: REDIS_EXPORTER.port, path: '/scrape',
-              params: { target: [REDIS_EXPORTER_TARGETS.sentinel] }, process: 'sentinel',
-            }]
-            : []),
-        ],
-      };
-    }
-    case 'timescaledb': {
-      const { backup } = environment.timescaledb;
-      const patroni: StoreScrapeEndpoint = {
-        portName: TIMESCALEDB_PATRONI.restApiPortName, port: TIMESCALEDB_PATRONI.restApiPort, path: '/metrics', process: 'patroni',
-      };
-      if (backup.kind !== 'object-store') return { sidecars: [], exporters: [], scrapeEndpoints: [patroni] };
-      const metrics = TIMESCALEDB_BACKUP_METRICS;
-      return {
-        sidecars: [TIMESCALEDB_BACKUP_SCHEDULE, metrics],
-        exporters: [],
-        scrapeEndpoints: [patroni, { portName: metrics.portName, port: metrics.port, path: '/metrics', process: 'backup' }],
-        backupAgeLimitHours: backupAgeLimitHours(backup),
-      };
-    }
-  }
-}
+export const STORE_SCRAPE_INTERVAL = '15s';
 
 /**
  * The series the store alerts and dashboards read, as their exporters name them: Patroni 4.1's

@@ -3,7 +3,8 @@ import { DataStoreName } from '../../src/catalog/engine-spec';
 import { Tier } from '../../src/catalog/tier';
 import { DEV, PROD, STAGING } from '../../src/environments/platform-environments';
 import { NAMESPACE_NAMES } from '../../src/planning/namespaces';
-import { enabledEngines, isService, planDataStore, planEngine, redisSentinel } from '../../src/planning/plan';
+import { enabledEngines, isService, planDataStore, planEngine } from '../../src/planning/plan';
+import { redisSentinel } from '../../src/planning/stores/redis';
 import { K8sObject, PLATFORM_ENGINES, find, has, podSpecOf, synthObjects } from '../support/platform';
 
 describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('data stores in %s', (_n, environment) => {

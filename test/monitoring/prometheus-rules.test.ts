@@ -8,11 +8,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { stringify } from 'yaml';
+import { DataStoreName } from '../../src/catalog/engine-spec';
 import { Tier } from '../../src/catalog/tier';
 import { AlertingRule, RuleGroup, isAlertingRule } from '../../src/constructs/monitoring/prometheus-rules';
 import { LATENCY_BUCKETS } from '../../src/engines/runtime/metric-names';
 import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
 import { planEnvironment } from '../../src/planning/environment-plan';
+import { StorePlans } from '../../src/planning/stores/store-kinds';
 import { K8sObject, platformInput, synthObjects } from '../support/platform';
 import { promtool, scratchDir, writeRuleFile } from './promtool';
 
@@ -299,7 +301,7 @@ describe('promtool test rules: each alert fires on its trigger and stays silent 
 });
 
 describe('promtool test rules: the replicated stores (Patroni, redis_exporter and backup series as their exporters name them)', () => {
-  const storePlan = (name: string) => prodPlans.stores.find((s) => s.store.name === name)!;
+  const storePlan = <K extends DataStoreName>(kind: K) => prodPlans.stores.find((s): s is StorePlans[K] => s.kind === kind)!;
   const timescale = storePlan('timescaledb');
   const redis = storePlan('redis');
   /** Labels a store member's series carry once scraped through its ServiceMonitor. */

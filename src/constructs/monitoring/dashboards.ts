@@ -103,7 +103,7 @@ function storeInternals(plan: DataStorePlan): PanelBuilder[] {
   const name = plan.store.name;
   const scraped = `namespace="${plan.namespace}",service="${storeMetricsServiceName(name)}"`;
   const panels: PanelBuilder[] = [];
-  if (name === 'timescaledb') {
+  if (plan.kind === 'timescaledb') {
     panels.push(panel(`${name}: primary (1) per member`, 'short', [
       query(`max by (pod) (${STORE_METRICS.patroniPrimary}{${scraped}})`, '{{pod}}'),
     ], 8));
@@ -121,7 +121,7 @@ function storeInternals(plan: DataStorePlan): PanelBuilder[] {
       ], 8), plan.monitoring.backupAgeLimitHours * 3600));
     }
   }
-  if (name === 'redis') {
+  if (plan.kind === 'redis') {
     const server = `${scraped},${STORE_PROCESS_LABEL}="server"`;
     panels.push(panel(`${name}: primary (1) per member`, 'short', [
       query(`max by (pod) (${STORE_METRICS.redisInstanceInfo}{${server},role="master"}) or max by (pod) (0 * ${STORE_METRICS.redisUp}{${server}})`, '{{pod}}'),

@@ -84,7 +84,7 @@ export function dataStoreAlerts(environment: EnvironmentSpec, stores: readonly D
     }
 
     const replicas = members - 1;
-    if (name === 'timescaledb') {
+    if (plan.kind === 'timescaledb') {
       const primaries = `sum by (namespace) (${m(STORE_METRICS.patroniPrimary)})`;
       const unlocked = `max by (namespace) (${m(STORE_METRICS.patroniClusterUnlocked)})`;
       const isReplica = `on (namespace, pod) (${m(STORE_METRICS.patroniReplica)} == 1)`;
@@ -171,7 +171,7 @@ export function dataStoreAlerts(environment: EnvironmentSpec, stores: readonly D
       }
     }
 
-    if (name === 'redis') {
+    if (plan.kind === 'redis') {
       const server = { [STORE_PROCESS_LABEL]: 'server' };
       const sentinelSeries = { [STORE_PROCESS_LABEL]: 'sentinel', master_name: REDIS_SENTINEL.masterName };
       const isPrimary = `on (namespace, pod) ${m(STORE_METRICS.redisInstanceInfo, { ...server, role: 'master' })}`;

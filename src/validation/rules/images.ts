@@ -41,7 +41,7 @@ export const IMAGE_RULES: readonly ValidationRule[] = [
     if (environment.requireImageDigests) {
       const images: Array<[string, string]> = [
         ...stores.map((s): [string, string] => [s.name, s.image]),
-        // The exporters beside a store's members (planStoreMonitoring) come from the same mirror.
+        // The exporters beside a store's members (planned by their kind) come from the same mirror.
         ...stores.flatMap((s) => planDataStore(s, environment).monitoring.exporters
           .flatMap((exporter): Array<[string, string]> => (exporter.image ? [[`${s.name}-exporter`, exporter.image]] : []))),
         ...(poolForRole(environment, 'gpu') ? [[DEVICE_PLUGIN_NAME, DEVICE_PLUGIN_IMAGE] as [string, string]] : []),

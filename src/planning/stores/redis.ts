@@ -1,0 +1,58 @@
+import { REDIS_EXPORTER, REDIS_SENTINEL } from '../../catalog/data-stores';
+import { EnvironmentSpec, SentinelSettings } from '../../environments/environment';
+import { REDIS_EXPORTER_TARGETS } from '../store-monitoring';
+import { StoreKind, StorePlanBase } from './store-kind';
+
+/** Redis as it runs in one environment. */
+export interface RedisPlan extends StorePlanBase {
+  readonly kind: 'redis';
+  /** Sentinel's settings, where the environment replicates Redis (absent for a single server). */
+  readonly sentinel?: SentinelSettings;
+}
+
+/** Sentinel's settings where the environment replicates Redis; undefined for a single server. */
+export function redisSentinel(environment: EnvironmentSpec): SentinelSettings | undefined {
+  return environment.redis.members > 1 ? environment.redis.sentinel : undefined;
+}
+
+/**
+ * Redis: the environment's `redis` settings give the members; with more than one, Sentinel runs
+ * beside each (clients ask it for the primary on its own port); redis_exporter beside every member
+ * serves the server's metrics and, through `/scrape`, its Sentinel's.
+ */
+export const REDIS_KIND: StoreKind<RedisPlan> = {
+  membersSetting: 'redis.members',
+  basics: (environment: EnvironmentSpec) => {
+    const members = environment.redis.members;
+    const sentinel = members > 1;
+    return {
+      members,
+      monitoring: {
+        sidecars: [
+          ...(sentinel ? [{ name: 'sentinel', cpu: REDIS_SENTINEL.cpu, memory: REDIS_SENTINEL.memory }] : []),
+          REDIS_EXPORTER,
+        ],
+        exporters: [REDIS_EXPORTER],
+        scrapeEndpoints: [
+          { portName: REDIS_EXPORTER.portName, port: REDIS_EXPORTER.port, path: '/metrics', process: 'server' },
+          ...(sentinel
+            ? [{
+              portName: REDIS_EXPORTER.portName, port: REDIS_EXPORTER.port, path: '/scrape',
+              params: { target: [REDIS_EXPORTER_TARGETS.sentinel] }, process: 'sentinel',
+            }]
+            : []),
+        ],
+      },
+    };
+  },
+  complete: (common) => {
+    const sentinel = redisSentinel(common.environment);
+    return {
+      ...common,
+      kind: 'redis',
+      synchronousReplication: false,
+      clientPorts: [...common.clientPorts, ...(sentinel ? [{ name: REDIS_SENTINEL.portName, port: REDIS_SENTINEL.port }] : [])],
+      sentinel,
+    };
+  },
+};
