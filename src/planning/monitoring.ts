@@ -23,6 +23,15 @@ export const MONITORING_STACK = {
   adapterConfigKey: 'config.yaml',
 } as const;
 
+/** An alerting rule: fires once `expr` has returned series for `for`. */
+export interface AlertingRule {
+  readonly alert: string;
+  readonly expr: string;
+  readonly for: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: { readonly summary: string; readonly description: string; readonly runbook: string };
+}
+
 /**
  * The labels every engine series carries once scraped through its ServiceMonitor (the operator
  * adds them from the target's Service and Pod): the rules and the adapter rely on these.

@@ -49,6 +49,25 @@ export function backupAgeLimitHours(backup: ObjectStoreBackup): number {
   return backup.fullBackupEveryHours + Math.max(2, Math.ceil(backup.fullBackupEveryHours / 4));
 }
 
+/** How long after a failover its alert keeps firing (and the window that detects it). */
+export const FAILOVER_WINDOW = '10m';
+
+/** Name of the headless Service Prometheus discovers a store's members through. */
+export function storeMetricsServiceName(storeName: string): string {
+  return `${storeName}-metrics`;
+}
+
+/** `name{a="x",...}` with values quoted for PromQL. */
+export function promSelector(name: string, matchers: Readonly<Record<string, string>>): string {
+  return `${name}{${Object.entries(matchers).map(([label, value]) => `${label}=${JSON.stringify(value)}`).join(',')}}`;
+}
+
+/** A store's series as its ServiceMonitor scrapes them, `metric{namespace,service[,extra]}`: the matchers its alerts and panels share. */
+export function storeSeries(namespace: string, storeName: string): (metric: string, extra?: Readonly<Record<string, string>>) => string {
+  const scraped = { namespace, service: storeMetricsServiceName(storeName) };
+  return (metric, extra = {}) => promSelector(metric, { ...scraped, ...extra });
+}
+
 /** How often Prometheus scrapes every store: replication lag and role changes are seen within it. */
 export const STORE_SCRAPE_INTERVAL = '15s';
 

@@ -8,9 +8,9 @@ import { Tier } from '../../catalog/tier';
 import { RUNTIME_METRICS } from '../../engines/runtime/metric-names';
 import { MONITORING_STACK, SCRAPE_LABELS } from '../../planning/monitoring';
 import { DataStorePlan, EnginePlan, isService } from '../../planning/plan';
-import { STORE_METRICS, STORE_PROCESS_LABEL } from '../../planning/store-monitoring';
+import { storeSeries } from '../../planning/store-monitoring';
+import { kindOf } from '../../planning/stores/store-kinds';
 import { RECORDED } from './prometheus-rules';
-import { storeMetricsServiceName } from './store-monitors';
 
 /** One generated Grafana dashboard. */
 export interface GeneratedDashboard {
@@ -95,50 +95,15 @@ function tierDashboard(environment: string, tier: Tier, engines: readonly Engine
 }
 
 /**
- * The panels on a store's own series: each member's role, replication lag in bytes (where it has
- * replicas) and the newest full backup's age (where the environment backs up), on the same
- * expressions the alerts use.
+ * The panels on a store's own series, as its kind describes them (each member's role, replication
+ * lag where it has replicas, the newest full backup's age where the environment backs up), on the
+ * same expressions its alerts use; Grafana gets each query on one line.
  */
 function storeInternals(plan: DataStorePlan): PanelBuilder[] {
-  const name = plan.store.name;
-  const scraped = `namespace="${plan.namespace}",service="${storeMetricsServiceName(name)}"`;
-  const panels: PanelBuilder[] = [];
-  if (plan.kind === 'timescaledb') {
-    panels.push(panel(`${name}: primary (1) per member`, 'short', [
-      query(`max by (pod) (${STORE_METRICS.patroniPrimary}{${scraped}})`, '{{pod}}'),
-    ], 8));
-    if (plan.replicas > 1) {
-      panels.push(
-        panel(`${name}: replication lag`, 'bytes', [
-          query(`max by (namespace) (${STORE_METRICS.patroniWalLocation}{${scraped}}) - on (namespace) group_right () (${STORE_METRICS.patroniWalReplayedLocation}{${scraped}} and on (namespace, pod) (${STORE_METRICS.patroniReplica}{${scraped}} == 1))`, '{{pod}}'),
-        ], 8),
-        panel(`${name}: timeline`, 'short', [query(`max by (pod) (${STORE_METRICS.patroniTimeline}{${scraped}})`, '{{pod}}')], 8),
-      );
-    }
-    if (plan.monitoring.backupAgeLimitHours !== undefined) {
-      panels.push(objectiveLine(panel(`${name}: newest full backup age`, 's', [
-        query(`min by (stanza) (${STORE_METRICS.backupSinceLastCompletion}{${scraped},backup_type="full"})`, '{{stanza}}'),
-      ], 8), plan.monitoring.backupAgeLimitHours * 3600));
-    }
-  }
-  if (plan.kind === 'redis') {
-    const server = `${scraped},${STORE_PROCESS_LABEL}="server"`;
-    panels.push(panel(`${name}: primary (1) per member`, 'short', [
-      query(`max by (pod) (${STORE_METRICS.redisInstanceInfo}{${server},role="master"}) or max by (pod) (0 * ${STORE_METRICS.redisUp}{${server}})`, '{{pod}}'),
-    ], 8));
-    if (plan.replicas > 1) {
-      panels.push(
-        panel(`${name}: replication lag`, 'bytes', [
-          query(`max by (namespace, pod) (${STORE_METRICS.redisPrimaryOffset}{${server}}) - on (namespace, pod) group_right () ${STORE_METRICS.redisReplicaOffset}{${server}}`, '{{slave_ip}}'),
-        ], 8),
-        panel(`${name}: healthy Sentinels and replicas (Sentinel's view)`, 'short', [
-          query(`min(${STORE_METRICS.sentinelOkSentinels}{${scraped},${STORE_PROCESS_LABEL}="sentinel"})`, 'Sentinels'),
-          query(`min(${STORE_METRICS.sentinelOkReplicas}{${scraped},${STORE_PROCESS_LABEL}="sentinel"})`, 'replicas'),
-        ], 8),
-      );
-    }
-  }
-  return panels;
+  return kindOf(plan).panels(plan, storeSeries(plan.namespace, plan.store.name)).map((internal) => {
+    const built = panel(internal.title, internal.unit, internal.queries.map((q) => query(q.expr.replace(/\n/g, ' '), q.legend)), 8);
+    return internal.objective === undefined ? built : objectiveLine(built, internal.objective);
+  });
 }
 
 /** The data stores: their members' roles, replication and backups, and how their clients see them. */

@@ -3,7 +3,7 @@ import { PrometheusRule, PrometheusRuleSpecGroupsRulesExpr } from '../../../impo
 import { Tier } from '../../catalog/tier';
 import { RUNTIME_METRICS } from '../../engines/runtime/metric-names';
 import { EnvironmentSpec } from '../../environments/environment';
-import { MONITORING_STACK, REQUESTS_PER_SECOND, SCRAPE_LABELS, trafficPathMatcher } from '../../planning/monitoring';
+import { AlertingRule, MONITORING_STACK, REQUESTS_PER_SECOND, SCRAPE_LABELS, trafficPathMatcher } from '../../planning/monitoring';
 import { DataStorePlan, EnginePlan, isBatch, isService } from '../../planning/plan';
 import { dataStoreAlerts } from './store-rules';
 
@@ -14,14 +14,8 @@ export interface RecordingRule {
   readonly labels?: Readonly<Record<string, string>>;
 }
 
-/** An alerting rule: fires once `expr` has returned series for `for`. */
-export interface AlertingRule {
-  readonly alert: string;
-  readonly expr: string;
-  readonly for: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly annotations: { readonly summary: string; readonly description: string; readonly runbook: string };
-}
+/** An alerting rule: fires once `expr` has returned series for `for` (planned where the store kinds' alerts are). */
+export type { AlertingRule } from '../../planning/monitoring';
 
 /** A Prometheus rule group: the `groups[]` entry of a rule file and of a PrometheusRule's spec. */
 export interface RuleGroup {

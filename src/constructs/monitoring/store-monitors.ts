@@ -4,14 +4,9 @@ import { ServiceSpec } from '../../../imports/k8s';
 import { ServiceMonitor, ServiceMonitorSpecEndpointsRelabelingsAction } from '../../../imports/monitoring.coreos.com';
 import { imageVersion } from '../../model/domains';
 import { DataStorePlan } from '../../planning/plan';
-import { STORE_PROCESS_LABEL } from '../../planning/store-monitoring';
+import { STORE_PROCESS_LABEL, storeMetricsServiceName } from '../../planning/store-monitoring';
 import { service, setField } from '../escape-hatches';
 import { componentLabels, selectorLabels } from '../labels';
-
-/** Name of the headless Service Prometheus discovers a store's members through. */
-export function storeMetricsServiceName(storeName: string): string {
-  return `${storeName}-metrics`;
-}
 
 /**
  * Prometheus scraping every member of a store: a headless Service over all members (whatever their

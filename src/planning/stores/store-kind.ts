@@ -2,6 +2,7 @@ import { DataStoreSpec } from '../../catalog/data-stores';
 import { EnvironmentSpec, NodePoolSpec } from '../../environments/environment';
 import { Cpu, Memory } from '../../model/quantities';
 import { DisruptionBudgetPlan } from '../plan';
+import { AlertingRule } from '../monitoring';
 import { StoreMonitoringPlan } from '../store-monitoring';
 
 /** A port clients or peers connect to, by name. */
@@ -53,11 +54,34 @@ export interface StoreKindBasics {
   readonly monitoring: Omit<StoreMonitoringPlan, 'scrapeInterval'>;
 }
 
+/** A panel on a store's own series, in the data stores dashboard. */
+export interface StorePanel {
+  readonly title: string;
+  /** Grafana's unit of the values: `short`, `bytes`, `s`. */
+  readonly unit: string;
+  readonly queries: ReadonlyArray<{ readonly expr: string; readonly legend: string }>;
+  /** A red line at this value: where the matching alert fires. */
+  readonly objective?: number;
+}
+
+/** A series of a store's members as Prometheus scrapes them: `metric{namespace,service[,extra]}`. */
+export type StoreSeries = (metric: string, extra?: Readonly<Record<string, string>>) => string;
+
+/** What every store's alerts share, whatever its kind: how they address its series, their labels, how to list its pods. */
+export interface StoreAlertContext {
+  readonly series: StoreSeries;
+  /** The labels of an alert of `severity` on this store. */
+  labels(severity: 'critical' | 'warning'): Readonly<Record<string, string>>;
+  /** The command listing the store's members, for runbooks. */
+  readonly listPods: string;
+}
+
 /**
  * One kind of data store, described once: how many members an environment runs and where that is
  * set, what runs beside the server, and what its plan adds to the common one (its replication and
- * failover settings, the ports clients use besides the store's own). planDataStore reads it;
- * nothing else asks which store it is handling.
+ * failover settings, the ports clients use besides the store's own), and the alerts and dashboard
+ * panels on its own series, which share their PromQL. planDataStore, the store alerts and the
+ * dashboards read it; nothing else asks which store it is handling.
  */
 export interface StoreKind<P extends StorePlanBase> {
   /** The environment setting the member count comes from, for messages: `redis.members`. */
@@ -66,4 +90,8 @@ export interface StoreKind<P extends StorePlanBase> {
   basics(environment: EnvironmentSpec): StoreKindBasics;
   /** The plan of this kind: the common decisions with the kind's own added. */
   complete(common: Omit<StorePlanBase, 'synchronousReplication'>): P;
+  /** The alerts on the kind's own series (no primary, replication, failover, its own parts), after the alerts every store has. */
+  alerts(plan: P, context: StoreAlertContext): AlertingRule[];
+  /** The panels on the kind's own series: each member's role, replication, its own parts. */
+  panels(plan: P, series: StoreSeries): StorePanel[];
 }

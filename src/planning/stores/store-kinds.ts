@@ -17,3 +17,8 @@ export const STORE_KINDS: { readonly [K in DataStoreName]: StoreKind<StorePlans[
   redis: REDIS_KIND,
   timescaledb: TIMESCALEDB_KIND,
 };
+
+/** The kind of a store plan, typed for it: its alerts and panels take that plan. */
+export function kindOf<K extends DataStoreName>(plan: StorePlans[K] & { readonly kind: K }): StoreKind<StorePlans[K]> {
+  return STORE_KINDS[plan.kind];
+}
