@@ -63,83 +63,83 @@ export const REDIS_KIND: StoreKind<RedisPlan> = {
     const members = plan.replicas;
     const replicas = members - 1;
     const alerts: AlertingRule[] = [];
-      const server = { [STORE_PROCESS_LABEL]: 'server' };
-      const sentinelSeries = { [STORE_PROCESS_LABEL]: 'sentinel', master_name: REDIS_SENTINEL.masterName };
-      const isPrimary = `on (namespace, pod) ${series(STORE_METRICS.redisInstanceInfo, { ...server, role: 'master' })}`;
-      alerts.push({
-        alert: 'NautilusDataStoreNoPrimary',
-        expr: `(count by (namespace) (${series(STORE_METRICS.redisInstanceInfo, { ...server, role: 'master' })}) or on () vector(0)) < 1`,
-        for: '1m',
-        labels: context.labels('critical'),
-        annotations: {
-          summary: `${name}: no member is the primary`,
-          description: `No ${name} member reports the master role in ${plan.namespace}: writes fail until ${members > 1 ? 'Sentinel promotes a replica' : 'the server is back'}.`,
-          runbook: `${context.listPods}; ${members > 1 ? `redis-cli -p ${REDIS_SENTINEL.port} sentinel masters on any member; ` : ''}read the server logs.`,
+    const server = { [STORE_PROCESS_LABEL]: 'server' };
+    const sentinelSeries = { [STORE_PROCESS_LABEL]: 'sentinel', master_name: REDIS_SENTINEL.masterName };
+    const isPrimary = `on (namespace, pod) ${series(STORE_METRICS.redisInstanceInfo, { ...server, role: 'master' })}`;
+    alerts.push({
+      alert: 'NautilusDataStoreNoPrimary',
+      expr: `(count by (namespace) (${series(STORE_METRICS.redisInstanceInfo, { ...server, role: 'master' })}) or on () vector(0)) < 1`,
+      for: '1m',
+      labels: context.labels('critical'),
+      annotations: {
+        summary: `${name}: no member is the primary`,
+        description: `No ${name} member reports the master role in ${plan.namespace}: writes fail until ${members > 1 ? 'Sentinel promotes a replica' : 'the server is back'}.`,
+        runbook: `${context.listPods}; ${members > 1 ? `redis-cli -p ${REDIS_SENTINEL.port} sentinel masters on any member; ` : ''}read the server logs.`,
+      },
+    });
+    if (members > 1) {
+      const lag = plan.store.replicationLagAlert;
+      const lagBytes = lag.bytes.mebibytes * 1024 * 1024;
+      const sentinel = plan.sentinel!;
+      alerts.push(
+        {
+          alert: 'NautilusDataStoreReplicationLag',
+          expr: `max by (namespace, pod) (${series(STORE_METRICS.redisPrimaryOffset, server)} and ${isPrimary})\n- on (namespace, pod) group_right ()\n${series(STORE_METRICS.redisReplicaOffset, server)}\n> ${lagBytes}`,
+          for: `${lag.forMinutes}m`,
+          labels: context.labels('warning'),
+          annotations: {
+            summary: `${name}: the replica at {{ $labels.slave_ip }} is more than ${lag.bytes} behind the primary`,
+            description: `The replica at {{ $labels.slave_ip }} has acknowledged {{ $value | humanize1024 }}B less of the replication stream than the primary {{ $labels.pod }} has written, for ${lag.forMinutes} minutes.`,
+            runbook: `redis-cli info replication on the primary {{ $labels.pod }} and on the replica; check the replica's CPU and network, and whether it is resynchronising (repl-diskless-load).`,
+          },
         },
-      });
-      if (members > 1) {
-        const lag = plan.store.replicationLagAlert;
-        const lagBytes = lag.bytes.mebibytes * 1024 * 1024;
-        const sentinel = plan.sentinel!;
-        alerts.push(
-          {
-            alert: 'NautilusDataStoreReplicationLag',
-            expr: `max by (namespace, pod) (${series(STORE_METRICS.redisPrimaryOffset, server)} and ${isPrimary})\n- on (namespace, pod) group_right ()\n${series(STORE_METRICS.redisReplicaOffset, server)}\n> ${lagBytes}`,
-            for: `${lag.forMinutes}m`,
-            labels: context.labels('warning'),
-            annotations: {
-              summary: `${name}: the replica at {{ $labels.slave_ip }} is more than ${lag.bytes} behind the primary`,
-              description: `The replica at {{ $labels.slave_ip }} has acknowledged {{ $value | humanize1024 }}B less of the replication stream than the primary {{ $labels.pod }} has written, for ${lag.forMinutes} minutes.`,
-              runbook: `redis-cli info replication on the primary {{ $labels.pod }} and on the replica; check the replica's CPU and network, and whether it is resynchronising (repl-diskless-load).`,
-            },
+        {
+          alert: 'NautilusDataStoreReplicaDisconnected',
+          expr: `(max by (namespace) (${series(STORE_METRICS.redisConnectedReplicas, server)} and ${isPrimary}) or on () vector(0)) < ${replicas}`,
+          for: '2m',
+          labels: context.labels('warning'),
+          annotations: {
+            summary: `${name}: fewer than ${replicas} replicas are connected to the primary`,
+            description: `The ${name} primary has {{ $value }} connected replicas of ${replicas}; it stops taking writes when none is left (min-replicas-to-write).`,
+            runbook: `${context.listPods}; redis-cli info replication on each member (master_link_status); read the replica's log.`,
           },
-          {
-            alert: 'NautilusDataStoreReplicaDisconnected',
-            expr: `(max by (namespace) (${series(STORE_METRICS.redisConnectedReplicas, server)} and ${isPrimary}) or on () vector(0)) < ${replicas}`,
-            for: '2m',
-            labels: context.labels('warning'),
-            annotations: {
-              summary: `${name}: fewer than ${replicas} replicas are connected to the primary`,
-              description: `The ${name} primary has {{ $value }} connected replicas of ${replicas}; it stops taking writes when none is left (min-replicas-to-write).`,
-              runbook: `${context.listPods}; redis-cli info replication on each member (master_link_status); read the replica's log.`,
-            },
+        },
+        {
+          alert: 'NautilusDataStoreFailover',
+          // Sentinel names the primary by address: two addresses within the window mean it moved.
+          expr: `count by (namespace) (count by (namespace, master_address) (last_over_time(${series(STORE_METRICS.sentinelMasterStatus, sentinelSeries)}[${FAILOVER_WINDOW}]))) > 1`,
+          for: '0m',
+          labels: context.labels('warning'),
+          annotations: {
+            summary: `${name}: Sentinel moved the primary in the last ${FAILOVER_WINDOW}`,
+            description: `Sentinels reported {{ $value }} different primaries of ${REDIS_SENTINEL.masterName} within ${FAILOVER_WINDOW}: a failover (or a hand-over before a primary pod stopped). Clients follow through Sentinel.`,
+            runbook: `redis-cli -p ${REDIS_SENTINEL.port} sentinel masters on any member; read the former primary's log and its pod's events (evicted, OOMKilled, drained).`,
           },
-          {
-            alert: 'NautilusDataStoreFailover',
-            // Sentinel names the primary by address: two addresses within the window mean it moved.
-            expr: `count by (namespace) (count by (namespace, master_address) (last_over_time(${series(STORE_METRICS.sentinelMasterStatus, sentinelSeries)}[${FAILOVER_WINDOW}]))) > 1`,
-            for: '0m',
-            labels: context.labels('warning'),
-            annotations: {
-              summary: `${name}: Sentinel moved the primary in the last ${FAILOVER_WINDOW}`,
-              description: `Sentinels reported {{ $value }} different primaries of ${REDIS_SENTINEL.masterName} within ${FAILOVER_WINDOW}: a failover (or a hand-over before a primary pod stopped). Clients follow through Sentinel.`,
-              runbook: `redis-cli -p ${REDIS_SENTINEL.port} sentinel masters on any member; read the former primary's log and its pod's events (evicted, OOMKilled, drained).`,
-            },
+        },
+        {
+          alert: 'NautilusRedisSentinelDegraded',
+          expr: `min by (namespace) (${series(STORE_METRICS.sentinelOkSentinels, sentinelSeries)}) < ${members}\nor\nmin by (namespace) (${series(STORE_METRICS.sentinelOkReplicas, sentinelSeries)}) < ${replicas}`,
+          for: '5m',
+          labels: context.labels('warning'),
+          annotations: {
+            summary: `${name}: a Sentinel sees fewer than ${members} healthy Sentinels or ${replicas} healthy replicas`,
+            description: `A Sentinel reports only {{ $value }} healthy Sentinels (of ${members}) or replicas (of ${replicas}): failover still works while ${sentinel.quorum} Sentinels agree, with less margin.`,
+            runbook: `redis-cli -p ${REDIS_SENTINEL.port} sentinel master ${REDIS_SENTINEL.masterName} and sentinel replicas ${REDIS_SENTINEL.masterName} on each member; check the Sentinel containers and the peers network policy.`,
           },
-          {
-            alert: 'NautilusRedisSentinelDegraded',
-            expr: `min by (namespace) (${series(STORE_METRICS.sentinelOkSentinels, sentinelSeries)}) < ${members}\nor\nmin by (namespace) (${series(STORE_METRICS.sentinelOkReplicas, sentinelSeries)}) < ${replicas}`,
-            for: '5m',
-            labels: context.labels('warning'),
-            annotations: {
-              summary: `${name}: a Sentinel sees fewer than ${members} healthy Sentinels or ${replicas} healthy replicas`,
-              description: `A Sentinel reports only {{ $value }} healthy Sentinels (of ${members}) or replicas (of ${replicas}): failover still works while ${sentinel.quorum} Sentinels agree, with less margin.`,
-              runbook: `redis-cli -p ${REDIS_SENTINEL.port} sentinel master ${REDIS_SENTINEL.masterName} and sentinel replicas ${REDIS_SENTINEL.masterName} on each member; check the Sentinel containers and the peers network policy.`,
-            },
+        },
+        {
+          alert: 'NautilusRedisSentinelQuorumLost',
+          expr: `max by (namespace) (${series(STORE_METRICS.sentinelOkSentinels, sentinelSeries)}) < ${sentinel.quorum}\nor\nmax by (namespace) (${series(STORE_METRICS.sentinelQuorumCheck, sentinelSeries)}) == 0`,
+          for: '2m',
+          labels: context.labels('critical'),
+          annotations: {
+            summary: `${name}: Sentinel could not fail the primary over (fewer than ${sentinel.quorum} healthy Sentinels)`,
+            description: `The best-connected Sentinel sees {{ $value }} healthy Sentinels, or SENTINEL CKQUORUM fails: losing the primary now would leave ${name} without one.`,
+            runbook: `redis-cli -p ${REDIS_SENTINEL.port} sentinel ckquorum ${REDIS_SENTINEL.masterName} on each member; ${context.listPods}; bring the Sentinel containers back before any maintenance on the primary.`,
           },
-          {
-            alert: 'NautilusRedisSentinelQuorumLost',
-            expr: `max by (namespace) (${series(STORE_METRICS.sentinelOkSentinels, sentinelSeries)}) < ${sentinel.quorum}\nor\nmax by (namespace) (${series(STORE_METRICS.sentinelQuorumCheck, sentinelSeries)}) == 0`,
-            for: '2m',
-            labels: context.labels('critical'),
-            annotations: {
-              summary: `${name}: Sentinel could not fail the primary over (fewer than ${sentinel.quorum} healthy Sentinels)`,
-              description: `The best-connected Sentinel sees {{ $value }} healthy Sentinels, or SENTINEL CKQUORUM fails: losing the primary now would leave ${name} without one.`,
-              runbook: `redis-cli -p ${REDIS_SENTINEL.port} sentinel ckquorum ${REDIS_SENTINEL.masterName} on each member; ${context.listPods}; bring the Sentinel containers back before any maintenance on the primary.`,
-            },
-          },
-        );
-      }
+        },
+      );
+    }
     return alerts;
   },
   panels: (plan, series) => {
