@@ -2,7 +2,7 @@ import { REDIS_EXPORTER, REDIS_SENTINEL } from '../../catalog/data-stores';
 import { EnvironmentSpec, SentinelSettings } from '../../environments/environment';
 import { FAILOVER_WINDOW, REDIS_EXPORTER_TARGETS, STORE_METRICS, STORE_PROCESS_LABEL } from '../store-monitoring';
 import { AlertingRule } from '../monitoring';
-import { StoreKind, StorePanel, StorePlanBase } from './store-kind';
+import { StoreKind, StorePanel, StorePlanBase, StoreSeries } from './store-kind';
 
 /** Redis as it runs in one environment. */
 export interface RedisPlan extends StorePlanBase {
@@ -14,6 +14,23 @@ export interface RedisPlan extends StorePlanBase {
 /** Sentinel's settings where the environment replicates Redis; undefined for a single server. */
 export function redisSentinel(environment: EnvironmentSpec): SentinelSettings | undefined {
   return environment.redis.members > 1 ? environment.redis.sentinel : undefined;
+}
+
+/** The server series of the members, as redis_exporter labels them. */
+const SERVER = { [STORE_PROCESS_LABEL]: 'server' };
+
+/** The members whose server reports the master role, to match other series `on (namespace, pod)`. */
+function isPrimary(series: StoreSeries): string {
+  return `on (namespace, pod) ${series(STORE_METRICS.redisInstanceInfo, { ...SERVER, role: 'master' })}`;
+}
+
+/**
+ * Bytes of replication stream each replica has yet to acknowledge behind its primary's offset: the
+ * lag alert's and the dashboard's. Only the primary's own offset counts (a replica reports
+ * master_repl_offset as well).
+ */
+function replicationLag(series: StoreSeries): string {
+  return `max by (namespace, pod) (${series(STORE_METRICS.redisPrimaryOffset, SERVER)} and ${isPrimary(series)})\n- on (namespace, pod) group_right ()\n${series(STORE_METRICS.redisReplicaOffset, SERVER)}`;
 }
 
 /**
@@ -63,12 +80,11 @@ export const REDIS_KIND: StoreKind<RedisPlan> = {
     const members = plan.replicas;
     const replicas = members - 1;
     const alerts: AlertingRule[] = [];
-    const server = { [STORE_PROCESS_LABEL]: 'server' };
     const sentinelSeries = { [STORE_PROCESS_LABEL]: 'sentinel', master_name: REDIS_SENTINEL.masterName };
-    const isPrimary = `on (namespace, pod) ${series(STORE_METRICS.redisInstanceInfo, { ...server, role: 'master' })}`;
+    const primary = isPrimary(series);
     alerts.push({
       alert: 'NautilusDataStoreNoPrimary',
-      expr: `(count by (namespace) (${series(STORE_METRICS.redisInstanceInfo, { ...server, role: 'master' })}) or on () vector(0)) < 1`,
+      expr: `(count by (namespace) (${series(STORE_METRICS.redisInstanceInfo, { ...SERVER, role: 'master' })}) or on () vector(0)) < 1`,
       for: '1m',
       labels: context.labels('critical'),
       annotations: {
@@ -84,7 +100,7 @@ export const REDIS_KIND: StoreKind<RedisPlan> = {
       alerts.push(
         {
           alert: 'NautilusDataStoreReplicationLag',
-          expr: `max by (namespace, pod) (${series(STORE_METRICS.redisPrimaryOffset, server)} and ${isPrimary})\n- on (namespace, pod) group_right ()\n${series(STORE_METRICS.redisReplicaOffset, server)}\n> ${lagBytes}`,
+          expr: `${replicationLag(series)}\n> ${lagBytes}`,
           for: `${lag.forMinutes}m`,
           labels: context.labels('warning'),
           annotations: {
@@ -95,7 +111,7 @@ export const REDIS_KIND: StoreKind<RedisPlan> = {
         },
         {
           alert: 'NautilusDataStoreReplicaDisconnected',
-          expr: `(max by (namespace) (${series(STORE_METRICS.redisConnectedReplicas, server)} and ${isPrimary}) or on () vector(0)) < ${replicas}`,
+          expr: `(max by (namespace) (${series(STORE_METRICS.redisConnectedReplicas, SERVER)} and ${primary}) or on () vector(0)) < ${replicas}`,
           for: '2m',
           labels: context.labels('warning'),
           annotations: {
@@ -144,12 +160,11 @@ export const REDIS_KIND: StoreKind<RedisPlan> = {
   },
   panels: (plan, series) => {
     const name = plan.store.name;
-    const server = { [STORE_PROCESS_LABEL]: 'server' };
     const sentinel = { [STORE_PROCESS_LABEL]: 'sentinel' };
     const panels: StorePanel[] = [{
       title: `${name}: primary (1) per member`, unit: 'short',
       queries: [{
-        expr: `max by (pod) (${series(STORE_METRICS.redisInstanceInfo, { ...server, role: 'master' })}) or max by (pod) (0 * ${series(STORE_METRICS.redisUp, server)})`,
+        expr: `max by (pod) (${series(STORE_METRICS.redisInstanceInfo, { ...SERVER, role: 'master' })}) or max by (pod) (0 * ${series(STORE_METRICS.redisUp, SERVER)})`,
         legend: '{{pod}}',
       }],
     }];
@@ -158,7 +173,7 @@ export const REDIS_KIND: StoreKind<RedisPlan> = {
         {
           title: `${name}: replication lag`, unit: 'bytes',
           queries: [{
-            expr: `max by (namespace, pod) (${series(STORE_METRICS.redisPrimaryOffset, server)}) - on (namespace, pod) group_right () ${series(STORE_METRICS.redisReplicaOffset, server)}`,
+            expr: replicationLag(series),
             legend: '{{slave_ip}}',
           }],
         },
