@@ -1,9 +1,7 @@
 import { EnvVar } from '../../imports/k8s';
 import { ENV, upstreamUrlVariable } from '../engines/runtime/environment-contract';
-import { REDIS_SENTINEL, TIMESCALEDB_PATRONI } from '../catalog/data-stores';
-import { DataStoreName } from '../catalog/engine-spec';
 import { DataStorePlan, EnginePlan, isService } from './plan';
-import { StorePlans } from './stores/store-kinds';
+import { STORE_KIND_ORDER, kindOf } from './stores/store-kinds';
 import { serviceHost } from './namespaces';
 
 /**
@@ -15,27 +13,9 @@ export const RUNTIME_ENV = ENV;
 
 export { upstreamUrlVariable };
 
-/** The database engines connect to on TimescaleDB. */
-export const TRADING_DATABASE = 'nautilus';
-
-/**
- * Secrets the manifests reference but never contain. They are provisioned per namespace by the
- * cluster's secret manager (a Secret cannot be read across namespaces).
- */
-export const CREDENTIAL_SECRETS: Readonly<Record<DataStoreName, { readonly name: string; readonly keys: readonly string[] }>> = {
-  timescaledb: { name: 'timescaledb-credentials', keys: ['username', 'password'] },
-  redis: { name: 'redis-credentials', keys: ['password'] },
-};
-
-/**
- * Secrets only TimescaleDB's own pods read, in the data namespace: the PostgreSQL superuser's
- * password (the superuser is `postgres`) and the streaming-replication role. The backup bucket's
- * credentials are named by each environment's backup settings.
- */
-export const TIMESCALEDB_SECRETS = {
-  superuser: { name: 'timescaledb-superuser', keys: ['password'] },
-  replication: { name: 'timescaledb-replication', keys: ['username', 'password'] },
-} as const;
+// How engines and the stores' own pods reach a store is decided beside the store kinds; these names
+// are part of the runtime contract too.
+export { CREDENTIAL_SECRETS, TIMESCALEDB_SECRETS, TRADING_DATABASE } from './store-access';
 
 /** Seconds between the start of termination and SIGKILL for an engine pod. */
 export const ENGINE_TERMINATION_GRACE_SECONDS = 30;
@@ -46,10 +26,6 @@ export const ENGINE_TERMINATION_GRACE_SECONDS = 30;
  * listener that has just closed.
  */
 export const ENGINE_PRE_STOP_SECONDS = 5;
-
-function secretRef(store: DataStoreName, key: string): EnvVar['valueFrom'] {
-  return { secretKeyRef: { name: CREDENTIAL_SECRETS[store].name, key } };
-}
 
 /**
  * The container environment of one engine in one environment. `stores` are the environment's data
@@ -67,42 +43,11 @@ export function engineContainerEnv(plan: EnginePlan, upstreams: readonly EngineP
     { name: RUNTIME_ENV.logFormat, value: 'json' },
   ];
   const dependsOn = new Set(plan.engine.dependencies.stores);
-  const storePlan = <K extends DataStoreName>(name: K): StorePlans[K] => {
-    const found = stores.find((s): s is StorePlans[K] => s.kind === name);
-    if (!found) throw new Error(`${plan.engine.name} depends on ${name}, which is not among the data stores of ${plan.environment.name}`);
-    return found;
-  };
-  if (dependsOn.has('redis')) {
-    const redis = storePlan('redis');
-    const redisService = serviceHost(redis.store.name, redis.namespace);
-    if (redis.sentinel) {
-      // The primary moves on failover: the engine asks Sentinel (the client Service's Sentinel
-      // port reaches every member's) where it is, by the master name Sentinel monitors.
-      env.push(
-        { name: RUNTIME_ENV.redisSentinels, value: `${redisService}:${REDIS_SENTINEL.port}` },
-        { name: RUNTIME_ENV.redisMasterName, value: REDIS_SENTINEL.masterName },
-      );
-    } else {
-      env.push(
-        { name: RUNTIME_ENV.redisHost, value: redisService },
-        { name: RUNTIME_ENV.redisPort, value: String(redis.store.port) },
-      );
-    }
-    env.push({ name: RUNTIME_ENV.redisPassword, valueFrom: secretRef('redis', 'password') });
-  }
-  if (dependsOn.has('timescaledb')) {
-    const timescaledb = storePlan('timescaledb');
-    env.push(
-      { name: RUNTIME_ENV.postgresHost, value: serviceHost(timescaledb.store.name, timescaledb.namespace) },
-      { name: RUNTIME_ENV.postgresPort, value: String(timescaledb.store.port) },
-      { name: RUNTIME_ENV.postgresDatabase, value: TRADING_DATABASE },
-      { name: RUNTIME_ENV.postgresUser, valueFrom: secretRef('timescaledb', 'username') },
-      { name: RUNTIME_ENV.postgresPassword, valueFrom: secretRef('timescaledb', 'password') },
-    );
-    // A single member has no replica to read from: the runtime then reads from the primary.
-    if (plan.engine.dependencies.timescaledbReplicaReads && timescaledb.replicas > 1) {
-      env.push({ name: RUNTIME_ENV.postgresReadOnlyHost, value: serviceHost(TIMESCALEDB_PATRONI.replicaService, timescaledb.namespace) });
-    }
+  // Each store the engine depends on adds how to reach it, in the order the store kinds are listed.
+  for (const name of STORE_KIND_ORDER.filter((n) => dependsOn.has(n))) {
+    const store = stores.find((s) => s.store.name === name);
+    if (!store) throw new Error(`${plan.engine.name} depends on ${name}, which is not among the data stores of ${plan.environment.name}`);
+    env.push(...kindOf(store).engineEnv(store, plan));
   }
   for (const upstream of upstreams) {
     if (!isService(upstream.engine)) continue;

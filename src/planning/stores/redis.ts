@@ -1,5 +1,8 @@
 import { REDIS_EXPORTER, REDIS_SENTINEL } from '../../catalog/data-stores';
 import { EnvironmentSpec, SentinelSettings } from '../../environments/environment';
+import { ENV } from '../../engines/runtime/environment-contract';
+import { serviceHost } from '../namespaces';
+import { credentialRef } from '../store-access';
 import { FAILOVER_WINDOW, REDIS_EXPORTER_TARGETS, STORE_METRICS, STORE_PROCESS_LABEL } from '../store-monitoring';
 import { AlertingRule } from '../monitoring';
 import { StoreKind, StorePanel, StorePlanBase, StoreSeries } from './store-kind';
@@ -73,6 +76,23 @@ export const REDIS_KIND: StoreKind<RedisPlan> = {
       clientPorts: [...common.clientPorts, ...(sentinel ? [{ name: REDIS_SENTINEL.portName, port: REDIS_SENTINEL.port }] : [])],
       sentinel,
     };
+  },
+  engineEnv: (plan) => {
+    const service = serviceHost(plan.store.name, plan.namespace);
+    return [
+      ...(plan.sentinel
+        // The primary moves on failover: the engine asks Sentinel (the client Service's Sentinel
+        // port reaches every member's) where it is, by the master name Sentinel monitors.
+        ? [
+          { name: ENV.redisSentinels, value: `${service}:${REDIS_SENTINEL.port}` },
+          { name: ENV.redisMasterName, value: REDIS_SENTINEL.masterName },
+        ]
+        : [
+          { name: ENV.redisHost, value: service },
+          { name: ENV.redisPort, value: String(plan.store.port) },
+        ]),
+      { name: ENV.redisPassword, valueFrom: credentialRef(plan.store.name, 'password') },
+    ];
   },
   alerts: (plan, context) => {
     const { series } = context;

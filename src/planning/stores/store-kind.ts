@@ -1,7 +1,8 @@
+import { EnvVar } from '../../../imports/k8s';
 import { DataStoreSpec } from '../../catalog/data-stores';
 import { EnvironmentSpec, NodePoolSpec } from '../../environments/environment';
 import { Cpu, Memory } from '../../model/quantities';
-import { DisruptionBudgetPlan } from '../plan';
+import { DisruptionBudgetPlan, EnginePlan } from '../plan';
 import { AlertingRule } from '../monitoring';
 import { StoreMonitoringPlan } from '../store-monitoring';
 
@@ -79,9 +80,10 @@ export interface StoreAlertContext {
 /**
  * One kind of data store, described once: how many members an environment runs and where that is
  * set, what runs beside the server, and what its plan adds to the common one (its replication and
- * failover settings, the ports clients use besides the store's own), and the alerts and dashboard
- * panels on its own series, which share their PromQL. planDataStore, the store alerts and the
- * dashboards read it; nothing else asks which store it is handling.
+ * failover settings, the ports clients use besides the store's own), how engines reach it, and the
+ * alerts and dashboard panels on its own series, which share their PromQL. planDataStore, the
+ * engines' environment, the store alerts and the dashboards read it; nothing else asks which store
+ * it is handling.
  */
 export interface StoreKind<P extends StorePlanBase> {
   /** The environment setting the member count comes from, for messages: `redis.members`. */
@@ -90,6 +92,8 @@ export interface StoreKind<P extends StorePlanBase> {
   basics(environment: EnvironmentSpec): StoreKindBasics;
   /** The plan of this kind: the common decisions with the kind's own added. */
   complete(common: Omit<StorePlanBase, 'synchronousReplication'>): P;
+  /** The variables an engine depending on the store is given to reach it (hosts, ports, credentials). */
+  engineEnv(plan: P, engine: EnginePlan): EnvVar[];
   /** The alerts on the kind's own series (no primary, replication, failover, its own parts), after the alerts every store has. */
   alerts(plan: P, context: StoreAlertContext): AlertingRule[];
   /** The panels on the kind's own series: each member's role, replication, its own parts. */

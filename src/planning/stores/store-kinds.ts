@@ -18,6 +18,9 @@ export const STORE_KINDS: { readonly [K in DataStoreName]: StoreKind<StorePlans[
   timescaledb: TIMESCALEDB_KIND,
 };
 
+/** The store kinds in a fixed order: an engine's variables for the stores it depends on come in it. */
+export const STORE_KIND_ORDER = Object.keys(STORE_KINDS) as DataStoreName[];
+
 /** The kind of a store plan, typed for it: its alerts and panels take that plan. */
 export function kindOf<K extends DataStoreName>(plan: StorePlans[K] & { readonly kind: K }): StoreKind<StorePlans[K]> {
   return STORE_KINDS[plan.kind];

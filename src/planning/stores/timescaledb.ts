@@ -1,5 +1,8 @@
 import { TIMESCALEDB_BACKUP_METRICS, TIMESCALEDB_BACKUP_SCHEDULE, TIMESCALEDB_PATRONI } from '../../catalog/data-stores';
 import { EnvironmentSpec } from '../../environments/environment';
+import { ENV } from '../../engines/runtime/environment-contract';
+import { serviceHost } from '../namespaces';
+import { TRADING_DATABASE, credentialRef } from '../store-access';
 import { FAILOVER_WINDOW, STORE_METRICS, StoreScrapeEndpoint, backupAgeLimitHours } from '../store-monitoring';
 import { AlertingRule } from '../monitoring';
 import { StoreKind, StorePanel, StorePlanBase, StoreSeries } from './store-kind';
@@ -49,6 +52,17 @@ export const TIMESCALEDB_KIND: StoreKind<TimescaleDbPlan> = {
     kind: 'timescaledb',
     synchronousReplication: common.environment.timescaledb.synchronousReplication,
   }),
+  engineEnv: (plan, engine) => [
+    { name: ENV.postgresHost, value: serviceHost(plan.store.name, plan.namespace) },
+    { name: ENV.postgresPort, value: String(plan.store.port) },
+    { name: ENV.postgresDatabase, value: TRADING_DATABASE },
+    { name: ENV.postgresUser, valueFrom: credentialRef(plan.store.name, 'username') },
+    { name: ENV.postgresPassword, valueFrom: credentialRef(plan.store.name, 'password') },
+    // A single member has no replica to read from: the runtime then reads from the primary.
+    ...(engine.engine.dependencies.timescaledbReplicaReads && plan.replicas > 1
+      ? [{ name: ENV.postgresReadOnlyHost, value: serviceHost(TIMESCALEDB_PATRONI.replicaService, plan.namespace) }]
+      : []),
+  ],
   alerts: (plan, context) => {
     const { series } = context;
     const name = plan.store.name;
