@@ -5,6 +5,12 @@ import { Tier } from './tier';
 /** The data stores engines can depend on. */
 export type DataStoreName = 'timescaledb' | 'redis';
 
+/** Each data store as prose names it (the engines' generated READMEs). */
+export const DATA_STORE_TITLES: Readonly<Record<DataStoreName, string>> = {
+  timescaledb: 'TimescaleDB',
+  redis: 'Redis',
+};
+
 /** HTTP paths an engine serves for Kubernetes probes. */
 export interface HealthEndpoints {
   /** Answers 200 while the process is alive; failing it restarts the container. */

@@ -5,7 +5,7 @@
  * script so synthesis can refuse an engine whose committed files are out of step with the catalog.
  */
 import { EngineSpec } from '../catalog/engine-spec';
-import { ENGINE_UID } from '../catalog/engine-spec';
+import { DATA_STORE_TITLES, ENGINE_UID } from '../catalog/engine-spec';
 
 /** The base image of every engine image, pinned by exact version (the toolchain the tests run). */
 export const NODE_BASE_IMAGE = 'node:20.20.2-bookworm-slim';
@@ -71,7 +71,7 @@ ${expose}ENTRYPOINT ["node", "/app/${engine.name}/main.js"]
 
 function readme(engine: EngineSpec): string {
   const workload = engine.workload;
-  const stores = engine.dependencies.stores.map((s) => (s === 'redis' ? 'Redis' : 'TimescaleDB'));
+  const stores = engine.dependencies.stores.map((s) => DATA_STORE_TITLES[s]);
   const needs = stores.length > 0 ? `needs ${stores.join(' and ')}` : 'needs no data store';
   const calls = engine.dependencies.engines.length > 0 ? `calls ${engine.dependencies.engines.join(', ')}` : 'calls no engine';
   const serves = workload.kind === 'service'
