@@ -3,8 +3,8 @@ import * as path from 'path';
 import { ApiObject, App, Chart } from 'cdk8s';
 import { imageBuildPlan, renderImageBuildPlan } from '../images/build-plan';
 import { EnvironmentPlan, PlatformInput, planEnvironment } from '../planning/environment-plan';
-import { NAMESPACE_NAMES } from '../planning/namespaces';
-import { CREDENTIAL_SECRETS, TIMESCALEDB_SECRETS } from '../planning/runtime-contract';
+import { CREDENTIAL_SECRETS } from '../planning/runtime-contract';
+import { kindOf } from '../planning/stores/store-kinds';
 import { EnvironmentSpec } from '../environments/environment';
 import { validatePlatform } from '../validation/validate';
 import { ManifestYaml } from './manifest-yaml';
@@ -66,14 +66,6 @@ export function renderManifests({ charts }: EnvironmentApp): ManifestFile[] {
   }));
 }
 
-/** The Secrets only TimescaleDB's pods read, with their keys. */
-function timescaleDbSecrets(environment: EnvironmentSpec): string[] {
-  const secrets = Object.values(TIMESCALEDB_SECRETS).map((s) => `${s.name} [${s.keys.join(', ')}]`);
-  const { backup } = environment.timescaledb;
-  if (backup.kind === 'object-store') secrets.push(`${backup.credentialsSecret} [access-key-id, secret-access-key]`);
-  return secrets;
-}
-
 function summarize({ environment, engines, stores }: EnvironmentPlan, files: readonly ManifestFile[]): EnvironmentResult {
   const counts = new Map<string, number>();
   for (const { objects } of files) {
@@ -90,10 +82,8 @@ function summarize({ environment, engines, stores }: EnvironmentPlan, files: rea
     ...kinds.map(([kind, n]) => `  ${String(n).padStart(4)}  ${kind}`),
     `  disabled engines: ${disabled.length > 0 ? disabled.join('; ') : 'none'}`,
     `  secrets to provision in ${[...new Set(readers)].sort().join(', ')}: ${secrets.join(', ')}`,
-    `  secrets to provision in ${NAMESPACE_NAMES.data} for TimescaleDB: ${timescaleDbSecrets(environment).join(', ')}`,
-    `  TimescaleDB backups: ${environment.timescaledb.backup.kind === 'object-store'
-      ? `s3://${environment.timescaledb.backup.bucket} (${environment.timescaledb.backup.region}), ${environment.timescaledb.backup.retainFullBackups} full backups kept, one every ${environment.timescaledb.backup.fullBackupEveryHours} h, WAL archived continuously`
-      : `disabled (${environment.timescaledb.backup.reason})`}`,
+    // Each store's own: what its pods read, its backups.
+    ...stores.flatMap((store) => kindOf(store).summary(store)),
   ];
   return { environment: environment.name, summary: lines.join('\n') + '\n' };
 }

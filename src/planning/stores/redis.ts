@@ -94,6 +94,7 @@ export const REDIS_KIND: StoreKind<RedisPlan> = {
       { name: ENV.redisPassword, valueFrom: credentialRef(plan.store.name, 'password') },
     ];
   },
+  summary: () => [],
   alerts: (plan, context) => {
     const { series } = context;
     const name = plan.store.name;

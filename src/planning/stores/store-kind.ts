@@ -94,6 +94,8 @@ export interface StoreKind<P extends StorePlanBase> {
   complete(common: Omit<StorePlanBase, 'synchronousReplication'>): P;
   /** The variables an engine depending on the store is given to reach it (hosts, ports, credentials). */
   engineEnv(plan: P, engine: EnginePlan): EnvVar[];
+  /** The lines the environment's SUMMARY.txt gives the store: what to provision for its own pods, its backups. */
+  summary(plan: P): string[];
   /** The alerts on the kind's own series (no primary, replication, failover, its own parts), after the alerts every store has. */
   alerts(plan: P, context: StoreAlertContext): AlertingRule[];
   /** The panels on the kind's own series: each member's role, replication, its own parts. */

@@ -2,7 +2,7 @@ import { TIMESCALEDB_BACKUP_METRICS, TIMESCALEDB_BACKUP_SCHEDULE, TIMESCALEDB_PA
 import { EnvironmentSpec } from '../../environments/environment';
 import { ENV } from '../../engines/runtime/environment-contract';
 import { serviceHost } from '../namespaces';
-import { TRADING_DATABASE, credentialRef } from '../store-access';
+import { TIMESCALEDB_SECRETS, TRADING_DATABASE, credentialRef } from '../store-access';
 import { FAILOVER_WINDOW, STORE_METRICS, StoreScrapeEndpoint, backupAgeLimitHours } from '../store-monitoring';
 import { AlertingRule } from '../monitoring';
 import { StoreKind, StorePanel, StorePlanBase, StoreSeries } from './store-kind';
@@ -63,6 +63,17 @@ export const TIMESCALEDB_KIND: StoreKind<TimescaleDbPlan> = {
       ? [{ name: ENV.postgresReadOnlyHost, value: serviceHost(TIMESCALEDB_PATRONI.replicaService, plan.namespace) }]
       : []),
   ],
+  summary: (plan) => {
+    const { backup } = plan.environment.timescaledb;
+    const secrets = Object.values(TIMESCALEDB_SECRETS).map((s) => `${s.name} [${s.keys.join(', ')}]`);
+    if (backup.kind === 'object-store') secrets.push(`${backup.credentialsSecret} [access-key-id, secret-access-key]`);
+    return [
+      `  secrets to provision in ${plan.namespace} for TimescaleDB: ${secrets.join(', ')}`,
+      `  TimescaleDB backups: ${backup.kind === 'object-store'
+        ? `s3://${backup.bucket} (${backup.region}), ${backup.retainFullBackups} full backups kept, one every ${backup.fullBackupEveryHours} h, WAL archived continuously`
+        : `disabled (${backup.reason})`}`,
+    ];
+  },
   alerts: (plan, context) => {
     const { series } = context;
     const name = plan.store.name;
