@@ -24,6 +24,14 @@ export interface ConfigurationProblem extends ErrorLocation {
   readonly fix: string;
 }
 
+/** What a check finds: a problem before it is stamped with the environment checked and the id of the rule that raised it. */
+export type Finding = Omit<ConfigurationProblem, 'environment' | 'rule'>;
+
+/** Findings about one subject, their fields under `fieldPrefix` (e.g. `redis.` for the environment's Redis settings). */
+export function findingsAbout(subject: string, fieldPrefix = ''): (field: string, value: string, problem: string, fix: string) => Finding {
+  return (field, value, problem, fix) => ({ subject, field: `${fieldPrefix}${field}`, value, problem, fix });
+}
+
 /**
  * One mistake as reported: a problem found identically in several environments (a catalog typo
  * breaks every environment) is one entry listing them all.

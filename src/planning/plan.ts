@@ -65,11 +65,6 @@ function disruptionBudget(replicas: number, maxUnavailable: number): DisruptionB
   return replicas > 1 ? { maxUnavailable } : undefined;
 }
 
-/** Members that must be up for a replicated store to keep working, and Sentinels to agree: a majority (all of one). */
-export function majorityOf(members: number): number {
-  return Math.floor(members / 2) + 1;
-}
-
 /** An amount that environments scale down (CPU, memory, storage). */
 interface Scalable<T> {
   scaledBy(factor: number): T;

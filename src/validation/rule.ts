@@ -2,7 +2,7 @@ import { DataStoreSpec } from '../catalog/data-stores';
 import { EngineSpec } from '../catalog/engine-spec';
 import { EnvironmentSpec } from '../environments/environment';
 import { EngineSourceFiles } from '../images/engine-sources';
-import { ConfigurationProblem } from '../model/errors';
+import { ConfigurationProblem, Finding } from '../model/errors';
 import { enabledEngines } from '../planning/plan';
 
 /** What a rule is given: the whole catalog, the data stores and one environment (and all of them, for collisions). */
@@ -21,9 +21,6 @@ export interface ValidationRule {
   readonly check: (input: RuleInput) => ConfigurationProblem[];
 }
 
-/** What a rule finds: a problem before it is stamped with the environment checked and the rule's id. */
-export type Finding = Omit<ConfigurationProblem, 'environment' | 'rule'>;
-
 /**
  * A rule named `name` whose findings become problems: the one place a validation problem is built,
  * so every problem carries the environment it was found in and the id of the rule that raised it.
@@ -33,11 +30,6 @@ export function defineRule(name: string, find: (input: RuleInput) => Finding[]):
     name,
     check: (input) => find(input).map((finding) => ({ rule: name, environment: input.environment.name, ...finding })),
   };
-}
-
-/** Findings about one subject, their fields under `fieldPrefix` (e.g. `redis.` for the environment's Redis settings). */
-export function findingsAbout(subject: string, fieldPrefix = ''): (field: string, value: string, problem: string, fix: string) => Finding {
-  return (field, value, problem, fix) => ({ subject, field: `${fieldPrefix}${field}`, value, problem, fix });
 }
 
 /** `check` applied to every engine the environment deploys. */

@@ -1,7 +1,8 @@
 import { RUNTIME_METRICS } from '../../engines/runtime/metric-names';
 import { EnvironmentSpec } from '../../environments/environment';
 import { AlertingRule } from '../../planning/monitoring';
-import { DataStorePlan, majorityOf } from '../../planning/plan';
+import { DataStorePlan } from '../../planning/plan';
+import { majorityOf } from '../../planning/quorum';
 import { promSelector, storeSeries } from '../../planning/store-monitoring';
 import { kindOf } from '../../planning/stores/store-kinds';
 

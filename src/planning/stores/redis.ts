@@ -5,6 +5,7 @@ import { serviceHost } from '../namespaces';
 import { credentialRef } from '../store-access';
 import { REDIS_EXPORTER_TARGETS } from '../store-monitoring';
 import { redisAlerts, redisPanels } from './redis-monitoring';
+import { REDIS_CHECKS } from './redis-checks';
 import { StoreKind, StorePlanBase } from './store-kind';
 
 /** Redis as it runs in one environment. */
@@ -60,6 +61,7 @@ export const REDIS_KIND: StoreKind<RedisPlan> = {
       sentinel,
     };
   },
+  checks: REDIS_CHECKS,
   engineEnv: (plan) => {
     const service = serviceHost(plan.store.name, plan.namespace);
     return [

@@ -1,6 +1,7 @@
 import { EnvVar } from '../../../imports/k8s';
 import { DataStoreSpec } from '../../catalog/data-stores';
 import { EnvironmentSpec, NodePoolSpec } from '../../environments/environment';
+import { Finding } from '../../model/errors';
 import { Cpu, Memory } from '../../model/quantities';
 import { DisruptionBudgetPlan, EnginePlan } from '../plan';
 import { AlertingRule } from '../monitoring';
@@ -47,6 +48,12 @@ export interface StorePlanBase {
   readonly podRequests: { readonly cpu: Cpu; readonly memory: Memory };
 }
 
+/** A rule on one kind of store's settings: its id (a validation rule's name) and what it finds in a plan of the kind. */
+export interface StoreCheck<P extends StorePlanBase> {
+  readonly rule: string;
+  check(plan: P): Finding[];
+}
+
 /** What a kind of store decides for itself before the common plan is made. */
 export interface StoreKindBasics {
   /** Members the environment runs. */
@@ -80,10 +87,10 @@ export interface StoreAlertContext {
 /**
  * One kind of data store, described once: how many members an environment runs and where that is
  * set, what runs beside the server, and what its plan adds to the common one (its replication and
- * failover settings, the ports clients use besides the store's own), how engines reach it, and the
- * alerts and dashboard panels on its own series, which share their PromQL. planDataStore, the
- * engines' environment, the store alerts and the dashboards read it; nothing else asks which store
- * it is handling.
+ * failover settings, the ports clients use besides the store's own), the rules on its settings, how
+ * engines reach it, and the alerts and dashboard panels on its own series, which share their
+ * PromQL. planDataStore, validation, the engines' environment, the summary, the store alerts and
+ * the dashboards read it; nothing else asks which store it is handling.
  */
 export interface StoreKind<P extends StorePlanBase> {
   /** The environment setting the member count comes from, for messages: `redis.members`. */
@@ -92,6 +99,8 @@ export interface StoreKind<P extends StorePlanBase> {
   basics(environment: EnvironmentSpec): StoreKindBasics;
   /** The plan of this kind: the common decisions with the kind's own added. */
   complete(common: Omit<StorePlanBase, 'synchronousReplication'>): P;
+  /** Rules on the kind's own settings (members, failover, replication, backups), run where a store of the kind is deployed. */
+  readonly checks: ReadonlyArray<StoreCheck<P>>;
   /** The variables an engine depending on the store is given to reach it (hosts, ports, credentials). */
   engineEnv(plan: P, engine: EnginePlan): EnvVar[];
   /** The lines the environment's SUMMARY.txt gives the store: what to provision for its own pods, its backups. */

@@ -4,6 +4,7 @@ import { ENV } from '../../engines/runtime/environment-contract';
 import { serviceHost } from '../namespaces';
 import { TIMESCALEDB_SECRETS, TRADING_DATABASE, credentialRef } from '../store-access';
 import { StoreScrapeEndpoint, backupAgeLimitHours } from '../store-monitoring';
+import { TIMESCALEDB_CHECKS } from './timescaledb-checks';
 import { StoreKind, StorePlanBase } from './store-kind';
 import { timescaledbAlerts, timescaledbPanels } from './timescaledb-monitoring';
 
@@ -42,6 +43,7 @@ export const TIMESCALEDB_KIND: StoreKind<TimescaleDbPlan> = {
     kind: 'timescaledb',
     synchronousReplication: common.environment.timescaledb.synchronousReplication,
   }),
+  checks: TIMESCALEDB_CHECKS,
   engineEnv: (plan, engine) => [
     { name: ENV.postgresHost, value: serviceHost(plan.store.name, plan.namespace) },
     { name: ENV.postgresPort, value: String(plan.store.port) },

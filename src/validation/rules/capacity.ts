@@ -3,7 +3,8 @@ import { Cpu, Memory } from '../../model/quantities';
 import {
   PackingGroup, PackingNode, PodDemand, ScheduledNode, nodeDaemonSets, nodeRoom, packPods, podDemands as planPodDemands, podRoom, scheduleReplicas, shortfall, sumRooms, timesRoom,
 } from '../../planning/capacity';
-import { Finding, RuleInput, ValidationRule, defineRule } from '../rule';
+import { Finding } from '../../model/errors';
+import { RuleInput, ValidationRule, defineRule } from '../rule';
 
 /** Every workload's pods as the capacity model sees them in the environment checked. */
 function podDemands({ catalog, stores, environment }: RuleInput): PodDemand[] {

@@ -2,7 +2,8 @@ import { poolForRole } from '../../environments/environment';
 import { cronScheduleProblem, portProblem, wholeNumberProblem } from '../../model/domains';
 import { Memory } from '../../model/quantities';
 import { enabledEngines, environmentPinsCores, isBatch, isService, planEngine } from '../../planning/plan';
-import { Finding, ValidationRule, defineRule, forEachEngine } from '../rule';
+import { Finding } from '../../model/errors';
+import { ValidationRule, defineRule, forEachEngine } from '../rule';
 
 /** Ports a host-network pod can never bind: the kubelet's, kube-proxy's and the control plane's, and the NodePort range kube-proxy holds on every node. */
 const NODE_RESERVED_PORTS: ReadonlyArray<{ readonly from: number; readonly to: number; readonly owner: string }> = [

@@ -1,5 +1,6 @@
 import { cidrProblem, dnsSubdomainProblem } from '../../model/domains';
-import { Finding, ValidationRule, defineRule } from '../rule';
+import { Finding } from '../../model/errors';
+import { ValidationRule, defineRule } from '../rule';
 
 /** An environment's own settings: its scale factors, node network and storage classes. */
 export const ENVIRONMENT_RULES: readonly ValidationRule[] = [

@@ -3,7 +3,8 @@ import { poolForRole } from '../../environments/environment';
 import { ENGINES_DIR, renderEngineFiles } from '../../images/engine-files';
 import { hasDigest, imageRegistryProblem, pinnedImageProblem } from '../../model/domains';
 import { planDataStore } from '../../planning/plan';
-import { Finding, ValidationRule, defineRule } from '../rule';
+import { Finding } from '../../model/errors';
+import { ValidationRule, defineRule } from '../rule';
 
 /** Fix text for the generator. */
 const RUN_GENERATOR = 'run the generator (npx ts-node scripts/generate-engines.ts) and commit what it writes';

@@ -2,7 +2,8 @@ import { imageVersion, labelValueProblem } from '../../model/domains';
 import { dnsLabelProblem } from '../../model/kubernetes-names';
 import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES } from '../../planning/namespaces';
 import { isBatch } from '../../planning/plan';
-import { Finding, ValidationRule, defineRule, forEachEngine } from '../rule';
+import { Finding } from '../../model/errors';
+import { ValidationRule, defineRule, forEachEngine } from '../rule';
 
 /** The longest CronJob name: the controller appends an 11-character suffix to name its Jobs, which must stay within 63. */
 const CRONJOB_NAME_MAX_LENGTH = 52;

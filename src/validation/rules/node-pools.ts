@@ -2,7 +2,8 @@ import { poolForRole } from '../../environments/environment';
 import { nodeAllocatable } from '../../environments/node-allocatable';
 import { wholeNumberProblem } from '../../model/domains';
 import { Memory } from '../../model/quantities';
-import { Finding, ValidationRule, defineRule, findingsAbout } from '../rule';
+import { Finding, findingsAbout } from '../../model/errors';
+import { ValidationRule, defineRule } from '../rule';
 
 /** Node pools: their zones, node counts and instance, one pool per role, the kubelet's reservation. */
 export const NODE_POOL_RULES: readonly ValidationRule[] = [
