@@ -1,8 +1,8 @@
 /**
  * A latency tier of the platform and the Kubernetes policy that follows from it. Every engine
  * belongs to exactly one tier; what a tier implies (host networking, pinned cores, autoscaling,
- * probe periods, metrics scrape interval, rollout pace, added capabilities,
- * priority, which node pool) is decided here and nowhere else.
+ * probe periods, metrics scrape interval, rollout pace, added capabilities, priority, which node
+ * pool, its objectives and how urgent its alerts are) is decided here and nowhere else.
  *
  * Enum-like: use the static instances.
  */
@@ -46,7 +46,8 @@ export class Tier {
     autoscaling: false,
     nodePoolRole: 'latency',
     namespaceRole: 'latency',
-    objectives: { latencyQuantile: 0.99, latencySeconds: 0.001, errorRatio: 0.001 },
+    objectives: { latencyQuantile: 0.99, latencySeconds: 0.001, errorRatio: 0.001, breachedFor: '2m' },
+    severity: 'critical',
     runtime: Tier.PINNED_RUNTIME,
   });
 
@@ -61,7 +62,8 @@ export class Tier {
     autoscaling: true,
     nodePoolRole: 'general',
     namespaceRole: 'engines',
-    objectives: { latencyQuantile: 0.99, latencySeconds: 0.01, errorRatio: 0.005 },
+    objectives: { latencyQuantile: 0.99, latencySeconds: 0.01, errorRatio: 0.005, breachedFor: '10m' },
+    severity: 'critical',
     runtime: Tier.POD_NETWORK_RUNTIME,
   });
 
@@ -76,7 +78,8 @@ export class Tier {
     autoscaling: true,
     nodePoolRole: 'general',
     namespaceRole: 'engines',
-    objectives: { latencyQuantile: 0.99, latencySeconds: 2.5, errorRatio: 0.01 },
+    objectives: { latencyQuantile: 0.99, latencySeconds: 2.5, errorRatio: 0.01, breachedFor: '10m' },
+    severity: 'warning',
     runtime: Tier.POD_NETWORK_RUNTIME,
   });
 
@@ -91,7 +94,8 @@ export class Tier {
     autoscaling: true,
     nodePoolRole: 'general',
     namespaceRole: 'engines',
-    objectives: { latencyQuantile: 0.99, latencySeconds: 0.25, errorRatio: 0.01 },
+    objectives: { latencyQuantile: 0.99, latencySeconds: 0.25, errorRatio: 0.01, breachedFor: '10m' },
+    severity: 'warning',
     runtime: Tier.POD_NETWORK_RUNTIME,
   });
 
@@ -106,7 +110,8 @@ export class Tier {
     autoscaling: true,
     nodePoolRole: 'gpu',
     namespaceRole: 'engines',
-    objectives: { latencyQuantile: 0.99, latencySeconds: 0.5, errorRatio: 0.01 },
+    objectives: { latencyQuantile: 0.99, latencySeconds: 0.5, errorRatio: 0.01, breachedFor: '10m' },
+    severity: 'warning',
     runtime: Tier.POD_NETWORK_RUNTIME,
   });
 
@@ -135,6 +140,11 @@ export class Tier {
   public readonly namespaceRole: NamespaceRole;
   /** What the tier's engines promise their callers; alerts fire when an engine breaks it. */
   public readonly objectives: ServiceObjectives;
+  /**
+   * How bad an engine's trouble is for trading, as its alerts say: the order path (pinned and
+   * high-performance tiers) pages, the rest waits for office hours.
+   */
+  public readonly severity: AlertSeverity;
   /** Probe periods, metrics scrape interval, rollout pace and added capabilities of the tier's pods. */
   public readonly runtime: TierRuntimePolicy;
 
@@ -152,6 +162,7 @@ export class Tier {
     this.nodePoolRole = props.nodePoolRole;
     this.namespaceRole = props.namespaceRole;
     this.objectives = props.objectives;
+    this.severity = props.severity;
     this.runtime = props.runtime;
   }
 
@@ -174,6 +185,7 @@ type TierProps = Pick<
   | 'nodePoolRole'
   | 'namespaceRole'
   | 'objectives'
+  | 'severity'
   | 'runtime'
 >;
 
@@ -189,7 +201,15 @@ export interface ServiceObjectives {
   readonly latencySeconds: number;
   /** Largest share of requests that may fail with a 5xx status (0.001 = 0.1%). */
   readonly errorRatio: number;
+  /**
+   * How long an objective may be broken before its alert fires (a Prometheus duration): shortest
+   * for the pinned tier, whose callers notice first.
+   */
+  readonly breachedFor: string;
 }
+
+/** An alert's `severity` label: `critical` pages, `warning` waits for office hours. */
+export type AlertSeverity = 'critical' | 'warning';
 
 /** How the kubelet, Prometheus and rollouts treat a tier's pods. */
 export interface TierRuntimePolicy {

@@ -132,6 +132,23 @@ describe('objectives are typed tier data', () => {
     expect(alertRule('NautilusLatencyObjectiveBreached', { tier: 'compute' }).expr).toContain(`> ${Tier.COMPUTE.objectives.latencySeconds}`);
   });
 
+  it.each(Tier.all().map((t) => [t.name, t] as const))('%s: its objective alerts wait the tier\'s breachedFor and carry its severity, as do its engines\' availability alerts', (name, tier) => {
+    for (const alert of ['NautilusLatencyObjectiveBreached', 'NautilusErrorRatioHigh']) {
+      const rule = alertRule(alert, { tier: name });
+      expect(rule.for).toBe(tier.objectives.breachedFor);
+      expect(rule.labels.severity).toBe(tier.severity);
+    }
+    const down = groups.flatMap((g) => g.rules).filter(isAlertingRule).filter((r) => r.alert === 'NautilusEngineDown' && r.labels.tier === name);
+    expect(down.length).toBeGreaterThan(0);
+    for (const rule of down) expect(rule.labels.severity).toBe(tier.severity);
+  });
+
+  it('the order path pages: the pinned and high-performance tiers are critical and the pinned tier\'s objectives alert soonest', () => {
+    expect(Tier.all().filter((t) => t.severity === 'critical')).toEqual([Tier.ULTRA_LOW_LATENCY, Tier.HIGH_PERFORMANCE]);
+    expect(Tier.ULTRA_LOW_LATENCY.objectives.breachedFor).toBe('2m');
+    expect(new Set(Tier.all().filter((t) => t !== Tier.ULTRA_LOW_LATENCY).map((t) => t.objectives.breachedFor))).toEqual(new Set(['10m']));
+  });
+
   it('every alert has a severity, a summary, a description and a runbook; every PrometheusRule carries the release label', () => {
     for (const rule of groups.flatMap((g) => g.rules).filter(isAlertingRule)) {
       expect(['critical', 'warning']).toContain(rule.labels.severity);

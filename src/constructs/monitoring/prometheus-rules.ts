@@ -52,16 +52,6 @@ export const RECORDED = {
 /** Latency quantiles recorded for every engine besides each tier's objective quantile. */
 const RECORDED_QUANTILES = [0.5, 0.9, 0.99];
 
-/** How long an objective may be broken before it pages: the pinned tier's callers notice first. */
-function objectiveWindow(tier: Tier): string {
-  return tier === Tier.ULTRA_LOW_LATENCY ? '2m' : '10m';
-}
-
-/** How bad an engine's trouble is for trading: the order path pages, the rest waits for office hours. */
-function severity(tier: Tier): 'critical' | 'warning' {
-  return tier === Tier.ULTRA_LOW_LATENCY || tier === Tier.HIGH_PERFORMANCE ? 'critical' : 'warning';
-}
-
 /** `name{a="x",b="y"}` with values quoted for PromQL. */
 function selector(name: string, matchers: Readonly<Record<string, string>>, extra: readonly string[] = []): string {
   const parts = [...Object.entries(matchers).map(([label, value]) => `${label}=${JSON.stringify(value)}`), ...extra];
@@ -118,7 +108,7 @@ export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
     // The PodDisruptionBudget's floor: replicas at rest less what a drain may take down (no PDB: all of them).
     const allowedDown = plan.disruptionBudget?.maxUnavailable ?? 0;
     const floor = plan.replicas - allowedDown;
-    const labels = { ...common, severity: severity(plan.engine.tier), engine: name, tier: plan.engine.tier.name, namespace: plan.namespace };
+    const labels = { ...common, severity: plan.engine.tier.severity, engine: name, tier: plan.engine.tier.name, namespace: plan.namespace };
     const workload = { namespace: plan.namespace, deployment: name };
     return [
       {
@@ -148,14 +138,14 @@ export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
 
   const objectives: AlertingRule[] = tiers.flatMap((tier) => {
     const members = oneOf(services.filter((plan) => plan.engine.tier === tier).map((plan) => plan.engine.name));
-    const { latencyQuantile, latencySeconds, errorRatio } = tier.objectives;
-    const labels = { ...common, severity: severity(tier), tier: tier.name };
+    const { latencyQuantile, latencySeconds, errorRatio, breachedFor } = tier.objectives;
+    const labels = { ...common, severity: tier.severity, tier: tier.name };
     const inTier = `${SCRAPE_LABELS.engine}=~"${members}"`;
     return [
       {
         alert: 'NautilusLatencyObjectiveBreached',
         expr: `${RECORDED.latencyQuantile}{quantile="${latencyQuantile}",${inTier}} > ${latencySeconds}`,
-        for: objectiveWindow(tier),
+        for: breachedFor,
         labels,
         annotations: {
           summary: `{{ $labels.${SCRAPE_LABELS.engine} }}: ${latencyQuantile * 100}th percentile latency above the ${tier.name} objective of ${latencySeconds}s`,
@@ -166,7 +156,7 @@ export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
       {
         alert: 'NautilusErrorRatioHigh',
         expr: `${RECORDED.errorRatio}{${inTier}} > ${errorRatio}`,
-        for: objectiveWindow(tier),
+        for: breachedFor,
         labels,
         annotations: {
           summary: `{{ $labels.${SCRAPE_LABELS.engine} }}: more than ${errorRatio * 100}% of requests fail`,

@@ -1,3 +1,4 @@
+import { AlertSeverity } from '../../catalog/tier';
 import { RUNTIME_METRICS } from '../../engines/runtime/metric-names';
 import { EnvironmentSpec } from '../../environments/environment';
 import { AlertingRule } from '../../planning/monitoring';
@@ -21,7 +22,7 @@ export function dataStoreAlerts(environment: EnvironmentSpec, stores: readonly D
     const name = plan.store.name;
     const members = plan.replicas;
     const quorum = majorityOf(members);
-    const labels = (severity: 'critical' | 'warning') => ({ environment: environment.name, severity, store: name, namespace: plan.namespace });
+    const labels = (severity: AlertSeverity) => ({ environment: environment.name, severity, store: name, namespace: plan.namespace });
     const ready = `sum by (namespace, statefulset) (${promSelector(STATEFULSET_READY, { namespace: plan.namespace, statefulset: name })})`;
     const pods = `kubectl -n ${plan.namespace} get pods -l app.kubernetes.io/name=${name} -o wide`;
 

@@ -1,5 +1,6 @@
 import { EnvVar } from '../../../imports/k8s';
 import { DataStoreSpec } from '../../catalog/data-stores';
+import { AlertSeverity } from '../../catalog/tier';
 import { EnvironmentSpec, NodePoolSpec } from '../../environments/environment';
 import { Finding } from '../../model/errors';
 import { Cpu, Memory } from '../../model/quantities';
@@ -79,7 +80,7 @@ export type StoreSeries = (metric: string, extra?: Readonly<Record<string, strin
 export interface StoreAlertContext {
   readonly series: StoreSeries;
   /** The labels of an alert of `severity` on this store. */
-  labels(severity: 'critical' | 'warning'): Readonly<Record<string, string>>;
+  labels(severity: AlertSeverity): Readonly<Record<string, string>>;
   /** The command listing the store's members, for runbooks. */
   readonly listPods: string;
 }
