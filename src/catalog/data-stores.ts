@@ -1,3 +1,4 @@
+import { Duration } from '../model/duration';
 import { Cpu, Memory } from '../model/quantities';
 import { DataStoreName } from './engine-spec';
 
@@ -42,7 +43,7 @@ export interface DataStoreSpec {
    * How far a replica may fall behind its primary, in bytes of replication stream, and for how
    * long, before `NautilusDataStoreReplicationLag` fires (replicated environments only).
    */
-  readonly replicationLagAlert: { readonly bytes: Memory; readonly forMinutes: number };
+  readonly replicationLagAlert: { readonly bytes: Memory; readonly for: Duration };
 }
 
 /** A container beside a store's server: what it is called and its budget (request == limit). */
@@ -113,7 +114,7 @@ export const TIMESCALEDB: DataStoreSpec = {
   peerPorts: [{ name: TIMESCALEDB_PATRONI.restApiPortName, port: TIMESCALEDB_PATRONI.restApiPort }],
   callsHttpsApis: true,
   // 64 MiB of WAL is a few seconds of heavy ingest; five minutes behind that is a stuck replica.
-  replicationLagAlert: { bytes: Memory.mebibytes(64), forMinutes: 5 },
+  replicationLagAlert: { bytes: Memory.mebibytes(64), for: Duration.minutes(5) },
 };
 
 /** The container running the full-backup schedule beside each TimescaleDB member (environments with backups). */
@@ -170,7 +171,7 @@ export const REDIS: DataStoreSpec = {
   pinnedCpu: Cpu.cores(1),
   callsHttpsApis: false,
   // Redis replicas stream commands as they happen: 8 MiB behind for two minutes is a replica that cannot keep up.
-  replicationLagAlert: { bytes: Memory.mebibytes(8), forMinutes: 2 },
+  replicationLagAlert: { bytes: Memory.mebibytes(8), for: Duration.minutes(2) },
 };
 
 /**

@@ -1,3 +1,5 @@
+import { Duration } from '../model/duration';
+
 /**
  * A latency tier of the platform and the Kubernetes policy that follows from it. Every engine
  * belongs to exactly one tier; what a tier implies (host networking, pinned cores, autoscaling,
@@ -12,7 +14,7 @@ export class Tier {
   // holds), and the capabilities to pin threads (SYS_NICE) and lock hugepage memory (IPC_LOCK).
   private static readonly PINNED_RUNTIME: TierRuntimePolicy = {
     probes: { startupPeriodSeconds: 1, livenessPeriodSeconds: 1, readinessPeriodSeconds: 1, readinessFailureThreshold: 2 },
-    scrapeInterval: '5s',
+    scrapeInterval: Duration.seconds(5),
     rollout: { maxSurge: 0, maxUnavailable: 1 },
     addedCapabilities: ['SYS_NICE', 'IPC_LOCK'],
   };
@@ -23,7 +25,7 @@ export class Tier {
   // after ten quiet minutes, so a lull between bursts does not shed capacity.
   private static readonly POD_NETWORK_RUNTIME: TierRuntimePolicy = {
     probes: { startupPeriodSeconds: 5, livenessPeriodSeconds: 10, readinessPeriodSeconds: 5, readinessFailureThreshold: 3 },
-    scrapeInterval: '15s',
+    scrapeInterval: Duration.seconds(15),
     rollout: { maxSurge: 1, maxUnavailable: 0 },
     addedCapabilities: [],
     autoscaling: {
@@ -46,7 +48,7 @@ export class Tier {
     autoscaling: false,
     nodePoolRole: 'latency',
     namespaceRole: 'latency',
-    objectives: { latencyQuantile: 0.99, latencySeconds: 0.001, errorRatio: 0.001, breachedFor: '2m' },
+    objectives: { latencyQuantile: 0.99, latencySeconds: 0.001, errorRatio: 0.001, breachedFor: Duration.minutes(2) },
     severity: 'critical',
     runtime: Tier.PINNED_RUNTIME,
   });
@@ -62,7 +64,7 @@ export class Tier {
     autoscaling: true,
     nodePoolRole: 'general',
     namespaceRole: 'engines',
-    objectives: { latencyQuantile: 0.99, latencySeconds: 0.01, errorRatio: 0.005, breachedFor: '10m' },
+    objectives: { latencyQuantile: 0.99, latencySeconds: 0.01, errorRatio: 0.005, breachedFor: Duration.minutes(10) },
     severity: 'critical',
     runtime: Tier.POD_NETWORK_RUNTIME,
   });
@@ -78,7 +80,7 @@ export class Tier {
     autoscaling: true,
     nodePoolRole: 'general',
     namespaceRole: 'engines',
-    objectives: { latencyQuantile: 0.99, latencySeconds: 2.5, errorRatio: 0.01, breachedFor: '10m' },
+    objectives: { latencyQuantile: 0.99, latencySeconds: 2.5, errorRatio: 0.01, breachedFor: Duration.minutes(10) },
     severity: 'warning',
     runtime: Tier.POD_NETWORK_RUNTIME,
   });
@@ -94,7 +96,7 @@ export class Tier {
     autoscaling: true,
     nodePoolRole: 'general',
     namespaceRole: 'engines',
-    objectives: { latencyQuantile: 0.99, latencySeconds: 0.25, errorRatio: 0.01, breachedFor: '10m' },
+    objectives: { latencyQuantile: 0.99, latencySeconds: 0.25, errorRatio: 0.01, breachedFor: Duration.minutes(10) },
     severity: 'warning',
     runtime: Tier.POD_NETWORK_RUNTIME,
   });
@@ -110,7 +112,7 @@ export class Tier {
     autoscaling: true,
     nodePoolRole: 'gpu',
     namespaceRole: 'engines',
-    objectives: { latencyQuantile: 0.99, latencySeconds: 0.5, errorRatio: 0.01, breachedFor: '10m' },
+    objectives: { latencyQuantile: 0.99, latencySeconds: 0.5, errorRatio: 0.01, breachedFor: Duration.minutes(10) },
     severity: 'warning',
     runtime: Tier.POD_NETWORK_RUNTIME,
   });
@@ -202,10 +204,10 @@ export interface ServiceObjectives {
   /** Largest share of requests that may fail with a 5xx status (0.001 = 0.1%). */
   readonly errorRatio: number;
   /**
-   * How long an objective may be broken before its alert fires (a Prometheus duration): shortest
-   * for the pinned tier, whose callers notice first.
+   * How long an objective may be broken before its alert fires: shortest for the pinned tier,
+   * whose callers notice first.
    */
-  readonly breachedFor: string;
+  readonly breachedFor: Duration;
 }
 
 /** An alert's `severity` label: `critical` pages, `warning` waits for office hours. */
@@ -221,8 +223,8 @@ export interface TierRuntimePolicy {
     /** Failed readiness probes before the pod leaves its Service's endpoints. */
     readonly readinessFailureThreshold: number;
   };
-  /** Prometheus scrape interval of the engine's metrics, e.g. `15s`. */
-  readonly scrapeInterval: string;
+  /** Prometheus scrape interval of the engine's metrics. */
+  readonly scrapeInterval: Duration;
   /** Rolling-update pace, in pods. */
   readonly rollout: { readonly maxSurge: number; readonly maxUnavailable: number };
   /** Linux capabilities added to `drop: [ALL]`; never `privileged`. */

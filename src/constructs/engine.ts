@@ -160,7 +160,7 @@ export class Engine extends Construct {
       metadata: metadata(),
       spec: {
         selector: { matchLabels: selectorLabels(engine.name) },
-        endpoints: [{ port: HTTP_PORT_NAME, path: METRICS_PATH, interval: plan.runtime.scrapeInterval }],
+        endpoints: [{ port: HTTP_PORT_NAME, path: METRICS_PATH, interval: plan.runtime.scrapeInterval.toPrometheus() }],
       },
     });
   }

@@ -1,3 +1,4 @@
+import { Duration } from '../model/duration';
 import { EngineSpec } from '../catalog/engine-spec';
 import { METRICS_PATH, RUNTIME_METRICS } from '../engines/runtime/metric-names';
 import { isService } from './plan';
@@ -54,14 +55,14 @@ export interface PodRateMetric {
   /** The runtime counter it is derived from. */
   readonly counter: string;
   /** The rate window: at least four scrape intervals (15 s), so a missed scrape does not zero it. */
-  readonly window: string;
+  readonly window: Duration;
 }
 
 /** `requests_per_second`: the one definition behind the HPAs' metric and the adapter rule. */
 export const REQUESTS_PER_SECOND: PodRateMetric = {
   name: 'requests_per_second',
   counter: RUNTIME_METRICS.requests,
-  window: '1m',
+  window: Duration.minutes(1),
 };
 
 /** Every custom metric an HPA may use. */

@@ -1,3 +1,4 @@
+import { Duration } from '../model/duration';
 import { REDIS_SENTINEL, StoreExporterSpec, StoreSidecarSpec } from '../catalog/data-stores';
 import { ObjectStoreBackup } from '../environments/environment';
 
@@ -14,7 +15,7 @@ export interface StoreMonitoringPlan {
   /** Endpoints Prometheus scrapes on every member (the ServiceMonitor's). */
   readonly scrapeEndpoints: readonly StoreScrapeEndpoint[];
   /** How often Prometheus scrapes them: replication lag and role changes are seen within it. */
-  readonly scrapeInterval: string;
+  readonly scrapeInterval: Duration;
   /** Hours a full backup may be old before the alert fires; absent where the environment has no backups. */
   readonly backupAgeLimitHours?: number;
 }
@@ -50,7 +51,7 @@ export function backupAgeLimitHours(backup: ObjectStoreBackup): number {
 }
 
 /** How long after a failover its alert keeps firing (and the window that detects it). */
-export const FAILOVER_WINDOW = '10m';
+export const FAILOVER_WINDOW = Duration.minutes(10);
 
 /** Name of the headless Service Prometheus discovers a store's members through. */
 export function storeMetricsServiceName(storeName: string): string {
@@ -69,7 +70,7 @@ export function storeSeries(namespace: string, storeName: string): (metric: stri
 }
 
 /** How often Prometheus scrapes every store: replication lag and role changes are seen within it. */
-export const STORE_SCRAPE_INTERVAL = '15s';
+export const STORE_SCRAPE_INTERVAL = Duration.seconds(15);
 
 /**
  * The series the store alerts and dashboards read, as their exporters name them: Patroni 4.1's

@@ -24,7 +24,7 @@ describe('tier runtime policy', () => {
       expect(container.readinessProbe.failureThreshold).toBe(probes.readinessFailureThreshold);
       expect(container.securityContext.capabilities.add ?? []).toEqual(addedCapabilities);
       expect(find(objects, 'Deployment', engine.name).spec.strategy.rollingUpdate).toEqual(rollout);
-      expect(find(objects, 'ServiceMonitor', engine.name).spec.endpoints[0].interval).toBe(scrapeInterval);
+      expect(find(objects, 'ServiceMonitor', engine.name).spec.endpoints[0].interval).toBe(scrapeInterval.toPrometheus());
     }
   });
 });

@@ -135,7 +135,7 @@ describe('objectives are typed tier data', () => {
   it.each(Tier.all().map((t) => [t.name, t] as const))('%s: its objective alerts wait the tier\'s breachedFor and carry its severity, as do its engines\' availability alerts', (name, tier) => {
     for (const alert of ['NautilusLatencyObjectiveBreached', 'NautilusErrorRatioHigh']) {
       const rule = alertRule(alert, { tier: name });
-      expect(rule.for).toBe(tier.objectives.breachedFor);
+      expect(rule.for).toBe(tier.objectives.breachedFor.toPrometheus());
       expect(rule.labels.severity).toBe(tier.severity);
     }
     const down = groups.flatMap((g) => g.rules).filter(isAlertingRule).filter((r) => r.alert === 'NautilusEngineDown' && r.labels.tier === name);
@@ -145,8 +145,8 @@ describe('objectives are typed tier data', () => {
 
   it('the order path pages: the pinned and high-performance tiers are critical and the pinned tier\'s objectives alert soonest', () => {
     expect(Tier.all().filter((t) => t.severity === 'critical')).toEqual([Tier.ULTRA_LOW_LATENCY, Tier.HIGH_PERFORMANCE]);
-    expect(Tier.ULTRA_LOW_LATENCY.objectives.breachedFor).toBe('2m');
-    expect(new Set(Tier.all().filter((t) => t !== Tier.ULTRA_LOW_LATENCY).map((t) => t.objectives.breachedFor))).toEqual(new Set(['10m']));
+    expect(Tier.ULTRA_LOW_LATENCY.objectives.breachedFor.toPrometheus()).toBe('2m');
+    expect(new Set(Tier.all().filter((t) => t !== Tier.ULTRA_LOW_LATENCY).map((t) => t.objectives.breachedFor.toPrometheus()))).toEqual(new Set(['10m']));
   });
 
   it('every alert has a severity, a summary, a description and a runbook; every PrometheusRule carries the release label', () => {
@@ -346,7 +346,7 @@ describe('promtool test rules: the replicated stores (Patroni, redis_exporter an
     expect(timescale.replicas).toBe(3);
     expect(redis.replicas).toBe(3);
     expect(alertRule('NautilusDataStoreReplicationLag', { store: 'timescaledb' }).expr).toContain(`> ${timescale.store.replicationLagAlert.bytes.mebibytes * MiB}`);
-    expect(alertRule('NautilusDataStoreReplicationLag', { store: 'redis' }).for).toBe(`${redis.store.replicationLagAlert.forMinutes}m`);
+    expect(alertRule('NautilusDataStoreReplicationLag', { store: 'redis' }).for).toBe(redis.store.replicationLagAlert.for.toPrometheus());
     const backup = prod.timescaledb.backup;
     expect(backup.kind).toBe('object-store');
     expect(timescale.monitoring.backupAgeLimitHours).toBe(30);

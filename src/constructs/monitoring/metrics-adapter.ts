@@ -31,7 +31,7 @@ export function adapterRule(metric: PodRateMetric, nonTrafficPaths: readonly str
       },
     },
     name: { matches: `^${metric.counter}$`, as: metric.name },
-    metricsQuery: `sum by (<<.GroupBy>>) (rate(<<.Series>>{<<.LabelMatchers>>,${trafficPathMatcher(nonTrafficPaths)}}[${metric.window}]))`,
+    metricsQuery: `sum by (<<.GroupBy>>) (rate(<<.Series>>{<<.LabelMatchers>>,${trafficPathMatcher(nonTrafficPaths)}}[${metric.window.toPrometheus()}]))`,
   };
 }
 

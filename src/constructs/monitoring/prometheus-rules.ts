@@ -145,7 +145,7 @@ export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
       {
         alert: 'NautilusLatencyObjectiveBreached',
         expr: `${RECORDED.latencyQuantile}{quantile="${latencyQuantile}",${inTier}} > ${latencySeconds}`,
-        for: breachedFor,
+        for: breachedFor.toPrometheus(),
         labels,
         annotations: {
           summary: `{{ $labels.${SCRAPE_LABELS.engine} }}: ${latencyQuantile * 100}th percentile latency above the ${tier.name} objective of ${latencySeconds}s`,
@@ -156,7 +156,7 @@ export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
       {
         alert: 'NautilusErrorRatioHigh',
         expr: `${RECORDED.errorRatio}{${inTier}} > ${errorRatio}`,
-        for: breachedFor,
+        for: breachedFor.toPrometheus(),
         labels,
         annotations: {
           summary: `{{ $labels.${SCRAPE_LABELS.engine} }}: more than ${errorRatio * 100}% of requests fail`,

@@ -40,7 +40,7 @@ export class StoreMonitor extends Construct {
           port: e.portName,
           path: e.path,
           ...(e.params ? { params: Object.fromEntries(Object.entries(e.params).map(([k, v]) => [k, [...v]])) } : {}),
-          interval: plan.monitoring.scrapeInterval,
+          interval: plan.monitoring.scrapeInterval.toPrometheus(),
           relabelings: [{ action: ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE, targetLabel: STORE_PROCESS_LABEL, replacement: e.process }],
         })),
       },

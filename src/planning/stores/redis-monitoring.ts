@@ -49,11 +49,11 @@ export function redisAlerts(plan: RedisPlan, context: StoreAlertContext): Alerti
       {
         alert: 'NautilusDataStoreReplicationLag',
         expr: `${replicationLag(series)}\n> ${lagBytes}`,
-        for: `${lag.forMinutes}m`,
+        for: lag.for.toPrometheus(),
         labels: context.labels('warning'),
         annotations: {
           summary: `${name}: the replica at {{ $labels.slave_ip }} is more than ${lag.bytes} behind the primary`,
-          description: `The replica at {{ $labels.slave_ip }} has acknowledged {{ $value | humanize1024 }}B less of the replication stream than the primary {{ $labels.pod }} has written, for ${lag.forMinutes} minutes.`,
+          description: `The replica at {{ $labels.slave_ip }} has acknowledged {{ $value | humanize1024 }}B less of the replication stream than the primary {{ $labels.pod }} has written, for ${lag.for.toMinutes()} minutes.`,
           runbook: `redis-cli info replication on the primary {{ $labels.pod }} and on the replica; check the replica's CPU and network, and whether it is resynchronising (repl-diskless-load).`,
         },
       },
