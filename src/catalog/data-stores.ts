@@ -22,7 +22,7 @@ export interface DataStoreSpec {
   /** The user and group id the image's server runs as (for runAsUser and fsGroup). */
   readonly uid: number;
   /** How long to wait for a clean shutdown (checkpoint or AOF fsync) before SIGKILL. */
-  readonly terminationGracePeriodSeconds: number;
+  readonly terminationGracePeriod: Duration;
   /**
    * Ports the members of a replicated store use to reach each other, besides the client port
    * (which replication also uses). Opened between members only when there are two or more.
@@ -110,7 +110,7 @@ export const TIMESCALEDB: DataStoreSpec = {
   storageTier: 'fast',
   // The timescaledb-ha image runs as `postgres`, uid and gid 1000.
   uid: 1000,
-  terminationGracePeriodSeconds: 120,
+  terminationGracePeriod: Duration.minutes(2),
   peerPorts: [{ name: TIMESCALEDB_PATRONI.restApiPortName, port: TIMESCALEDB_PATRONI.restApiPort }],
   callsHttpsApis: true,
   // 64 MiB of WAL is a few seconds of heavy ingest; five minutes behind that is a stuck replica.
@@ -166,7 +166,7 @@ export const REDIS: DataStoreSpec = {
   storage: Memory.gibibytes(20),
   storageTier: 'fast',
   uid: 999,
-  terminationGracePeriodSeconds: 30,
+  terminationGracePeriod: Duration.seconds(30),
   peerPorts: [{ name: REDIS_SENTINEL.portName, port: REDIS_SENTINEL.port }],
   pinnedCpu: Cpu.cores(1),
   callsHttpsApis: false,

@@ -13,7 +13,7 @@ export class Tier {
   // every 5 s, rollouts replace in place (a surge pod would need the node's port, which the old pod
   // holds), and the capabilities to pin threads (SYS_NICE) and lock hugepage memory (IPC_LOCK).
   private static readonly PINNED_RUNTIME: TierRuntimePolicy = {
-    probes: { startupPeriodSeconds: 1, livenessPeriodSeconds: 1, readinessPeriodSeconds: 1, readinessFailureThreshold: 2 },
+    probes: { startupPeriod: Duration.seconds(1), livenessPeriod: Duration.seconds(1), readinessPeriod: Duration.seconds(1), readinessFailureThreshold: 2 },
     scrapeInterval: Duration.seconds(5),
     rollout: { maxSurge: 0, maxUnavailable: 1 },
     addedCapabilities: ['SYS_NICE', 'IPC_LOCK'],
@@ -24,13 +24,13 @@ export class Tier {
   // add pods at once (doubling, or 4 pods, every 15 s) and remove them slowly, one every 2 minutes
   // after ten quiet minutes, so a lull between bursts does not shed capacity.
   private static readonly POD_NETWORK_RUNTIME: TierRuntimePolicy = {
-    probes: { startupPeriodSeconds: 5, livenessPeriodSeconds: 10, readinessPeriodSeconds: 5, readinessFailureThreshold: 3 },
+    probes: { startupPeriod: Duration.seconds(5), livenessPeriod: Duration.seconds(10), readinessPeriod: Duration.seconds(5), readinessFailureThreshold: 3 },
     scrapeInterval: Duration.seconds(15),
     rollout: { maxSurge: 1, maxUnavailable: 0 },
     addedCapabilities: [],
     autoscaling: {
-      scaleUp: { stabilizationSeconds: 0, periodSeconds: 15, maxPercent: 100, maxPods: 4 },
-      scaleDown: { stabilizationSeconds: 600, periodSeconds: 120, pods: 1 },
+      scaleUp: { stabilization: Duration.seconds(0), period: Duration.seconds(15), maxPercent: 100, maxPods: 4 },
+      scaleDown: { stabilization: Duration.minutes(10), period: Duration.minutes(2), pods: 1 },
     },
   };
 
@@ -215,11 +215,11 @@ export type AlertSeverity = 'critical' | 'warning';
 
 /** How the kubelet, Prometheus and rollouts treat a tier's pods. */
 export interface TierRuntimePolicy {
-  /** Probe periods in seconds (startup gets the engine's warm-up budget over its period). */
+  /** Probe periods (startup gets the engine's warm-up budget over its period). */
   readonly probes: {
-    readonly startupPeriodSeconds: number;
-    readonly livenessPeriodSeconds: number;
-    readonly readinessPeriodSeconds: number;
+    readonly startupPeriod: Duration;
+    readonly livenessPeriod: Duration;
+    readonly readinessPeriod: Duration;
     /** Failed readiness probes before the pod leaves its Service's endpoints. */
     readonly readinessFailureThreshold: number;
   };
@@ -233,12 +233,12 @@ export interface TierRuntimePolicy {
   readonly autoscaling?: AutoscalingBehavior;
 }
 
-/** A HorizontalPodAutoscaler's `behavior`, in pods and seconds. */
+/** A HorizontalPodAutoscaler's `behavior`, in pods and durations. */
 export interface AutoscalingBehavior {
   /** Scale up by the larger of `maxPercent` % and `maxPods` pods per period, after the stabilization window. */
-  readonly scaleUp: { readonly stabilizationSeconds: number; readonly periodSeconds: number; readonly maxPercent: number; readonly maxPods: number };
+  readonly scaleUp: { readonly stabilization: Duration; readonly period: Duration; readonly maxPercent: number; readonly maxPods: number };
   /** Scale down by at most `pods` per period, after the stabilization window. */
-  readonly scaleDown: { readonly stabilizationSeconds: number; readonly periodSeconds: number; readonly pods: number };
+  readonly scaleDown: { readonly stabilization: Duration; readonly period: Duration; readonly pods: number };
 }
 
 /** What a node pool is for. */

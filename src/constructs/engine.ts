@@ -12,7 +12,8 @@ import { GPU_RESOURCE } from '../environments/node-pool-policy';
 import { countQuantity } from '../model/quantities';
 import { REQUESTS_PER_SECOND } from '../planning/monitoring';
 import { DataStorePlan, EnginePlan, isBatch, isService } from '../planning/plan';
-import { ENGINE_PRE_STOP_SECONDS, ENGINE_TERMINATION_GRACE_SECONDS, engineContainerEnv } from '../planning/runtime-contract';
+import { ENGINE_PRE_STOP, ENGINE_TERMINATION_GRACE, engineContainerEnv } from '../planning/runtime-contract';
+import { plusDuration } from './durations';
 import { appendItem, completePlatformPod, service, setField, withoutPlusWorkloadDefaults } from './escape-hatches';
 import { envVariables } from './l1-to-plus';
 import { componentLabels, selectorLabels } from './labels';
@@ -135,17 +136,17 @@ export class Engine extends Construct {
         metrics,
         // The tier's behavior (tier.ts): the larger step up, the smaller step down.
         scaleUp: {
-          stabilizationWindow: Duration.seconds(autoscaling.behavior.scaleUp.stabilizationSeconds),
+          stabilizationWindow: plusDuration(autoscaling.behavior.scaleUp.stabilization),
           strategy: kplus.ScalingStrategy.MAX_CHANGE,
           policies: [
-            { replicas: kplus.Replicas.percent(autoscaling.behavior.scaleUp.maxPercent), duration: Duration.seconds(autoscaling.behavior.scaleUp.periodSeconds) },
-            { replicas: kplus.Replicas.absolute(autoscaling.behavior.scaleUp.maxPods), duration: Duration.seconds(autoscaling.behavior.scaleUp.periodSeconds) },
+            { replicas: kplus.Replicas.percent(autoscaling.behavior.scaleUp.maxPercent), duration: plusDuration(autoscaling.behavior.scaleUp.period) },
+            { replicas: kplus.Replicas.absolute(autoscaling.behavior.scaleUp.maxPods), duration: plusDuration(autoscaling.behavior.scaleUp.period) },
           ],
         },
         scaleDown: {
-          stabilizationWindow: Duration.seconds(autoscaling.behavior.scaleDown.stabilizationSeconds),
+          stabilizationWindow: plusDuration(autoscaling.behavior.scaleDown.stabilization),
           strategy: kplus.ScalingStrategy.MIN_CHANGE,
-          policies: [{ replicas: kplus.Replicas.absolute(autoscaling.behavior.scaleDown.pods), duration: Duration.seconds(autoscaling.behavior.scaleDown.periodSeconds) }],
+          policies: [{ replicas: kplus.Replicas.absolute(autoscaling.behavior.scaleDown.pods), duration: plusDuration(autoscaling.behavior.scaleDown.period) }],
         },
       });
       if (autoscaling.targetRequestsPerSecond !== undefined) {
@@ -172,8 +173,8 @@ export class Engine extends Construct {
     const serving: Partial<kplus.ContainerProps> = isService(engine)
       ? {
         ports: [{ name: HTTP_PORT_NAME, number: engine.workload.port, protocol: kplus.Protocol.TCP }],
-        // Keep serving while the endpoint removal propagates (see ENGINE_PRE_STOP_SECONDS).
-        lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(ENGINE_PRE_STOP_SECONDS)]) },
+        // Keep serving while the endpoint removal propagates (see ENGINE_PRE_STOP).
+        lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(ENGINE_PRE_STOP.toSeconds())]) },
         ...this.probes(plan, engine.workload.port, engine.workload.health.liveness, engine.workload.health.readiness,
           engine.workload.health.startupBudgetSeconds),
       }
@@ -181,7 +182,7 @@ export class Engine extends Construct {
     return {
       serviceAccount,
       automountServiceAccountToken: false,
-      terminationGracePeriod: Duration.seconds(ENGINE_TERMINATION_GRACE_SECONDS),
+      terminationGracePeriod: plusDuration(ENGINE_TERMINATION_GRACE),
       hostNetwork: plan.hostNetwork,
       dns: {
         policy: plan.hostNetwork ? kplus.DnsPolicy.CLUSTER_FIRST_WITH_HOST_NET : kplus.DnsPolicy.CLUSTER_FIRST,
@@ -265,14 +266,14 @@ export class Engine extends Construct {
 
   /** HTTP probes on the engine's port, at the tier's periods; startup gets the engine's whole warm-up budget. */
   private probes(plan: EnginePlan, port: number, liveness: string, readiness: string, startupBudgetSeconds: number): Pick<kplus.ContainerProps, 'startup' | 'liveness' | 'readiness'> {
-    const { startupPeriodSeconds, livenessPeriodSeconds, readinessPeriodSeconds, readinessFailureThreshold } = plan.runtime.probes;
-    const http = (path: string, periodSeconds: number, failureThreshold: number) => kplus.Probe.fromHttpGet(path, {
-      port, periodSeconds: Duration.seconds(periodSeconds), timeoutSeconds: Duration.seconds(1), failureThreshold,
+    const { startupPeriod, livenessPeriod, readinessPeriod, readinessFailureThreshold } = plan.runtime.probes;
+    const http = (path: string, period: Duration, failureThreshold: number) => kplus.Probe.fromHttpGet(path, {
+      port, periodSeconds: period, timeoutSeconds: Duration.seconds(1), failureThreshold,
     });
     return {
-      startup: http(liveness, startupPeriodSeconds, Math.ceil(startupBudgetSeconds / startupPeriodSeconds)),
-      liveness: http(liveness, livenessPeriodSeconds, 3),
-      readiness: http(readiness, readinessPeriodSeconds, readinessFailureThreshold),
+      startup: http(liveness, plusDuration(startupPeriod), Math.ceil(startupBudgetSeconds / startupPeriod.toSeconds())),
+      liveness: http(liveness, plusDuration(livenessPeriod), 3),
+      readiness: http(readiness, plusDuration(readinessPeriod), readinessFailureThreshold),
     };
   }
 }

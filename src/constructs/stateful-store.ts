@@ -13,6 +13,7 @@ import { ADDRESS_LABEL, completePlatformPod, removeField, service, setField, wit
 import { envVariables, handler, probe } from './l1-to-plus';
 import { componentLabels, selectorLabels } from './labels';
 import { schedule } from './scheduling';
+import { plusDuration } from './durations';
 
 /** The PriorityClass of the data stores: every engine needs them, so nothing may preempt them. */
 export const DATA_PRIORITY_CLASS = 'nautilus-data';
@@ -224,7 +225,7 @@ export class StatefulStore extends Construct {
       },
       serviceAccount,
       automountServiceAccountToken: props.apiServerAccess ?? false,
-      terminationGracePeriod: Duration.seconds(store.terminationGracePeriodSeconds),
+      terminationGracePeriod: plusDuration(store.terminationGracePeriod),
       restartPolicy: kplus.RestartPolicy.ALWAYS,
       hostNetwork: false,
       dns: { policy: kplus.DnsPolicy.CLUSTER_FIRST, hostnameAsFQDN: false },

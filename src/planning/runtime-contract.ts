@@ -1,3 +1,4 @@
+import { Duration } from '../model/duration';
 import { EnvVar } from '../../imports/k8s';
 import { ENV, upstreamUrlVariable } from '../engines/runtime/environment-contract';
 import { DataStorePlan, EnginePlan, isService } from './plan';
@@ -17,15 +18,15 @@ export { upstreamUrlVariable };
 // are part of the runtime contract too.
 export { CREDENTIAL_SECRETS, TIMESCALEDB_SECRETS, TRADING_DATABASE } from './store-access';
 
-/** Seconds between the start of termination and SIGKILL for an engine pod. */
-export const ENGINE_TERMINATION_GRACE_SECONDS = 30;
+/** Time between the start of termination and SIGKILL for an engine pod. */
+export const ENGINE_TERMINATION_GRACE = Duration.seconds(30);
 
 /**
  * Seconds an engine keeps serving after termination starts, before it is sent SIGTERM: Service
  * endpoints are removed asynchronously, and without the pause clients would still be sent to a
  * listener that has just closed.
  */
-export const ENGINE_PRE_STOP_SECONDS = 5;
+export const ENGINE_PRE_STOP = Duration.seconds(5);
 
 /**
  * The container environment of one engine in one environment. `stores` are the environment's data
@@ -39,7 +40,7 @@ export function engineContainerEnv(plan: EnginePlan, upstreams: readonly EngineP
     { name: RUNTIME_ENV.pinned, value: String(plan.pinned) },
     // The grace period also covers the pre-stop pause; leave the runtime a margin to exit on its
     // own before the kubelet's SIGKILL.
-    { name: RUNTIME_ENV.shutdownTimeoutSeconds, value: String(ENGINE_TERMINATION_GRACE_SECONDS - ENGINE_PRE_STOP_SECONDS - 5) },
+    { name: RUNTIME_ENV.shutdownTimeoutSeconds, value: String(ENGINE_TERMINATION_GRACE.toSeconds() - ENGINE_PRE_STOP.toSeconds() - 5) },
     { name: RUNTIME_ENV.logFormat, value: 'json' },
   ];
   const dependsOn = new Set(plan.engine.dependencies.stores);

@@ -18,9 +18,9 @@ describe('tier runtime policy', () => {
     const { probes, scrapeInterval, rollout, addedCapabilities } = tier.runtime;
     for (const engine of PLATFORM_ENGINES.filter((e) => e.tier === tier && isService(e))) {
       const [container] = podSpecOf(objects, engine).containers;
-      expect(container.startupProbe.periodSeconds).toBe(probes.startupPeriodSeconds);
-      expect(container.livenessProbe.periodSeconds).toBe(probes.livenessPeriodSeconds);
-      expect(container.readinessProbe.periodSeconds).toBe(probes.readinessPeriodSeconds);
+      expect(container.startupProbe.periodSeconds).toBe(probes.startupPeriod.toSeconds());
+      expect(container.livenessProbe.periodSeconds).toBe(probes.livenessPeriod.toSeconds());
+      expect(container.readinessProbe.periodSeconds).toBe(probes.readinessPeriod.toSeconds());
       expect(container.readinessProbe.failureThreshold).toBe(probes.readinessFailureThreshold);
       expect(container.securityContext.capabilities.add ?? []).toEqual(addedCapabilities);
       expect(find(objects, 'Deployment', engine.name).spec.strategy.rollingUpdate).toEqual(rollout);
