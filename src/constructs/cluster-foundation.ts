@@ -172,7 +172,7 @@ export class ClusterFoundation extends Construct {
             consolidationPolicy: poolConsolidation(pool).whenUnderutilized
               ? NodePoolSpecDisruptionConsolidationPolicy.WHEN_EMPTY_OR_UNDERUTILIZED
               : NodePoolSpecDisruptionConsolidationPolicy.WHEN_EMPTY,
-            consolidateAfter: poolConsolidation(pool).after,
+            consolidateAfter: poolConsolidation(pool).after.toPrometheus(),
             budgets: [{ nodes: '1' }],
           },
         },

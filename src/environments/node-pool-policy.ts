@@ -1,3 +1,4 @@
+import { Duration } from '../model/duration';
 import { NodePoolSpec, NodeTaint } from './environment';
 
 /** Well-known label of a node's zone (set by the kubelet / cloud provider). */
@@ -64,8 +65,8 @@ export function poolSelector(pool: NodePoolSpec | undefined): Record<string, str
 export interface PoolConsolidation {
   /** Reclaim nodes that are underused as well as empty ones (their pods move elsewhere). */
   readonly whenUnderutilized: boolean;
-  /** How long a node must be reclaimable first, e.g. `5m`. */
-  readonly after: string;
+  /** How long a node must be reclaimable first. */
+  readonly after: Duration;
 }
 
 /**
@@ -73,5 +74,5 @@ export interface PoolConsolidation {
  * GPU and storage nodes are expensive to warm: only when empty, after 30 minutes.
  */
 export function poolConsolidation(pool: NodePoolSpec): PoolConsolidation {
-  return pool.role === 'general' ? { whenUnderutilized: true, after: '5m' } : { whenUnderutilized: false, after: '30m' };
+  return pool.role === 'general' ? { whenUnderutilized: true, after: Duration.minutes(5) } : { whenUnderutilized: false, after: Duration.minutes(30) };
 }
