@@ -1,4 +1,5 @@
 import { Count, Port } from '../src/model/domains';
+import { Duration } from '../src/model/duration';
 import { Cpu, Memory } from '../src/model/quantities';
 import { ConfigurationError, formatProblem } from '../src/model/errors';
 import { DEV, PROD, STAGING } from '../src/environments/platform-environments';
@@ -165,7 +166,7 @@ const cases: Array<{
       ...STAGING,
       timescaledb: { ...STAGING.timescaledb, backup: {
         kind: 'object-store', bucket: 'Backups', region: 'eu-west-1', endpoint: 'https://s3.example',
-        retainFullBackups: 0, fullBackupEveryHours: 24, credentialsSecret: 'timescaledb-backup-credentials',
+        retainFullBackups: 0, fullBackupEvery: Duration.hours(24), credentialsSecret: 'timescaledb-backup-credentials',
       } },
     },
     expect: /\[staging\] timescaledb: timescaledb\.backup\.bucket = "Backups": not a valid S3 bucket name[\s\S]*timescaledb\.backup\.endpoint = "https:\/\/s3\.example": .*without a scheme[\s\S]*timescaledb\.backup\.retainFullBackups = 0: .*Fix: keep at least 1 full backup/,
@@ -403,8 +404,8 @@ const cases: Array<{
   },
   {
     rule: 'redis-sentinel-quorum',
-    environment: { ...PROD, redis: { members: 3, sentinel: { ...PROD.redis.sentinel!, downAfterMilliseconds: 1500.5 } } },
-    expect: /\[prod\] redis: redis\.sentinel\.downAfterMilliseconds = 1500\.5: Sentinel reads whole milliseconds.*Fix: use 1501/,
+    environment: { ...PROD, redis: { members: 3, sentinel: { ...PROD.redis.sentinel!, downAfter: Duration.millis(1500.5) } } },
+    expect: /\[prod\] redis: redis\.sentinel\.downAfter = 1500\.5ms: Sentinel reads whole milliseconds.*Fix: use Duration\.millis\(1501\)/,
   },
   {
     // No node at rest: the pods at rest have nowhere to go.

@@ -1,6 +1,7 @@
 import { NodePoolRole } from '../catalog/tier';
 import { Cidr, ImageRegistry } from '../model/domains';
 import { Cpu, Memory } from '../model/quantities';
+import { Duration } from '../model/duration';
 
 /** A node taint, as the kubelet or Karpenter registers it. */
 export interface NodeTaint {
@@ -91,9 +92,9 @@ export interface SentinelSettings {
   /** Sentinels that must agree the primary is down before a failover starts (a majority of them must also elect a leader). */
   readonly quorum: number;
   /** How long the primary may be unreachable before a Sentinel considers it down (`down-after-milliseconds`). */
-  readonly downAfterMilliseconds: number;
+  readonly downAfter: Duration;
   /** Sentinel's `failover-timeout`: a failover not done in this time is retried by another Sentinel. */
-  readonly failoverTimeoutMilliseconds: number;
+  readonly failoverTimeout: Duration;
   /** Replicas resynchronising from a new primary at once (`parallel-syncs`); the others keep serving reads. */
   readonly parallelSyncs: number;
 }
@@ -120,8 +121,8 @@ export interface ObjectStoreBackup {
   readonly endpoint: string;
   /** Full backups kept; older ones, and the WAL only they need, expire. */
   readonly retainFullBackups: number;
-  /** Hours between full backups (WAL is archived continuously in between). */
-  readonly fullBackupEveryHours: number;
+  /** Time between full backups, whole hours (WAL is archived continuously in between). */
+  readonly fullBackupEvery: Duration;
   /** Secret in the data namespace with keys `access-key-id` and `secret-access-key`. */
   readonly credentialsSecret: string;
 }

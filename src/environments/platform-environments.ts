@@ -2,6 +2,7 @@ import { cidr, imageRegistry } from '../model/domains';
 import { Cpu, Memory } from '../model/quantities';
 import { eksReservation, KUBELET_EVICTION_THRESHOLD } from './node-allocatable';
 import { EnvironmentSpec, InstanceShape, NodePoolSpec, ObjectStoreBackup, SentinelSettings, StorageClassSpec } from './environment';
+import { Duration } from '../model/duration';
 
 const GENERAL_WORKER: InstanceShape = { cpu: Cpu.cores(8), memory: Memory.gibibytes(32), arch: 'amd64' };
 const LATENCY_WORKER: InstanceShape = {
@@ -27,8 +28,8 @@ const THREE_ZONES = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'] as const;
  */
 const SENTINEL: SentinelSettings = {
   quorum: 2,
-  downAfterMilliseconds: 2000,
-  failoverTimeoutMilliseconds: 10_000,
+  downAfter: Duration.seconds(2),
+  failoverTimeout: Duration.seconds(10),
   parallelSyncs: 1,
 };
 /** The secret holding the backup bucket's credentials, in the data namespace. */
@@ -41,7 +42,7 @@ function s3Backup(environment: string, retainFullBackups: number): ObjectStoreBa
     region: 'eu-west-1',
     endpoint: 's3.eu-west-1.amazonaws.com',
     retainFullBackups,
-    fullBackupEveryHours: 24,
+    fullBackupEvery: Duration.hours(24),
     credentialsSecret: BACKUP_CREDENTIALS_SECRET,
   };
 }

@@ -16,8 +16,8 @@ export interface StoreMonitoringPlan {
   readonly scrapeEndpoints: readonly StoreScrapeEndpoint[];
   /** How often Prometheus scrapes them: replication lag and role changes are seen within it. */
   readonly scrapeInterval: Duration;
-  /** Hours a full backup may be old before the alert fires; absent where the environment has no backups. */
-  readonly backupAgeLimitHours?: number;
+  /** How old a full backup may be before the alert fires; absent where the environment has no backups. */
+  readonly backupAgeLimit?: Duration;
 }
 
 /** One scrape endpoint of a store's members. */
@@ -46,8 +46,9 @@ export const REDIS_EXPORTER_TARGETS = {
  * two hours) for the backup itself to run, so one late or failed run is noticed before the next
  * one is due.
  */
-export function backupAgeLimitHours(backup: ObjectStoreBackup): number {
-  return backup.fullBackupEveryHours + Math.max(2, Math.ceil(backup.fullBackupEveryHours / 4));
+export function backupAgeLimit(backup: ObjectStoreBackup): Duration {
+  const every = backup.fullBackupEvery.toHours();
+  return Duration.hours(every + Math.max(2, Math.ceil(every / 4)));
 }
 
 /** How long after a failover its alert keeps firing (and the window that detects it). */

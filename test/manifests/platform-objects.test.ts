@@ -97,7 +97,7 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('data store
       expect(server.lifecycle.preStop.exec.command).toEqual(['/bin/sh', '/etc/redis/pre-stop.sh']);
       const config = find(objects, 'ConfigMap', 'redis-config').data;
       expect(config['start.sh']).toContain('echo "sentinel monitor nautilus $primary 6379 2"');
-      expect(config['start.sh']).toContain(`sentinel down-after-milliseconds nautilus ${sentinel.downAfterMilliseconds}`);
+      expect(config['start.sh']).toContain(`sentinel down-after-milliseconds nautilus ${sentinel.downAfter.milliseconds}`);
       expect(config['start.sh']).toContain('echo "replica-announce-ip $SELF"');
       expect(config['sentinel.conf']).toMatch(/^sentinel announce-hostnames yes$/m);
       expect(config['redis.conf']).toMatch(/^min-replicas-to-write 1$/m);

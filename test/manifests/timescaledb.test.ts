@@ -128,7 +128,7 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('TimescaleD
     expect(names).toEqual(['timescaledb', 'backup-schedule', 'backup-metrics']);
     const schedule = pod.containers[1];
     expect(schedule.env).toContainEqual({ name: 'PGBACKREST_REPO1_S3_KEY', valueFrom: { secretKeyRef: { name: backup.credentialsSecret, key: 'access-key-id' } } });
-    expect(files['backup-schedule.sh']).toContain(`FULL_BACKUP_EVERY_SECONDS:-${backup.fullBackupEveryHours * 3600}`);
+    expect(files['backup-schedule.sh']).toContain(`FULL_BACKUP_EVERY_SECONDS:-${backup.fullBackupEvery.toSeconds()}`);
   });
 
   test('network policy: members reach each other on 5432 and 8008, and the API server and bucket on HTTPS', () => {

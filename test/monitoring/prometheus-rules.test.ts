@@ -349,7 +349,7 @@ describe('promtool test rules: the replicated stores (Patroni, redis_exporter an
     expect(alertRule('NautilusDataStoreReplicationLag', { store: 'redis' }).for).toBe(redis.store.replicationLagAlert.for.toPrometheus());
     const backup = prod.timescaledb.backup;
     expect(backup.kind).toBe('object-store');
-    expect(timescale.monitoring.backupAgeLimitHours).toBe(30);
+    expect(timescale.monitoring.backupAgeLimit!.toHours()).toBe(30);
     expect(alertRule('NautilusDataStoreBackupTooOld').expr).toContain(`> ${30 * 3600}`);
   });
 
@@ -406,7 +406,7 @@ describe('promtool test rules: the replicated stores (Patroni, redis_exporter an
 
   it('NautilusDataStoreBackupTooOld: fires when the newest full backup is older than the schedule allows', () => {
     const rule = alertRule('NautilusDataStoreBackupTooOld');
-    const limit = timescale.monitoring.backupAgeLimitHours! * 3600;
+    const limit = timescale.monitoring.backupAgeLimit!.toSeconds();
     const age = (seconds: number) => [0, 1, 2].map((i) =>
       series('pgbackrest_backup_since_last_completion_seconds', member('timescaledb', i, 'backup', { stanza: 'timescaledb', backup_type: 'full' }), `${seconds}+60x40`));
     expectCase({ alert: 'NautilusDataStoreBackupTooOld', at: 20, input: age(limit + 3600), expect: [{ rule, labels: { stanza: 'timescaledb' }, value: '1d 7h 20m 0s' }] });

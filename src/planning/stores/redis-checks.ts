@@ -44,19 +44,21 @@ export const REDIS_CHECKS: ReadonlyArray<StoreCheck<RedisPlan>> = [
           'an even number of Sentinels (one per member): a partition into two halves leaves neither side the majority a failover needs',
           `use ${members + 1} members (or ${members - 1})`));
       }
-      for (const field of ['downAfterMilliseconds', 'failoverTimeoutMilliseconds'] as const) {
-        if (!Number.isInteger(sentinel[field])) {
-          problems.push(report(`sentinel.${field}`, String(sentinel[field]), 'Sentinel reads whole milliseconds: a fraction is cut off without a word', `use ${Math.round(sentinel[field])}`));
+      const { downAfter, failoverTimeout } = sentinel;
+      for (const [field, duration] of [['downAfter', downAfter], ['failoverTimeout', failoverTimeout]] as const) {
+        if (!Number.isInteger(duration.milliseconds)) {
+          problems.push(report(`sentinel.${field}`, String(duration), 'Sentinel reads whole milliseconds: a fraction is cut off without a word',
+            `use Duration.millis(${Math.round(duration.milliseconds)})`));
         }
       }
-      if (!(sentinel.downAfterMilliseconds >= 100)) {
-        problems.push(report('sentinel.downAfterMilliseconds', String(sentinel.downAfterMilliseconds), 'too short: a busy but healthy primary would be failed over',
-          'use at least 100 ms; 2000 is a sound default'));
+      if (!(downAfter.milliseconds >= 100)) {
+        problems.push(report('sentinel.downAfter', String(downAfter), 'too short: a busy but healthy primary would be failed over',
+          'use at least Duration.millis(100); Duration.seconds(2) is a sound default'));
       }
-      if (!(sentinel.failoverTimeoutMilliseconds > sentinel.downAfterMilliseconds)) {
-        problems.push(report('sentinel.failoverTimeoutMilliseconds', String(sentinel.failoverTimeoutMilliseconds),
-          `must exceed downAfterMilliseconds (${sentinel.downAfterMilliseconds}): a failover would be abandoned before the primary is even declared down`,
-          `use several times downAfterMilliseconds, e.g. ${sentinel.downAfterMilliseconds * 5}`));
+      if (!(failoverTimeout.milliseconds > downAfter.milliseconds)) {
+        problems.push(report('sentinel.failoverTimeout', String(failoverTimeout),
+          `must exceed downAfter (${downAfter}): a failover would be abandoned before the primary is even declared down`,
+          `use several times downAfter, e.g. Duration.millis(${downAfter.milliseconds * 5})`));
       }
       if (!Number.isInteger(sentinel.parallelSyncs) || sentinel.parallelSyncs < 1 || sentinel.parallelSyncs > members - 1) {
         problems.push(report('sentinel.parallelSyncs', String(sentinel.parallelSyncs), `must be between 1 and the number of replicas (${members - 1})`,

@@ -45,12 +45,14 @@ export const TIMESCALEDB_CHECKS: ReadonlyArray<StoreCheck<TimescaleDbPlan>> = [
         problems.push(report('endpoint', JSON.stringify(backup.endpoint), 'pgBackRest expects a host name (and optional port), without a scheme or path',
           'give the host only, e.g. "s3.eu-west-1.amazonaws.com"'));
       }
-      for (const field of ['retainFullBackups', 'fullBackupEveryHours'] as const) {
-        const value = backup[field];
-        if (!Number.isInteger(value) || value < 1) {
-          problems.push(report(field, String(value), 'must be a whole number of at least 1',
-            field === 'retainFullBackups' ? 'keep at least 1 full backup (point-in-time recovery needs one)' : 'take a full backup at least every few days, e.g. 24'));
-        }
+      if (!Number.isInteger(backup.retainFullBackups) || backup.retainFullBackups < 1) {
+        problems.push(report('retainFullBackups', String(backup.retainFullBackups), 'must be a whole number of at least 1',
+          'keep at least 1 full backup (point-in-time recovery needs one)'));
+      }
+      const everyHours = backup.fullBackupEvery.toHours();
+      if (!Number.isInteger(everyHours) || everyHours < 1) {
+        problems.push(report('fullBackupEvery', String(backup.fullBackupEvery), 'must be a whole number of hours, at least 1 (the schedule and the backup age alert count hours)',
+          'take a full backup at least every few days, e.g. Duration.hours(24)'));
       }
       const secretProblem = dnsLabelProblem(backup.credentialsSecret);
       if (secretProblem) {

@@ -13,7 +13,7 @@ function replicationLag(series: StoreSeries): string {
   return `max by (namespace) (${series(STORE_METRICS.patroniWalLocation)})\n- on (namespace) group_right ()\n(${series(STORE_METRICS.patroniWalReplayedLocation)} and ${isReplica(series)})`;
 }
 
-/** The alerts on TimescaleDb's own series, after those every store has. */
+/** The alerts on TimescaleDB's own series, after those every store has. */
 export function timescaledbAlerts(plan: TimescaleDbPlan, context: StoreAlertContext): AlertingRule[] {
   const { series } = context;
   const name = plan.store.name;
@@ -75,18 +75,18 @@ export function timescaledbAlerts(plan: TimescaleDbPlan, context: StoreAlertCont
       },
     );
   }
-  const limitHours = plan.monitoring.backupAgeLimitHours;
-  if (limitHours !== undefined) {
+  const limit = plan.monitoring.backupAgeLimit;
+  if (limit !== undefined) {
     const backup = plan.environment.timescaledb.backup;
-    const every = backup.kind === 'object-store' ? backup.fullBackupEveryHours : limitHours;
+    const every = (backup.kind === 'object-store' ? backup.fullBackupEvery : limit).toHours();
     alerts.push(
       {
         alert: 'NautilusDataStoreBackupTooOld',
-        expr: `min by (namespace, stanza) (${series(STORE_METRICS.backupSinceLastCompletion, { backup_type: 'full' })}) > ${limitHours * 3600}`,
+        expr: `min by (namespace, stanza) (${series(STORE_METRICS.backupSinceLastCompletion, { backup_type: 'full' })}) > ${limit.toSeconds()}`,
         for: '15m',
         labels: context.labels('warning'),
         annotations: {
-          summary: `${name}: the newest full backup is older than ${limitHours} hours`,
+          summary: `${name}: the newest full backup is older than ${limit.toHours()} hours`,
           description: `The last full backup of stanza {{ $labels.stanza }} completed {{ $value | humanizeDuration }} ago; the schedule takes one every ${every} hours.`,
           runbook: `kubectl -n ${plan.namespace} logs <primary pod> -c backup-schedule; pgbackrest --stanza={{ $labels.stanza }} info; check the bucket credentials and that the primary's backup-schedule container runs.`,
         },
@@ -107,7 +107,7 @@ export function timescaledbAlerts(plan: TimescaleDbPlan, context: StoreAlertCont
   return alerts;
 }
 
-/** The panels on TimescaleDb's own series in the data stores dashboard. */
+/** The panels on TimescaleDB's own series in the data stores dashboard. */
 export function timescaledbPanels(plan: TimescaleDbPlan, series: StoreSeries): StorePanel[] {
   const name = plan.store.name;
   const panels: StorePanel[] = [
@@ -119,12 +119,12 @@ export function timescaledbPanels(plan: TimescaleDbPlan, series: StoreSeries): S
       { title: `${name}: timeline`, unit: 'short', queries: [{ expr: `max by (pod) (${series(STORE_METRICS.patroniTimeline)})`, legend: '{{pod}}' }] },
     );
   }
-  const limitHours = plan.monitoring.backupAgeLimitHours;
-  if (limitHours !== undefined) {
+  const limit = plan.monitoring.backupAgeLimit;
+  if (limit !== undefined) {
     panels.push({
       title: `${name}: newest full backup age`, unit: 's',
       queries: [{ expr: `min by (stanza) (${series(STORE_METRICS.backupSinceLastCompletion, { backup_type: 'full' })})`, legend: '{{stanza}}' }],
-      objective: limitHours * 3600,
+      objective: limit.toSeconds(),
     });
   }
   return panels;

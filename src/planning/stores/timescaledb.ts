@@ -3,7 +3,7 @@ import { EnvironmentSpec } from '../../environments/environment';
 import { ENV } from '../../engines/runtime/environment-contract';
 import { serviceHost } from '../namespaces';
 import { TIMESCALEDB_SECRETS, TRADING_DATABASE, credentialRef } from '../store-access';
-import { StoreScrapeEndpoint, backupAgeLimitHours } from '../store-monitoring';
+import { StoreScrapeEndpoint, backupAgeLimit } from '../store-monitoring';
 import { TIMESCALEDB_CHECKS } from './timescaledb-checks';
 import { StoreKind, StorePlanBase } from './store-kind';
 import { timescaledbAlerts, timescaledbPanels } from './timescaledb-monitoring';
@@ -34,7 +34,7 @@ export const TIMESCALEDB_KIND: StoreKind<TimescaleDbPlan> = {
         sidecars: [TIMESCALEDB_BACKUP_SCHEDULE, metrics],
         exporters: [],
         scrapeEndpoints: [patroni, { portName: metrics.portName, port: metrics.port, path: '/metrics', process: 'backup' }],
-        backupAgeLimitHours: backupAgeLimitHours(backup),
+        backupAgeLimit: backupAgeLimit(backup),
       },
     };
   },
@@ -62,7 +62,7 @@ export const TIMESCALEDB_KIND: StoreKind<TimescaleDbPlan> = {
     return [
       `  secrets to provision in ${plan.namespace} for TimescaleDB: ${secrets.join(', ')}`,
       `  TimescaleDB backups: ${backup.kind === 'object-store'
-        ? `s3://${backup.bucket} (${backup.region}), ${backup.retainFullBackups} full backups kept, one every ${backup.fullBackupEveryHours} h, WAL archived continuously`
+        ? `s3://${backup.bucket} (${backup.region}), ${backup.retainFullBackups} full backups kept, one every ${backup.fullBackupEvery.toHours()} h, WAL archived continuously`
         : `disabled (${backup.reason})`}`,
     ];
   },
