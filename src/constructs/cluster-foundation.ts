@@ -16,7 +16,7 @@ import { DEVICE_PLUGIN_IMAGE, DEVICE_PLUGIN_NAME, DEVICE_PLUGIN_RESOURCES } from
 import { imageVersion, mirroredImage } from '../model/domains';
 import { countQuantity, Cpu, Memory } from '../model/quantities';
 import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES, NAMESPACE_POD_SECURITY } from '../planning/namespaces';
-import { DataStorePlan, EnginePlan } from '../planning/plan';
+import { NamespaceQuotaPlan } from '../planning/quota';
 import { completePlatformPod, setField, withoutPlusWorkloadDefaults } from './escape-hatches';
 import { componentLabels, selectorLabels } from './labels';
 import { TAINT_EFFECTS } from './scheduling';
@@ -30,8 +30,8 @@ export { DEVICE_PLUGIN_IMAGE };
 /** Properties of {@link ClusterFoundation}. */
 export interface ClusterFoundationProps {
   readonly environment: EnvironmentSpec;
-  readonly engines: readonly EnginePlan[];
-  readonly stores: readonly DataStorePlan[];
+  /** The platform namespaces' quotas, as planned. */
+  readonly quotas: readonly NamespaceQuotaPlan[];
 }
 
 /**
@@ -48,7 +48,7 @@ export class ClusterFoundation extends Construct {
     // Namespaces first: everything after them may live in one.
     for (const role of roles) this.namespace(NAMESPACE_NAMES[role], NAMESPACE_POD_SECURITY[role]);
     if (hasGpuPool) this.namespace(DEVICE_PLUGIN_NAMESPACE, 'privileged');
-    for (const role of roles) this.quota(role, props);
+    for (const quota of props.quotas) this.quota(quota);
 
     for (const tier of Tier.all()) {
       new KubePriorityClass(this, `Priority-${tier.name}`, {
@@ -95,39 +95,20 @@ export class ClusterFoundation extends Construct {
   }
 
   /**
-   * A quota sized from the plans: every pod at its autoscaling maximum plus one rolling-update
-   * surge pod, so the quota stops a runaway, never a planned scale-out. LimitRange gives pods that
-   * set no requests (a debug pod) small defaults; it sets no default limits, which would throttle.
+   * The namespace's quota as planned. LimitRange gives pods that set no requests (a debug pod)
+   * small defaults; it sets no default limits, which would throttle.
    */
-  private quota(role: NamespaceRole, { engines, stores }: ClusterFoundationProps): void {
-    const namespace = NAMESPACE_NAMES[role];
-    const sized = [
-      ...engines.filter((p) => p.namespace === namespace).map((p) => ({
-        count: p.autoscaling?.maxReplicas ?? p.replicas, cpu: p.cpuRequest, memory: p.memoryRequest,
-        hugepages: p.hugepages2Mi?.mebibytes ?? 0, gpus: p.gpus, storage: 0,
-      })),
-      ...stores.filter((p) => p.namespace === namespace).map((p) => ({
-        count: p.replicas, cpu: p.podRequests.cpu, memory: p.podRequests.memory,
-        hugepages: 0, gpus: 0, storage: p.storage.mebibytes,
-      })),
-    ];
-    if (sized.length === 0) return;
-    const sum = (f: (s: (typeof sized)[number]) => number) => sized.reduce((t, s) => t + s.count * f(s), 0);
-    const surge = (f: (s: (typeof sized)[number]) => number) => Math.max(...sized.map(f));
+  private quota(quota: NamespaceQuotaPlan): void {
+    const { namespace } = quota;
     const hard: Record<string, Quantity> = {
-      'requests.cpu': Quantity.fromString(Cpu.millis(sum((s) => s.cpu.millicores) + surge((s) => s.cpu.millicores)).toQuantity()),
-      'requests.memory': Quantity.fromString(Memory.mebibytes(sum((s) => s.memory.mebibytes) + surge((s) => s.memory.mebibytes)).toQuantity()),
-      pods: Quantity.fromString(countQuantity(sized.reduce((t, s) => t + s.count + 1, 0))),
+      'requests.cpu': Quantity.fromString(quota.cpu.toQuantity()),
+      'requests.memory': Quantity.fromString(quota.memory.toQuantity()),
+      pods: Quantity.fromString(countQuantity(quota.pods)),
     };
-    const hugepages = sum((s) => s.hugepages) + surge((s) => s.hugepages);
-    if (hugepages > 0) hard['requests.hugepages-2Mi'] = Quantity.fromString(Memory.mebibytes(hugepages).toQuantity());
-    const gpus = sum((s) => s.gpus) + surge((s) => s.gpus);
-    if (gpus > 0) hard[`requests.${GPU_RESOURCE}`] = Quantity.fromString(countQuantity(gpus));
-    const storage = sum((s) => s.storage);
-    if (storage > 0) {
-      hard['requests.storage'] = Quantity.fromString(Memory.mebibytes(storage).toQuantity());
-      hard.persistentvolumeclaims = Quantity.fromString(countQuantity(sized.filter((s) => s.storage > 0).reduce((t, s) => t + s.count, 0)));
-    }
+    if (quota.hugepages) hard['requests.hugepages-2Mi'] = Quantity.fromString(quota.hugepages.toQuantity());
+    if (quota.gpus !== undefined) hard[`requests.${GPU_RESOURCE}`] = Quantity.fromString(countQuantity(quota.gpus));
+    if (quota.storage) hard['requests.storage'] = Quantity.fromString(quota.storage.toQuantity());
+    if (quota.persistentVolumeClaims !== undefined) hard.persistentvolumeclaims = Quantity.fromString(countQuantity(quota.persistentVolumeClaims));
     new KubeResourceQuota(this, `Quota-${namespace}`, { metadata: { name: 'nautilus-quota', namespace }, spec: { hard } });
     new KubeLimitRange(this, `Limits-${namespace}`, {
       metadata: { name: 'nautilus-defaults', namespace },

@@ -3,7 +3,9 @@ import { EngineSpec } from '../catalog/engine-spec';
 import { EnvironmentSpec } from '../environments/environment';
 import { EngineSourceFiles } from '../images/engine-sources';
 import { ImageLock, formatImageReference, resolveImage } from '../images/image-reference';
+import { NAMESPACE_NAMES } from './namespaces';
 import { DataStorePlan, EnginePlan, enabledEngines, planDataStore, planEngine } from './plan';
+import { NamespaceQuotaPlan, planNamespaceQuota } from './quota';
 
 /** Everything synthesis reads: a pure function of these gives byte-identical output. */
 export interface PlatformInput {
@@ -30,6 +32,8 @@ export interface EnvironmentPlan {
   readonly stores: readonly DataStorePlan[];
   /** Full image reference of each enabled engine. */
   readonly images: ReadonlyMap<string, string>;
+  /** The ResourceQuota of each platform namespace that runs workloads, in namespace order. */
+  readonly quotas: readonly NamespaceQuotaPlan[];
 }
 
 /** Resolves the input's catalog and stores against one environment. */
@@ -42,5 +46,6 @@ export function planEnvironment(input: PlatformInput, environment: EnvironmentSp
     if (!tag) throw new Error(`no image tag for engine ${plan.engine.name}`);
     images.set(plan.engine.name, formatImageReference(resolveImage(plan.engine.name, environment.imageRegistry, tag, input.imageLock)));
   }
-  return { environment, engines, stores, images };
+  const quotas = Object.values(NAMESPACE_NAMES).flatMap((namespace) => planNamespaceQuota(namespace, engines, stores) ?? []);
+  return { environment, engines, stores, images, quotas };
 }
