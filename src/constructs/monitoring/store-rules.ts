@@ -65,7 +65,19 @@ export function dataStoreAlerts(environment: EnvironmentSpec, stores: readonly D
       });
     }
 
-    alerts.push(...kindOf(plan).alerts(plan, { series: storeSeries(plan.namespace, name), labels, listPods: pods }));
+    const lag = plan.store.replicationLagAlert;
+    alerts.push(...kindOf(plan).alerts(plan, {
+      series: storeSeries(plan.namespace, name),
+      labels,
+      listPods: pods,
+      replicationLagAlert: (expr, annotations) => ({
+        alert: 'NautilusDataStoreReplicationLag',
+        expr: `${expr}\n> ${lag.bytes.mebibytes * 1024 * 1024}`,
+        for: lag.for.toPrometheus(),
+        labels: labels('warning'),
+        annotations,
+      }),
+    }));
     return alerts;
   });
 }

@@ -43,20 +43,13 @@ export function redisAlerts(plan: RedisPlan, context: StoreAlertContext): Alerti
   });
   if (members > 1) {
     const lag = plan.store.replicationLagAlert;
-    const lagBytes = lag.bytes.mebibytes * 1024 * 1024;
     const sentinel = plan.sentinel!;
     alerts.push(
-      {
-        alert: 'NautilusDataStoreReplicationLag',
-        expr: `${replicationLag(series)}\n> ${lagBytes}`,
-        for: lag.for.toPrometheus(),
-        labels: context.labels('warning'),
-        annotations: {
-          summary: `${name}: the replica at {{ $labels.slave_ip }} is more than ${lag.bytes} behind the primary`,
-          description: `The replica at {{ $labels.slave_ip }} has acknowledged {{ $value | humanize1024 }}B less of the replication stream than the primary {{ $labels.pod }} has written, for ${lag.for.toMinutes()} minutes.`,
-          runbook: `redis-cli info replication on the primary {{ $labels.pod }} and on the replica; check the replica's CPU and network, and whether it is resynchronising (repl-diskless-load).`,
-        },
-      },
+      context.replicationLagAlert(replicationLag(series), {
+        summary: `${name}: the replica at {{ $labels.slave_ip }} is more than ${lag.bytes} behind the primary`,
+        description: `The replica at {{ $labels.slave_ip }} has acknowledged {{ $value | humanize1024 }}B less of the replication stream than the primary {{ $labels.pod }} has written, for ${lag.for.toMinutes()} minutes.`,
+        runbook: `redis-cli info replication on the primary {{ $labels.pod }} and on the replica; check the replica's CPU and network, and whether it is resynchronising (repl-diskless-load).`,
+      }),
       {
         alert: 'NautilusDataStoreReplicaDisconnected',
         expr: `(max by (namespace) (${series(STORE_METRICS.redisConnectedReplicas, SERVER)} and ${primary}) or on () vector(0)) < ${replicas}`,

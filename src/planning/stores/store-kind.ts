@@ -83,6 +83,11 @@ export interface StoreAlertContext {
   labels(severity: AlertSeverity): Readonly<Record<string, string>>;
   /** The command listing the store's members, for runbooks. */
   readonly listPods: string;
+  /**
+   * The replication-lag alert on `lag` (bytes each replica is behind): its threshold and delay are
+   * the store's (`replicationLagAlert`), its words the kind's.
+   */
+  replicationLagAlert(lag: string, annotations: AlertingRule['annotations']): AlertingRule;
 }
 
 /**

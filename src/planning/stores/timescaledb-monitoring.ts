@@ -37,19 +37,12 @@ export function timescaledbAlerts(plan: TimescaleDbPlan, context: StoreAlertCont
   });
   if (members > 1) {
     const lag = plan.store.replicationLagAlert;
-    const lagBytes = lag.bytes.mebibytes * 1024 * 1024;
     alerts.push(
-      {
-        alert: 'NautilusDataStoreReplicationLag',
-        expr: `${replicationLag(series)}\n> ${lagBytes}`,
-        for: lag.for.toPrometheus(),
-        labels: context.labels('warning'),
-        annotations: {
-          summary: `${name}: {{ $labels.pod }} has replayed more than ${lag.bytes} less WAL than the primary wrote`,
-          description: `{{ $labels.pod }} is {{ $value | humanize1024 }}B of WAL behind the primary for ${lag.for.toMinutes()} minutes: a failover to it would wait for the replay, and reads from the replica Service are stale.`,
-          runbook: `kubectl -n ${plan.namespace} logs {{ $labels.pod }} -c ${name}; check its disk and CPU, and on the primary SELECT * FROM pg_stat_replication (write_lag, replay_lag).`,
-        },
-      },
+      context.replicationLagAlert(replicationLag(series), {
+        summary: `${name}: {{ $labels.pod }} has replayed more than ${lag.bytes} less WAL than the primary wrote`,
+        description: `{{ $labels.pod }} is {{ $value | humanize1024 }}B of WAL behind the primary for ${lag.for.toMinutes()} minutes: a failover to it would wait for the replay, and reads from the replica Service are stale.`,
+        runbook: `kubectl -n ${plan.namespace} logs {{ $labels.pod }} -c ${name}; check its disk and CPU, and on the primary SELECT * FROM pg_stat_replication (write_lag, replay_lag).`,
+      }),
       {
         alert: 'NautilusDataStoreReplicaDisconnected',
         expr: `(count by (namespace) (${series(STORE_METRICS.patroniStreaming)} == 1 and ${replicated}) or on () vector(0)) < ${replicas}`,
