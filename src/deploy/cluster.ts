@@ -1,6 +1,9 @@
 import {
   ApiException, ApisApi, AppsV1Api, BatchV1Api, CoreV1Api, CoreV1Event, KubeConfig, KubernetesObjectApi, PatchStrategy, V1APIResource, V1Job, V1Pod, VersionApi,
 } from '@kubernetes/client-node';
+// The object API's own serializer: the package's index does not export it, and its model
+// registry is the one `KubernetesObjectApi` consults (the package has no exports map to forbid this).
+import { ObjectSerializer, Serializer } from '@kubernetes/client-node/dist/serializer.js';
 import { describeObject, KubeObject } from './objects';
 
 /** One field another field manager owns, from a server-side apply conflict. */
@@ -38,6 +41,33 @@ interface StatusBody {
   readonly message?: string;
   readonly reason?: string;
   readonly details?: { readonly causes?: readonly { readonly field?: string; readonly message?: string }[] };
+}
+
+/** Hands an object through unchanged, in both directions. */
+const PASS_THROUGH: Serializer = { serialize: (data: unknown) => data, deserialize: (data: unknown) => data };
+const verbatimKinds = new Set<string>();
+
+/**
+ * Makes client-node's object API send and return objects of a kind (and its lists) as plain JSON,
+ * exactly as synthesized or as the API server sent them. Its typed models rename the fields named
+ * like reserved words (a NetworkPolicy rule's `from`, a LimitRange item's and a CRD schema's
+ * `default`, `enum`, ...) and, since client-node 1.2, silently drop them when they serialize a
+ * plain object (kubernetes-client/javascript#2825): applied through them, every NetworkPolicy
+ * ingress rule admitted all sources. A registered model (its documented way to add a custom
+ * resource) is used before the typed ones.
+ */
+function sendVerbatim(apiVersion: string, kind: string): void {
+  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+  for (const each of [kind, `${kind}List`]) {
+    const key = `${apiVersion}/${each}`;
+    if (verbatimKinds.has(key)) continue;
+    verbatimKinds.add(key);
+    try {
+      ObjectSerializer.registerModel({ group, version, kind: each }, PASS_THROUGH);
+    } catch {
+      // Registered already, by another client in this process: its model stands.
+    }
+  }
 }
 
 /** A discovery client that exposes whether a kind is served (client-node keeps that protected). */
@@ -94,6 +124,7 @@ export class Cluster {
   public async read(object: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>): Promise<KubeObject | undefined> {
     // A kind the server does not serve (a CRD not installed yet) has no live objects.
     if (!(await this.served(object.apiVersion, object.kind))) return undefined;
+    sendVerbatim(object.apiVersion, object.kind);
     try {
       const header = { apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata.name, namespace: object.metadata.namespace } };
       return plain(await this.objects.read(header)) as KubeObject;
@@ -105,6 +136,7 @@ export class Cluster {
 
   /** Server-side apply; a 409 becomes a {@link ConflictError} naming each field and its owner. */
   public async apply(object: KubeObject, options: ApplyOptions): Promise<KubeObject> {
+    sendVerbatim(object.apiVersion, object.kind);
     try {
       const result = await this.objects.patch(
         structuredClone(object), undefined, options.dryRun ? 'All' : undefined, options.fieldManager, options.force, PatchStrategy.ServerSideApply,
@@ -127,6 +159,7 @@ export class Cluster {
 
   /** Every object of a kind in every namespace (or cluster-wide) matching `labelSelector`. */
   public async list(apiVersion: string, kind: string, labelSelector: string): Promise<KubeObject[]> {
+    sendVerbatim(apiVersion, kind);
     try {
       const list = await this.objects.list(apiVersion, kind, undefined, undefined, undefined, undefined, undefined, labelSelector);
       return list.items.map((item) => ({ ...(plain(item) as KubeObject), apiVersion, kind }));
@@ -137,6 +170,7 @@ export class Cluster {
 
   /** Deletes the object (background cascading, as kubectl); absent objects are not an error. */
   public async delete(object: KubeObject, dryRun: boolean): Promise<void> {
+    sendVerbatim(object.apiVersion, object.kind);
     try {
       await this.objects.delete(object, undefined, dryRun ? 'All' : undefined, undefined, undefined, 'Background');
     } catch (error) {

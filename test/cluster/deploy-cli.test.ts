@@ -19,7 +19,7 @@ import { platformInput } from '../support/platform';
 import { kubeRequest, ManifestObject } from './apply';
 import { ensureControlPlaneBinaries } from './binaries';
 import { ControlPlane, startControlPlane } from './control-plane';
-import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
+import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds, readDistManifests } from './dist-manifests';
 import { applyAll } from './environment-cluster';
 import { environmentNodes } from './environment-nodes';
 import { createFakeNodes } from './fake-nodes';
@@ -240,6 +240,17 @@ describe('nautilus on a dev-shaped control plane', () => {
     expect(metadata.annotations[APPLYSET_GROUP_KINDS_ANNOTATION]).toContain('Deployment.apps');
     const deployment = await get('/apis/apps/v1/namespaces/nautilus-engines/deployments/strategy');
     expect((deployment.body.metadata as { labels: Record<string, string> }).labels[APPLYSET_PART_OF_LABEL]).toBe(applySetId('dev'));
+
+    // Objects arrive as synthesized, also the fields client-node's typed models rename because
+    // they are named like reserved words: a NetworkPolicy rule's `from` (dropped, every rule
+    // would admit all sources) and a LimitRange's `default`.
+    const paths: Record<string, string> = { NetworkPolicy: '/apis/networking.k8s.io/v1/namespaces/%s/networkpolicies/', LimitRange: '/api/v1/namespaces/%s/limitranges/' };
+    const checked = readDistManifests(DEV).filter((object) => paths[object.kind]);
+    expect(checked.some((object) => JSON.stringify(object.spec).includes('"from":'))).toBe(true);
+    for (const object of checked) {
+      const live = await get(`${paths[object.kind].replace('%s', object.metadata!.namespace!)}${object.metadata!.name}`);
+      expect({ name: `${object.kind} ${object.metadata!.name}`, spec: live.body.spec }).toMatchObject({ name: `${object.kind} ${object.metadata!.name}`, spec: object.spec as object });
+    }
 
     const diff = await nautilus(['diff', 'dev', '--dist', dists.base]);
     expect(diff.stdout).toMatch(/^dev: 0 to create, 0 to change, 0 to prune, \d+ unchanged$/m);
