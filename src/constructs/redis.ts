@@ -28,8 +28,12 @@ function pingProbe(port: number, timing: Pick<Probe, 'periodSeconds' | 'timeoutS
  * hook hands the primary role away before a primary pod stops. The password reaches Redis and
  * Sentinel through files rendered at start from the mounted Secret, never through argv or env.
  */
-export class Redis extends StatefulStore {
+export class Redis extends Construct {
+  /** The StatefulSet, Services, configuration and disruption budget Redis runs as. */
+  public readonly store: StatefulStore;
+
   constructor(scope: Construct, id: string, plan: RedisPlan) {
+    super(scope, id);
     const { store, sentinel } = plan;
     const port = store.port;
     const memberDomain = `.${headlessServiceName(store.name)}.${plan.namespace}.svc.cluster.local`;
@@ -46,7 +50,7 @@ export class Redis extends StatefulStore {
       files[REDIS_FILES.sentinel] = sentinelConf();
       files[REDIS_FILES.preStop] = preStopScript(port, topology, HAND_OVER_SECONDS);
     }
-    super(scope, id, {
+    this.store = new StatefulStore(this, 'Store', {
       plan,
       configFile: { name: REDIS_FILES.server, content: redisConf(plan.memory, port, topology !== undefined), mountPath: REDIS_PATHS.config },
       additionalConfigFiles: files,

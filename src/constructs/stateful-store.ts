@@ -92,7 +92,7 @@ export class StatefulStore extends Construct {
   /** The ServiceAccount the pods run as. */
   public readonly serviceAccountName: string;
   /** Labels every object of the store carries. */
-  protected readonly labels: Record<string, string>;
+  public readonly labels: Readonly<Record<string, string>>;
 
   constructor(scope: Construct, id: string, props: StatefulStoreProps) {
     super(scope, id);

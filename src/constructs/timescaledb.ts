@@ -29,8 +29,12 @@ export const TIMESCALEDB_CONFIG_MAP = 'timescaledb-patroni';
  * selects `role=replica` (with two or more members). The pod's ServiceAccount token is mounted, bound to a Role allowing only
  * what Patroni does: read and label the pods, and keep its ConfigMaps.
  */
-export class TimescaleDb extends StatefulStore {
+export class TimescaleDb extends Construct {
+  /** The StatefulSet, Services, configuration and disruption budget the Patroni cluster runs as. */
+  public readonly store: StatefulStore;
+
   constructor(scope: Construct, id: string, plan: TimescaleDbPlan) {
+    super(scope, id);
     const p = TIMESCALEDB_PATRONI;
     const settings = plan.environment.timescaledb;
     const { backup } = settings;
@@ -59,7 +63,7 @@ export class TimescaleDb extends StatefulStore {
       : [];
     const httpProbe = (path: string) => ({ httpGet: { path, port: IntOrString.fromNumber(p.restApiPort), scheme: 'HTTP' } });
     const selector = selectorLabels(plan.store.name);
-    super(scope, id, {
+    this.store = new StatefulStore(this, 'Store', {
       plan,
       configMapName: TIMESCALEDB_CONFIG_MAP,
       configFile: {
@@ -123,7 +127,7 @@ export class TimescaleDb extends StatefulStore {
       apiServerAccess: true,
     });
 
-    const metadata = (name: string) => ({ name, namespace: plan.namespace, labels: this.labels });
+    const metadata = (name: string) => ({ name, namespace: plan.namespace, labels: this.store.labels });
     if (plan.replicas > 1) {
       service(this, 'ReplicaService', {
         metadata: metadata(p.replicaService),
@@ -146,7 +150,7 @@ export class TimescaleDb extends StatefulStore {
     new KubeRoleBinding(this, 'PatroniRoleBinding', {
       metadata: metadata(`${plan.store.name}-patroni`),
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
-      subjects: [{ kind: 'ServiceAccount', name: this.serviceAccountName, namespace: plan.namespace }],
+      subjects: [{ kind: 'ServiceAccount', name: this.store.serviceAccountName, namespace: plan.namespace }],
     });
   }
 }
