@@ -4,10 +4,10 @@ import { Construct } from 'constructs';
 import { EnvVar, LifecycleHandler, Probe } from '../../imports/k8s';
 
 /**
- * Conversions from the L1 shapes the store subclasses declare (they cannot create constructs
- * before their base constructor runs, and cdk8s-plus-27 needs a scope for a Secret reference)
- * into cdk8s-plus-27's. Anything the conversion does not know fails synthesis loudly instead of
- * being dropped.
+ * Conversions from L1 shapes into cdk8s-plus-27's: the environment variables planning writes (the
+ * runtime contract creates no constructs, and cdk8s-plus-27 needs a scope for a Secret reference)
+ * and the probes and hooks the store constructs declare as the Kubernetes fields they document.
+ * Anything the conversion does not know fails synthesis loudly instead of being dropped.
  */
 
 const FIELD_PATHS: Record<string, kplus.EnvFieldPaths> = Object.fromEntries(
