@@ -3,7 +3,9 @@ import { PrometheusRule, PrometheusRuleSpecGroupsRulesExpr } from '../../../impo
 import { Tier } from '../../catalog/tier';
 import { RUNTIME_METRICS } from '../../engines/runtime/metric-names';
 import { EnvironmentSpec } from '../../environments/environment';
+import { GPU_PRESENT_LABEL } from '../../environments/node-pool-policy';
 import { AlertingRule, MONITORING_STACK, REQUESTS_PER_SECOND, SCRAPE_LABELS, trafficPathMatcher } from '../../planning/monitoring';
+import { DEVICE_PLUGIN_NAMESPACE } from '../../planning/namespaces';
 import { DataStorePlan, EnginePlan, isBatch, isService } from '../../planning/plan';
 import { dataStoreAlerts } from './store-rules';
 
@@ -72,21 +74,18 @@ export interface PlatformRulesInput {
   readonly nonTrafficPaths: readonly string[];
 }
 
-/**
- * The recording and alerting rules of one environment, derived from its plans: recording rules per
- * engine (request rate, errors, error ratio, latency quantiles) and the alerts, each with its
- * severity, the engine or store, and a runbook line.
- */
-export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
-  const { environment, engines, stores } = input;
-  const by = `${SCRAPE_LABELS.namespace}, ${SCRAPE_LABELS.engine}`;
-  const traffic = trafficPathMatcher(input.nonTrafficPaths);
-  const services = engines.filter((plan) => isService(plan.engine));
-  const common = { environment: environment.name };
-  const tiers = Tier.all().filter((tier) => services.some((plan) => plan.engine.tier === tier));
+/** What every engine rule of one environment shares: its service engines, and the labels every alert carries. */
+interface EngineRulesContext {
+  readonly services: readonly EnginePlan[];
+  readonly common: { readonly environment: string };
+}
 
+/** The recording rules per engine: request rate, errors, error ratio, and latency at every quantile an objective or panel reads. */
+function trafficRecordingRules(tiers: readonly Tier[], nonTrafficPaths: readonly string[]): RuleGroup {
+  const by = `${SCRAPE_LABELS.namespace}, ${SCRAPE_LABELS.engine}`;
+  const traffic = trafficPathMatcher(nonTrafficPaths);
   const quantiles = [...new Set([...RECORDED_QUANTILES, ...tiers.map((tier) => tier.objectives.latencyQuantile)])].sort();
-  const recording: RuleGroup = {
+  return {
     name: 'nautilus-engine-traffic',
     rules: [
       { record: RECORDED.requestRate, expr: `sum by (${by}) (rate(${RUNTIME_METRICS.requests}{${traffic}}[1m]))` },
@@ -102,8 +101,11 @@ export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
       })),
     ],
   };
+}
 
-  const availability: AlertingRule[] = services.flatMap((plan) => {
+/** An engine down (fewer pods answering scrapes than its disruption budget's floor) or unavailable (ready replicas below it). */
+function availabilityAlerts({ services, common }: EngineRulesContext): AlertingRule[] {
+  return services.flatMap((plan) => {
     const name = plan.engine.name;
     // The PodDisruptionBudget's floor: replicas at rest less what a drain may take down (no PDB: all of them).
     const allowedDown = plan.disruptionBudget?.maxUnavailable ?? 0;
@@ -135,8 +137,11 @@ export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
       },
     ];
   });
+}
 
-  const objectives: AlertingRule[] = tiers.flatMap((tier) => {
+/** A tier's latency or error objective broken for as long as the tier allows, at the tier's severity. */
+function objectiveAlerts({ services, common }: EngineRulesContext, tiers: readonly Tier[]): AlertingRule[] {
+  return tiers.flatMap((tier) => {
     const members = oneOf(services.filter((plan) => plan.engine.tier === tier).map((plan) => plan.engine.name));
     const { latencyQuantile, latencySeconds, errorRatio, breachedFor } = tier.objectives;
     const labels = { ...common, severity: tier.severity, tier: tier.name };
@@ -166,8 +171,11 @@ export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
       },
     ];
   });
+}
 
-  const autoscaling: AlertingRule[] = services.filter((plan) => plan.autoscaling).flatMap((plan) => {
+/** An autoscaler held at its maximum, or unable to read one of its metrics. */
+function autoscalingAlerts({ services, common }: EngineRulesContext): AlertingRule[] {
+  return services.filter((plan) => plan.autoscaling).flatMap((plan) => {
     const name = plan.engine.name;
     const max = plan.autoscaling!.maxReplicas;
     const labels = { ...common, severity: 'warning', engine: name, tier: plan.engine.tier.name, namespace: plan.namespace };
@@ -199,7 +207,10 @@ export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
       },
     ];
   });
+}
 
+/** Pods the scheduler cannot place, and fewer allocatable GPUs than the GPU engines need at rest. */
+function schedulingAlerts({ services, common }: EngineRulesContext, engines: readonly EnginePlan[], stores: readonly DataStorePlan[]): AlertingRule[] {
   const namespaces = oneOf([...new Set([...engines.map((plan) => plan.namespace), ...stores.map((plan) => plan.namespace)])]);
   const scheduling: AlertingRule[] = [{
     alert: 'NautilusPodsPending',
@@ -223,12 +234,16 @@ export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
       annotations: {
         summary: `fewer than the ${needed} GPUs the GPU engines need at rest are allocatable`,
         description: 'The cluster offers {{ $value }} allocatable nvidia.com/gpu; the GPU engines need ' + `${needed} at rest.`,
-        runbook: 'kubectl get nodes -l nvidia.com/gpu.present=true; check the NVIDIA device plugin pods (namespace nvidia-device-plugin) and the GPU NodePool.',
+        runbook: `kubectl get nodes -l ${GPU_PRESENT_LABEL}=true; check the NVIDIA device plugin pods (namespace ${DEVICE_PLUGIN_NAMESPACE}) and the GPU NodePool.`,
       },
     });
   }
+  return scheduling;
+}
 
-  const batch: AlertingRule[] = engines.filter((plan) => isBatch(plan.engine)).flatMap((plan) => {
+/** A batch engine's scheduled run not started, or not succeeded within its deadline. */
+function batchAlerts({ common }: EngineRulesContext, engines: readonly EnginePlan[]): AlertingRule[] {
+  return engines.filter((plan) => isBatch(plan.engine)).flatMap((plan) => {
     const name = plan.engine.name;
     const deadline = isBatch(plan.engine) ? plan.engine.workload.activeDeadlineSeconds : 0;
     const cronJob = { namespace: plan.namespace, cronjob: name };
@@ -262,17 +277,27 @@ export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
       },
     ];
   });
+}
 
-  const dataStores: AlertingRule[] = dataStoreAlerts(environment, stores);
-
+/**
+ * The recording and alerting rules of one environment, derived from its plans: recording rules per
+ * engine (request rate, errors, error ratio, latency quantiles) and the alerts, each with its
+ * severity, the engine or store, and a runbook line.
+ */
+export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
+  const { environment, engines, stores } = input;
+  const context: EngineRulesContext = { services: engines.filter((plan) => isService(plan.engine)), common: { environment: environment.name } };
+  const tiers = Tier.all().filter((tier) => context.services.some((plan) => plan.engine.tier === tier));
+  const autoscaling = autoscalingAlerts(context);
+  const batch = batchAlerts(context, engines);
   return [
-    recording,
-    { name: 'nautilus-engine-availability', rules: availability },
-    { name: 'nautilus-engine-objectives', rules: objectives },
+    trafficRecordingRules(tiers, input.nonTrafficPaths),
+    { name: 'nautilus-engine-availability', rules: availabilityAlerts(context) },
+    { name: 'nautilus-engine-objectives', rules: objectiveAlerts(context, tiers) },
     ...(autoscaling.length > 0 ? [{ name: 'nautilus-autoscaling', rules: autoscaling }] : []),
-    { name: 'nautilus-scheduling', rules: scheduling },
+    { name: 'nautilus-scheduling', rules: schedulingAlerts(context, engines, stores) },
     ...(batch.length > 0 ? [{ name: 'nautilus-batch', rules: batch }] : []),
-    { name: 'nautilus-data-stores', rules: dataStores },
+    { name: 'nautilus-data-stores', rules: dataStoreAlerts(environment, stores) },
   ];
 }
 
