@@ -2,7 +2,7 @@
 # Installs, from Debian's packages, what the project needs to build images and to run a real
 # test node: buildah and podman (image builds, the local image store), mmdebstrap (the stand-in
 # base image), containerd, runc and the CNI plugins (the node's runtime and pod network),
-# iptables and conntrack (kube-proxy), uidmap and fuse-overlayfs (what buildah and podman expect
+# iptables and conntrack (kube-proxy), ipset (the NetworkPolicy enforcer), uidmap and fuse-overlayfs (what buildah and podman expect
 # beside them). Idempotent and quiet: does nothing when everything is there, so `npm test` runs
 # it every time.
 #
@@ -13,7 +13,7 @@ set -euo pipefail
 declare -A probe=(
   [buildah]=buildah [podman]=podman [mmdebstrap]=mmdebstrap [runc]=runc [containerd]=containerd
   [containernetworking-plugins]=/usr/lib/cni/bridge [iptables]=iptables [conntrack]=conntrack
-  [uidmap]=newuidmap [fuse-overlayfs]=fuse-overlayfs
+  [uidmap]=newuidmap [fuse-overlayfs]=fuse-overlayfs [ipset]=ipset
 )
 packages=()
 for package in "${!probe[@]}"; do

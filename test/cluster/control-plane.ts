@@ -23,7 +23,7 @@ export const KWOK_NODE_SELECTOR = `${KWOK_NODE_LABEL_KEY}=${KWOK_NODE_LABEL_VALU
 export const KWOK_NODE_TAINT = { key: 'kwok.x-k8s.io/node', value: 'fake', effect: 'NoSchedule' } as const;
 
 /** First address of the service CIDR, i.e. the `kubernetes` Service's ClusterIP. */
-const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/24';
+export const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/24';
 /** Pod IPs kwok hands out to pods on fake nodes. */
 const POD_CIDR = '10.244.0.0/16';
 const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -67,6 +67,13 @@ export interface ControlPlaneOptions {
    * @default 127.0.0.1, with no `kubernetes` Service endpoint
    */
   readonly apiServerAddress?: string;
+  /**
+   * Port the API server serves on. A real node's pods reach it through the `kubernetes` Service,
+   * and a policy enforcer sees the port after the Service's DNAT: give the one real clusters
+   * use (6443) so that the generated policies are checked against it.
+   * @default a free port
+   */
+  readonly apiServerPort?: number;
 }
 
 /** One running component of the control plane. */
@@ -143,7 +150,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const deadline = Date.now() + startTimeoutMs;
   try {
     return await boot(binaries, workDir, processes, deadline, verbosity, options.keepWorkDir ?? false,
-      options.horizontalPodAutoscalerSyncPeriodSeconds ?? 15, options.apiServerAddress);
+      options.horizontalPodAutoscalerSyncPeriodSeconds ?? 15, options.apiServerAddress, options.apiServerPort);
   } catch (error) {
     // Tails first: stopping adds shutdown noise that hides the cause.
     const tails = processes.logTails();
@@ -166,9 +173,11 @@ async function boot(
   keepWorkDir: boolean,
   hpaSyncPeriodSeconds: number,
   apiServerAddress: string | undefined,
+  apiServerPort: number | undefined,
 ): Promise<ControlPlane> {
   const bin = (name: string) => path.join(binaries.binDir, name);
-  const [etcdClientPort, etcdPeerPort, apiserverPort, controllerManagerPort, schedulerPort, kwokPort] = await freePorts(6);
+  const [etcdClientPort, etcdPeerPort, freeApiserverPort, controllerManagerPort, schedulerPort, kwokPort] = await freePorts(6);
+  const apiserverPort = apiServerPort ?? freeApiserverPort;
   const pkiDir = path.join(workDir, 'pki');
   const certs = generateCertificates(pkiDir, apiServerAddress);
   const server = `https://${apiServerAddress ?? '127.0.0.1'}:${apiserverPort}`;

@@ -19,6 +19,7 @@ function machineState() {
     links: run('ip', ['-o', 'link', 'show']).split('\n').map((line) => line.split(':')[1]?.trim().split('@')[0]).filter(Boolean).sort(),
     routes: run('ip', ['route', 'show']).trim(),
     iptables: run('iptables-save', []).split('\n').filter((line) => !line.startsWith('#')).join('\n'),
+    ipsets: run('ipset', ['list', '-n']).trim(),
     sysctls: KUBELET_SYSCTLS.map((key) => `${key}=${run('sysctl', ['-n', key]).trim()}`),
   };
 }
@@ -68,7 +69,7 @@ describe('real node prerequisites', () => {
 
   test('missing tools are listed in one message with how to install them', () => {
     expect(realNodePrerequisites({ PATH: '/nonexistent' })).toEqual([
-      "missing containerd, runc, ctr, unshare, nsenter, ip, iptables, buildah, podman: install them with 'bash scripts/install-container-tools.sh' (Debian: containerd runc containernetworking-plugins iptables buildah podman)",
+      "missing containerd, runc, ctr, unshare, nsenter, ip, iptables, ipset, buildah, podman: install them with 'bash scripts/install-container-tools.sh' (Debian: containerd runc containernetworking-plugins iptables ipset buildah podman)",
     ]);
   });
 });
@@ -77,7 +78,8 @@ describe('a real node leaves nothing behind', () => {
   const before = machineState();
 
   test('after stop()', async () => {
-    const cluster = await startRealNodeCluster({ name: 'hygiene-node', images: [] });
+    // With the policy enforcer too: its chains and ipsets must go with the node.
+    const cluster = await startRealNodeCluster({ name: 'hygiene-node', images: [], enforceNetworkPolicies: true });
     const { workDir, cgroupRoot } = cluster.node;
     // While it runs, its interface and cgroups exist (so the checks below can see them).
     expect(machineState().links).toContain(`nautilus-n${fs.readFileSync(path.join(workDir, 'slot'), 'utf8').trim()}`);

@@ -4,13 +4,14 @@
  * kubelet, containerd and runc, CNI bridge, kube-proxy and CoreDNS (see real-node.ts). Asserts
  * that every pod runs and is Ready under the generated security context with the generated probes
  * passing, that the engines reach their stores through the generated Service names and Secrets,
- * that the processes are real, that `nautilus status` is healthy, that a broken image fails the
+ * that the processes are real, that `nautilus status` is healthy, that the generated
+ * NetworkPolicies, enforced on the node by kube-router, let through exactly the flows the catalog
+ * declares (probed from inside the pods, see flow-matrix.ts), that a broken image fails the
  * deploy with the kubelet's reason and the container's last lines, and that the node leaves
  * nothing behind.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import { CoreV1Api, V1Pod } from '@kubernetes/client-node';
@@ -26,6 +27,7 @@ import { readEngineSources, readEngineTags } from '../../src/images/engine-sourc
 import { synthesizePlatform } from '../../src/synth/synthesize';
 import { applyManifests, ManifestObject } from './apply';
 import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
+import { expectedFlows, Flow, FlowSource, probeFromContainer, probeFromNode } from './flow-matrix';
 import { RealNodeCluster, startRealNodeCluster } from './real-node';
 import { realNodeEnvironment } from './real-node-environment';
 import { startVolumeBinder, VolumeBinder } from './volume-binder';
@@ -88,14 +90,21 @@ async function platformPods(): Promise<V1Pod[]> {
   return (await Promise.all(namespaces.map(async (namespace) => (await core.listNamespacedPod({ namespace })).items))).flat();
 }
 
-function httpGet(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { timeout: 3000 }, (response) => {
-      let body = '';
-      response.on('data', (chunk: Buffer) => { body += chunk.toString(); });
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-    }).on('error', reject).on('timeout', function (this: http.ClientRequest) { this.destroy(new Error(`GET ${url} timed out`)); });
-  });
+/**
+ * GET from inside the node (its network namespace): the pods' NetworkPolicies admit the node's own
+ * traffic (the kubelet's probes), not the machine outside it.
+ */
+function httpGetFromNode(url: string): { status: number; body: string } {
+  const script = [
+    'import sys, urllib.request, urllib.error',
+    'try:',
+    '    r = urllib.request.urlopen(sys.argv[1], timeout=3); status, body = r.status, r.read()',
+    'except urllib.error.HTTPError as e:',
+    '    status, body = e.code, e.read()',
+    'print(status); print(body.decode())',
+  ].join('\n');
+  const [status, ...body] = cluster!.node.exec(['python3', '-c', script, url]).split('\n');
+  return { status: Number(status), body: body.join('\n') };
 }
 
 beforeAll(async () => {
@@ -133,6 +142,7 @@ beforeAll(async () => {
     labels: { ...poolLabels(pool), 'topology.kubernetes.io/zone': pool.zones[0] },
     taints: poolTaints(pool),
     images,
+    enforceNetworkPolicies: true,
   });
   const kc = cluster.controlPlane.kubeConfig;
   binder = startVolumeBinder(kc, 500, path.join(cluster.node.workDir, 'volumes'));
@@ -212,7 +222,7 @@ describe('dev on a real node', () => {
     const strategy = pods.find((pod) => pod.metadata?.labels?.['app.kubernetes.io/name'] === 'strategy');
     expect(strategy?.status?.podIP).toMatch(/^10\.202\./);
     const port = strategy!.spec!.containers[0].ports![0].containerPort;
-    const ready = await httpGet(`http://${strategy!.status!.podIP}:${port}/health/ready`);
+    const ready = httpGetFromNode(`http://${strategy!.status!.podIP}:${port}/health/ready`);
     // The runtime is ready only when each dependency it checks answers: Redis through the
     // `redis` Service's DNS name with the password from redis-credentials, TimescaleDB through
     // the `timescaledb` Service's with timescaledb-credentials (what the manifests reference).
@@ -227,6 +237,100 @@ describe('dev on a real node', () => {
     const code = await runCli(['status', 'dev', '--dist', path.join(distRoot, 'dist')], io);
     expect(out.stdout).not.toMatch(/PENDING|FAILED|UNHEALTHY/);
     expect(code).toBe(0);
+  });
+
+  test('NetworkPolicies are enforced: every flow the catalog declares connects, every other flow is refused', async () => {
+    const started = Date.now();
+    const core = cluster!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+    // A probe pod in each namespace that is not the platform's: the monitoring and ingress
+    // namespaces the environment names, and one the platform knows nothing of.
+    const probeImage = images.find((i) => i.includes('/nautilus/'))!;
+    const roles = { monitoring: environment.monitoringNamespace, ingress: environment.ingressNamespace, unrelated: 'nautilus-unrelated' } as const;
+    await applyManifests(cluster!.controlPlane.kubeConfig, Object.values(roles).flatMap((namespace) => [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
+      {
+        apiVersion: 'v1', kind: 'Pod', metadata: { name: 'flow-probe', namespace },
+        spec: {
+          tolerations: [{ operator: 'Exists' }],
+          securityContext: { runAsNonRoot: true, runAsUser: ENGINE_UID, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [{
+            name: 'probe', image: probeImage, imagePullPolicy: 'Never', command: ['sleep', 'infinity'],
+            resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true },
+          }],
+        },
+      },
+    ]), { fieldManager: 'nautilus-test-cluster' });
+    const probePods = await Promise.all(Object.entries(roles).map(async ([role, namespace]) => {
+      for (let attempt = 0; ; attempt++) {
+        const pod = await core.readNamespacedPod({ name: 'flow-probe', namespace });
+        if (pod.status?.containerStatuses?.[0]?.state?.running) return { role: role as keyof typeof roles, pod };
+        if (attempt > 120) throw new Error(`probe pod in ${namespace} did not start: ${JSON.stringify(pod.status)}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }));
+
+    const stores = Object.values(PLATFORM_DATA_STORES);
+    const sources: FlowSource[] = [
+      ...(await platformPods()).map((pod): FlowSource => {
+        const name = pod.metadata!.labels!['app.kubernetes.io/name'];
+        const engine = PLATFORM_ENGINES.find((e) => e.name === name);
+        const store = stores.find((s) => s.name === name);
+        if (!engine && !store) throw new Error(`pod ${pod.metadata?.namespace}/${pod.metadata?.name} runs neither an engine nor a store`);
+        return { name, pod, workload: engine ? { kind: 'engine', spec: engine } : { kind: 'store', spec: store! } };
+      }),
+      ...probePods.map(({ role, pod }): FlowSource => ({ name: `${pod.metadata!.namespace}/*`, pod, role })),
+    ];
+    const { flows, skipped } = expectedFlows(environment, stores, sources, {
+      dns: { address: '10.0.0.10', port: 53 }, apiServer: { address: '10.0.0.1', port: 443 },
+    });
+    const target = (flow: Flow) => (flow.destination.name === 'kube-dns' ? 'dns' : `${flow.destination.address}:${flow.destination.port}`);
+
+    // Every destination listens: from the node itself (admitted by policy) each pod port answers,
+    // so a refusal below is the policy's, not a closed port.
+    const podTargets = [...new Set(flows.filter((f) => !['kube-dns', 'kube-apiserver'].includes(f.destination.name)).map(target))];
+    const listening = probeFromNode((command) => cluster!.node.exec(command), podTargets, 3);
+    expect(podTargets.filter((t) => !listening.has(t))).toEqual([]);
+
+    const containerOf = (source: FlowSource) => {
+      const main = source.pod.spec!.containers[0].name;
+      const id = source.pod.status?.containerStatuses?.find((c) => c.name === main)?.containerID ?? '';
+      return id.replace(/^containerd:\/\//, '');
+    };
+    const probe = async (batch: readonly Flow[], timeoutSeconds: number): Promise<Flow[]> => {
+      const bySource = new Map<FlowSource, Flow[]>();
+      for (const flow of batch) bySource.set(flow.source, [...(bySource.get(flow.source) ?? []), flow]);
+      const wrong: Flow[] = [];
+      const entries = [...bySource.entries()];
+      // Four pods at a time: each probes all its destinations at once.
+      for (let i = 0; i < entries.length; i += 4) {
+        await Promise.all(entries.slice(i, i + 4).map(async ([source, sourceFlows]) => {
+          const connected = await probeFromContainer(cluster!.node, containerOf(source), [...new Set(sourceFlows.map(target))], timeoutSeconds);
+          wrong.push(...sourceFlows.filter((flow) => connected.has(target(flow)) !== flow.allowed));
+        }));
+      }
+      return wrong;
+    };
+    // The enforcer renders a new pod's rules when it sees the pod: a mismatch is probed again
+    // before it counts, with a longer wait for a connection.
+    let mismatches = await probe(flows, 2);
+    for (let retry = 0; retry < 2 && mismatches.length > 0; retry++) {
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      mismatches = await probe(mismatches, 5);
+    }
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const allowed = flows.filter((f) => f.allowed).length;
+    process.stderr.write(`NetworkPolicy flow matrix of dev: ${flows.length} flows from ${new Set(flows.map((f) => f.source.name)).size} sources probed in ${seconds} s `
+      + `(${allowed} declared, connected; ${flows.length - allowed} undeclared, refused); ${skipped.length} host-network flows not claimed\n`);
+    expect(mismatches.map((f) => `${f.source.name} -> ${f.destination.name} ${f.destination.address}:${f.destination.port}: `
+      + `expected ${f.allowed ? 'to connect' : 'to be refused'} (${f.because}), was ${f.allowed ? 'refused' : 'connected'}`)).toEqual([]);
+    // The matrix covers what the issue names: stores to engines, the data namespace, unrelated namespaces, engines to undeclared stores.
+    const refused = flows.filter((f) => !f.allowed);
+    expect(refused.some((f) => f.source.workload?.kind === 'store' && f.destination.name !== 'kube-apiserver')).toBe(true);
+    expect(refused.some((f) => f.source.role === 'unrelated')).toBe(true);
+    expect(refused.some((f) => f.source.workload?.kind === 'engine' && stores.some((s) => s.name === f.destination.name))).toBe(true);
+    expect(flows.some((f) => f.allowed && f.source.role === 'monitoring')).toBe(true);
+    expect(flows.some((f) => f.allowed && f.source.role === 'ingress')).toBe(true);
   });
 
   test('a broken engine image fails the deploy with the kubelet\'s reason and the container\'s last lines, naming the engine', async () => {

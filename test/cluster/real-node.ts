@@ -5,7 +5,7 @@ import * as path from 'path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { applyManifests } from './apply';
 import { ensureCachedBuild } from './binaries';
-import { ControlPlane, startControlPlane } from './control-plane';
+import { ControlPlane, SERVICE_CLUSTER_IP_RANGE, startControlPlane } from './control-plane';
 
 /**
  * A real node for the test control plane: containerd and runc running real containers, the CNI
@@ -75,12 +75,19 @@ export interface RealNodeOptions {
   readonly images: readonly string[];
   /** Keep the work directories after stop(). @default false */
   readonly keepWorkDir?: boolean;
+  /**
+   * Enforce NetworkPolicies on the node with kube-router's firewall controller (iptables and
+   * ipsets in the node's network namespace). Without it, policies are stored but nothing enforces them.
+   * @default false
+   */
+  readonly enforceNetworkPolicies?: boolean;
 }
 
 const REPOSITORY = path.resolve(__dirname, '..', '..');
 const BUILD_SCRIPT = path.join(REPOSITORY, 'scripts', 'real-node', 'build.sh');
 const NODE_IMAGES_SCRIPT = path.join(REPOSITORY, 'scripts', 'real-node', 'node-images.sh');
 const CLEANUP_SCRIPT = path.join(REPOSITORY, 'scripts', 'real-node', 'cleanup.sh');
+const NETWORK_POLICY_BUILD_SCRIPT = path.join(REPOSITORY, 'scripts', 'real-node', 'build-network-policy.sh');
 /** Work directories of nodes are made here, so a later run can find the ones a crash left. */
 const WORK_PREFIX = 'nautilus-node-';
 const CONTAINERS_CONF = path.join(REPOSITORY, 'scripts', 'images', 'containers.conf');
@@ -104,10 +111,10 @@ const live = new Set<NodeSandbox>();
 export function realNodePrerequisites(env: NodeJS.ProcessEnv = process.env): string[] {
   const problems: string[] = [];
   if (process.getuid?.() !== 0) problems.push('not running as root: a node creates namespaces, mounts, cgroups and network interfaces; run the tests as root');
-  const missing = ['containerd', 'runc', 'ctr', 'unshare', 'nsenter', 'ip', 'iptables', 'buildah', 'podman']
+  const missing = ['containerd', 'runc', 'ctr', 'unshare', 'nsenter', 'ip', 'iptables', 'ipset', 'buildah', 'podman']
     .filter((tool) => spawnSync('/bin/sh', ['-c', `command -v ${tool}`], { stdio: 'ignore', env }).status !== 0);
   if (!fs.existsSync(path.join(CNI_PLUGINS, 'bridge'))) missing.push(`${CNI_PLUGINS}/bridge`);
-  if (missing.length > 0) problems.push(`missing ${missing.join(', ')}: install them with 'bash scripts/install-container-tools.sh' (Debian: containerd runc containernetworking-plugins iptables buildah podman)`);
+  if (missing.length > 0) problems.push(`missing ${missing.join(', ')}: install them with 'bash scripts/install-container-tools.sh' (Debian: containerd runc containernetworking-plugins iptables ipset buildah podman)`);
   const v1 = ['cpu', 'memory', 'pids', 'cpuset'].every((controller) => fs.existsSync(`/sys/fs/cgroup/${controller}/cgroup.procs`));
   const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers');
   if (!v1 && !v2) problems.push('no cgroup layout the kubelet can use: neither the cgroup v1 cpu, cpuset, memory and pids hierarchies under /sys/fs/cgroup nor a cgroup v2 unified hierarchy there; mount one (a container without its own cgroup namespace cannot run a kubelet)');
@@ -124,6 +131,9 @@ export async function startRealNodeCluster(options: RealNodeOptions): Promise<Re
   if (problems.length > 0) throw new Error(`a real node cannot run on this machine:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   const binaries = await ensureCachedBuild(BUILD_SCRIPT, 'real-node binaries (kubelet, kube-proxy, CoreDNS, pause)');
   const binDir = path.join(binaries, 'bin');
+  const enforcer = options.enforceNetworkPolicies
+    ? path.join(await ensureCachedBuild(NETWORK_POLICY_BUILD_SCRIPT, 'the NetworkPolicy enforcer (kube-router)'), 'bin', 'kube-router')
+    : undefined;
   const [pauseImage, corednsImage] = run('bash', [NODE_IMAGES_SCRIPT, binDir]).trim().split(' ');
 
   sweepAbandonedNodes();
@@ -133,9 +143,11 @@ export async function startRealNodeCluster(options: RealNodeOptions): Promise<Re
   let controlPlane: ControlPlane | undefined;
   try {
     await sandbox.create();
-    controlPlane = await startControlPlane({ apiServerAddress: sandbox.hostAddress, horizontalPodAutoscalerSyncPeriodSeconds: 2 });
+    // The node's own link address, so 6443 (the port real clusters serve on) is free there.
+    controlPlane = await startControlPlane({ apiServerAddress: sandbox.hostAddress, apiServerPort: 6443, horizontalPodAutoscalerSyncPeriodSeconds: 2 });
     await sandbox.startComponents(controlPlane, pauseImage, [...options.images, corednsImage]);
     await installCoreDns(controlPlane, corednsImage, sandbox);
+    if (enforcer) await sandbox.startNetworkPolicyEnforcer(controlPlane, enforcer);
   } catch (error) {
     const tails = sandbox.logTails();
     await sandbox.stop();
@@ -281,6 +293,28 @@ class NodeSandbox implements RealNode {
     await this.waitFor(`node ${this.name} Ready`, deadline, async () => {
       const node = await core.makeApiClient(CoreV1Api).readNode({ name: this.name }).catch(() => undefined);
       return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    });
+  }
+
+  /**
+   * kube-router's firewall controller only (no routing, no service proxy, no CNI): it watches
+   * NetworkPolicies, pods and namespaces and renders them as iptables chains and ipsets in the
+   * node's network namespace, which go with the namespace. Resolves once its chains are in place.
+   */
+  async startNetworkPolicyEnforcer(controlPlane: ControlPlane, binary: string): Promise<void> {
+    await applyManifests(controlPlane.kubeConfig, NETWORK_POLICY_ENFORCER_RBAC, { fieldManager: 'nautilus-test-cluster' });
+    const kubeconfig = controlPlane.issueKubeconfig('kube-router', 'kube-router');
+    this.startInside('kube-router', [
+      binary, `--kubeconfig=${kubeconfig}`, `--hostname-override=${this.name}`,
+      '--run-firewall=true', '--run-router=false', '--run-service-proxy=false', '--enable-cni=false',
+      `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`, '--health-port=0', '--v=1',
+    ]);
+    await this.waitFor('kube-router\'s firewall chains', Date.now() + 60_000, () => {
+      try {
+        return this.exec(['iptables', '-S', 'KUBE-ROUTER-FORWARD']).includes('-N KUBE-ROUTER-FORWARD');
+      } catch {
+        return false;
+      }
     });
   }
 
@@ -500,6 +534,23 @@ function sweepAbandonedNodes(): void {
     if (!alive) spawnSync('bash', [CLEANUP_SCRIPT, dir], { stdio: 'inherit' });
   }
 }
+
+/** What kube-router's firewall controller reads (its upstream manifest's ClusterRole, reduced to the firewall). */
+const NETWORK_POLICY_ENFORCER_RBAC = [
+  {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'nautilus-test:kube-router' },
+    rules: [
+      { apiGroups: [''], resources: ['namespaces', 'pods', 'services', 'nodes', 'endpoints'], verbs: ['list', 'get', 'watch'] },
+      { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['list', 'get', 'watch'] },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'get', 'watch'] },
+    ],
+  },
+  {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'nautilus-test:kube-router' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'nautilus-test:kube-router' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'kube-router' }],
+  },
+];
 
 /** CoreDNS as a Deployment in kube-system behind the kube-dns Service at the kubelet's cluster DNS address. */
 async function installCoreDns(controlPlane: ControlPlane, image: string, node: RealNode): Promise<void> {
