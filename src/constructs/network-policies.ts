@@ -4,38 +4,23 @@ import { IntOrString, NetworkPolicySpec } from '../../imports/k8s';
 import { EnvironmentSpec } from '../environments/environment';
 import { poolForRole } from '../environments/environment';
 import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES } from '../planning/namespaces';
-import { DataStorePlan, EnginePlan, isService } from '../planning/plan';
+import { TrafficPlan, TrafficWorkload } from '../planning/traffic';
 import { setField } from './escape-hatches';
 import { selectorLabels } from './labels';
 
 /** Properties of {@link NetworkPolicies}. */
 export interface NetworkPoliciesProps {
   readonly environment: EnvironmentSpec;
-  readonly engines: readonly EnginePlan[];
-  readonly stores: readonly DataStorePlan[];
+  /** Every flow the environment allows, as planned. */
+  readonly traffic: TrafficPlan;
 }
-
-/** A workload traffic can be allowed from. */
-interface Workload {
-  readonly name: string;
-  readonly namespace: string;
-  readonly hostNetwork: boolean;
-}
-
-/** A workload traffic can be allowed to, on its ports. */
-interface Endpoint extends Workload {
-  readonly ports: readonly number[];
-}
-
-/** Names of the engines and stores an engine calls. */
-const dependencyNames = (plan: EnginePlan): string[] => [...plan.engine.dependencies.engines, ...plan.engine.dependencies.stores];
 
 const tcp = (port: number): kplus.NetworkPolicyPort => kplus.NetworkPolicyPort.tcp(port);
 
 /**
- * Default deny in every namespace, DNS egress, and allow rules derived from the catalog's
- * dependencies: if engine A depends on B, A may reach B's port and B accepts A there; nothing else.
- * Plus Prometheus scrapes of engine ports and the ingress controller to public engines.
+ * Default deny in every namespace, DNS egress, and allow rules for the planned traffic (derived
+ * from the catalog's dependencies: if engine A depends on B, A may reach B's port and B accepts A
+ * there; nothing else), Prometheus scrapes and the ingress controller to public engines.
  *
  * Host-network pods use the node's address: they are matched by the environment's node CIDR, and
  * policies selecting them are kept for documentation, since most CNIs do not enforce them.
@@ -76,35 +61,13 @@ export class NetworkPolicies extends Construct {
       dns.addEgressRule(podsPeer('KubeDns', { 'k8s-app': 'kube-dns' }, 'kube-system'), [kplus.NetworkPolicyPort.udp(53), tcp(53)]);
     }
 
-    const endpoints = new Map<string, Endpoint>();
-    for (const plan of props.engines) {
-      if (isService(plan.engine)) {
-        endpoints.set(plan.engine.name, {
-          name: plan.engine.name, namespace: plan.namespace, ports: [plan.engine.workload.port], hostNetwork: plan.hostNetwork,
-        });
-      }
-    }
-    for (const plan of props.stores) {
-      // With Sentinel, clients ask it for the primary, then connect to that member's own port.
-      endpoints.set(plan.store.name, { name: plan.store.name, namespace: plan.namespace, ports: plan.clientPorts.map((p) => p.port), hostNetwork: false });
-    }
+    const { traffic } = props;
     const nodes = kplus.NetworkPolicyIpBlock.ipv4(this, 'Nodes', environment.nodeNetworkCidr);
-    const peer = (e: Workload): kplus.INetworkPolicyPeer => e.hostNetwork
+    const peer = (e: TrafficWorkload): kplus.INetworkPolicyPeer => e.hostNetwork
       ? nodes
       : podsPeer(`Pods-${e.name}`, selectorLabels(e.name), e.namespace);
 
-    // Who calls whom, from the catalog.
-    const callers = new Map<string, Workload[]>();
-    const engineByName = new Map(props.engines.map((p) => [p.engine.name, p]));
-    for (const plan of props.engines) {
-      const caller: Workload = { name: plan.engine.name, namespace: plan.namespace, hostNetwork: plan.hostNetwork };
-      for (const target of dependencyNames(plan)) {
-        callers.set(target, [...(callers.get(target) ?? []), caller]);
-      }
-    }
-
-    for (const target of [...endpoints.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-      const plan = engineByName.get(target.name);
+    for (const { target, callers, scraped, public: publicIngress } of traffic.ingress) {
       const targetPorts = target.ports.map(tcp);
       const policy = new kplus.NetworkPolicy(this, `Ingress-${target.name}`, {
         metadata: { name: `${target.name}-ingress`, namespace: target.namespace },
@@ -113,69 +76,49 @@ export class NetworkPolicies extends Construct {
         ingress: deny,
       });
       // One rule per calling workload (cdk8s-plus-27 gives each rule one peer); host-network
-      // callers share the node CIDR, so they make one rule between them.
-      for (const caller of dedupe(callers.get(target.name) ?? [])) policy.addIngressRule(peer(caller), targetPorts);
-      if (plan) {
-        policy.addIngressRule(namespacePeer(environment.monitoringNamespace), targetPorts);
-        if (plan.engine.publicIngress) policy.addIngressRule(namespacePeer(environment.ingressNamespace), targetPorts);
-      }
+      // callers share the node CIDR, so the plan lists them once.
+      for (const caller of callers) policy.addIngressRule(peer(caller), targetPorts);
+      if (scraped) policy.addIngressRule(namespacePeer(environment.monitoringNamespace), targetPorts);
+      if (publicIngress) policy.addIngressRule(namespacePeer(environment.ingressNamespace), targetPorts);
     }
 
     // Members of a replicated store reach each other on the client port (replication) and their
     // peer ports (e.g. Sentinel's, Patroni's REST API).
-    for (const plan of props.stores.filter((s) => s.replicas > 1)) {
-      const ports = [tcp(plan.store.port), ...plan.store.peerPorts.map((p) => tcp(p.port))];
-      const policy = new kplus.NetworkPolicy(this, `Peers-${plan.store.name}`, {
-        metadata: { name: `${plan.store.name}-peers`, namespace: plan.namespace },
-        selector: ownPods(plan.store.name),
+    for (const { store, namespace, ports } of traffic.peers) {
+      const policy = new kplus.NetworkPolicy(this, `Peers-${store}`, {
+        metadata: { name: `${store}-peers`, namespace },
+        selector: ownPods(store),
       });
-      const members = ownPods(plan.store.name);
-      policy.addIngressRule(members, ports);
-      policy.addEgressRule(members, ports);
+      const members = ownPods(store);
+      policy.addIngressRule(members, ports.map(tcp));
+      policy.addEgressRule(members, ports.map(tcp));
     }
     // Prometheus scrapes every store member on its metrics ports (Patroni's API, the exporters).
-    for (const plan of props.stores) {
-      const ports = [...new Set(plan.monitoring.scrapeEndpoints.map((e) => e.port))].sort((a, b) => a - b);
-      const policy = new kplus.NetworkPolicy(this, `Metrics-${plan.store.name}`, {
-        metadata: { name: `${plan.store.name}-metrics`, namespace: plan.namespace },
-        selector: ownPods(plan.store.name),
+    for (const { store, namespace, ports } of traffic.metrics) {
+      const policy = new kplus.NetworkPolicy(this, `Metrics-${store}`, {
+        metadata: { name: `${store}-metrics`, namespace },
+        selector: ownPods(store),
         ingress: deny,
       });
       policy.addIngressRule(namespacePeer(environment.monitoringNamespace), ports.map(tcp));
     }
     // The Kubernetes API and object stores have no pod selector: any address on the HTTPS ports.
-    // 6443 too, because CNIs that enforce policy after the Service's DNAT see the API server's own port.
-    for (const plan of props.stores.filter((s) => s.store.callsHttpsApis)) {
-      const policy = new kplus.NetworkPolicy(this, `HttpsApis-${plan.store.name}`, {
-        metadata: { name: `${plan.store.name}-https-apis`, namespace: plan.namespace },
-        selector: ownPods(plan.store.name),
+    for (const { store, namespace, ports } of traffic.httpsApis) {
+      const policy = new kplus.NetworkPolicy(this, `HttpsApis-${store}`, {
+        metadata: { name: `${store}-https-apis`, namespace },
+        selector: ownPods(store),
         egress: deny,
       });
       // cdk8s-plus-27 gives every rule a peer; "any address" here must include IPv6, so the rule has ports only.
-      setField<NetworkPolicySpec, 'egress'>(policy, '/spec', 'egress', [{ ports: [443, 6443].map((port) => ({ protocol: 'TCP', port: IntOrString.fromNumber(port) })) }]);
+      setField<NetworkPolicySpec, 'egress'>(policy, '/spec', 'egress', [{ ports: ports.map((port) => ({ protocol: 'TCP', port: IntOrString.fromNumber(port) })) }]);
     }
 
-    for (const plan of [...props.engines].sort((a, b) => a.engine.name.localeCompare(b.engine.name))) {
-      const targets = dependencyNames(plan)
-        .map((name) => endpoints.get(name))
-        .filter((e): e is Endpoint => e !== undefined);
-      if (targets.length === 0) continue;
-      const policy = new kplus.NetworkPolicy(this, `Egress-${plan.engine.name}`, {
-        metadata: { name: `${plan.engine.name}-egress`, namespace: plan.namespace },
-        selector: ownPods(plan.engine.name),
+    for (const { engine, targets } of traffic.egress) {
+      const policy = new kplus.NetworkPolicy(this, `Egress-${engine.name}`, {
+        metadata: { name: `${engine.name}-egress`, namespace: engine.namespace },
+        selector: ownPods(engine.name),
       });
       for (const t of targets) policy.addEgressRule(peer(t), t.ports.map(tcp));
     }
   }
-}
-
-/** The workloads, with host-network ones (all matched by the node CIDR) only once. */
-function dedupe(workloads: readonly Workload[]): Workload[] {
-  let hostNetworkSeen = false;
-  return workloads.filter((w) => {
-    if (!w.hostNetwork) return true;
-    if (hostNetworkSeen) return false;
-    hostNetworkSeen = true;
-    return true;
-  });
 }

@@ -6,6 +6,7 @@ import { ImageLock, formatImageReference, resolveImage } from '../images/image-r
 import { NAMESPACE_NAMES } from './namespaces';
 import { DataStorePlan, EnginePlan, enabledEngines, planDataStore, planEngine } from './plan';
 import { NamespaceQuotaPlan, planNamespaceQuota } from './quota';
+import { TrafficPlan, planTraffic } from './traffic';
 
 /** Everything synthesis reads: a pure function of these gives byte-identical output. */
 export interface PlatformInput {
@@ -34,6 +35,8 @@ export interface EnvironmentPlan {
   readonly images: ReadonlyMap<string, string>;
   /** The ResourceQuota of each platform namespace that runs workloads, in namespace order. */
   readonly quotas: readonly NamespaceQuotaPlan[];
+  /** Every flow the environment allows, which the NetworkPolicies render. */
+  readonly traffic: TrafficPlan;
 }
 
 /** Resolves the input's catalog and stores against one environment. */
@@ -47,5 +50,5 @@ export function planEnvironment(input: PlatformInput, environment: EnvironmentSp
     images.set(plan.engine.name, formatImageReference(resolveImage(plan.engine.name, environment.imageRegistry, tag, input.imageLock)));
   }
   const quotas = Object.values(NAMESPACE_NAMES).flatMap((namespace) => planNamespaceQuota(namespace, engines, stores) ?? []);
-  return { environment, engines, stores, images, quotas };
+  return { environment, engines, stores, images, quotas, traffic: planTraffic(engines, stores) };
 }
