@@ -18,7 +18,7 @@ export const REDIS_CHECKS: ReadonlyArray<StoreCheck<RedisPlan>> = [
       }
       if (members > 1 && !sentinel) {
         return [report('sentinel', 'undefined', `${members} members without Sentinel: nothing would promote a replica when the primary is lost`,
-          'add sentinel settings (quorum, downAfterMilliseconds, failoverTimeoutMilliseconds, parallelSyncs), or set members to 1')];
+          'add sentinel settings (quorum, downAfter, failoverTimeout, parallelSyncs), or set members to 1')];
       }
       if (members === 1 && sentinel) {
         return [report('sentinel', `{ quorum: ${sentinel.quorum} }`, 'a single member has no replica to fail over to, so Sentinel would do nothing',
