@@ -6,6 +6,7 @@
  */
 import { EngineSpec } from '../catalog/engine-spec';
 import { DATA_STORE_TITLES, ENGINE_UID } from '../catalog/engine-spec';
+import { METRICS_PATH } from '../engines/runtime/metric-names';
 
 /** The base image of every engine image, pinned by exact version (the toolchain the tests run). */
 export const NODE_BASE_IMAGE = 'node:20.20.2-bookworm-slim';
@@ -75,7 +76,7 @@ function readme(engine: EngineSpec): string {
   const needs = stores.length > 0 ? `needs ${stores.join(' and ')}` : 'needs no data store';
   const calls = engine.dependencies.engines.length > 0 ? `calls ${engine.dependencies.engines.join(', ')}` : 'calls no engine';
   const serves = workload.kind === 'service'
-    ? `service of the ${engine.tier.name} tier on port ${workload.port} (\`${workload.health.liveness}\`, \`${workload.health.readiness}\`, \`/metrics\`)`
+    ? `service of the ${engine.tier.name} tier on port ${workload.port} (\`${workload.health.liveness}\`, \`${workload.health.readiness}\`, \`${METRICS_PATH}\`)`
     : `batch job of the ${engine.tier.name} tier (CronJob \`${workload.schedule}\` UTC; runs once and exits)`;
   return `# ${engine.name}
 
