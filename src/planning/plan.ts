@@ -8,6 +8,7 @@ import { STORE_SCRAPE_INTERVAL } from './store-monitoring';
 import { StoreKind } from './stores/store-kind';
 import { DataStorePlan, STORE_KINDS } from './stores/store-kinds';
 
+/** One data store as it runs in one environment: the plan of its kind (src/planning/stores). */
 export type { DataStorePlan } from './stores/store-kinds';
 
 /** Autoscaling bounds and targets of one engine in one environment. */
