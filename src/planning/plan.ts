@@ -166,6 +166,11 @@ export function planEngine(engine: EngineSpec, environment: EnvironmentSpec): En
   };
 }
 
+/** Members that must be up for a replicated store to keep working, and Sentinels to agree: a majority (all of one). */
+function majorityOf(members: number): number {
+  return Math.floor(members / 2) + 1;
+}
+
 /** Resolves a data store against an environment: the decisions common to every store, and its kind's. */
 export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec): DataStorePlan {
   const kind: StoreKind<DataStorePlan> = STORE_KINDS[store.name];
@@ -183,6 +188,7 @@ export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec
     environment,
     namespace: NAMESPACE_NAMES.data,
     replicas,
+    quorum: majorityOf(replicas),
     membersSetting: kind.membersSetting,
     // One member at a time: with three, two stay up (one primary, one replica to fail over to).
     disruptionBudget: disruptionBudget(replicas, 1),

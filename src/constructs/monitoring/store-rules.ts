@@ -3,7 +3,6 @@ import { RUNTIME_METRICS } from '../../engines/runtime/metric-names';
 import { EnvironmentSpec } from '../../environments/environment';
 import { AlertingRule } from '../../planning/monitoring';
 import { DataStorePlan } from '../../planning/plan';
-import { majorityOf } from '../../planning/quorum';
 import { promSelector, storeSeries } from '../../planning/store-monitoring';
 import { kindOf } from '../../planning/stores/store-kinds';
 
@@ -21,7 +20,7 @@ export function dataStoreAlerts(environment: EnvironmentSpec, stores: readonly D
   return stores.flatMap((plan) => {
     const name = plan.store.name;
     const members = plan.replicas;
-    const quorum = majorityOf(members);
+    const quorum = plan.quorum;
     const labels = (severity: AlertSeverity) => ({ environment: environment.name, severity, store: name, namespace: plan.namespace });
     const ready = `sum by (namespace, statefulset) (${promSelector(STATEFULSET_READY, { namespace: plan.namespace, statefulset: name })})`;
     const pods = `kubectl -n ${plan.namespace} get pods -l app.kubernetes.io/name=${name} -o wide`;

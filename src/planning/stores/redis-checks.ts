@@ -1,5 +1,4 @@
 import { Finding, findingsAbout } from '../../model/errors';
-import { majorityOf } from '../quorum';
 import { RedisPlan } from './redis';
 import { StoreCheck } from './store-kind';
 
@@ -34,7 +33,7 @@ export const REDIS_CHECKS: ReadonlyArray<StoreCheck<RedisPlan>> = [
       if (!sentinel || members < 2) return [];
       const report = findingsAbout(plan.store.name, 'redis.');
       const problems: Finding[] = [];
-      const majority = majorityOf(members);
+      const majority = plan.quorum;
       if (!Number.isInteger(sentinel.quorum) || sentinel.quorum < 1 || sentinel.quorum > members) {
         problems.push(report('sentinel.quorum', String(sentinel.quorum), `must be between 1 and the number of Sentinels (${members}, one per member)`,
           `set quorum to ${majority} (a majority of ${members})`));
@@ -80,7 +79,7 @@ export const REDIS_CHECKS: ReadonlyArray<StoreCheck<RedisPlan>> = [
         return left >= sentinel.quorum ? [] : [{
           subject: plan.store.name, field: 'redis.sentinel.quorum', value: `${sentinel.quorum} (${members} members over ${zones} zone(s))`,
           problem: `losing the fullest zone leaves ${left} Sentinels, fewer than the quorum that must agree the primary is down: a primary lost with that zone would never be failed over`,
-          fix: `set quorum to ${majorityOf(members)} (a majority of ${members}) or at most ${left}`,
+          fix: `set quorum to ${plan.quorum} (a majority of ${members}) or at most ${left}`,
         }];
       }
       return [{

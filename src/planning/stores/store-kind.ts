@@ -21,6 +21,8 @@ export interface StorePlanBase {
   readonly namespace: string;
   /** Members of the store (one primary, the rest replicas). */
   readonly replicas: number;
+  /** Members that must be up for the store to serve and fail over: a majority (all of one). */
+  readonly quorum: number;
   /** The environment setting the member count comes from, for messages: `redis.members`. */
   readonly membersSetting: string;
   /** Whether a commit waits for a replica to confirm it. */
