@@ -27,6 +27,7 @@ import { readEngineSources, readEngineTags } from '../../src/images/engine-sourc
 import { synthesizePlatform } from '../../src/synth/synthesize';
 import { applyManifests, ManifestObject } from './apply';
 import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
+import { leftovers, machineState } from './machine-state';
 import { expectedFlows, Flow, FlowSource, probeFromContainer, probeFromNode } from './flow-matrix';
 import { RealNodeCluster, startRealNodeCluster } from './real-node';
 import { realNodeEnvironment } from './real-node-environment';
@@ -48,6 +49,8 @@ let distRoot: string;
 let cluster: RealNodeCluster | undefined;
 let binder: VolumeBinder | undefined;
 let images: string[];
+/** The machine before the node started: stopping it must leave it so. */
+let machineBefore: ReturnType<typeof machineState>;
 
 function cliIo() {
   const out = { stdout: '', stderr: '' };
@@ -137,6 +140,7 @@ beforeAll(async () => {
 
   // 3. The cluster: one real node with the pool's labels and taints, a provisioner stand-in
   //    whose volumes are directories on the node, and what the platform expects installed.
+  machineBefore = machineState();
   cluster = await startRealNodeCluster({
     name: NODE_NAME,
     labels: { ...poolLabels(pool), 'topology.kubernetes.io/zone': pool.zones[0] },
@@ -356,5 +360,16 @@ describe('dev on a real node', () => {
     expect(out.stderr).toMatch(/container risk-engine: (waiting: CrashLoopBackOff \(back-off [^\n]*\)|terminated: Error), \d+ restart\(s\); last run ended Error with exit code 1/);
     expect(out.stderr).toMatch(/Cannot find module '\/app\/risk-engine\/missing\.js'/);
     spawnSync('buildah', ['rmi', broken], { env: { ...process.env, CONTAINERS_CONF } });
+  });
+
+  test('stopping the node leaves nothing behind: processes, mounts, interfaces, rules, ipsets, cgroups, kernel settings', async () => {
+    const { workDir, cgroupRoot } = cluster!.node;
+    // While it runs, its link and cgroups exist: the checks below can see them.
+    expect(machineState().links).toContain(`nautilus-n${fs.readFileSync(path.join(workDir, 'slot'), 'utf8').trim()}`);
+    expect(leftovers(workDir, cgroupRoot).some((line) => line.startsWith('cgroup'))).toBe(true);
+    await binder?.stop();
+    await cluster!.stop();
+    expect(leftovers(workDir, cgroupRoot)).toEqual([]);
+    expect(machineState()).toEqual(machineBefore);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { startRealNodeCluster } from '../real-node';
 
-startRealNodeCluster({ name: 'hygiene-node', images: [] }).then((cluster) => {
+startRealNodeCluster({ name: 'hygiene-node', images: [], enforceNetworkPolicies: true }).then((cluster) => {
   process.stdout.write(`ready ${cluster.node.workDir} ${cluster.node.cgroupRoot} ${cluster.controlPlane.workDir}\n`);
   setInterval(() => undefined, 60_000);
 }, (error: unknown) => {
