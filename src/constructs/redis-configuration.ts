@@ -1,7 +1,7 @@
 import { REDIS_SENTINEL } from '../catalog/data-stores';
 import { SentinelSettings } from '../environments/environment';
 import { Memory } from '../model/quantities';
-import { REDIS_EXPORTER_TARGETS } from '../planning/store-monitoring';
+import { REDIS_EXPORTER_TARGETS } from '../planning/stores/redis';
 
 /**
  * Where the Redis pod keeps each file. The generated files and scripts name these paths, and

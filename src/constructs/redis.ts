@@ -1,9 +1,8 @@
 import { Construct } from 'constructs';
 import { IntOrString, Probe } from '../../imports/k8s';
 import { REDIS_EXPORTER, REDIS_SENTINEL } from '../catalog/data-stores';
-import { RedisPlan } from '../planning/stores/redis';
 import { CREDENTIAL_SECRETS } from '../planning/runtime-contract';
-import { REDIS_EXPORTER_TARGETS } from '../planning/store-monitoring';
+import { REDIS_EXPORTER_TARGETS, RedisPlan } from '../planning/stores/redis';
 import {
   LOCAL_ADDRESS, REDIS_FILES, REDIS_PATHS, RedisTopology, preStopScript, redisConf, sentinelConf, startScript,
 } from './redis-configuration';

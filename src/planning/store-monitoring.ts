@@ -1,6 +1,5 @@
+import { StoreExporterSpec, StoreSidecarSpec } from '../catalog/data-stores';
 import { Duration } from '../model/duration';
-import { REDIS_SENTINEL, StoreExporterSpec, StoreSidecarSpec } from '../catalog/data-stores';
-import { ObjectStoreBackup } from '../environments/environment';
 
 /**
  * What a store's pods run besides the server and how Prometheus scrapes them, decided once per
@@ -34,22 +33,6 @@ export interface StoreScrapeEndpoint {
 
 /** The label every store series carries naming the process it describes (server, sentinel, patroni, backup). */
 export const STORE_PROCESS_LABEL = 'process';
-
-/** Where redis_exporter reaches its own pod's Redis and Sentinel (the pod's loopback). */
-export const REDIS_EXPORTER_TARGETS = {
-  server: (port: number) => `redis://127.0.0.1:${port}`,
-  sentinel: `redis://127.0.0.1:${REDIS_SENTINEL.port}`,
-} as const;
-
-/**
- * How old the newest full backup may get: the schedule's interval plus a quarter of it (at least
- * two hours) for the backup itself to run, so one late or failed run is noticed before the next
- * one is due.
- */
-export function backupAgeLimit(backup: ObjectStoreBackup): Duration {
-  const every = backup.fullBackupEvery.toHours();
-  return Duration.hours(every + Math.max(2, Math.ceil(every / 4)));
-}
 
 /** How long after a failover its alert keeps firing (and the window that detects it). */
 export const FAILOVER_WINDOW = Duration.minutes(10);

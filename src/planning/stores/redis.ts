@@ -3,10 +3,15 @@ import { EnvironmentSpec, SentinelSettings } from '../../environments/environmen
 import { ENV } from '../../engines/runtime/environment-contract';
 import { serviceHost } from '../namespaces';
 import { credentialRef } from '../store-access';
-import { REDIS_EXPORTER_TARGETS } from '../store-monitoring';
 import { redisAlerts, redisPanels } from './redis-monitoring';
 import { REDIS_CHECKS } from './redis-checks';
 import { StoreKind, StorePlanBase } from './store-kind';
+
+/** Where redis_exporter reaches its own pod's Redis and Sentinel (the pod's loopback). */
+export const REDIS_EXPORTER_TARGETS = {
+  server: (port: number) => `redis://127.0.0.1:${port}`,
+  sentinel: `redis://127.0.0.1:${REDIS_SENTINEL.port}`,
+} as const;
 
 /** Redis as it runs in one environment. */
 export interface RedisPlan extends StorePlanBase {

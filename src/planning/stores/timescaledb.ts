@@ -1,12 +1,23 @@
 import { TIMESCALEDB_BACKUP_METRICS, TIMESCALEDB_BACKUP_SCHEDULE, TIMESCALEDB_PATRONI } from '../../catalog/data-stores';
-import { EnvironmentSpec } from '../../environments/environment';
+import { EnvironmentSpec, ObjectStoreBackup } from '../../environments/environment';
 import { ENV } from '../../engines/runtime/environment-contract';
+import { Duration } from '../../model/duration';
 import { serviceHost } from '../namespaces';
 import { TIMESCALEDB_SECRETS, TRADING_DATABASE, credentialRef } from '../store-access';
-import { StoreScrapeEndpoint, backupAgeLimit } from '../store-monitoring';
+import { StoreScrapeEndpoint } from '../store-monitoring';
 import { TIMESCALEDB_CHECKS } from './timescaledb-checks';
 import { StoreKind, StorePlanBase } from './store-kind';
 import { timescaledbAlerts, timescaledbPanels } from './timescaledb-monitoring';
+
+/**
+ * How old the newest full backup may get: the schedule's interval plus a quarter of it (at least
+ * two hours) for the backup itself to run, so one late or failed run is noticed before the next
+ * one is due.
+ */
+export function backupAgeLimit(backup: ObjectStoreBackup): Duration {
+  const every = backup.fullBackupEvery.toHours();
+  return Duration.hours(every + Math.max(2, Math.ceil(every / 4)));
+}
 
 /** TimescaleDB as it runs in one environment. */
 export interface TimescaleDbPlan extends StorePlanBase {
