@@ -53,6 +53,15 @@ describe('import direction', () => {
     expect(violations('src/planning', ['src/constructs', 'src/synth'])).toEqual([]);
   });
 
+  test('planning, validation and what they read speak no Kubernetes shapes (imports/, cdk8s, cdk8s-plus): the constructs render plain data', () => {
+    const below = ['src/model', 'src/catalog', 'src/environments', 'src/planning', 'src/validation'];
+    const packages = ['cdk8s', 'cdk8s-plus-27'];
+    const packageImports = below.flatMap(sources).flatMap((file) =>
+      ts.preProcessFile(fs.readFileSync(path.join(ROOT, file), 'utf8'), true, false).importedFiles
+        .map((i) => i.fileName).filter((name) => packages.includes(name)).map((name) => `${file} -> ${name}`));
+    expect([...below.flatMap((dir) => violations(dir, ['imports'])), ...packageImports]).toEqual([]);
+  });
+
   test('constructs and charts do not import synthesis', () => {
     expect([...violations('src/constructs', ['src/synth']), ...violations('charts', ['src/synth'])]).toEqual([]);
   });

@@ -1,12 +1,12 @@
 import { Construct } from 'constructs';
-import { IntOrString, Probe } from '../../imports/k8s';
 import { REDIS_EXPORTER, REDIS_SENTINEL } from '../catalog/data-stores';
+import { Duration } from '../model/duration';
 import { CREDENTIAL_SECRETS } from '../planning/runtime-contract';
 import { REDIS_EXPORTER_TARGETS, RedisPlan } from '../planning/stores/redis';
 import {
   LOCAL_ADDRESS, REDIS_FILES, REDIS_PATHS, RedisTopology, preStopScript, redisConf, sentinelConf, startScript,
 } from './redis-configuration';
-import { StatefulStore, headlessServiceName } from './stateful-store';
+import { StatefulStore, StoreProbe, StoreProbeTiming, headlessServiceName } from './stateful-store';
 
 /** The memory-backed volume holding the files start.sh renders (passwords included). */
 const REDIS_RUNTIME_VOLUME = 'runtime';
@@ -15,10 +15,10 @@ const REDIS_RUNTIME_VOLUME = 'runtime';
 const HAND_OVER_SECONDS = 15;
 
 /** `redis-cli ping` against a local port, authenticated from the mounted Secret, never via argv. */
-function pingProbe(port: number, timing: Pick<Probe, 'periodSeconds' | 'timeoutSeconds' | 'failureThreshold'>): Probe {
+function pingProbe(port: number, timing: StoreProbeTiming): StoreProbe {
   // redis-cli exits 0 even on an error reply, so compare the answer itself.
   const script = `REDISCLI_AUTH="$(cat ${REDIS_PATHS.secret}/password)" && export REDISCLI_AUTH && test "$(redis-cli -h ${LOCAL_ADDRESS} -p ${port} ping)" = PONG`;
-  return { exec: { command: ['/bin/sh', '-c', script] }, ...timing };
+  return { command: ['/bin/sh', '-c', script], ...timing };
 }
 
 /**
@@ -57,11 +57,11 @@ export class Redis extends Construct {
       dataMountPath: REDIS_PATHS.data,
       container: {
         command: start('server'),
-        startupProbe: pingProbe(port, { periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 30 }),
-        livenessProbe: pingProbe(port, { periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 }),
-        readinessProbe: pingProbe(port, { periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 }),
+        startupProbe: pingProbe(port, { period: Duration.seconds(2), timeout: Duration.seconds(2), failureThreshold: 30 }),
+        livenessProbe: pingProbe(port, { period: Duration.seconds(10), timeout: Duration.seconds(2), failureThreshold: 3 }),
+        readinessProbe: pingProbe(port, { period: Duration.seconds(5), timeout: Duration.seconds(2), failureThreshold: 2 }),
         ...(topology
-          ? { lifecycle: { preStop: { exec: { command: ['/bin/sh', `${REDIS_PATHS.config}/${REDIS_FILES.preStop}`] } } } }
+          ? { preStop: ['/bin/sh', `${REDIS_PATHS.config}/${REDIS_FILES.preStop}`] }
           : {}),
       },
       // The budgets are the plan's (its kind's, in src/planning/stores), which the namespace quota counts too.
@@ -71,13 +71,13 @@ export class Redis extends Construct {
             return {
               name: sidecar.name, cpu: sidecar.cpu, memory: sidecar.memory,
               command: start('sentinel'),
-              ports: [{ name: REDIS_SENTINEL.portName, containerPort: REDIS_SENTINEL.port, protocol: 'TCP' }],
+              ports: [{ name: REDIS_SENTINEL.portName, port: REDIS_SENTINEL.port }],
               // Sentinel needs the other members to be useful; it only has to be alive to be ready.
-              readinessProbe: pingProbe(REDIS_SENTINEL.port, { periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 }),
-              livenessProbe: pingProbe(REDIS_SENTINEL.port, { periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 }),
+              readinessProbe: pingProbe(REDIS_SENTINEL.port, { period: Duration.seconds(5), timeout: Duration.seconds(2), failureThreshold: 2 }),
+              livenessProbe: pingProbe(REDIS_SENTINEL.port, { period: Duration.seconds(10), timeout: Duration.seconds(2), failureThreshold: 3 }),
             };
           case REDIS_EXPORTER.name: {
-            const health = { httpGet: { path: '/health', port: IntOrString.fromNumber(REDIS_EXPORTER.port), scheme: 'HTTP' }, timeoutSeconds: 2 };
+            const health = { httpGet: { path: '/health', port: REDIS_EXPORTER.port }, timeout: Duration.seconds(2) };
             return {
               name: sidecar.name, cpu: sidecar.cpu, memory: sidecar.memory,
               image: REDIS_EXPORTER.image,
@@ -89,9 +89,9 @@ export class Redis extends Construct {
                 `--redis.password-file=${REDIS_PATHS.runtime}/${REDIS_FILES.exporterPasswords}`,
                 `--web.listen-address=:${REDIS_EXPORTER.port}`,
               ],
-              ports: [{ name: REDIS_EXPORTER.portName, containerPort: REDIS_EXPORTER.port, protocol: 'TCP' }],
-              readinessProbe: { ...health, periodSeconds: 10, failureThreshold: 3 },
-              livenessProbe: { ...health, periodSeconds: 20, failureThreshold: 3 },
+              ports: [{ name: REDIS_EXPORTER.portName, port: REDIS_EXPORTER.port }],
+              readinessProbe: { ...health, period: Duration.seconds(10), failureThreshold: 3 },
+              livenessProbe: { ...health, period: Duration.seconds(20), failureThreshold: 3 },
             };
           }
           default:

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import { ApiObject, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
@@ -7,13 +7,16 @@ import {
   SecurityContext, ServiceSpec, StatefulSetSpec,
 } from '../../imports/k8s';
 import { imageVersion, mirroredImage } from '../model/domains';
+import { Duration } from '../model/duration';
 import { Cpu, Memory } from '../model/quantities';
+import { EnvironmentVariable } from '../planning/environment-variables';
 import { DataStorePlan } from '../planning/plan';
+import { NamedPort } from '../planning/stores/store-kind';
+import { plusDuration } from './durations';
+import { envVariables } from './environment-variables';
 import { ADDRESS_LABEL, completePlatformPod, removeField, service, setField, withoutPlusWorkloadDefaults } from './escape-hatches';
-import { envVariables, handler, probe } from './l1-to-plus';
 import { componentLabels, selectorLabels } from './labels';
 import { schedule } from './scheduling';
-import { plusDuration } from './durations';
 
 /** The PriorityClass of the data stores: every engine needs them, so nothing may preempt them. */
 export const DATA_PRIORITY_CLASS = 'nautilus-data';
@@ -21,6 +24,46 @@ export const DATA_PRIORITY_CLASS = 'nautilus-data';
 /** The headless Service giving a store's pods stable DNS names (`<pod>.<it>.<namespace>.svc...`). */
 export function headlessServiceName(storeName: string): string {
   return `${storeName}-headless`;
+}
+
+/** How often the kubelet runs a store container's probe, how long it waits and how many failures it accepts. */
+export interface StoreProbeTiming {
+  /** Time between two runs. */
+  readonly period: Duration;
+  /** How long one run may take before it counts as failed. */
+  readonly timeout: Duration;
+  /** Failures in a row that count as the probe failing. */
+  readonly failureThreshold: number;
+}
+
+/** A probe of a store container: a command whose exit status answers, or an HTTP GET on a port of the pod. */
+export type StoreProbe = StoreProbeTiming & (
+  | { readonly command: readonly string[] }
+  | { readonly httpGet: { readonly path: string; readonly port: number } }
+);
+
+/**
+ * A container of a store's pod as its store construct describes it: the process, its environment,
+ * ports, probes and what it runs before stopping. StatefulStore adds the image, resources, mounts
+ * and security every store container shares.
+ */
+export interface StoreContainer {
+  /** The process to run. @default the image's entrypoint */
+  readonly command?: readonly string[];
+  /** Its arguments. @default none */
+  readonly args?: readonly string[];
+  /** Its environment: values, Secret keys and pod fields. @default none */
+  readonly env?: readonly EnvironmentVariable[];
+  /** Ports the container listens on, by name. @default none */
+  readonly ports?: readonly NamedPort[];
+  /** Holds the other probes off until it first succeeds. @default none */
+  readonly startupProbe?: StoreProbe;
+  /** Restarts the container when it fails. @default none */
+  readonly livenessProbe?: StoreProbe;
+  /** Takes the pod out of its Services' endpoints when it fails. @default none */
+  readonly readinessProbe?: StoreProbe;
+  /** A command the kubelet runs before stopping the container (e.g. handing a primary role away). @default none */
+  readonly preStop?: readonly string[];
 }
 
 /** Properties of a {@link StatefulStore}. */
@@ -34,7 +77,7 @@ export interface StatefulStoreProps {
   /** Name of the ConfigMap holding the files. @default `<store>-config` */
   readonly configMapName?: string;
   /** Ports of the server container besides the client ports (e.g. Patroni's REST API). @default none */
-  readonly serverPorts?: ReadonlyArray<{ readonly name: string; readonly port: number }>;
+  readonly serverPorts?: readonly NamedPort[];
   /** Pod labels besides the store's own (e.g. the label a replication manager lists members by). @default none */
   readonly podLabels?: Readonly<Record<string, string>>;
   /**
@@ -56,7 +99,7 @@ export interface StatefulStoreProps {
   /** Where the data volume is mounted. */
   readonly dataMountPath: string;
   /** The server container's process, environment and probes; resources, mounts and security are added here. */
-  readonly container: Pick<Container, 'command' | 'args' | 'env' | 'startupProbe' | 'livenessProbe' | 'readinessProbe' | 'lifecycle'>;
+  readonly container: Omit<StoreContainer, 'ports'>;
   /**
    * Extra writable scratch mounts the server needs with a read-only root filesystem. Each is an
    * emptyDir capped at `size` (default: 256Mi on disk; a quarter of the memory limit in memory,
@@ -68,7 +111,8 @@ export interface StatefulStoreProps {
    * Sentinel). Their CPU and memory are requested and limited alike, so a pinned pod stays
    * Guaranteed; a fraction of a CPU is never pinned. @default none
    */
-  readonly sidecars?: ReadonlyArray<Pick<Container, 'name' | 'command' | 'args' | 'env' | 'ports' | 'startupProbe' | 'livenessProbe' | 'readinessProbe'> & {
+  readonly sidecars?: ReadonlyArray<StoreContainer & {
+    readonly name: string;
     readonly cpu: Cpu;
     readonly memory: Memory;
     /** Another image than the store's (an exporter), pulled through the same mirror. @default the store's image */
@@ -185,20 +229,20 @@ export class StatefulStore extends Construct {
     });
     const image = mirroredImage(store.image, plan.environment.thirdPartyMirror);
     const container = (
-      c: StatefulStoreProps['container'] & Pick<Container, 'name' | 'ports' | 'image'> & { readonly mounts?: readonly string[] }, cpu: Cpu, memory: Memory, limitCpu: boolean,
+      c: StoreContainer & { readonly name: string; readonly image?: string; readonly mounts?: readonly string[] }, cpu: Cpu, memory: Memory, limitCpu: boolean,
     ): kplus.ContainerProps => ({
       name: c.name,
       // Through the environment's mirror; pinned by digest when the catalog's reference is.
       image: c.image ? mirroredImage(c.image, plan.environment.thirdPartyMirror) : image,
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-      command: c.command,
-      args: c.args,
+      command: c.command && [...c.command],
+      args: c.args && [...c.args],
       envVariables: envVariables(this, c.env),
-      ports: (c.ports ?? []).map((p) => ({ name: p.name, number: p.containerPort, protocol: kplus.Protocol.TCP })),
+      ports: (c.ports ?? []).map((p) => ({ name: p.name, number: p.port, protocol: kplus.Protocol.TCP })),
       startup: probe(c.startupProbe),
       liveness: probe(c.livenessProbe),
       readiness: probe(c.readinessProbe),
-      lifecycle: c.lifecycle ? { preStop: handler(c.lifecycle.preStop), postStart: handler(c.lifecycle.postStart) } : undefined,
+      lifecycle: c.preStop ? { preStop: kplus.Handler.fromCommand([...c.preStop]) } : undefined,
       resources: resources(cpu, memory, limitCpu),
       volumeMounts: [{ volume: dataVolume, path: props.dataMountPath }, ...volumeMounts].filter((m) => !c.mounts || c.mounts.includes(m.volume.name)),
       securityContext: containerSecurity,
@@ -206,8 +250,7 @@ export class StatefulStore extends Construct {
     // The claim template's volume: mounted by name, provided by volumeClaimTemplates below, never
     // listed among the pod's volumes.
     const dataVolume = kplus.Volume.fromPersistentVolumeClaim(this, 'DataVolume', kplus.PersistentVolumeClaim.fromClaimName(this, 'DataClaim', 'data'), { name: 'data' });
-    const serverPorts = [store, ...(props.serverPorts ?? []).map((p) => ({ portName: p.name, port: p.port }))]
-      .map((p) => ({ name: p.portName, containerPort: p.port, protocol: 'TCP' }));
+    const serverPorts: NamedPort[] = [{ name: store.portName, port: store.port }, ...(props.serverPorts ?? [])];
     const sidecars = props.sidecars ?? [];
 
     const statefulSet = new kplus.StatefulSet(this, 'StatefulSet', {
@@ -217,7 +260,7 @@ export class StatefulStore extends Construct {
       replicas: plan.replicas,
       podManagementPolicy: kplus.PodManagementPolicy.ORDERED_READY,
       strategy: kplus.StatefulSetUpdateStrategy.rollingUpdate({ partition: 0 }),
-      minReady: Duration.seconds(0),
+      minReady: plusDuration(Duration.seconds(0)),
       podMetadata: {
         labels: { ...labels, ...props.podLabels },
         // Restart the server when its configuration (or a script beside it) changes.
@@ -312,6 +355,14 @@ function inStoredForm(statefulSet: ApiObject): void {
     }
     return json;
   };
+}
+
+/** A store probe as cdk8s-plus-27's. */
+function probe(spec: StoreProbe | undefined): kplus.Probe | undefined {
+  if (!spec) return undefined;
+  const options = { periodSeconds: plusDuration(spec.period), timeoutSeconds: plusDuration(spec.timeout), failureThreshold: spec.failureThreshold };
+  if ('command' in spec) return kplus.Probe.fromCommand([...spec.command], options);
+  return kplus.Probe.fromHttpGet(spec.httpGet.path, { ...options, port: spec.httpGet.port, scheme: kplus.ConnectionScheme.HTTP });
 }
 
 function sha256(text: string): string {

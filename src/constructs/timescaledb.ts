@@ -1,7 +1,9 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { EnvVar, IntOrString, KubeRole, KubeRoleBinding } from '../../imports/k8s';
+import { KubeRole, KubeRoleBinding } from '../../imports/k8s';
 import { TIMESCALEDB_BACKUP_METRICS, TIMESCALEDB_BACKUP_SCHEDULE, TIMESCALEDB_PATRONI } from '../catalog/data-stores';
+import { Duration } from '../model/duration';
+import { EnvironmentVariable } from '../planning/environment-variables';
 import { TimescaleDbPlan } from '../planning/stores/timescaledb';
 import { CREDENTIAL_SECRETS, TIMESCALEDB_SECRETS } from '../planning/runtime-contract';
 import { selectorLabels } from './labels';
@@ -12,9 +14,6 @@ import {
 import { service } from './escape-hatches';
 import { StatefulStore } from './stateful-store';
 import { BACKUP_METRICS_HEALTH_PATH, BACKUP_METRICS_SCRIPT, backupMetricsScript } from './timescaledb-backup-metrics';
-
-const secret = (name: string, key: string): EnvVar['valueFrom'] => ({ secretKeyRef: { name, key } });
-const field = (fieldPath: string): EnvVar['valueFrom'] => ({ fieldRef: { fieldPath } });
 
 /** File name of Patroni's configuration in the ConfigMap. */
 export const PATRONI_CONFIG_FILE = 'patroni.yaml';
@@ -40,28 +39,28 @@ export class TimescaleDb extends Construct {
     const { backup } = settings;
     const port = plan.store.port;
     const podAddress = '$(PATRONI_KUBERNETES_POD_IP)';
-    const env: EnvVar[] = [
-      { name: 'PATRONI_NAME', valueFrom: field('metadata.name') },
-      { name: 'PATRONI_KUBERNETES_NAMESPACE', valueFrom: field('metadata.namespace') },
-      { name: 'PATRONI_KUBERNETES_POD_IP', valueFrom: field('status.podIP') },
+    const env: EnvironmentVariable[] = [
+      { name: 'PATRONI_NAME', podField: 'metadata.name' },
+      { name: 'PATRONI_KUBERNETES_NAMESPACE', podField: 'metadata.namespace' },
+      { name: 'PATRONI_KUBERNETES_POD_IP', podField: 'status.podIP' },
       { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `${podAddress}:${port}` },
       { name: 'PATRONI_RESTAPI_CONNECT_ADDRESS', value: `${podAddress}:${p.restApiPort}` },
       { name: 'PATRONI_SUPERUSER_USERNAME', value: SUPERUSER },
-      { name: 'PATRONI_SUPERUSER_PASSWORD', valueFrom: secret(TIMESCALEDB_SECRETS.superuser.name, 'password') },
-      { name: 'PATRONI_REPLICATION_USERNAME', valueFrom: secret(TIMESCALEDB_SECRETS.replication.name, 'username') },
-      { name: 'PATRONI_REPLICATION_PASSWORD', valueFrom: secret(TIMESCALEDB_SECRETS.replication.name, 'password') },
+      { name: 'PATRONI_SUPERUSER_PASSWORD', secretKey: { secret: TIMESCALEDB_SECRETS.superuser.name, key: 'password' } },
+      { name: 'PATRONI_REPLICATION_USERNAME', secretKey: { secret: TIMESCALEDB_SECRETS.replication.name, key: 'username' } },
+      { name: 'PATRONI_REPLICATION_PASSWORD', secretKey: { secret: TIMESCALEDB_SECRETS.replication.name, key: 'password' } },
       // The engines' role, created by the post-bootstrap script.
-      { name: 'APP_USER', valueFrom: secret(CREDENTIAL_SECRETS.timescaledb.name, 'username') },
-      { name: 'APP_PASSWORD', valueFrom: secret(CREDENTIAL_SECRETS.timescaledb.name, 'password') },
+      { name: 'APP_USER', secretKey: { secret: CREDENTIAL_SECRETS.timescaledb.name, key: 'username' } },
+      { name: 'APP_PASSWORD', secretKey: { secret: CREDENTIAL_SECRETS.timescaledb.name, key: 'password' } },
     ];
-    const backupEnv: EnvVar[] = backup.kind === 'object-store'
+    const backupEnv: EnvironmentVariable[] = backup.kind === 'object-store'
       ? [
         { name: 'PGBACKREST_CONFIG', value: `${p.configDirectory}/${PGBACKREST_CONF}` },
-        { name: 'PGBACKREST_REPO1_S3_KEY', valueFrom: secret(backup.credentialsSecret, 'access-key-id') },
-        { name: 'PGBACKREST_REPO1_S3_KEY_SECRET', valueFrom: secret(backup.credentialsSecret, 'secret-access-key') },
+        { name: 'PGBACKREST_REPO1_S3_KEY', secretKey: { secret: backup.credentialsSecret, key: 'access-key-id' } },
+        { name: 'PGBACKREST_REPO1_S3_KEY_SECRET', secretKey: { secret: backup.credentialsSecret, key: 'secret-access-key' } },
       ]
       : [];
-    const httpProbe = (path: string) => ({ httpGet: { path, port: IntOrString.fromNumber(p.restApiPort), scheme: 'HTTP' } });
+    const httpProbe = (path: string) => ({ httpGet: { path, port: p.restApiPort } });
     const selector = selectorLabels(plan.store.name);
     this.store = new StatefulStore(this, 'Store', {
       plan,
@@ -88,9 +87,9 @@ export class TimescaleDb extends Construct {
         // Patroni's REST API: /liveness answers while Patroni's loop runs; /readiness while
         // PostgreSQL runs as the primary or a streaming replica. A first start runs initdb, a
         // new replica copies the primary: allow ten minutes.
-        startupProbe: { ...httpProbe('/liveness'), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 60 },
-        livenessProbe: { ...httpProbe('/liveness'), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
-        readinessProbe: { ...httpProbe('/readiness'), periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 3 },
+        startupProbe: { ...httpProbe('/liveness'), period: Duration.seconds(10), timeout: Duration.seconds(5), failureThreshold: 60 },
+        livenessProbe: { ...httpProbe('/liveness'), period: Duration.seconds(10), timeout: Duration.seconds(5), failureThreshold: 6 },
+        readinessProbe: { ...httpProbe('/readiness'), period: Duration.seconds(5), timeout: Duration.seconds(5), failureThreshold: 3 },
       },
       // The budgets are the plan's (its kind's, in src/planning/stores), which the namespace quota counts too.
       sidecars: plan.monitoring.sidecars.map((sidecar) => {
@@ -100,16 +99,16 @@ export class TimescaleDb extends Construct {
           case TIMESCALEDB_BACKUP_METRICS.name: {
             const metricsPort = TIMESCALEDB_BACKUP_METRICS.port;
             // /health answers without running pgBackRest: probing /metrics would list the bucket.
-            const healthProbe = { httpGet: { path: BACKUP_METRICS_HEALTH_PATH, port: IntOrString.fromNumber(metricsPort), scheme: 'HTTP' }, timeoutSeconds: 2 };
+            const healthProbe = { httpGet: { path: BACKUP_METRICS_HEALTH_PATH, port: metricsPort }, timeout: Duration.seconds(2) };
             return {
               name: sidecar.name, cpu: sidecar.cpu, memory: sidecar.memory,
               command: ['python3', `${p.configDirectory}/${BACKUP_METRICS_SCRIPT}`],
               // pgbackrest info reads its configuration only: no data volume, no socket.
               mounts: ['config', 'tmp'],
               env: [...backupEnv, { name: 'BACKUP_METRICS_PORT', value: String(metricsPort) }],
-              ports: [{ name: TIMESCALEDB_BACKUP_METRICS.portName, containerPort: metricsPort, protocol: 'TCP' }],
-              readinessProbe: { ...healthProbe, periodSeconds: 10, failureThreshold: 3 },
-              livenessProbe: { ...healthProbe, periodSeconds: 20, failureThreshold: 3 },
+              ports: [{ name: TIMESCALEDB_BACKUP_METRICS.portName, port: metricsPort }],
+              readinessProbe: { ...healthProbe, period: Duration.seconds(10), failureThreshold: 3 },
+              livenessProbe: { ...healthProbe, period: Duration.seconds(20), failureThreshold: 3 },
             };
           }
           default:

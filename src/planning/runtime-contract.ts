@@ -1,6 +1,6 @@
 import { Duration } from '../model/duration';
-import { EnvVar } from '../../imports/k8s';
 import { ENV, upstreamUrlVariable } from '../engines/runtime/environment-contract';
+import { EnvironmentVariable } from './environment-variables';
 import { DataStorePlan, EnginePlan, isService } from './plan';
 import { STORE_KIND_ORDER, kindOf } from './stores/store-kinds';
 import { serviceHost } from './namespaces';
@@ -32,8 +32,8 @@ export const ENGINE_PRE_STOP = Duration.seconds(5);
  * The container environment of one engine in one environment. `stores` are the environment's data
  * store plans (from the input, not the global catalog): hosts and ports come from them.
  */
-export function engineContainerEnv(plan: EnginePlan, upstreams: readonly EnginePlan[], stores: readonly DataStorePlan[]): EnvVar[] {
-  const env: EnvVar[] = [
+export function engineContainerEnv(plan: EnginePlan, upstreams: readonly EnginePlan[], stores: readonly DataStorePlan[]): EnvironmentVariable[] {
+  const env: EnvironmentVariable[] = [
     { name: RUNTIME_ENV.engine, value: plan.engine.name },
     { name: RUNTIME_ENV.environment, value: plan.environment.name },
     { name: RUNTIME_ENV.tier, value: plan.engine.tier.name },

@@ -1,5 +1,5 @@
-import { EnvVar } from '../../imports/k8s';
 import { DataStoreName } from '../catalog/engine-spec';
+import { SecretKey } from './environment-variables';
 
 /** The database engines connect to on TimescaleDB. */
 export const TRADING_DATABASE = 'nautilus';
@@ -24,6 +24,6 @@ export const TIMESCALEDB_SECRETS = {
 } as const;
 
 /** An engine variable's value taken from `key` of the credentials Secret of `store`. */
-export function credentialRef(store: DataStoreName, key: string): EnvVar['valueFrom'] {
-  return { secretKeyRef: { name: CREDENTIAL_SECRETS[store].name, key } };
+export function credentialRef(store: DataStoreName, key: string): SecretKey {
+  return { secret: CREDENTIAL_SECRETS[store].name, key };
 }

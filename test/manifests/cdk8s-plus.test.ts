@@ -1,7 +1,7 @@
 import { ApiObject, Chart, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { IntOrString, ServicePort, ServiceSpec } from '../../imports/k8s';
-import { envValue, handler, probe } from '../../src/constructs/l1-to-plus';
+import { envValue } from '../../src/constructs/environment-variables';
 import { platformCharts } from '../../charts/platform-charts';
 import { removeField, service, setField } from '../../src/constructs/escape-hatches';
 import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
@@ -79,31 +79,37 @@ describe('escape hatches', () => {
   });
 });
 
-describe('L1 to cdk8s-plus-27 conversions (the stores declare L1 shapes)', () => {
+describe('planned environment variables as cdk8s-plus-27\'s (planning writes plain data)', () => {
   test('values, Secret keys and pod fields convert; one Secret reference per Secret name', () => {
     const chart = Testing.chart();
     const container = new kplus.Deployment(chart, 'Workload', { containers: [{ image: 'i' }] }).containers[0];
     container.env.addVariable('PLAIN', envValue(chart, { name: 'PLAIN', value: 'x' }));
-    container.env.addVariable('USER', envValue(chart, { name: 'USER', valueFrom: { secretKeyRef: { name: 'creds', key: 'username' } } }));
-    container.env.addVariable('PASSWORD', envValue(chart, { name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'creds', key: 'password' } } }));
-    container.env.addVariable('POD_IP', envValue(chart, { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }));
+    container.env.addVariable('USER', envValue(chart, { name: 'USER', secretKey: { secret: 'creds', key: 'username' } }));
+    container.env.addVariable('PASSWORD', envValue(chart, { name: 'PASSWORD', secretKey: { secret: 'creds', key: 'password' } }));
+    for (const [name, podField] of [['POD_NAME', 'metadata.name'], ['NAMESPACE', 'metadata.namespace'], ['POD_IP', 'status.podIP']] as const) {
+      container.env.addVariable(name, envValue(chart, { name, podField }));
+    }
     const env = Testing.synth(chart)[0].spec.template.spec.containers[0].env;
     expect(env).toEqual([
       { name: 'PLAIN', value: 'x' },
       { name: 'USER', valueFrom: { secretKeyRef: { name: 'creds', key: 'username' } } },
       { name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'creds', key: 'password' } } },
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
     ]);
+    expect(chart.node.findAll().filter((c) => c.node.id.startsWith('Secret-')).map((c) => c.node.id)).toEqual(['Secret-creds']);
   });
 
-  test('anything it does not know fails loudly instead of being dropped', () => {
-    const chart = Testing.chart();
-    expect(() => envValue(chart, { name: 'FROM_MAP', valueFrom: { configMapKeyRef: { name: 'm', key: 'k' } } })).toThrow(/FROM_MAP: only values, Secret keys and pod fields/);
-    expect(() => envValue(chart, { name: 'EMPTY' })).toThrow(/EMPTY/);
-    expect(() => probe({ tcpSocket: { port: IntOrString.fromNumber(1) } })).toThrow(/only exec probes and HTTP probes on a port number/);
-    expect(() => probe({ httpGet: { path: '/', port: IntOrString.fromString('http') } })).toThrow(/only exec probes and HTTP probes on a port number/);
-    expect(() => handler({ httpGet: { path: '/', port: IntOrString.fromNumber(80) } })).toThrow(/only exec handlers/);
-    expect(probe(undefined)).toBeUndefined();
-    expect(handler(undefined)).toBeUndefined();
+  test('what the conversion cannot render cannot be planned: the compiler refuses it (each call below must fail to type-check)', () => {
+    const unplannable = (chart: Chart) => [
+      // @ts-expect-error planning has no ConfigMap references
+      envValue(chart, { name: 'FROM_MAP', configMapKey: { name: 'm', key: 'k' } }),
+      // @ts-expect-error only the pod fields the platform reads are mapped to cdk8s-plus-27's
+      envValue(chart, { name: 'NODE', podField: 'spec.nodeName' }),
+      // @ts-expect-error a variable has a value, a Secret key or a pod field
+      envValue(chart, { name: 'EMPTY' }),
+    ];
+    expect(typeof unplannable).toBe('function');
   });
 });

@@ -81,7 +81,7 @@ export const REDIS_KIND: StoreKind<RedisPlan> = {
           { name: ENV.redisHost, value: service },
           { name: ENV.redisPort, value: String(plan.store.port) },
         ]),
-      { name: ENV.redisPassword, valueFrom: credentialRef(plan.store.name, 'password') },
+      { name: ENV.redisPassword, secretKey: credentialRef(plan.store.name, 'password') },
     ];
   },
   summary: () => [],

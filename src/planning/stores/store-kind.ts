@@ -1,9 +1,9 @@
-import { EnvVar } from '../../../imports/k8s';
 import { DataStoreSpec } from '../../catalog/data-stores';
 import { AlertSeverity } from '../../catalog/tier';
 import { EnvironmentSpec, NodePoolSpec } from '../../environments/environment';
 import { Finding } from '../../model/errors';
 import { Cpu, Memory } from '../../model/quantities';
+import { EnvironmentVariable } from '../environment-variables';
 import { DisruptionBudgetPlan, EnginePlan } from '../plan';
 import { AlertingRule } from '../monitoring';
 import { StoreMonitoringPlan } from '../store-monitoring';
@@ -110,7 +110,7 @@ export interface StoreKind<P extends StorePlanBase> {
   /** Rules on the kind's own settings (members, failover, replication, backups), run where a store of the kind is deployed. */
   readonly checks: ReadonlyArray<StoreCheck<P>>;
   /** The variables an engine depending on the store is given to reach it (hosts, ports, credentials). */
-  engineEnv(plan: P, engine: EnginePlan): EnvVar[];
+  engineEnv(plan: P, engine: EnginePlan): EnvironmentVariable[];
   /** The lines the environment's SUMMARY.txt gives the store: what to provision for its own pods, its backups. */
   summary(plan: P): string[];
   /** The alerts on the kind's own series (no primary, replication, failover, its own parts), after the alerts every store has. */

@@ -59,8 +59,8 @@ export const TIMESCALEDB_KIND: StoreKind<TimescaleDbPlan> = {
     { name: ENV.postgresHost, value: serviceHost(plan.store.name, plan.namespace) },
     { name: ENV.postgresPort, value: String(plan.store.port) },
     { name: ENV.postgresDatabase, value: TRADING_DATABASE },
-    { name: ENV.postgresUser, valueFrom: credentialRef(plan.store.name, 'username') },
-    { name: ENV.postgresPassword, valueFrom: credentialRef(plan.store.name, 'password') },
+    { name: ENV.postgresUser, secretKey: credentialRef(plan.store.name, 'username') },
+    { name: ENV.postgresPassword, secretKey: credentialRef(plan.store.name, 'password') },
     // A single member has no replica to read from: the runtime then reads from the primary.
     ...(engine.engine.dependencies.timescaledbReplicaReads && plan.replicas > 1
       ? [{ name: ENV.postgresReadOnlyHost, value: serviceHost(TIMESCALEDB_PATRONI.replicaService, plan.namespace) }]
