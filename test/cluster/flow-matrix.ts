@@ -1,11 +1,9 @@
-import { spawn } from 'child_process';
-import * as fs from 'fs';
-import * as path from 'path';
 import { V1Pod } from '@kubernetes/client-node';
 import { DataStoreSpec } from '../../src/catalog/data-stores';
 import { EngineSpec } from '../../src/catalog/engine-spec';
 import { EnvironmentSpec } from '../../src/environments/environment';
 import { isService, planDataStore } from '../../src/planning/plan';
+import { RealNode } from './real-node';
 
 /**
  * The NetworkPolicy flow matrix of an environment running as real pods: which connections the
@@ -134,8 +132,8 @@ function podPorts(source: FlowSource): number[] {
  * all at once; resolves with the set that connected within `timeoutSeconds`. `dns` asks for a name
  * through the pod's resolver instead (the DNS probe is UDP).
  */
-export function probeFromContainer(
-  node: { readonly containerdSocket: string; readonly workDir: string }, containerId: string, targets: readonly string[], timeoutSeconds: number,
+export async function probeFromContainer(
+  node: Pick<RealNode, 'execInContainer'>, containerId: string, targets: readonly string[], timeoutSeconds: number,
 ): Promise<Set<string>> {
   const script = `
 for target in "$@"; do
@@ -148,15 +146,7 @@ for target in "$@"; do
   ) &
 done
 wait`;
-  const execId = `flow-probe-${process.pid}-${(nextExec++).toString(36)}`;
-  // The exec's stdio fifos must be where containerd's shim, in the node's mount namespace, finds
-  // them too: the node's work directory is the same path on both sides (ctr's default, /run, is not).
-  const fifoDir = path.join(node.workDir, 'exec-fifos');
-  fs.mkdirSync(fifoDir, { recursive: true });
-  return runProbe('ctr', [
-    '--address', node.containerdSocket, '--namespace', 'k8s.io', 'tasks', 'exec', '--fifo-dir', fifoDir, '--exec-id', execId,
-    containerId, 'bash', '-c', script, 'probe', ...targets,
-  ]);
+  return lines(await node.execInContainer(containerId, ['bash', '-c', script, 'probe', ...targets]));
 }
 
 /**
@@ -165,22 +155,9 @@ wait`;
  */
 export function probeFromNode(exec: (command: readonly string[]) => string, targets: readonly string[], timeoutSeconds: number): Set<string> {
   const script = `for target in "$@"; do (timeout ${timeoutSeconds} bash -c "exec 3<>/dev/tcp/\${target%:*}/\${target##*:}" 2>/dev/null && echo "$target") & done; wait`;
-  return new Set(exec(['bash', '-c', script, 'probe', ...targets]).split('\n').map((line) => line.trim()).filter(Boolean));
+  return lines(exec(['bash', '-c', script, 'probe', ...targets]));
 }
 
-let nextExec = 0;
-
-function runProbe(command: string, args: readonly string[]): Promise<Set<string>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`${command} ${args.slice(0, 8).join(' ')} ... failed (${code}): ${stderr.trim()}`));
-      else resolve(new Set(stdout.split('\n').map((line) => line.trim()).filter(Boolean)));
-    });
-  });
+function lines(output: string): Set<string> {
+  return new Set(output.split('\n').map((line) => line.trim()).filter(Boolean));
 }

@@ -1,6 +1,9 @@
 import * as os from 'os';
-import { EnvironmentSpec } from '../../src/environments/environment';
-import { DEV } from '../../src/environments/platform-environments';
+import { DataStoreSpec, PLATFORM_DATA_STORES } from '../../src/catalog/data-stores';
+import { EngineSpec } from '../../src/catalog/engine-spec';
+import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
+import { EnvironmentSpec, NodePoolSpec, poolForRole } from '../../src/environments/environment';
+import { DEV, PROD } from '../../src/environments/platform-environments';
 import { cidr } from '../../src/model/domains';
 import { Cpu, Memory } from '../../src/model/quantities';
 
@@ -34,3 +37,39 @@ export const REAL_NODE_NETWORK = '10.201.0.0/16';
 
 /** CPU requests at 2 % of production: the 15 engines and 2 stores of dev then request about 0.9 CPU. */
 export const REAL_NODE_CPU_SCALE = 0.02;
+
+/**
+ * dev with a pinned latency pool, fitted to this machine, for the static CPU manager: the real
+ * node is one of the pool's nodes. The pool reserves whole CPUs as prod's latency pool does,
+ * scaled to this machine's cores and rounded up to a whole CPU (prod: 2 of 16, here 1 of 2), and
+ * pre-allocates hugepages for one pinned engine. The latency tier's engines get one whole CPU
+ * each (their production budgets are 2 to 3 cores, more than this machine can give one pod); the
+ * pool is declared with a node per pinned pod so that the capacity check places them all. Redis
+ * is not pinned here: its exporter needs room beside a whole core, which a node with one core
+ * left does not have.
+ */
+export function realNodePinnedEnvironment(): { environment: EnvironmentSpec; catalog: EngineSpec[]; stores: DataStoreSpec[] } {
+  const base = realNodeEnvironment();
+  const prodLatency = poolForRole(PROD, 'latency')!;
+  const cores = os.cpus().length;
+  const reservedCpus = Math.ceil((prodLatency.reserved.cpu.millicores / prodLatency.instance.cpu.millicores) * cores);
+  const catalog = PLATFORM_ENGINES.map((engine) => (engine.tier.pinned
+    ? { ...engine, resources: { ...engine.resources, cpu: Cpu.cores(PINNED_ENGINE_CPUS) } }
+    : engine));
+  const [general] = base.nodePools;
+  const latency: NodePoolSpec = {
+    ...prodLatency,
+    zones: general.zones,
+    nodesPerZone: catalog.filter((engine) => engine.tier.pinned).length + 1,
+    maxNodes: catalog.filter((engine) => engine.tier.pinned).length + 1,
+    instance: { ...general.instance, hugepages2Mi: REAL_NODE_HUGEPAGES },
+    reserved: { ...prodLatency.reserved, cpu: Cpu.cores(reservedCpus) },
+  };
+  const stores = Object.values(PLATFORM_DATA_STORES).map((store): DataStoreSpec => ({ ...store, pinnedCpu: undefined }));
+  return { environment: { ...base, nodePools: [general, latency] }, catalog, stores };
+}
+
+/** Whole CPUs each pinned engine gets on the real node: the one this machine has left after the reservation. */
+export const PINNED_ENGINE_CPUS = 1;
+/** Hugepages the pinned node pre-allocates: one pinned engine's production share. */
+export const REAL_NODE_HUGEPAGES = Memory.mebibytes(256);

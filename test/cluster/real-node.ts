@@ -47,6 +47,11 @@ export interface RealNode {
   readonly cgroupRoot: string;
   /** Runs a command inside the node (its mount, network and PID namespaces); returns its output. */
   exec(command: readonly string[]): string;
+  /**
+   * Runs a command in a running container (as its own user, in its namespaces: `ctr tasks exec`);
+   * resolves with its output, rejects when it exits non-zero.
+   */
+  execInContainer(containerId: string, command: readonly string[]): Promise<string>;
   /** The containers containerd runs for the kubelet, as `ctr containers list` prints them. */
   listContainers(): string;
   /** The last lines of every node component's log. */
@@ -81,6 +86,16 @@ export interface RealNodeOptions {
    * @default false
    */
   readonly enforceNetworkPolicies?: boolean;
+  /**
+   * Run the kubelet's static CPU manager with these CPUs reserved (`reservedSystemCPUs`, e.g.
+   * "0"): a Guaranteed pod's container with whole CPUs gets them exclusively.
+   * @default the kubelet's `none` policy
+   */
+  readonly reservedSystemCpus?: string;
+  /** 2 MiB hugepages to pre-allocate (`vm.nr_hugepages`) before the kubelet starts. @default 0 */
+  readonly hugepages2Mi?: number;
+  /** Install CoreDNS (cluster DNS). @default true */
+  readonly clusterDns?: boolean;
 }
 
 const REPOSITORY = path.resolve(__dirname, '..', '..');
@@ -93,8 +108,11 @@ const WORK_PREFIX = 'nautilus-node-';
 const CONTAINERS_CONF = path.join(REPOSITORY, 'scripts', 'images', 'containers.conf');
 const CLUSTER_DNS = '10.0.0.10';
 const CNI_PLUGINS = '/usr/lib/cni';
-/** The kernel settings the kubelet sets (pkg/kubelet/cm setupKernelTunables) and must be put back. */
-export const KUBELET_SYSCTLS = ['vm.overcommit_memory', 'vm.panic_on_oom', 'kernel.panic', 'kernel.panic_on_oops', 'kernel.keys.root_maxkeys', 'kernel.keys.root_maxbytes'];
+/**
+ * The kernel settings a node changes and must put back: those the kubelet sets (pkg/kubelet/cm
+ * setupKernelTunables), and the hugepages a node pre-allocates.
+ */
+export const KUBELET_SYSCTLS = ['vm.overcommit_memory', 'vm.panic_on_oom', 'kernel.panic', 'kernel.panic_on_oops', 'kernel.keys.root_maxkeys', 'kernel.keys.root_maxbytes', 'vm.nr_hugepages'];
 const START_TIMEOUT_MS = 180_000;
 /** A node work directory without a sandbox for this long was left by a crash, not being created. */
 const ABANDONED_AFTER_MS = 10 * 60_000;
@@ -145,8 +163,9 @@ export async function startRealNodeCluster(options: RealNodeOptions): Promise<Re
     await sandbox.create();
     // The node's own link address, so 6443 (the port real clusters serve on) is free there.
     controlPlane = await startControlPlane({ apiServerAddress: sandbox.hostAddress, apiServerPort: 6443, horizontalPodAutoscalerSyncPeriodSeconds: 2 });
-    await sandbox.startComponents(controlPlane, pauseImage, [...options.images, corednsImage]);
-    await installCoreDns(controlPlane, corednsImage, sandbox);
+    const dns = options.clusterDns ?? true;
+    await sandbox.startComponents(controlPlane, pauseImage, [...options.images, ...(dns ? [corednsImage] : [])]);
+    if (dns) await installCoreDns(controlPlane, corednsImage, sandbox);
     if (enforcer) await sandbox.startNetworkPolicyEnforcer(controlPlane, enforcer);
   } catch (error) {
     const tails = sandbox.logTails();
@@ -179,6 +198,7 @@ class NodeSandbox implements RealNode {
   private initPid = 0;
   private readonly components: Array<{ name: string; child: ChildProcess; logPath: string; exit?: string }> = [];
   private stopping?: Promise<void>;
+  private nextExec = 0;
 
   constructor(private readonly options: RealNodeOptions, private readonly binDir: string) {
     this.name = options.name;
@@ -270,6 +290,7 @@ class NodeSandbox implements RealNode {
     fs.rmSync(archive);
 
     this.saveSysctls();
+    if (this.options.hugepages2Mi) this.allocateHugepages(this.options.hugepages2Mi);
     this.createCgroupRoot();
     const kubeletKubeconfig = controlPlane.issueKubeconfig(`kubelet-${this.name}`, `system:node:${this.name}`, 'system:nodes');
     const proxyKubeconfig = controlPlane.issueKubeconfig('kube-proxy', 'system:kube-proxy');
@@ -320,6 +341,26 @@ class NodeSandbox implements RealNode {
 
   exec(command: readonly string[]): string {
     return run('nsenter', [`--target=${this.initPid}`, '--mount', '--net', '--pid', '--uts', '--ipc', '--', ...command]);
+  }
+
+  execInContainer(containerId: string, command: readonly string[]): Promise<string> {
+    const execId = `nautilus-exec-${process.pid}-${(this.nextExec++).toString(36)}`;
+    // The exec's stdio fifos must be where containerd's shim, in the node's mount namespace, finds
+    // them too: the work directory is the same path on both sides (ctr's default, /run, is not).
+    const fifoDir = path.join(this.workDir, 'exec-fifos');
+    fs.mkdirSync(fifoDir, { recursive: true });
+    const args = ['--address', this.containerdSocket, '--namespace', 'k8s.io', 'tasks', 'exec', '--fifo-dir', fifoDir, '--exec-id', execId, containerId, ...command];
+    return new Promise((resolve, reject) => {
+      const child = spawn('ctr', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+      child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0
+        ? resolve(stdout)
+        : reject(new Error(`${command.join(' ')} in container ${containerId.slice(0, 12)} failed (${code}): ${(stderr || stdout).trim()}`))));
+    });
   }
 
   listContainers(): string {
@@ -470,6 +511,9 @@ state = "/run/containerd"
       syncFrequency: '10s',
       fileCheckFrequency: '10s',
       streamingConnectionIdleTimeout: '5m',
+      ...(this.options.reservedSystemCpus !== undefined
+        ? { cpuManagerPolicy: 'static', reservedSystemCPUs: this.options.reservedSystemCpus, cpuManagerReconcilePeriod: '5s' }
+        : {}),
     }, null, 2)}\n`);
   }
 
@@ -506,7 +550,18 @@ state = "/run/containerd"
     }
   }
 
-  /** Records the settings the kubelet will change; cleanup.sh puts them back. */
+  /**
+   * Pre-allocates 2 MiB hugepages machine-wide (the kubelet reports what is allocated when it
+   * starts); cleanup.sh puts the old count back. Fails when the kernel cannot find them.
+   */
+  private allocateHugepages(pages: number): void {
+    const before = Number(run('sysctl', ['-n', 'vm.nr_hugepages']).trim());
+    run('sysctl', ['-q', '-w', `vm.nr_hugepages=${before + pages}`]);
+    const now = Number(run('sysctl', ['-n', 'vm.nr_hugepages']).trim());
+    if (now < before + pages) throw new Error(`only ${now - before} of ${pages} 2 MiB hugepages could be allocated (memory too fragmented?)`);
+  }
+
+  /** Records the settings the node will change; cleanup.sh puts them back. */
   private saveSysctls(): void {
     fs.writeFileSync(path.join(this.workDir, 'sysctls'), KUBELET_SYSCTLS.map((key) => `${key}=${run('sysctl', ['-n', key]).trim()}\n`).join(''));
   }
