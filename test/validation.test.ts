@@ -245,10 +245,29 @@ const cases: Array<{
     expect: /\[prod\] ml-training: workload\.schedule = "30 22 \* \*": not a schedule the API server accepts: has 4 fields.*Fix: write five fields/,
   },
   {
+    // A CronJob's deadlines are whole seconds in Kubernetes; a Duration can hold a fraction.
+    rule: 'batch-schedule',
+    catalog: withEngine('ml-training', (e) => batch(e, { activeDeadline: Duration.millis(1500) })),
+    environment: PROD,
+    expect: /\[prod\] ml-training: workload\.activeDeadline = 1500ms: must be a whole number of seconds, at least 1s.*Fix: give the longest a run may take, e\.g\. Duration\.hours\(6\)/,
+  },
+  {
+    rule: 'batch-schedule',
+    catalog: withEngine('ml-training', (e) => batch(e, { startingDeadline: Duration.seconds(5) })),
+    environment: PROD,
+    expect: /\[prod\] ml-training: workload\.startingDeadline = 5s: must be a whole number of seconds, at least 10s \(the CronJob controller checks every 10 seconds.*Fix: give how late a run may start, e\.g\. Duration\.minutes\(30\)/,
+  },
+  {
     rule: 'health-endpoints',
     catalog: withEngine('backend', (e) => health(e, { readiness: 'health/ready' })),
     environment: PROD,
     expect: /\[prod\] backend: workload\.health\.readiness = "health\/ready": an HTTP probe path must start with "\/"/,
+  },
+  {
+    rule: 'health-endpoints',
+    catalog: withEngine('backend', (e) => health(e, { startupBudget: Duration.millis(30_500) })),
+    environment: PROD,
+    expect: /\[prod\] backend: workload\.health\.startupBudget = 30500ms: must be a whole number of seconds, at least 1s.*Fix: give how long the engine may take to start, e\.g\. Duration\.seconds\(30\)/,
   },
   {
     rule: 'node-network-cidr',

@@ -1,4 +1,5 @@
-import { Count, CronSchedule, Port, Seconds } from '../model/domains';
+import { Count, CronSchedule, Port } from '../model/domains';
+import { Duration } from '../model/duration';
 import { Cpu, Memory } from '../model/quantities';
 import { Tier } from './tier';
 
@@ -17,8 +18,8 @@ export interface HealthEndpoints {
   readonly liveness: string;
   /** Answers 200 while the engine can serve (its dependencies answer); failing it removes the pod from Service endpoints. */
   readonly readiness: string;
-  /** How long the engine may take to start (JIT warm-up, caches) before liveness applies, in seconds. */
-  readonly startupBudgetSeconds: number;
+  /** How long the engine may take to start (JIT warm-up, caches) before liveness applies: whole seconds. */
+  readonly startupBudget: Duration;
 }
 
 /** How many GPUs an engine uses, and what happens where an environment has none. */
@@ -57,7 +58,13 @@ export interface ServiceWorkload {
   readonly scaling: ScalingPolicy;
 }
 
-/** A batch engine: a CronJob whose runs complete. */
+/**
+ * A batch engine: a CronJob whose runs complete. Its deadlines are Durations like every time value
+ * of the model, and Kubernetes takes them as whole seconds: validation refuses a fraction (rule
+ * batch-schedule) rather than a factory taking only whole seconds, because a computed value (a
+ * budget scaled from another) cannot be checked at compile time and validation names the engine,
+ * the field and the fix.
+ */
 export interface BatchWorkload {
   readonly kind: 'batch';
   /** Cron schedule in UTC: `cron('30 22 * * 1-5')`. */
@@ -66,9 +73,9 @@ export interface BatchWorkload {
    * How late a run may still start after its scheduled time (a controller outage, a full quota);
    * a run missed by more is skipped, so it can never start during trading hours.
    */
-  readonly startingDeadlineSeconds: Seconds;
-  /** How long one run may take before it is stopped, in seconds. */
-  readonly activeDeadlineSeconds: Seconds;
+  readonly startingDeadline: Duration;
+  /** How long one run may take before it is stopped. */
+  readonly activeDeadline: Duration;
   /** Retries of a failed run. */
   readonly backoffLimit: Count;
 }
@@ -127,6 +134,6 @@ export interface EngineSpec {
 }
 
 /** Probe endpoints every engine runtime serves unless its entry says otherwise. */
-export function standardHealth(startupBudgetSeconds = 30): HealthEndpoints {
-  return { liveness: '/health/live', readiness: '/health/ready', startupBudgetSeconds };
+export function standardHealth(startupBudget = Duration.seconds(30)): HealthEndpoints {
+  return { liveness: '/health/live', readiness: '/health/ready', startupBudget };
 }

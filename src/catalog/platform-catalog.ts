@@ -1,4 +1,5 @@
-import { count, cron, port, seconds } from '../model/domains';
+import { count, cron, port } from '../model/domains';
+import { Duration } from '../model/duration';
 import { Cpu, Memory } from '../model/quantities';
 import { EngineSpec, standardHealth } from './engine-spec';
 import { Tier } from './tier';
@@ -14,7 +15,7 @@ export const PLATFORM_ENGINES: readonly EngineSpec[] = [
     name: 'risk-engine',
     description: 'Pre-trade risk checks on every order',
     tier: Tier.ULTRA_LOW_LATENCY,
-    workload: { kind: 'service', port: port(8200), health: standardHealth(60), scaling: { minReplicas: 2, maxReplicas: 2 } },
+    workload: { kind: 'service', port: port(8200), health: standardHealth(Duration.seconds(60)), scaling: { minReplicas: 2, maxReplicas: 2 } },
     resources: { cpu: Cpu.cores(2), memory: Memory.gibibytes(1), hugepages2Mi: Memory.mebibytes(256) },
     dependencies: { stores: ['redis', 'timescaledb'], engines: ['position-keeper'] },
   },
@@ -22,7 +23,7 @@ export const PLATFORM_ENGINES: readonly EngineSpec[] = [
     name: 'position-keeper',
     description: 'Authoritative positions and exposures',
     tier: Tier.ULTRA_LOW_LATENCY,
-    workload: { kind: 'service', port: port(8201), health: standardHealth(60), scaling: { minReplicas: 2, maxReplicas: 2 } },
+    workload: { kind: 'service', port: port(8201), health: standardHealth(Duration.seconds(60)), scaling: { minReplicas: 2, maxReplicas: 2 } },
     resources: { cpu: Cpu.cores(2), memory: Memory.mebibytes(512), hugepages2Mi: Memory.mebibytes(128) },
     dependencies: { stores: ['redis', 'timescaledb'], engines: [] },
   },
@@ -30,7 +31,7 @@ export const PLATFORM_ENGINES: readonly EngineSpec[] = [
     name: 'order-manager',
     description: 'Lock-free order lifecycle processing',
     tier: Tier.ULTRA_LOW_LATENCY,
-    workload: { kind: 'service', port: port(8202), health: standardHealth(60), scaling: { minReplicas: 2, maxReplicas: 2 } },
+    workload: { kind: 'service', port: port(8202), health: standardHealth(Duration.seconds(60)), scaling: { minReplicas: 2, maxReplicas: 2 } },
     resources: { cpu: Cpu.cores(2), memory: Memory.gibibytes(1), hugepages2Mi: Memory.mebibytes(256) },
     dependencies: { stores: ['redis'], engines: ['risk-engine', 'position-keeper', 'smart-order-router'] },
   },
@@ -38,7 +39,7 @@ export const PLATFORM_ENGINES: readonly EngineSpec[] = [
     name: 'integration-engine',
     description: 'End-to-end coordination of the ultra-low-latency tier',
     tier: Tier.ULTRA_LOW_LATENCY,
-    workload: { kind: 'service', port: port(8203), health: standardHealth(60), scaling: { minReplicas: 2, maxReplicas: 2 } },
+    workload: { kind: 'service', port: port(8203), health: standardHealth(Duration.seconds(60)), scaling: { minReplicas: 2, maxReplicas: 2 } },
     resources: { cpu: Cpu.cores(3), memory: Memory.gibibytes(2), hugepages2Mi: Memory.mebibytes(256) },
     dependencies: { stores: ['redis'], engines: ['risk-engine', 'position-keeper', 'order-manager', 'market-data'] },
   },
@@ -114,7 +115,7 @@ export const PLATFORM_ENGINES: readonly EngineSpec[] = [
     name: 'ml-inference',
     description: 'Model inference for strategies',
     tier: Tier.GPU,
-    workload: { kind: 'service', port: port(8400), health: standardHealth(90), scaling: { minReplicas: 2, maxReplicas: 3 } },
+    workload: { kind: 'service', port: port(8400), health: standardHealth(Duration.seconds(90)), scaling: { minReplicas: 2, maxReplicas: 3 } },
     resources: { cpu: Cpu.cores(3), memory: Memory.gibibytes(10), gpu: { count: count(1), mode: 'preferred' } },
     dependencies: { stores: ['redis'], engines: ['features'] },
   },
@@ -122,7 +123,7 @@ export const PLATFORM_ENGINES: readonly EngineSpec[] = [
     name: 'ml-training',
     description: 'Nightly model training',
     tier: Tier.GPU,
-    workload: { kind: 'batch', schedule: cron('30 22 * * 1-5'), startingDeadlineSeconds: seconds(1800), activeDeadlineSeconds: seconds(21600), backoffLimit: count(2) },
+    workload: { kind: 'batch', schedule: cron('30 22 * * 1-5'), startingDeadline: Duration.minutes(30), activeDeadline: Duration.hours(6), backoffLimit: count(2) },
     resources: { cpu: Cpu.cores(8), memory: Memory.gibibytes(32), gpu: { count: count(1), mode: 'required' } },
     dependencies: { stores: ['timescaledb'], engines: ['features'] },
   },

@@ -48,7 +48,7 @@ export class Tier {
     autoscaling: false,
     nodePoolRole: 'latency',
     namespaceRole: 'latency',
-    objectives: { latencyQuantile: 0.99, latencySeconds: 0.001, errorRatio: 0.001, breachedFor: Duration.minutes(2) },
+    objectives: { latencyQuantile: 0.99, latency: Duration.millis(1), errorRatio: 0.001, breachedFor: Duration.minutes(2) },
     severity: 'critical',
     runtime: Tier.PINNED_RUNTIME,
   });
@@ -64,7 +64,7 @@ export class Tier {
     autoscaling: true,
     nodePoolRole: 'general',
     namespaceRole: 'engines',
-    objectives: { latencyQuantile: 0.99, latencySeconds: 0.01, errorRatio: 0.005, breachedFor: Duration.minutes(10) },
+    objectives: { latencyQuantile: 0.99, latency: Duration.millis(10), errorRatio: 0.005, breachedFor: Duration.minutes(10) },
     severity: 'critical',
     runtime: Tier.POD_NETWORK_RUNTIME,
   });
@@ -80,7 +80,7 @@ export class Tier {
     autoscaling: true,
     nodePoolRole: 'general',
     namespaceRole: 'engines',
-    objectives: { latencyQuantile: 0.99, latencySeconds: 2.5, errorRatio: 0.01, breachedFor: Duration.minutes(10) },
+    objectives: { latencyQuantile: 0.99, latency: Duration.millis(2500), errorRatio: 0.01, breachedFor: Duration.minutes(10) },
     severity: 'warning',
     runtime: Tier.POD_NETWORK_RUNTIME,
   });
@@ -96,7 +96,7 @@ export class Tier {
     autoscaling: true,
     nodePoolRole: 'general',
     namespaceRole: 'engines',
-    objectives: { latencyQuantile: 0.99, latencySeconds: 0.25, errorRatio: 0.01, breachedFor: Duration.minutes(10) },
+    objectives: { latencyQuantile: 0.99, latency: Duration.millis(250), errorRatio: 0.01, breachedFor: Duration.minutes(10) },
     severity: 'warning',
     runtime: Tier.POD_NETWORK_RUNTIME,
   });
@@ -112,7 +112,7 @@ export class Tier {
     autoscaling: true,
     nodePoolRole: 'gpu',
     namespaceRole: 'engines',
-    objectives: { latencyQuantile: 0.99, latencySeconds: 0.5, errorRatio: 0.01, breachedFor: Duration.minutes(10) },
+    objectives: { latencyQuantile: 0.99, latency: Duration.millis(500), errorRatio: 0.01, breachedFor: Duration.minutes(10) },
     severity: 'warning',
     runtime: Tier.POD_NETWORK_RUNTIME,
   });
@@ -193,14 +193,14 @@ type TierProps = Pick<
 
 /**
  * A tier's service objectives, measured on the runtime's request histogram and counter (probe and
- * scrape requests excluded). `latencySeconds` must be one of the runtime's histogram bucket bounds
+ * scrape requests excluded). `latency` in seconds must be one of the runtime's histogram bucket bounds
  * (`LATENCY_BUCKETS`), or the quantile estimate at the objective is an interpolation.
  */
 export interface ServiceObjectives {
   /** The quantile the latency objective applies to: 0.99 is "99% of requests". */
   readonly latencyQuantile: number;
-  /** Answer time that quantile must stay under, in seconds. */
-  readonly latencySeconds: number;
+  /** Answer time that quantile must stay under. */
+  readonly latency: Duration;
   /** Largest share of requests that may fail with a 5xx status (0.001 = 0.1%). */
   readonly errorRatio: number;
   /**

@@ -1,5 +1,6 @@
 import { REDIS_SENTINEL } from '../catalog/data-stores';
 import { SentinelSettings } from '../environments/environment';
+import { Duration } from '../model/duration';
 import { Memory } from '../model/quantities';
 import { REDIS_EXPORTER_TARGETS } from '../planning/stores/redis';
 
@@ -220,10 +221,10 @@ export function startScript(port: number, topology?: RedisTopology): string {
  * replica, it pauses writes here (clients wait instead of writing to a primary about to be
  * replaced), asks another member's Sentinel (this pod's is stopping too) to fail over, and as soon
  * as that Sentinel names the new primary, makes this server its replica and lifts the pause, so
- * the paused writes fail with READONLY instead of being lost. Gives up after `waitSeconds`: the
+ * the paused writes fail with READONLY instead of being lost. Gives up after `wait`: the
  * kubelet's SIGTERM follows anyway.
  */
-export function preStopScript(port: number, topology: RedisTopology, waitSeconds: number): string {
+export function preStopScript(port: number, topology: RedisTopology, wait: Duration): string {
   const name = REDIS_SENTINEL.masterName;
   return [
     '#!/bin/sh',
@@ -239,7 +240,7 @@ export function preStopScript(port: number, topology: RedisTopology, waitSeconds
     '[ "$(local_redis role | head -n 1)" = master ] || exit 0',
     `replicas="$(local_redis info replication | tr -d '\r' | sed -n 's/^connected_slaves://p')"`,
     '[ "${replicas:-0}" -gt 0 ] || { echo "pre-stop.sh: primary without replicas: nothing to hand over" >&2; exit 0; }',
-    `local_redis client pause ${waitSeconds * 1000} write >/dev/null`,
+    `local_redis client pause ${wait.milliseconds} write >/dev/null`,
     'sentinel=""',
     'for member in $MEMBERS; do',
     '  [ "$member" = "$SELF" ] && continue',
@@ -248,7 +249,7 @@ export function preStopScript(port: number, topology: RedisTopology, waitSeconds
     '  echo "pre-stop.sh: Sentinel on $member: $answer" >&2',
     'done',
     'if [ -z "$sentinel" ]; then local_redis client unpause >/dev/null; echo "pre-stop.sh: no Sentinel took the failover; stopping as primary" >&2; exit 0; fi',
-    `deadline=$(( $(date +%s) + ${waitSeconds} ))`,
+    `deadline=$(( $(date +%s) + ${wait.toSeconds()} ))`,
     'while [ "$(date +%s)" -lt "$deadline" ]; do',
     `  primary="$(timeout 3 redis-cli -h "$sentinel" -p ${REDIS_SENTINEL.port} --raw sentinel get-master-addr-by-name ${name} 2>/dev/null | head -n 1)" || true`,
     '  if [ -n "$primary" ] && [ "$primary" != "$SELF" ]; then',

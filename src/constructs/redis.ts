@@ -11,8 +11,8 @@ import { StatefulStore, StoreProbe, StoreProbeTiming, headlessServiceName } from
 /** The memory-backed volume holding the files start.sh renders (passwords included). */
 const REDIS_RUNTIME_VOLUME = 'runtime';
 
-/** Seconds the preStop hook waits for Sentinel to move the primary role elsewhere. */
-const HAND_OVER_SECONDS = 15;
+/** How long the preStop hook waits for Sentinel to move the primary role elsewhere (whole seconds: the script counts in them). */
+const HAND_OVER = Duration.seconds(15);
 
 /** `redis-cli ping` against a local port, authenticated from the mounted Secret, never via argv. */
 function pingProbe(port: number, timing: StoreProbeTiming): StoreProbe {
@@ -47,7 +47,7 @@ export class Redis extends Construct {
     const files: Record<string, string> = { [REDIS_FILES.start]: startScript(port, topology) };
     if (topology) {
       files[REDIS_FILES.sentinel] = sentinelConf();
-      files[REDIS_FILES.preStop] = preStopScript(port, topology, HAND_OVER_SECONDS);
+      files[REDIS_FILES.preStop] = preStopScript(port, topology, HAND_OVER);
     }
     this.store = new StatefulStore(this, 'Store', {
       plan,

@@ -1,4 +1,5 @@
 import { TIMESCALEDB_BACKUP_METRICS, TIMESCALEDB_PATRONI } from '../catalog/data-stores';
+import { Duration } from '../model/duration';
 
 /** File name of the backup metrics program in the TimescaleDB ConfigMap. */
 export const BACKUP_METRICS_SCRIPT = 'backup-metrics.py';
@@ -6,8 +7,8 @@ export const BACKUP_METRICS_SCRIPT = 'backup-metrics.py';
 /** The path answering 200 while the program serves, without running pgBackRest (for the probes). */
 export const BACKUP_METRICS_HEALTH_PATH = '/health';
 
-/** Seconds one `pgbackrest info` answer is reused, so frequent scrapes do not each list the bucket. */
-export const BACKUP_METRICS_CACHE_SECONDS = 60;
+/** How long one `pgbackrest info` answer is reused, so frequent scrapes do not each list the bucket. */
+export const BACKUP_METRICS_CACHE = Duration.seconds(60);
 
 /**
  * backup-metrics.py: serves pgBackRest's backup state on `/metrics` under the names of the
@@ -33,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STANZA = ${JSON.stringify(stanza)}
 PORT = int(os.environ.get("BACKUP_METRICS_PORT", "${TIMESCALEDB_BACKUP_METRICS.port}"))
-CACHE_SECONDS = ${BACKUP_METRICS_CACHE_SECONDS}
+CACHE_SECONDS = ${BACKUP_METRICS_CACHE.toSeconds()}
 # A newer backup of these types also counts as the last backup of the key's type (pgbackrest_exporter's rule).
 COUNTS_AS = {"full": ("full",), "diff": ("full", "diff"), "incr": ("full", "diff", "incr")}
 

@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import { TIMESCALEDB_PATRONI } from '../catalog/data-stores';
 import { ObjectStoreBackup, TimescaleDbSettings } from '../environments/environment';
+import { Duration } from '../model/duration';
 import { Memory } from '../model/quantities';
 import { TRADING_DATABASE } from '../planning/runtime-contract';
 
@@ -17,6 +18,12 @@ const CLUSTER_WIDE_PARAMETERS = new Set([
   'max_connections', 'max_locks_per_transaction', 'max_worker_processes', 'max_prepared_transactions',
   'wal_level', 'wal_log_hints', 'track_commit_timestamp', 'max_wal_senders', 'max_replication_slots', 'wal_keep_size',
 ]);
+
+/**
+ * The longest a finished transaction's WAL waits before it is archived on a quiet primary: what a
+ * restore from the backup repository can lose at most. PostgreSQL reads it in its own units (`s`).
+ */
+const WAL_ARCHIVE_TIMEOUT = Duration.seconds(60);
 
 /**
  * PostgreSQL's settings for TimescaleDB, sized to the container's memory, in one ordered table.
@@ -52,7 +59,7 @@ export function postgresqlParameters(memory: Memory, backup: TimescaleDbSettings
     // Continuous archiving to the backup repository; without one, archiving stays off.
     archive_mode: backup.kind === 'object-store' ? 'on' : 'off',
     ...(backup.kind === 'object-store'
-      ? { archive_command: `pgbackrest --stanza=${stanza} archive-push %p`, archive_timeout: '60s' }
+      ? { archive_command: `pgbackrest --stanza=${stanza} archive-push %p`, archive_timeout: `${WAL_ARCHIVE_TIMEOUT.toSeconds()}s` }
       : {}),
     // TimescaleDB.
     shared_preload_libraries: 'timescaledb',

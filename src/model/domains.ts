@@ -20,8 +20,6 @@ export type Brand<T, B extends string> = T & { readonly [brand]: B };
 export type Port = Brand<number, 'Port'>;
 /** A whole number of things (GPUs, retries): 0 or more, no fraction. */
 export type Count = Brand<number, 'Count'>;
-/** A duration in whole seconds. */
-export type Seconds = Brand<number, 'Seconds'>;
 /** A five-field cron schedule (minute hour day-of-month month day-of-week), as CronJobs take it. */
 export type CronSchedule = Brand<string, 'CronSchedule'>;
 /** An IPv4 or IPv6 CIDR block, e.g. `10.30.0.0/16`. */
@@ -68,11 +66,6 @@ export function port<N extends number>(value: PositiveLiteral<N, 'a port is a wh
 /** A count; a literal must be a non-negative whole number. */
 export function count<N extends number>(value: WholeLiteral<N, 'a count is a whole number, 0 or more'>): Count {
   return value as unknown as Count;
-}
-
-/** A duration in seconds; a literal must be a positive whole number. */
-export function seconds<N extends number>(value: PositiveLiteral<N, 'a duration is a whole number of seconds, 1 or more'>): Seconds {
-  return value as unknown as Seconds;
 }
 
 /** A cron schedule; a literal must have five fields (or be a descriptor such as `@daily`). */

@@ -62,3 +62,15 @@ export class Duration {
     return this.toPrometheus();
   }
 }
+
+/**
+ * Why `duration` cannot fill a Kubernetes field counted in whole seconds (a CronJob's deadlines, a
+ * probe budget) with at least `min`, or undefined. Durations hold milliseconds, so a fraction
+ * reaches validation, which refuses it with the field and a fix.
+ */
+export function wholeSecondsProblem(duration: Duration, min: Duration): string | undefined {
+  const seconds = duration.toSeconds();
+  return Number.isInteger(seconds) && duration.milliseconds >= min.milliseconds
+    ? undefined
+    : `must be a whole number of seconds, at least ${min}`;
+}

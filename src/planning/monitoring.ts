@@ -28,7 +28,8 @@ export const MONITORING_STACK = {
 export interface AlertingRule {
   readonly alert: string;
   readonly expr: string;
-  readonly for: string;
+  /** How long `expr` must keep returning series before the alert fires; zero fires at once. */
+  readonly for: Duration;
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: { readonly summary: string; readonly description: string; readonly runbook: string };
 }

@@ -22,11 +22,14 @@ export { CREDENTIAL_SECRETS, TIMESCALEDB_SECRETS, TRADING_DATABASE } from './sto
 export const ENGINE_TERMINATION_GRACE = Duration.seconds(30);
 
 /**
- * Seconds an engine keeps serving after termination starts, before it is sent SIGTERM: Service
+ * How long an engine keeps serving after termination starts, before it is sent SIGTERM: Service
  * endpoints are removed asynchronously, and without the pause clients would still be sent to a
  * listener that has just closed.
  */
 export const ENGINE_PRE_STOP = Duration.seconds(5);
+
+/** What the grace period leaves the runtime after its own shutdown timeout, to exit before the kubelet's SIGKILL. */
+const ENGINE_EXIT_MARGIN = Duration.seconds(5);
 
 /**
  * The container environment of one engine in one environment. `stores` are the environment's data
@@ -38,9 +41,11 @@ export function engineContainerEnv(plan: EnginePlan, upstreams: readonly EngineP
     { name: RUNTIME_ENV.environment, value: plan.environment.name },
     { name: RUNTIME_ENV.tier, value: plan.engine.tier.name },
     { name: RUNTIME_ENV.pinned, value: String(plan.pinned) },
-    // The grace period also covers the pre-stop pause; leave the runtime a margin to exit on its
-    // own before the kubelet's SIGKILL.
-    { name: RUNTIME_ENV.shutdownTimeoutSeconds, value: String(ENGINE_TERMINATION_GRACE.toSeconds() - ENGINE_PRE_STOP.toSeconds() - 5) },
+    // The grace period also covers the pre-stop pause; the runtime reads whole seconds.
+    {
+      name: RUNTIME_ENV.shutdownTimeoutSeconds,
+      value: String(ENGINE_TERMINATION_GRACE.toSeconds() - ENGINE_PRE_STOP.toSeconds() - ENGINE_EXIT_MARGIN.toSeconds()),
+    },
     { name: RUNTIME_ENV.logFormat, value: 'json' },
   ];
   const dependsOn = new Set(plan.engine.dependencies.stores);

@@ -77,7 +77,7 @@ describe.each(environments.map((e) => [e.name, e] as const))('engines in %s', (_
       expect(container.readinessProbe.httpGet).toEqual({ path: engine.workload.health.readiness, port: 'http' });
       expect(container.startupProbe.httpGet).toEqual({ path: engine.workload.health.liveness, port: 'http' });
       const { periodSeconds, failureThreshold } = container.startupProbe;
-      expect(periodSeconds * failureThreshold).toBeGreaterThanOrEqual(engine.workload.health.startupBudgetSeconds);
+      expect(periodSeconds * failureThreshold).toBeGreaterThanOrEqual(engine.workload.health.startupBudget.toSeconds());
     }
   });
 

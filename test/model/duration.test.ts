@@ -1,4 +1,4 @@
-import { Duration } from '../../src/model/duration';
+import { Duration, wholeSecondsProblem } from '../../src/model/duration';
 
 describe('Duration', () => {
   test('each factory holds the span in milliseconds', () => {
@@ -17,6 +17,14 @@ describe('Duration', () => {
     expect([Duration.seconds(15), Duration.minutes(10), Duration.seconds(120), Duration.hours(2), Duration.minutes(90), Duration.millis(1500), Duration.seconds(0)]
       .map((d) => d.toPrometheus())).toEqual(['15s', '10m', '2m', '2h', '90m', '1500ms', '0s']);
     expect(`${Duration.minutes(10)}`).toBe('10m');
+  });
+
+  test('whole seconds of at least a minimum, for the Kubernetes fields counted in seconds', () => {
+    expect(wholeSecondsProblem(Duration.minutes(30), Duration.seconds(10))).toBeUndefined();
+    expect(wholeSecondsProblem(Duration.seconds(10), Duration.seconds(10))).toBeUndefined();
+    expect(wholeSecondsProblem(Duration.millis(1500), Duration.seconds(1))).toBe('must be a whole number of seconds, at least 1s');
+    expect(wholeSecondsProblem(Duration.seconds(5), Duration.seconds(10))).toBe('must be a whole number of seconds, at least 10s');
+    expect(wholeSecondsProblem(Duration.seconds(0), Duration.seconds(1))).toMatch(/at least 1s/);
   });
 
   test('a fraction of a millisecond is kept for validation to refuse', () => {

@@ -27,6 +27,7 @@ function ruleObjects(environment = prod): K8sObject[] {
 }
 
 const prodRules = ruleObjects();
+// As rendered: an alert's `for` here is Prometheus's string (`10m`), not the plan's Duration.
 const groups: RuleGroup[] = prodRules.map((o) => o.spec.groups[0]);
 
 /** The one alerting rule named `alert` whose labels include `labels`. */
@@ -121,15 +122,15 @@ describe('promtool check rules', () => {
 
 describe('objectives are typed tier data', () => {
   it.each(Tier.all().map((t) => [t.name, t] as const))('%s: the latency objective is a bucket bound of the runtime histogram', (_name, tier) => {
-    expect(LATENCY_BUCKETS).toContain(tier.objectives.latencySeconds);
+    expect(LATENCY_BUCKETS).toContain(tier.objectives.latency.toSeconds());
     expect(tier.objectives.errorRatio).toBeGreaterThan(0);
     expect(tier.objectives.errorRatio).toBeLessThan(1);
   });
 
   it('the ultra-low-latency objective is far tighter than compute\'s', () => {
-    expect(Tier.ULTRA_LOW_LATENCY.objectives.latencySeconds * 100).toBeLessThanOrEqual(Tier.COMPUTE.objectives.latencySeconds);
-    expect(alertRule('NautilusLatencyObjectiveBreached', { tier: 'ultra-low-latency' }).expr).toContain(`> ${Tier.ULTRA_LOW_LATENCY.objectives.latencySeconds}`);
-    expect(alertRule('NautilusLatencyObjectiveBreached', { tier: 'compute' }).expr).toContain(`> ${Tier.COMPUTE.objectives.latencySeconds}`);
+    expect(Tier.ULTRA_LOW_LATENCY.objectives.latency.toSeconds() * 100).toBeLessThanOrEqual(Tier.COMPUTE.objectives.latency.toSeconds());
+    expect(alertRule('NautilusLatencyObjectiveBreached', { tier: 'ultra-low-latency' }).expr).toContain(`> ${Tier.ULTRA_LOW_LATENCY.objectives.latency.toSeconds()}`);
+    expect(alertRule('NautilusLatencyObjectiveBreached', { tier: 'compute' }).expr).toContain(`> ${Tier.COMPUTE.objectives.latency.toSeconds()}`);
   });
 
   it.each(Tier.all().map((t) => [t.name, t] as const))('%s: its objective alerts wait the tier\'s breachedFor and carry its severity, as do its engines\' availability alerts', (name, tier) => {
@@ -272,7 +273,7 @@ describe('promtool test rules: each alert fires on its trigger and stays silent 
 
   it('NautilusCronJobFailed: fires when the last run has not succeeded within its deadline', () => {
     const training = plan('ml-training');
-    const deadline = training.engine.workload.kind === 'batch' ? training.engine.workload.activeDeadlineSeconds : 0;
+    const deadline = training.engine.workload.kind === 'batch' ? training.engine.workload.activeDeadline.toSeconds() : 0;
     const rule = alertRule('NautilusCronJobFailed', { engine: 'ml-training' });
     const series = (name: string, value: number): Series => ({ series: `${name}{namespace="${training.namespace}",cronjob="ml-training"}`, values: `${value}x100` });
     const at = Math.ceil(deadline / 60) + 15;

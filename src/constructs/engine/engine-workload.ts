@@ -1,4 +1,4 @@
-import { Cron, Duration, Size } from 'cdk8s';
+import { Cron, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
@@ -6,6 +6,7 @@ import {
 } from '../../../imports/k8s';
 import { ENGINE_UID } from '../../catalog/engine-spec';
 import { GPU_RESOURCE } from '../../environments/node-pool-policy';
+import { Duration } from '../../model/duration';
 import { countQuantity } from '../../model/quantities';
 import { DataStorePlan, EnginePlan, isBatch, isService } from '../../planning/plan';
 import { ENGINE_PRE_STOP, ENGINE_TERMINATION_GRACE, engineContainerEnv } from '../../planning/runtime-contract';
@@ -53,13 +54,13 @@ export class EngineWorkload extends Construct {
         podMetadata,
         schedule: Cron.schedule({ minute, hour, day, month, weekDay }),
         timeZone: 'Etc/UTC',
-        startingDeadline: Duration.seconds(batch.startingDeadlineSeconds),
+        startingDeadline: plusDuration(batch.startingDeadline),
         concurrencyPolicy: kplus.ConcurrencyPolicy.FORBID,
         suspend: false,
         successfulJobsRetained: 3,
         failedJobsRetained: 3,
         backoffLimit: batch.backoffLimit,
-        activeDeadline: Duration.seconds(batch.activeDeadlineSeconds),
+        activeDeadline: plusDuration(batch.activeDeadline),
       });
       // cdk8s-plus-27 gives the Job template no metadata: label the Jobs like their pods.
       setField<JobTemplateSpec, 'metadata'>(cronJob, '/spec/jobTemplate', 'metadata', { labels: podLabels });
@@ -79,8 +80,8 @@ export class EngineWorkload extends Construct {
         maxSurge: kplus.PercentOrAbsolute.absolute(plan.runtime.rollout.maxSurge),
         maxUnavailable: kplus.PercentOrAbsolute.absolute(plan.runtime.rollout.maxUnavailable),
       }),
-      minReady: Duration.seconds(0),
-      progressDeadline: Duration.seconds(600),
+      minReady: plusDuration(Duration.seconds(0)),
+      progressDeadline: plusDuration(Duration.minutes(10)),
     });
     deployment.select(kplus.LabelSelector.of({ labels: selectorLabels(engine.name) }));
     // cdk8s-plus-27 has no revisionHistoryLimit.
@@ -99,7 +100,7 @@ export class EngineWorkload extends Construct {
         // Keep serving while the endpoint removal propagates (see ENGINE_PRE_STOP).
         lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(ENGINE_PRE_STOP.toSeconds())]) },
         ...this.probes(plan, engine.workload.port, engine.workload.health.liveness, engine.workload.health.readiness,
-          engine.workload.health.startupBudgetSeconds),
+          engine.workload.health.startupBudget),
       }
       : {};
     return {
@@ -188,15 +189,15 @@ export class EngineWorkload extends Construct {
   }
 
   /** HTTP probes on the engine's port, at the tier's periods; startup gets the engine's whole warm-up budget. */
-  private probes(plan: EnginePlan, port: number, liveness: string, readiness: string, startupBudgetSeconds: number): Pick<kplus.ContainerProps, 'startup' | 'liveness' | 'readiness'> {
+  private probes(plan: EnginePlan, port: number, liveness: string, readiness: string, startupBudget: Duration): Pick<kplus.ContainerProps, 'startup' | 'liveness' | 'readiness'> {
     const { startupPeriod, livenessPeriod, readinessPeriod, readinessFailureThreshold } = plan.runtime.probes;
     const http = (path: string, period: Duration, failureThreshold: number) => kplus.Probe.fromHttpGet(path, {
-      port, periodSeconds: period, timeoutSeconds: Duration.seconds(1), failureThreshold,
+      port, periodSeconds: plusDuration(period), timeoutSeconds: plusDuration(Duration.seconds(1)), failureThreshold,
     });
     return {
-      startup: http(liveness, plusDuration(startupPeriod), Math.ceil(startupBudgetSeconds / startupPeriod.toSeconds())),
-      liveness: http(liveness, plusDuration(livenessPeriod), 3),
-      readiness: http(readiness, plusDuration(readinessPeriod), readinessFailureThreshold),
+      startup: http(liveness, startupPeriod, Math.ceil(startupBudget.milliseconds / startupPeriod.milliseconds)),
+      liveness: http(liveness, livenessPeriod, 3),
+      readiness: http(readiness, readinessPeriod, readinessFailureThreshold),
     };
   }
 }

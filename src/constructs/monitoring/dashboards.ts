@@ -5,6 +5,7 @@ import { PanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { Tier } from '../../catalog/tier';
+import { Duration } from '../../model/duration';
 import { RUNTIME_METRICS } from '../../engines/runtime/metric-names';
 import { MONITORING_STACK, SCRAPE_LABELS } from '../../planning/monitoring';
 import { DataStorePlan, EnginePlan, isService } from '../../planning/plan';
@@ -40,12 +41,18 @@ function objectiveLine(builder: PanelBuilder, value: number): PanelBuilder {
     .thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Dashed));
 }
 
+/** How often an open dashboard reloads. */
+const DASHBOARD_REFRESH = Duration.seconds(30);
+
+/** How far back a dashboard looks when opened. */
+const DASHBOARD_SPAN = Duration.hours(3);
+
 function dashboard(uid: string, title: string, environment: string): DashboardBuilder {
   return new DashboardBuilder(title)
     .uid(uid)
     .tags(['nautilus', `environment:${environment}`, 'generated'])
-    .refresh('30s')
-    .time({ from: 'now-3h', to: 'now' })
+    .refresh(DASHBOARD_REFRESH.toPrometheus())
+    .time({ from: `now-${DASHBOARD_SPAN.toPrometheus()}`, to: 'now' })
     .timezone('utc')
     .readonly();
 }
@@ -69,9 +76,11 @@ function overview(environment: string, engines: readonly EnginePlan[]): Generate
 function tierDashboard(environment: string, tier: Tier, engines: readonly EnginePlan[]): GeneratedDashboard {
   const uid = `nautilus-tier-${tier.name}`;
   const title = `Nautilus / ${environment} / Tier ${tier.name}`;
-  const { latencyQuantile, latencySeconds, errorRatio } = tier.objectives;
+  const { latencyQuantile, errorRatio } = tier.objectives;
+  // PromQL, Grafana and the runtime's histogram count latency in seconds.
+  const latency = tier.objectives.latency.toSeconds();
   const builder = dashboard(uid, title, environment)
-    .description(`${tier.name}: ${latencyQuantile * 100}% of requests within ${latencySeconds}s, at most ${errorRatio * 100}% errors.`);
+    .description(`${tier.name}: ${latencyQuantile * 100}% of requests within ${latency}s, at most ${errorRatio * 100}% errors.`);
   for (const plan of engines) {
     const name = plan.engine.name;
     const one = `${ENGINE}="${name}"`;
@@ -83,7 +92,7 @@ function tierDashboard(environment: string, tier: Tier, engines: readonly Engine
       ], 6))
       .withPanel(objectiveLine(panel(`${name}: latency`, 's', [
         query(`${RECORDED.latencyQuantile}{${one}}`, 'p{{quantile}}'),
-      ], 6), latencySeconds))
+      ], 6), latency))
       .withPanel(objectiveLine(panel(`${name}: error ratio`, 'percentunit', [query(`${RECORDED.errorRatio}{${one}}`, '5xx share')], 6), errorRatio))
       .withPanel(panel(`${name}: pods`, 'short', [
         query(`sum(${RUNTIME_METRICS.ready}{${one}})`, 'ready'),

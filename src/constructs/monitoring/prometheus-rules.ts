@@ -4,6 +4,7 @@ import { Tier } from '../../catalog/tier';
 import { RUNTIME_METRICS } from '../../engines/runtime/metric-names';
 import { EnvironmentSpec } from '../../environments/environment';
 import { GPU_PRESENT_LABEL } from '../../environments/node-pool-policy';
+import { Duration } from '../../model/duration';
 import { AlertingRule, MONITORING_STACK, REQUESTS_PER_SECOND, SCRAPE_LABELS, trafficPathMatcher } from '../../planning/monitoring';
 import { DEVICE_PLUGIN_NAMESPACE } from '../../planning/namespaces';
 import { DataStorePlan, EnginePlan, isBatch, isService } from '../../planning/plan';
@@ -116,7 +117,7 @@ function availabilityAlerts({ services, common }: EngineRulesContext): AlertingR
       {
         alert: 'NautilusEngineDown',
         expr: `(sum(${selector('up', { [SCRAPE_LABELS.namespace]: plan.namespace, [SCRAPE_LABELS.engine]: name })}) or vector(0)) < ${floor}`,
-        for: '1m',
+        for: Duration.minutes(1),
         labels,
         annotations: {
           summary: `${name}: fewer than ${floor} of its pods answer Prometheus's scrapes`,
@@ -127,7 +128,7 @@ function availabilityAlerts({ services, common }: EngineRulesContext): AlertingR
       {
         alert: 'NautilusEngineUnavailable',
         expr: `sum by (namespace, deployment) (${selector(KUBE_STATE_METRICS.deploymentReady, workload)})\n< sum by (namespace, deployment) (${selector(KUBE_STATE_METRICS.deploymentDesired, workload)}) - ${allowedDown}`,
-        for: '3m',
+        for: Duration.minutes(3),
         labels,
         annotations: {
           summary: `${name}: ready replicas below its disruption budget's floor`,
@@ -143,25 +144,27 @@ function availabilityAlerts({ services, common }: EngineRulesContext): AlertingR
 function objectiveAlerts({ services, common }: EngineRulesContext, tiers: readonly Tier[]): AlertingRule[] {
   return tiers.flatMap((tier) => {
     const members = oneOf(services.filter((plan) => plan.engine.tier === tier).map((plan) => plan.engine.name));
-    const { latencyQuantile, latencySeconds, errorRatio, breachedFor } = tier.objectives;
+    const { latencyQuantile, errorRatio, breachedFor } = tier.objectives;
+    // PromQL and the runtime's histogram count latency in seconds.
+    const latency = tier.objectives.latency.toSeconds();
     const labels = { ...common, severity: tier.severity, tier: tier.name };
     const inTier = `${SCRAPE_LABELS.engine}=~"${members}"`;
     return [
       {
         alert: 'NautilusLatencyObjectiveBreached',
-        expr: `${RECORDED.latencyQuantile}{quantile="${latencyQuantile}",${inTier}} > ${latencySeconds}`,
-        for: breachedFor.toPrometheus(),
+        expr: `${RECORDED.latencyQuantile}{quantile="${latencyQuantile}",${inTier}} > ${latency}`,
+        for: breachedFor,
         labels,
         annotations: {
-          summary: `{{ $labels.${SCRAPE_LABELS.engine} }}: ${latencyQuantile * 100}th percentile latency above the ${tier.name} objective of ${latencySeconds}s`,
-          description: `{{ $labels.${SCRAPE_LABELS.engine} }} answers ${latencyQuantile * 100}% of requests within {{ $value }}s over 5 minutes; the ${tier.name} tier promises ${latencySeconds}s.`,
+          summary: `{{ $labels.${SCRAPE_LABELS.engine} }}: ${latencyQuantile * 100}th percentile latency above the ${tier.name} objective of ${latency}s`,
+          description: `{{ $labels.${SCRAPE_LABELS.engine} }} answers ${latencyQuantile * 100}% of requests within {{ $value }}s over 5 minutes; the ${tier.name} tier promises ${latency}s.`,
           runbook: 'Compare with the request rate (is it load?), the dependency check durations and the pod CPU; for pinned engines check nautilus_cpu_set_size (lost pinning) and the node.',
         },
       },
       {
         alert: 'NautilusErrorRatioHigh',
         expr: `${RECORDED.errorRatio}{${inTier}} > ${errorRatio}`,
-        for: breachedFor.toPrometheus(),
+        for: breachedFor,
         labels,
         annotations: {
           summary: `{{ $labels.${SCRAPE_LABELS.engine} }}: more than ${errorRatio * 100}% of requests fail`,
@@ -180,15 +183,16 @@ function autoscalingAlerts({ services, common }: EngineRulesContext): AlertingRu
     const max = plan.autoscaling!.maxReplicas;
     const labels = { ...common, severity: 'warning', engine: name, tier: plan.engine.tier.name, namespace: plan.namespace };
     const hpa = { namespace: plan.namespace, horizontalpodautoscaler: name };
+    const atMaximumFor = Duration.minutes(30);
     return [
       {
         alert: 'NautilusAutoscalerAtMaximum',
         expr: `${selector(KUBE_STATE_METRICS.hpaCurrent, hpa)} >= ${max}`,
-        for: '30m',
+        for: atMaximumFor,
         labels,
         annotations: {
-          summary: `${name}: autoscaler held at its maximum of ${max} replicas for 30 minutes`,
-          description: `${name} has run {{ $value }} replicas, its HorizontalPodAutoscaler's maximum, for 30 minutes: more load arrives than it may scale for.`,
+          summary: `${name}: autoscaler held at its maximum of ${max} replicas for ${atMaximumFor.toMinutes()} minutes`,
+          description: `${name} has run {{ $value }} replicas, its HorizontalPodAutoscaler's maximum, for ${atMaximumFor.toMinutes()} minutes: more load arrives than it may scale for.`,
           runbook: 'Check the request rate and CPU against the HPA targets; raise maxReplicas in the engine catalog if the load is real (and the pool\'s maxNodes with it).',
         },
       },
@@ -197,7 +201,7 @@ function autoscalingAlerts({ services, common }: EngineRulesContext): AlertingRu
         // scaling up on the others but never scales down.
         alert: 'NautilusAutoscalerMetricUnavailable',
         expr: `${selector(KUBE_STATE_METRICS.hpaCondition, { ...hpa, condition: 'ScalingActive', status: 'false' })} == 1`,
-        for: '10m',
+        for: Duration.minutes(10),
         labels,
         annotations: {
           summary: `${name}: its autoscaler cannot read its metrics`,
@@ -212,13 +216,14 @@ function autoscalingAlerts({ services, common }: EngineRulesContext): AlertingRu
 /** Pods the scheduler cannot place, and fewer allocatable GPUs than the GPU engines need at rest. */
 function schedulingAlerts({ services, common }: EngineRulesContext, engines: readonly EnginePlan[], stores: readonly DataStorePlan[]): AlertingRule[] {
   const namespaces = oneOf([...new Set([...engines.map((plan) => plan.namespace), ...stores.map((plan) => plan.namespace)])]);
+  const pendingFor = Duration.minutes(10);
   const scheduling: AlertingRule[] = [{
     alert: 'NautilusPodsPending',
     expr: `sum by (namespace, pod) (${selector(KUBE_STATE_METRICS.podPhase, { phase: 'Pending' }, [`namespace=~"${namespaces}"`])}) > 0`,
-    for: '10m',
+    for: pendingFor,
     labels: { ...common, severity: 'warning' },
     annotations: {
-      summary: '{{ $labels.namespace }}/{{ $labels.pod }} has been Pending for 10 minutes',
+      summary: `{{ $labels.namespace }}/{{ $labels.pod }} has been Pending for ${pendingFor.toMinutes()} minutes`,
       description: 'The scheduler cannot place {{ $labels.pod }}: no node has the CPU, memory, hugepages or GPU it requests, or none matches its affinity and tolerations.',
       runbook: 'kubectl -n {{ $labels.namespace }} describe pod {{ $labels.pod }} (Events); check the node pool\'s capacity and whether Karpenter scaled it.',
     },
@@ -229,7 +234,7 @@ function schedulingAlerts({ services, common }: EngineRulesContext, engines: rea
     scheduling.push({
       alert: 'NautilusGpuUnavailable',
       expr: `(sum(${selector(KUBE_STATE_METRICS.nodeAllocatable, { resource: 'nvidia_com_gpu' })}) or vector(0)) < ${needed}`,
-      for: '15m',
+      for: Duration.minutes(15),
       labels: { ...common, severity: 'critical', engine: oneOf(gpuEngines.map((plan) => plan.engine.name)) },
       annotations: {
         summary: `fewer than the ${needed} GPUs the GPU engines need at rest are allocatable`,
@@ -241,11 +246,14 @@ function schedulingAlerts({ services, common }: EngineRulesContext, engines: rea
   return scheduling;
 }
 
+/** How long past its schedule time a run may still not have started before it counts as missed. */
+const CRON_RUN_LATE = Duration.minutes(10);
+
 /** A batch engine's scheduled run not started, or not succeeded within its deadline. */
 function batchAlerts({ common }: EngineRulesContext, engines: readonly EnginePlan[]): AlertingRule[] {
   return engines.filter((plan) => isBatch(plan.engine)).flatMap((plan) => {
     const name = plan.engine.name;
-    const deadline = isBatch(plan.engine) ? plan.engine.workload.activeDeadlineSeconds : 0;
+    const deadline = isBatch(plan.engine) ? plan.engine.workload.activeDeadline.toSeconds() : 0;
     const cronJob = { namespace: plan.namespace, cronjob: name };
     const labels = { ...common, severity: 'warning', engine: name, tier: plan.engine.tier.name, namespace: plan.namespace };
     const lastSchedule = `max by (namespace, cronjob) (${selector(KUBE_STATE_METRICS.cronJobLastSchedule, cronJob)})`;
@@ -255,8 +263,8 @@ function batchAlerts({ common }: EngineRulesContext, engines: readonly EnginePla
         alert: 'NautilusCronJobMissed',
         // The controller moves the next schedule time forward when it starts a run: one left in
         // the past means a run was not started.
-        expr: `time() - max by (namespace, cronjob) (${selector(KUBE_STATE_METRICS.cronJobNextSchedule, cronJob)}) > 600`,
-        for: '5m',
+        expr: `time() - max by (namespace, cronjob) (${selector(KUBE_STATE_METRICS.cronJobNextSchedule, cronJob)}) > ${CRON_RUN_LATE.toSeconds()}`,
+        for: Duration.minutes(5),
         labels,
         annotations: {
           summary: `${name}: a scheduled run did not start`,
@@ -267,7 +275,7 @@ function batchAlerts({ common }: EngineRulesContext, engines: readonly EnginePla
       {
         alert: 'NautilusCronJobFailed',
         expr: `(time() - ${lastSchedule} > ${deadline})\nunless on (namespace, cronjob)\n(${lastSuccess} >= on (namespace, cronjob) ${lastSchedule})`,
-        for: '5m',
+        for: Duration.minutes(5),
         labels,
         annotations: {
           summary: `${name}: the last scheduled run has not succeeded within its ${deadline}s deadline`,
@@ -302,6 +310,14 @@ export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
 }
 
 /**
+ * An alert's `for` as Prometheus reads it. Zero (fire at once) is written `0m`, as the rules always
+ * have: Prometheus reads it as `0s`, and the rendered rules stay as they were.
+ */
+function alertDelay(delay: Duration): string {
+  return delay.milliseconds === 0 ? '0m' : delay.toPrometheus();
+}
+
+/**
  * The rule groups as PrometheusRule objects (one per group) in the monitoring stack's namespace,
  * labelled for kube-prometheus-stack's rule selector.
  */
@@ -323,7 +339,7 @@ export class PlatformRules extends Construct {
           groups: [{
             name: group.name,
             rules: group.rules.map((rule) => isAlertingRule(rule)
-              ? { alert: rule.alert, expr: PrometheusRuleSpecGroupsRulesExpr.fromString(rule.expr), for: rule.for, labels: rule.labels, annotations: rule.annotations }
+              ? { alert: rule.alert, expr: PrometheusRuleSpecGroupsRulesExpr.fromString(rule.expr), for: alertDelay(rule.for), labels: rule.labels, annotations: rule.annotations }
               : { record: rule.record, expr: PrometheusRuleSpecGroupsRulesExpr.fromString(rule.expr), labels: rule.labels }),
           }],
         },

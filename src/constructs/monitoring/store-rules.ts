@@ -1,6 +1,7 @@
 import { AlertSeverity } from '../../catalog/tier';
 import { RUNTIME_METRICS } from '../../engines/runtime/metric-names';
 import { EnvironmentSpec } from '../../environments/environment';
+import { Duration } from '../../model/duration';
 import { AlertingRule } from '../../planning/monitoring';
 import { DataStorePlan } from '../../planning/plan';
 import { promSelector, storeSeries } from '../../planning/store-monitoring';
@@ -29,7 +30,7 @@ export function dataStoreAlerts(environment: EnvironmentSpec, stores: readonly D
       {
         alert: 'NautilusDataStoreDown',
         expr: `${ready} < ${quorum}`,
-        for: '2m',
+        for: Duration.minutes(2),
         labels: labels('critical'),
         annotations: {
           summary: members > 1 ? `${name}: fewer than ${quorum} of its ${members} members are ready (quorum lost)` : `${name}: its only member is not ready`,
@@ -41,7 +42,7 @@ export function dataStoreAlerts(environment: EnvironmentSpec, stores: readonly D
         alert: 'NautilusDataStoreUnreachable',
         // Every engine checks its stores continuously: when none reaches the store, it is down for them.
         expr: `max by (dependency) (${promSelector(RUNTIME_METRICS.dependencyUp, { dependency: name })}) == 0`,
-        for: '2m',
+        for: Duration.minutes(2),
         labels: labels('critical'),
         annotations: {
           summary: `${name}: no engine reaches it`,
@@ -54,7 +55,7 @@ export function dataStoreAlerts(environment: EnvironmentSpec, stores: readonly D
       alerts.push({
         alert: 'NautilusDataStoreMemberDown',
         expr: `${ready} < ${members}\nand\n${ready} >= ${quorum}`,
-        for: '2m',
+        for: Duration.minutes(2),
         labels: labels('warning'),
         annotations: {
           summary: `${name}: a member is not ready (quorum kept)`,
@@ -72,7 +73,7 @@ export function dataStoreAlerts(environment: EnvironmentSpec, stores: readonly D
       replicationLagAlert: (expr, annotations) => ({
         alert: 'NautilusDataStoreReplicationLag',
         expr: `${expr}\n> ${lag.bytes.mebibytes * 1024 * 1024}`,
-        for: lag.for.toPrometheus(),
+        for: lag.for,
         labels: labels('warning'),
         annotations,
       }),

@@ -1,4 +1,5 @@
 import { REDIS_SENTINEL } from '../../catalog/data-stores';
+import { Duration } from '../../model/duration';
 import { AlertingRule } from '../monitoring';
 import { FAILOVER_WINDOW, STORE_METRICS, STORE_PROCESS_LABEL } from '../store-monitoring';
 import { RedisPlan } from './redis';
@@ -33,7 +34,7 @@ export function redisAlerts(plan: RedisPlan, context: StoreAlertContext): Alerti
   alerts.push({
     alert: 'NautilusDataStoreNoPrimary',
     expr: `(count by (namespace) (${series(STORE_METRICS.redisInstanceInfo, { ...SERVER, role: 'master' })}) or on () vector(0)) < 1`,
-    for: '1m',
+    for: Duration.minutes(1),
     labels: context.labels('critical'),
     annotations: {
       summary: `${name}: no member is the primary`,
@@ -53,7 +54,7 @@ export function redisAlerts(plan: RedisPlan, context: StoreAlertContext): Alerti
       {
         alert: 'NautilusDataStoreReplicaDisconnected',
         expr: `(max by (namespace) (${series(STORE_METRICS.redisConnectedReplicas, SERVER)} and ${primary}) or on () vector(0)) < ${replicas}`,
-        for: '2m',
+        for: Duration.minutes(2),
         labels: context.labels('warning'),
         annotations: {
           summary: `${name}: fewer than ${replicas} replicas are connected to the primary`,
@@ -65,7 +66,7 @@ export function redisAlerts(plan: RedisPlan, context: StoreAlertContext): Alerti
         alert: 'NautilusDataStoreFailover',
         // Sentinel names the primary by address: two addresses within the window mean it moved.
         expr: `count by (namespace) (count by (namespace, master_address) (last_over_time(${series(STORE_METRICS.sentinelMasterStatus, sentinelSeries)}[${FAILOVER_WINDOW}]))) > 1`,
-        for: '0m',
+        for: Duration.minutes(0),
         labels: context.labels('warning'),
         annotations: {
           summary: `${name}: Sentinel moved the primary in the last ${FAILOVER_WINDOW}`,
@@ -76,7 +77,7 @@ export function redisAlerts(plan: RedisPlan, context: StoreAlertContext): Alerti
       {
         alert: 'NautilusRedisSentinelDegraded',
         expr: `min by (namespace) (${series(STORE_METRICS.sentinelOkSentinels, sentinelSeries)}) < ${members}\nor\nmin by (namespace) (${series(STORE_METRICS.sentinelOkReplicas, sentinelSeries)}) < ${replicas}`,
-        for: '5m',
+        for: Duration.minutes(5),
         labels: context.labels('warning'),
         annotations: {
           summary: `${name}: a Sentinel sees fewer than ${members} healthy Sentinels or ${replicas} healthy replicas`,
@@ -87,7 +88,7 @@ export function redisAlerts(plan: RedisPlan, context: StoreAlertContext): Alerti
       {
         alert: 'NautilusRedisSentinelQuorumLost',
         expr: `max by (namespace) (${series(STORE_METRICS.sentinelOkSentinels, sentinelSeries)}) < ${sentinel.quorum}\nor\nmax by (namespace) (${series(STORE_METRICS.sentinelQuorumCheck, sentinelSeries)}) == 0`,
-        for: '2m',
+        for: Duration.minutes(2),
         labels: context.labels('critical'),
         annotations: {
           summary: `${name}: Sentinel could not fail the primary over (fewer than ${sentinel.quorum} healthy Sentinels)`,

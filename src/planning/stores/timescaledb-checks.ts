@@ -49,8 +49,8 @@ export const TIMESCALEDB_CHECKS: ReadonlyArray<StoreCheck<TimescaleDbPlan>> = [
         problems.push(report('retainFullBackups', String(backup.retainFullBackups), 'must be a whole number of at least 1',
           'keep at least 1 full backup (point-in-time recovery needs one)'));
       }
-      const everyHours = backup.fullBackupEvery.toHours();
-      if (!Number.isInteger(everyHours) || everyHours < 1) {
+      const hours = backup.fullBackupEvery.toHours();
+      if (!Number.isInteger(hours) || hours < 1) {
         problems.push(report('fullBackupEvery', String(backup.fullBackupEvery), 'must be a whole number of hours, at least 1 (the schedule and the backup age alert count hours)',
           'take a full backup at least every few days, e.g. Duration.hours(24)'));
       }

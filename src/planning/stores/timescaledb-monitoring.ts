@@ -1,3 +1,4 @@
+import { Duration } from '../../model/duration';
 import { AlertingRule } from '../monitoring';
 import { FAILOVER_WINDOW, STORE_METRICS } from '../store-monitoring';
 import { StoreAlertContext, StorePanel, StoreSeries } from './store-kind';
@@ -27,7 +28,7 @@ export function timescaledbAlerts(plan: TimescaleDbPlan, context: StoreAlertCont
     alert: 'NautilusDataStoreNoPrimary',
     // Absent series (no member scraped) count as no primary.
     expr: `(${primaries} or on () vector(0)) < 1\nor\n${unlocked} == 1`,
-    for: '1m',
+    for: Duration.minutes(1),
     labels: context.labels('critical'),
     annotations: {
       summary: `${name}: no member is the primary, or no member holds Patroni's leader lock`,
@@ -46,7 +47,7 @@ export function timescaledbAlerts(plan: TimescaleDbPlan, context: StoreAlertCont
       {
         alert: 'NautilusDataStoreReplicaDisconnected',
         expr: `(count by (namespace) (${series(STORE_METRICS.patroniStreaming)} == 1 and ${replicated}) or on () vector(0)) < ${replicas}`,
-        for: '2m',
+        for: Duration.minutes(2),
         labels: context.labels('warning'),
         annotations: {
           summary: `${name}: fewer than ${replicas} replicas stream from the primary`,
@@ -58,7 +59,7 @@ export function timescaledbAlerts(plan: TimescaleDbPlan, context: StoreAlertCont
         alert: 'NautilusDataStoreFailover',
         // The timeline goes up by one at every promotion.
         expr: `max by (namespace) (${series(STORE_METRICS.patroniTimeline)})\n> max by (namespace) (${series(STORE_METRICS.patroniTimeline)} offset ${FAILOVER_WINDOW})`,
-        for: '0m',
+        for: Duration.minutes(0),
         labels: context.labels('warning'),
         annotations: {
           summary: `${name}: a replica was promoted in the last ${FAILOVER_WINDOW} (timeline {{ $value }})`,
@@ -76,7 +77,7 @@ export function timescaledbAlerts(plan: TimescaleDbPlan, context: StoreAlertCont
       {
         alert: 'NautilusDataStoreBackupTooOld',
         expr: `min by (namespace, stanza) (${series(STORE_METRICS.backupSinceLastCompletion, { backup_type: 'full' })}) > ${limit.toSeconds()}`,
-        for: '15m',
+        for: Duration.minutes(15),
         labels: context.labels('warning'),
         annotations: {
           summary: `${name}: the newest full backup is older than ${limit.toHours()} hours`,
@@ -87,7 +88,7 @@ export function timescaledbAlerts(plan: TimescaleDbPlan, context: StoreAlertCont
       {
         alert: 'NautilusDataStoreBackupUnhealthy',
         expr: `max by (namespace, stanza) (${series(STORE_METRICS.backupInfoStatus)}) == 0\nor\nmin by (namespace, stanza) (${series(STORE_METRICS.backupStanzaStatus)}) > 0`,
-        for: '30m',
+        for: Duration.minutes(30),
         labels: context.labels('warning'),
         annotations: {
           summary: `${name}: pgBackRest cannot read the backup repository, or reports the stanza unhealthy`,

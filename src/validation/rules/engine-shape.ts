@@ -1,5 +1,6 @@
 import { poolForRole } from '../../environments/environment';
 import { cronScheduleProblem, portProblem, wholeNumberProblem } from '../../model/domains';
+import { Duration, wholeSecondsProblem } from '../../model/duration';
 import { Memory } from '../../model/quantities';
 import { enabledEngines, environmentPinsCores, isBatch, isService, planEngine } from '../../planning/plan';
 import { Finding } from '../../model/errors';
@@ -227,7 +228,7 @@ export const ENGINE_SHAPE_RULES: readonly ValidationRule[] = [
   defineRule('batch-schedule', (input) =>
     forEachEngine(input, (engine) => {
       if (!isBatch(engine)) return [];
-      const { schedule, activeDeadlineSeconds, backoffLimit } = engine.workload;
+      const { schedule, startingDeadline, activeDeadline, backoffLimit } = engine.workload;
       const reports: Finding[] = [];
       const cronProblem = cronScheduleProblem(schedule);
       if (cronProblem) {
@@ -236,15 +237,15 @@ export const ENGINE_SHAPE_RULES: readonly ValidationRule[] = [
           fix: 'write five fields "minute hour day-of-month month day-of-week" in UTC, e.g. "30 22 * * 1-5"',
         });
       }
-      const starting = wholeNumberProblem(engine.workload.startingDeadlineSeconds, 10);
+      const starting = wholeSecondsProblem(startingDeadline, Duration.seconds(10));
       if (starting) {
         reports.push({
-          subject: engine.name, field: 'workload.startingDeadlineSeconds', value: String(engine.workload.startingDeadlineSeconds),
-          problem: `${starting} (the CronJob controller checks every 10 seconds; less may skip every run)`, fix: 'give how late a run may start, e.g. 1800',
+          subject: engine.name, field: 'workload.startingDeadline', value: String(startingDeadline),
+          problem: `${starting} (the CronJob controller checks every 10 seconds; less may skip every run)`, fix: 'give how late a run may start, e.g. Duration.minutes(30)',
         });
       }
-      const deadline = wholeNumberProblem(activeDeadlineSeconds, 1);
-      if (deadline) reports.push({ subject: engine.name, field: 'workload.activeDeadlineSeconds', value: String(activeDeadlineSeconds), problem: deadline, fix: 'give the longest a run may take, in seconds, e.g. 21600' });
+      const deadline = wholeSecondsProblem(activeDeadline, Duration.seconds(1));
+      if (deadline) reports.push({ subject: engine.name, field: 'workload.activeDeadline', value: String(activeDeadline), problem: deadline, fix: 'give the longest a run may take, e.g. Duration.hours(6)' });
       const retries = wholeNumberProblem(backoffLimit, 0);
       if (retries) reports.push({ subject: engine.name, field: 'workload.backoffLimit', value: String(backoffLimit), problem: retries, fix: 'give the number of retries, e.g. 2' });
       return reports;
@@ -252,15 +253,15 @@ export const ENGINE_SHAPE_RULES: readonly ValidationRule[] = [
   defineRule('health-endpoints', (input) =>
     forEachEngine(input, (engine) => {
       if (!isService(engine)) return [];
-      const { liveness, readiness, startupBudgetSeconds } = engine.workload.health;
+      const { liveness, readiness, startupBudget } = engine.workload.health;
       const reports: Finding[] = ([['liveness', liveness], ['readiness', readiness]] as const)
         .filter(([, path]) => !/^\/\S*$/.test(path))
         .map(([field, path]) => ({
           subject: engine.name, field: `workload.health.${field}`, value: JSON.stringify(path),
           problem: 'an HTTP probe path must start with "/" and contain no spaces', fix: 'use a path such as "/health/live"',
         }));
-      const budget = wholeNumberProblem(startupBudgetSeconds, 1);
-      if (budget) reports.push({ subject: engine.name, field: 'workload.health.startupBudgetSeconds', value: String(startupBudgetSeconds), problem: budget, fix: 'give the seconds the engine may take to start, e.g. 30' });
+      const budget = wholeSecondsProblem(startupBudget, Duration.seconds(1));
+      if (budget) reports.push({ subject: engine.name, field: 'workload.health.startupBudget', value: String(startupBudget), problem: budget, fix: 'give how long the engine may take to start, e.g. Duration.seconds(30)' });
       return reports;
     })),
 ];
