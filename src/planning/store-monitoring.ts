@@ -55,32 +55,3 @@ export function storeSeries(namespace: string, storeName: string): (metric: stri
 
 /** How often Prometheus scrapes every store: replication lag and role changes are seen within it. */
 export const STORE_SCRAPE_INTERVAL = Duration.seconds(15);
-
-/**
- * The series the store alerts and dashboards read, as their exporters name them: Patroni 4.1's
- * REST API `/metrics` (labels `scope`, `name`), redis_exporter 1.45 for a server and for a
- * Sentinel, and pgbackrest_exporter's names (served by backup-metrics.py). The tests check each
- * against the real program.
- */
-export const STORE_METRICS = {
-  patroniPrimary: 'patroni_primary',
-  patroniReplica: 'patroni_replica',
-  patroniClusterUnlocked: 'patroni_cluster_unlocked',
-  patroniWalLocation: 'patroni_xlog_location',
-  patroniWalReplayedLocation: 'patroni_xlog_replayed_location',
-  patroniStreaming: 'patroni_postgres_streaming',
-  patroniTimeline: 'patroni_postgres_timeline',
-  patroniPostgresRunning: 'patroni_postgres_running',
-  redisUp: 'redis_up',
-  redisInstanceInfo: 'redis_instance_info',
-  redisConnectedReplicas: 'redis_connected_slaves',
-  redisPrimaryOffset: 'redis_master_repl_offset',
-  redisReplicaOffset: 'redis_connected_slave_offset_bytes',
-  sentinelMasterStatus: 'redis_sentinel_master_status',
-  sentinelOkSentinels: 'redis_sentinel_master_ok_sentinels',
-  sentinelOkReplicas: 'redis_sentinel_master_ok_slaves',
-  sentinelQuorumCheck: 'redis_sentinel_master_ckquorum_status',
-  backupSinceLastCompletion: 'pgbackrest_backup_since_last_completion_seconds',
-  backupStanzaStatus: 'pgbackrest_stanza_status',
-  backupInfoStatus: 'pgbackrest_exporter_status',
-} as const;

@@ -19,7 +19,7 @@ import { CREDENTIAL_SECRETS, TIMESCALEDB_SECRETS, TRADING_DATABASE } from '../..
 import { postgresBinDir } from '../contract/data-stores';
 import { ManagedProcess, freePort, httpGet, killAll, poll } from '../contract/processes';
 import { MetricFamily, parsePrometheusText } from '../contract/prometheus-text';
-import { STORE_METRICS } from '../../src/planning/store-monitoring';
+import { TIMESCALEDB_METRICS } from '../../src/planning/stores/timescaledb-monitoring';
 import { applyManifests, kubeRequest } from './apply';
 import { ControlPlane, startControlPlane } from './control-plane';
 import { readDistManifests } from './dist-manifests';
@@ -259,18 +259,18 @@ describe('TimescaleDB under Patroni (prod configuration, real PostgreSQL, real A
     const leader = memberNamed(firstLeader);
     const scrapes = await waitFor('replicas that have replayed WAL', async () => {
       const all = await Promise.all(members.map(async (m) => ({ member: m, scrape: await patroniMetrics(m) })));
-      return all.every(({ member, scrape }) => member === leader || value(scrape, STORE_METRICS.patroniWalReplayedLocation, member) > 0) ? all : undefined;
+      return all.every(({ member, scrape }) => member === leader || value(scrape, TIMESCALEDB_METRICS.patroniWalReplayedLocation, member) > 0) ? all : undefined;
     }, 30_000);
     const timelines = new Set<number>();
     for (const { member, scrape } of scrapes) {
       const primary = member === leader;
-      expect(value(scrape, STORE_METRICS.patroniPrimary, member)).toBe(primary ? 1 : 0);
-      expect(value(scrape, STORE_METRICS.patroniReplica, member)).toBe(primary ? 0 : 1);
-      expect(value(scrape, STORE_METRICS.patroniClusterUnlocked, member)).toBe(0);
-      expect(value(scrape, STORE_METRICS.patroniPostgresRunning, member)).toBe(1);
-      expect(value(scrape, STORE_METRICS.patroniStreaming, member)).toBe(primary ? 0 : 1);
-      if (primary) expect(value(scrape, STORE_METRICS.patroniWalLocation, member)).toBeGreaterThan(0);
-      timelines.add(value(scrape, STORE_METRICS.patroniTimeline, member));
+      expect(value(scrape, TIMESCALEDB_METRICS.patroniPrimary, member)).toBe(primary ? 1 : 0);
+      expect(value(scrape, TIMESCALEDB_METRICS.patroniReplica, member)).toBe(primary ? 0 : 1);
+      expect(value(scrape, TIMESCALEDB_METRICS.patroniClusterUnlocked, member)).toBe(0);
+      expect(value(scrape, TIMESCALEDB_METRICS.patroniPostgresRunning, member)).toBe(1);
+      expect(value(scrape, TIMESCALEDB_METRICS.patroniStreaming, member)).toBe(primary ? 0 : 1);
+      if (primary) expect(value(scrape, TIMESCALEDB_METRICS.patroniWalLocation, member)).toBeGreaterThan(0);
+      timelines.add(value(scrape, TIMESCALEDB_METRICS.patroniTimeline, member));
     }
     expect(timelines.size).toBe(1);
     timelineBefore = [...timelines][0];
@@ -356,10 +356,10 @@ describe('TimescaleDB under Patroni (prod configuration, real PostgreSQL, real A
     const leader = memberNamed(newLeader);
     const scrape = await waitFor('the new leader reporting itself primary', async () => {
       const answer = await patroniMetrics(leader);
-      return value(answer, STORE_METRICS.patroniPrimary, leader) === 1 ? answer : undefined;
+      return value(answer, TIMESCALEDB_METRICS.patroniPrimary, leader) === 1 ? answer : undefined;
     }, 30_000);
-    expect(value(scrape, STORE_METRICS.patroniTimeline, leader)).toBeGreaterThan(timelineBefore);
-    expect(value(scrape, STORE_METRICS.patroniClusterUnlocked, leader)).toBe(0);
+    expect(value(scrape, TIMESCALEDB_METRICS.patroniTimeline, leader)).toBeGreaterThan(timelineBefore);
+    expect(value(scrape, TIMESCALEDB_METRICS.patroniClusterUnlocked, leader)).toBe(0);
   });
 
   test('the primary Service follows the new leader', async () => {

@@ -24,7 +24,9 @@ import { stringify } from 'yaml';
 import { AlertingRule, isAlertingRule } from '../../src/constructs/monitoring/prometheus-rules';
 import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
 import { planEnvironment } from '../../src/planning/environment-plan';
-import { STORE_METRICS, STORE_PROCESS_LABEL, storeMetricsServiceName } from '../../src/planning/store-monitoring';
+import { STORE_PROCESS_LABEL, storeMetricsServiceName } from '../../src/planning/store-monitoring';
+import { REDIS_METRICS } from '../../src/planning/stores/redis-monitoring';
+import { TIMESCALEDB_METRICS } from '../../src/planning/stores/timescaledb-monitoring';
 import { K8sObject, find, platformInput, synthObjects } from '../support/platform';
 import { prometheusBinary, promtool, scratchDir, writeRuleFile } from '../monitoring/promtool';
 import { onPath, postgresBinDir, unprivilegedAccount } from './data-stores';
@@ -104,10 +106,10 @@ describe('redis_exporter beside prod\'s Redis members and Sentinels', () => {
       const views = await Promise.all(members.members.map(scrapeMember));
       const sentinels = views.flat().filter((v) => v.process === 'sentinel');
       const servers = views.flat().filter((v) => v.process === 'server');
-      const replicas = Math.max(...servers.map((s) => samples(s.scrape, STORE_METRICS.redisConnectedReplicas)[0]?.value ?? 0));
-      const okSentinels = Math.min(...sentinels.map((s) => samples(s.scrape, STORE_METRICS.sentinelOkSentinels)[0]?.value ?? 0));
+      const replicas = Math.max(...servers.map((s) => samples(s.scrape, REDIS_METRICS.redisConnectedReplicas)[0]?.value ?? 0));
+      const okSentinels = Math.min(...sentinels.map((s) => samples(s.scrape, REDIS_METRICS.sentinelOkSentinels)[0]?.value ?? 0));
       // Sentinels learn the replicas from the primary's INFO, every 10 s.
-      const okReplicas = Math.min(...sentinels.map((s) => samples(s.scrape, STORE_METRICS.sentinelOkReplicas)[0]?.value ?? 0));
+      const okReplicas = Math.min(...sentinels.map((s) => samples(s.scrape, REDIS_METRICS.sentinelOkReplicas)[0]?.value ?? 0));
       return replicas === 2 && okSentinels === 3 && okReplicas === 2 ? views : undefined;
     }, Date.now() + 60_000, 500);
     if (settled instanceof Error) {
@@ -135,24 +137,24 @@ describe('redis_exporter beside prod\'s Redis members and Sentinels', () => {
     const roles: string[] = [];
     for (const { endpoints } of views) {
       const server = endpoints.find((e) => e.process === 'server')!.scrape;
-      expect(samples(server, STORE_METRICS.redisUp)[0].value).toBe(1);
-      const info = samples(server, STORE_METRICS.redisInstanceInfo)[0];
+      expect(samples(server, REDIS_METRICS.redisUp)[0].value).toBe(1);
+      const info = samples(server, REDIS_METRICS.redisInstanceInfo)[0];
       roles.push(info.labels.role);
-      expect(samples(server, STORE_METRICS.redisPrimaryOffset)[0].value).toBeGreaterThanOrEqual(0);
+      expect(samples(server, REDIS_METRICS.redisPrimaryOffset)[0].value).toBeGreaterThanOrEqual(0);
       if (info.labels.role === 'master') {
-        expect(samples(server, STORE_METRICS.redisPrimaryOffset)[0].value).toBeGreaterThan(0);
-        expect(samples(server, STORE_METRICS.redisConnectedReplicas)[0].value).toBe(2);
-        const offsets = samples(server, STORE_METRICS.redisReplicaOffset);
+        expect(samples(server, REDIS_METRICS.redisPrimaryOffset)[0].value).toBeGreaterThan(0);
+        expect(samples(server, REDIS_METRICS.redisConnectedReplicas)[0].value).toBe(2);
+        const offsets = samples(server, REDIS_METRICS.redisReplicaOffset);
         expect(offsets).toHaveLength(2);
         for (const offset of offsets) expect(Object.keys(offset.labels).sort()).toEqual(['slave_ip', 'slave_port', 'slave_state']);
       }
       const sentinel = endpoints.find((e) => e.process === 'sentinel')!.scrape;
-      const status = samples(sentinel, STORE_METRICS.sentinelMasterStatus)[0];
+      const status = samples(sentinel, REDIS_METRICS.sentinelMasterStatus)[0];
       expect(status.labels).toMatchObject({ master_name: 'nautilus', master_status: 'ok' });
       expect(status.labels.master_address).toMatch(/:6379$/);
-      expect(samples(sentinel, STORE_METRICS.sentinelOkSentinels)[0].value).toBe(3);
-      expect(samples(sentinel, STORE_METRICS.sentinelOkReplicas)[0].value).toBe(2);
-      expect(samples(sentinel, STORE_METRICS.sentinelQuorumCheck)[0].value).toBe(1);
+      expect(samples(sentinel, REDIS_METRICS.sentinelOkSentinels)[0].value).toBe(3);
+      expect(samples(sentinel, REDIS_METRICS.sentinelOkReplicas)[0].value).toBe(2);
+      expect(samples(sentinel, REDIS_METRICS.sentinelQuorumCheck)[0].value).toBe(1);
     }
     expect(roles.sort()).toEqual(['master', 'slave', 'slave']);
   });
@@ -216,7 +218,7 @@ describe('redis_exporter beside prod\'s Redis members and Sentinels', () => {
     const primary = roles.find((r) => r.role === 'master')!.member;
     const dropped = await poll(async () => {
       const server = (await scrapeMember(primary)).find((e) => e.process === 'server')!.scrape;
-      return samples(server, STORE_METRICS.redisConnectedReplicas)[0]?.value === 1 ? true : undefined;
+      return samples(server, REDIS_METRICS.redisConnectedReplicas)[0]?.value === 1 ? true : undefined;
     }, Date.now() + 30_000, 500);
     expect(dropped).toBe(true);
     const alerts = await redisAlertsOnScrapes(['NautilusDataStoreReplicaDisconnected', 'NautilusDataStoreMemberDown', 'NautilusDataStoreNoPrimary']);
@@ -303,16 +305,16 @@ describe('backup-metrics.py from prod\'s TimescaleDB ConfigMap against a real pg
 
   it('before any backup: the stanza reports "no valid backups" and no backup age is served', async () => {
     const scrapeBefore = await scrape(conf);
-    expect(samples(scrapeBefore, STORE_METRICS.backupInfoStatus)).toEqual([{ name: STORE_METRICS.backupInfoStatus, labels: { stanza: 'timescaledb' }, value: 1 }]);
-    expect(samples(scrapeBefore, STORE_METRICS.backupStanzaStatus)).toEqual([{ name: STORE_METRICS.backupStanzaStatus, labels: { stanza: 'timescaledb' }, value: 2 }]);
-    expect(samples(scrapeBefore, STORE_METRICS.backupSinceLastCompletion)).toEqual([]);
+    expect(samples(scrapeBefore, TIMESCALEDB_METRICS.backupInfoStatus)).toEqual([{ name: TIMESCALEDB_METRICS.backupInfoStatus, labels: { stanza: 'timescaledb' }, value: 1 }]);
+    expect(samples(scrapeBefore, TIMESCALEDB_METRICS.backupStanzaStatus)).toEqual([{ name: TIMESCALEDB_METRICS.backupStanzaStatus, labels: { stanza: 'timescaledb' }, value: 2 }]);
+    expect(samples(scrapeBefore, TIMESCALEDB_METRICS.backupSinceLastCompletion)).toEqual([]);
   });
 
   it('after a full backup: its age by backup type (full counts for diff and incr too), stanza ok', async () => {
     run('pgbackrest', ['--stanza=timescaledb', '--type=full', 'backup']);
     const scrapeAfter = await scrape(conf);
-    expect(samples(scrapeAfter, STORE_METRICS.backupStanzaStatus)[0].value).toBe(0);
-    const ages = samples(scrapeAfter, STORE_METRICS.backupSinceLastCompletion);
+    expect(samples(scrapeAfter, TIMESCALEDB_METRICS.backupStanzaStatus)[0].value).toBe(0);
+    const ages = samples(scrapeAfter, TIMESCALEDB_METRICS.backupSinceLastCompletion);
     expect(ages.map((a) => a.labels).sort((a, b) => a.backup_type.localeCompare(b.backup_type))).toEqual(
       ['diff', 'full', 'incr'].map((type) => ({ backup_type: type, stanza: 'timescaledb' })));
     for (const age of ages) {
@@ -322,7 +324,7 @@ describe('backup-metrics.py from prod\'s TimescaleDB ConfigMap against a real pg
     // The alert's threshold is far above a fresh backup's age.
     const rule = objects.filter((o) => o.kind === 'PrometheusRule').flatMap((o) => o.spec.groups[0].rules)
       .filter(isAlertingRule).find((r: AlertingRule) => r.alert === 'NautilusDataStoreBackupTooOld')!;
-    expect(rule.expr).toContain(`${STORE_METRICS.backupSinceLastCompletion}{`);
+    expect(rule.expr).toContain(`${TIMESCALEDB_METRICS.backupSinceLastCompletion}{`);
     expect(rule.expr).toContain('backup_type="full"');
   });
 
@@ -331,7 +333,7 @@ describe('backup-metrics.py from prod\'s TimescaleDB ConfigMap against a real pg
     fs.writeFileSync(broken, `[global]\nrepo1-type=not-a-repository-type\n[timescaledb]\npg1-path=${dir}/data\n`);
     if (account) fs.chownSync(broken, account.uid, account.gid);
     const scrapeBroken = await scrape(broken);
-    expect(samples(scrapeBroken, STORE_METRICS.backupInfoStatus)[0].value).toBe(0);
-    expect(samples(scrapeBroken, STORE_METRICS.backupSinceLastCompletion)).toEqual([]);
+    expect(samples(scrapeBroken, TIMESCALEDB_METRICS.backupInfoStatus)[0].value).toBe(0);
+    expect(samples(scrapeBroken, TIMESCALEDB_METRICS.backupSinceLastCompletion)).toEqual([]);
   });
 });

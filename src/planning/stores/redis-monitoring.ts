@@ -1,16 +1,32 @@
 import { REDIS_SENTINEL } from '../../catalog/data-stores';
 import { Duration } from '../../model/duration';
 import { AlertingRule } from '../monitoring';
-import { FAILOVER_WINDOW, STORE_METRICS, STORE_PROCESS_LABEL } from '../store-monitoring';
+import { FAILOVER_WINDOW, STORE_PROCESS_LABEL } from '../store-monitoring';
 import { RedisPlan } from './redis';
 import { StoreAlertContext, StorePanel, StoreSeries } from './store-kind';
+
+/**
+ * The series Redis's alerts and panels read, as redis_exporter 1.45 names them for a server and for
+ * a Sentinel. test/contract/store-exporters.test.ts checks each against the real program.
+ */
+export const REDIS_METRICS = {
+  redisUp: 'redis_up',
+  redisInstanceInfo: 'redis_instance_info',
+  redisConnectedReplicas: 'redis_connected_slaves',
+  redisPrimaryOffset: 'redis_master_repl_offset',
+  redisReplicaOffset: 'redis_connected_slave_offset_bytes',
+  sentinelMasterStatus: 'redis_sentinel_master_status',
+  sentinelOkSentinels: 'redis_sentinel_master_ok_sentinels',
+  sentinelOkReplicas: 'redis_sentinel_master_ok_slaves',
+  sentinelQuorumCheck: 'redis_sentinel_master_ckquorum_status',
+} as const;
 
 /** The server series of the members, as redis_exporter labels them. */
 const SERVER = { [STORE_PROCESS_LABEL]: 'server' };
 
 /** The members whose server reports the master role, to match other series `on (namespace, pod)`. */
 function isPrimary(series: StoreSeries): string {
-  return `on (namespace, pod) ${series(STORE_METRICS.redisInstanceInfo, { ...SERVER, role: 'master' })}`;
+  return `on (namespace, pod) ${series(REDIS_METRICS.redisInstanceInfo, { ...SERVER, role: 'master' })}`;
 }
 
 /**
@@ -19,7 +35,7 @@ function isPrimary(series: StoreSeries): string {
  * master_repl_offset as well).
  */
 function replicationLag(series: StoreSeries): string {
-  return `max by (namespace, pod) (${series(STORE_METRICS.redisPrimaryOffset, SERVER)} and ${isPrimary(series)})\n- on (namespace, pod) group_right ()\n${series(STORE_METRICS.redisReplicaOffset, SERVER)}`;
+  return `max by (namespace, pod) (${series(REDIS_METRICS.redisPrimaryOffset, SERVER)} and ${isPrimary(series)})\n- on (namespace, pod) group_right ()\n${series(REDIS_METRICS.redisReplicaOffset, SERVER)}`;
 }
 
 /** The alerts on Redis's own series, after those every store has. */
@@ -33,7 +49,7 @@ export function redisAlerts(plan: RedisPlan, context: StoreAlertContext): Alerti
   const primary = isPrimary(series);
   alerts.push({
     alert: 'NautilusDataStoreNoPrimary',
-    expr: `(count by (namespace) (${series(STORE_METRICS.redisInstanceInfo, { ...SERVER, role: 'master' })}) or on () vector(0)) < 1`,
+    expr: `(count by (namespace) (${series(REDIS_METRICS.redisInstanceInfo, { ...SERVER, role: 'master' })}) or on () vector(0)) < 1`,
     for: Duration.minutes(1),
     labels: context.labels('critical'),
     annotations: {
@@ -53,7 +69,7 @@ export function redisAlerts(plan: RedisPlan, context: StoreAlertContext): Alerti
       }),
       {
         alert: 'NautilusDataStoreReplicaDisconnected',
-        expr: `(max by (namespace) (${series(STORE_METRICS.redisConnectedReplicas, SERVER)} and ${primary}) or on () vector(0)) < ${replicas}`,
+        expr: `(max by (namespace) (${series(REDIS_METRICS.redisConnectedReplicas, SERVER)} and ${primary}) or on () vector(0)) < ${replicas}`,
         for: Duration.minutes(2),
         labels: context.labels('warning'),
         annotations: {
@@ -65,7 +81,7 @@ export function redisAlerts(plan: RedisPlan, context: StoreAlertContext): Alerti
       {
         alert: 'NautilusDataStoreFailover',
         // Sentinel names the primary by address: two addresses within the window mean it moved.
-        expr: `count by (namespace) (count by (namespace, master_address) (last_over_time(${series(STORE_METRICS.sentinelMasterStatus, sentinelSeries)}[${FAILOVER_WINDOW}]))) > 1`,
+        expr: `count by (namespace) (count by (namespace, master_address) (last_over_time(${series(REDIS_METRICS.sentinelMasterStatus, sentinelSeries)}[${FAILOVER_WINDOW}]))) > 1`,
         for: Duration.minutes(0),
         labels: context.labels('warning'),
         annotations: {
@@ -76,7 +92,7 @@ export function redisAlerts(plan: RedisPlan, context: StoreAlertContext): Alerti
       },
       {
         alert: 'NautilusRedisSentinelDegraded',
-        expr: `min by (namespace) (${series(STORE_METRICS.sentinelOkSentinels, sentinelSeries)}) < ${members}\nor\nmin by (namespace) (${series(STORE_METRICS.sentinelOkReplicas, sentinelSeries)}) < ${replicas}`,
+        expr: `min by (namespace) (${series(REDIS_METRICS.sentinelOkSentinels, sentinelSeries)}) < ${members}\nor\nmin by (namespace) (${series(REDIS_METRICS.sentinelOkReplicas, sentinelSeries)}) < ${replicas}`,
         for: Duration.minutes(5),
         labels: context.labels('warning'),
         annotations: {
@@ -87,7 +103,7 @@ export function redisAlerts(plan: RedisPlan, context: StoreAlertContext): Alerti
       },
       {
         alert: 'NautilusRedisSentinelQuorumLost',
-        expr: `max by (namespace) (${series(STORE_METRICS.sentinelOkSentinels, sentinelSeries)}) < ${sentinel.quorum}\nor\nmax by (namespace) (${series(STORE_METRICS.sentinelQuorumCheck, sentinelSeries)}) == 0`,
+        expr: `max by (namespace) (${series(REDIS_METRICS.sentinelOkSentinels, sentinelSeries)}) < ${sentinel.quorum}\nor\nmax by (namespace) (${series(REDIS_METRICS.sentinelQuorumCheck, sentinelSeries)}) == 0`,
         for: Duration.minutes(2),
         labels: context.labels('critical'),
         annotations: {
@@ -108,7 +124,7 @@ export function redisPanels(plan: RedisPlan, series: StoreSeries): StorePanel[] 
   const panels: StorePanel[] = [{
     title: `${name}: primary (1) per member`, unit: 'short',
     queries: [{
-      expr: `max by (pod) (${series(STORE_METRICS.redisInstanceInfo, { ...SERVER, role: 'master' })}) or max by (pod) (0 * ${series(STORE_METRICS.redisUp, SERVER)})`,
+      expr: `max by (pod) (${series(REDIS_METRICS.redisInstanceInfo, { ...SERVER, role: 'master' })}) or max by (pod) (0 * ${series(REDIS_METRICS.redisUp, SERVER)})`,
       legend: '{{pod}}',
     }],
   }];
@@ -124,8 +140,8 @@ export function redisPanels(plan: RedisPlan, series: StoreSeries): StorePanel[] 
       {
         title: `${name}: healthy Sentinels and replicas (Sentinel's view)`, unit: 'short',
         queries: [
-          { expr: `min(${series(STORE_METRICS.sentinelOkSentinels, sentinel)})`, legend: 'Sentinels' },
-          { expr: `min(${series(STORE_METRICS.sentinelOkReplicas, sentinel)})`, legend: 'replicas' },
+          { expr: `min(${series(REDIS_METRICS.sentinelOkSentinels, sentinel)})`, legend: 'Sentinels' },
+          { expr: `min(${series(REDIS_METRICS.sentinelOkReplicas, sentinel)})`, legend: 'replicas' },
         ],
       },
     );

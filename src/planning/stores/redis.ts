@@ -3,7 +3,7 @@ import { EnvironmentSpec, SentinelSettings } from '../../environments/environmen
 import { ENV } from '../../engines/runtime/environment-contract';
 import { serviceHost } from '../namespaces';
 import { credentialRef } from '../store-access';
-import { redisAlerts, redisPanels } from './redis-monitoring';
+import { REDIS_METRICS, redisAlerts, redisPanels } from './redis-monitoring';
 import { REDIS_CHECKS } from './redis-checks';
 import { StoreKind, StorePlanBase } from './store-kind';
 
@@ -87,4 +87,5 @@ export const REDIS_KIND: StoreKind<RedisPlan> = {
   summary: () => [],
   alerts: redisAlerts,
   panels: redisPanels,
+  metrics: REDIS_METRICS,
 };

@@ -117,4 +117,6 @@ export interface StoreKind<P extends StorePlanBase> {
   alerts(plan: P, context: StoreAlertContext): AlertingRule[];
   /** The panels on the kind's own series: each member's role, replication, its own parts. */
   panels(plan: P, series: StoreSeries): StorePanel[];
+  /** The series its alerts and panels read, as its exporters name them (checked against the real programs). */
+  readonly metrics: Readonly<Record<string, string>>;
 }

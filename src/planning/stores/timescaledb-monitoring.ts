@@ -1,17 +1,37 @@
 import { Duration } from '../../model/duration';
 import { AlertingRule } from '../monitoring';
-import { FAILOVER_WINDOW, STORE_METRICS } from '../store-monitoring';
+import { FAILOVER_WINDOW } from '../store-monitoring';
 import { StoreAlertContext, StorePanel, StoreSeries } from './store-kind';
 import { TimescaleDbPlan } from './timescaledb';
 
+/**
+ * The series TimescaleDB's alerts and panels read, as their exporters name them: Patroni 4.1's REST
+ * API `/metrics` (labels `scope`, `name`) and pgbackrest_exporter's names (served by
+ * backup-metrics.py). test/contract/store-exporters.test.ts and the failover test check them
+ * against the real programs.
+ */
+export const TIMESCALEDB_METRICS = {
+  patroniPrimary: 'patroni_primary',
+  patroniReplica: 'patroni_replica',
+  patroniClusterUnlocked: 'patroni_cluster_unlocked',
+  patroniWalLocation: 'patroni_xlog_location',
+  patroniWalReplayedLocation: 'patroni_xlog_replayed_location',
+  patroniStreaming: 'patroni_postgres_streaming',
+  patroniTimeline: 'patroni_postgres_timeline',
+  patroniPostgresRunning: 'patroni_postgres_running',
+  backupSinceLastCompletion: 'pgbackrest_backup_since_last_completion_seconds',
+  backupStanzaStatus: 'pgbackrest_stanza_status',
+  backupInfoStatus: 'pgbackrest_exporter_status',
+} as const;
+
 /** Members Patroni reports as replicas, to match other series `on (namespace, pod)`. */
 function isReplica(series: StoreSeries): string {
-  return `on (namespace, pod) (${series(STORE_METRICS.patroniReplica)} == 1)`;
+  return `on (namespace, pod) (${series(TIMESCALEDB_METRICS.patroniReplica)} == 1)`;
 }
 
 /** Bytes of WAL each replica has yet to replay behind the primary's write position: the lag alert's and the dashboard's. */
 function replicationLag(series: StoreSeries): string {
-  return `max by (namespace) (${series(STORE_METRICS.patroniWalLocation)})\n- on (namespace) group_right ()\n(${series(STORE_METRICS.patroniWalReplayedLocation)} and ${isReplica(series)})`;
+  return `max by (namespace) (${series(TIMESCALEDB_METRICS.patroniWalLocation)})\n- on (namespace) group_right ()\n(${series(TIMESCALEDB_METRICS.patroniWalReplayedLocation)} and ${isReplica(series)})`;
 }
 
 /** The alerts on TimescaleDB's own series, after those every store has. */
@@ -21,8 +41,8 @@ export function timescaledbAlerts(plan: TimescaleDbPlan, context: StoreAlertCont
   const members = plan.replicas;
   const replicas = members - 1;
   const alerts: AlertingRule[] = [];
-  const primaries = `sum by (namespace) (${series(STORE_METRICS.patroniPrimary)})`;
-  const unlocked = `max by (namespace) (${series(STORE_METRICS.patroniClusterUnlocked)})`;
+  const primaries = `sum by (namespace) (${series(TIMESCALEDB_METRICS.patroniPrimary)})`;
+  const unlocked = `max by (namespace) (${series(TIMESCALEDB_METRICS.patroniClusterUnlocked)})`;
   const replicated = isReplica(series);
   alerts.push({
     alert: 'NautilusDataStoreNoPrimary',
@@ -46,7 +66,7 @@ export function timescaledbAlerts(plan: TimescaleDbPlan, context: StoreAlertCont
       }),
       {
         alert: 'NautilusDataStoreReplicaDisconnected',
-        expr: `(count by (namespace) (${series(STORE_METRICS.patroniStreaming)} == 1 and ${replicated}) or on () vector(0)) < ${replicas}`,
+        expr: `(count by (namespace) (${series(TIMESCALEDB_METRICS.patroniStreaming)} == 1 and ${replicated}) or on () vector(0)) < ${replicas}`,
         for: Duration.minutes(2),
         labels: context.labels('warning'),
         annotations: {
@@ -58,7 +78,7 @@ export function timescaledbAlerts(plan: TimescaleDbPlan, context: StoreAlertCont
       {
         alert: 'NautilusDataStoreFailover',
         // The timeline goes up by one at every promotion.
-        expr: `max by (namespace) (${series(STORE_METRICS.patroniTimeline)})\n> max by (namespace) (${series(STORE_METRICS.patroniTimeline)} offset ${FAILOVER_WINDOW})`,
+        expr: `max by (namespace) (${series(TIMESCALEDB_METRICS.patroniTimeline)})\n> max by (namespace) (${series(TIMESCALEDB_METRICS.patroniTimeline)} offset ${FAILOVER_WINDOW})`,
         for: Duration.minutes(0),
         labels: context.labels('warning'),
         annotations: {
@@ -76,7 +96,7 @@ export function timescaledbAlerts(plan: TimescaleDbPlan, context: StoreAlertCont
     alerts.push(
       {
         alert: 'NautilusDataStoreBackupTooOld',
-        expr: `min by (namespace, stanza) (${series(STORE_METRICS.backupSinceLastCompletion, { backup_type: 'full' })}) > ${limit.toSeconds()}`,
+        expr: `min by (namespace, stanza) (${series(TIMESCALEDB_METRICS.backupSinceLastCompletion, { backup_type: 'full' })}) > ${limit.toSeconds()}`,
         for: Duration.minutes(15),
         labels: context.labels('warning'),
         annotations: {
@@ -87,7 +107,7 @@ export function timescaledbAlerts(plan: TimescaleDbPlan, context: StoreAlertCont
       },
       {
         alert: 'NautilusDataStoreBackupUnhealthy',
-        expr: `max by (namespace, stanza) (${series(STORE_METRICS.backupInfoStatus)}) == 0\nor\nmin by (namespace, stanza) (${series(STORE_METRICS.backupStanzaStatus)}) > 0`,
+        expr: `max by (namespace, stanza) (${series(TIMESCALEDB_METRICS.backupInfoStatus)}) == 0\nor\nmin by (namespace, stanza) (${series(TIMESCALEDB_METRICS.backupStanzaStatus)}) > 0`,
         for: Duration.minutes(30),
         labels: context.labels('warning'),
         annotations: {
@@ -105,19 +125,19 @@ export function timescaledbAlerts(plan: TimescaleDbPlan, context: StoreAlertCont
 export function timescaledbPanels(plan: TimescaleDbPlan, series: StoreSeries): StorePanel[] {
   const name = plan.store.name;
   const panels: StorePanel[] = [
-    { title: `${name}: primary (1) per member`, unit: 'short', queries: [{ expr: `max by (pod) (${series(STORE_METRICS.patroniPrimary)})`, legend: '{{pod}}' }] },
+    { title: `${name}: primary (1) per member`, unit: 'short', queries: [{ expr: `max by (pod) (${series(TIMESCALEDB_METRICS.patroniPrimary)})`, legend: '{{pod}}' }] },
   ];
   if (plan.replicas > 1) {
     panels.push(
       { title: `${name}: replication lag`, unit: 'bytes', queries: [{ expr: replicationLag(series), legend: '{{pod}}' }] },
-      { title: `${name}: timeline`, unit: 'short', queries: [{ expr: `max by (pod) (${series(STORE_METRICS.patroniTimeline)})`, legend: '{{pod}}' }] },
+      { title: `${name}: timeline`, unit: 'short', queries: [{ expr: `max by (pod) (${series(TIMESCALEDB_METRICS.patroniTimeline)})`, legend: '{{pod}}' }] },
     );
   }
   const limit = plan.monitoring.backupAgeLimit;
   if (limit !== undefined) {
     panels.push({
       title: `${name}: newest full backup age`, unit: 's',
-      queries: [{ expr: `min by (stanza) (${series(STORE_METRICS.backupSinceLastCompletion, { backup_type: 'full' })})`, legend: '{{stanza}}' }],
+      queries: [{ expr: `min by (stanza) (${series(TIMESCALEDB_METRICS.backupSinceLastCompletion, { backup_type: 'full' })})`, legend: '{{stanza}}' }],
       objective: limit.toSeconds(),
     });
   }

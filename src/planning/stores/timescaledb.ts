@@ -7,7 +7,7 @@ import { TIMESCALEDB_SECRETS, TRADING_DATABASE, credentialRef } from '../store-a
 import { StoreScrapeEndpoint } from '../store-monitoring';
 import { TIMESCALEDB_CHECKS } from './timescaledb-checks';
 import { StoreKind, StorePlanBase } from './store-kind';
-import { timescaledbAlerts, timescaledbPanels } from './timescaledb-monitoring';
+import { TIMESCALEDB_METRICS, timescaledbAlerts, timescaledbPanels } from './timescaledb-monitoring';
 
 /**
  * How old the newest full backup may get: the schedule's interval plus a quarter of it (at least
@@ -79,4 +79,5 @@ export const TIMESCALEDB_KIND: StoreKind<TimescaleDbPlan> = {
   },
   alerts: timescaledbAlerts,
   panels: timescaledbPanels,
+  metrics: TIMESCALEDB_METRICS,
 };
