@@ -1,5 +1,5 @@
 import { PLATFORM_DATA_STORES } from '../../src/catalog/data-stores';
-import { DataStoreName } from '../../src/catalog/engine-spec';
+import { DATA_STORE_TITLES, DataStoreName } from '../../src/catalog/engine-spec';
 import { Tier } from '../../src/catalog/tier';
 import { DEV, PROD, STAGING } from '../../src/environments/platform-environments';
 import { NAMESPACE_NAMES } from '../../src/planning/namespaces';
@@ -192,8 +192,10 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('cluster ob
 
   test('a PriorityClass per tier plus the data stores, data above every engine', () => {
     for (const tier of Tier.all()) expect(find(objects, 'PriorityClass', tier.priorityClassName).value).toBe(tier.priorityValue);
-    const data = find(objects, 'PriorityClass', 'nautilus-data').value;
-    for (const tier of Tier.all()) expect(data).toBeGreaterThan(tier.priorityValue);
+    const data = find(objects, 'PriorityClass', 'nautilus-data');
+    for (const tier of Tier.all()) expect(data.value).toBeGreaterThan(tier.priorityValue);
+    // Named from the catalog's titles, so a new kind of store is named too.
+    for (const title of Object.values(DATA_STORE_TITLES)) expect(data.description).toContain(title);
     for (const pc of objects.filter((o) => o.kind === 'PriorityClass')) {
       expect(pc.value).toBeLessThanOrEqual(1e9);
       expect(pc.metadata.name.startsWith('system-')).toBe(false);

@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import { KubePriorityClass } from '../../../imports/k8s';
+import { DATA_STORE_TITLES } from '../../catalog/engine-spec';
 import { Tier } from '../../catalog/tier';
 import { DATA_PRIORITY_CLASS } from '../stateful-store';
 
@@ -31,7 +32,8 @@ export class PriorityClasses extends Construct {
       // Above every engine tier: every engine needs the stores, so no engine may preempt them.
       value: Tier.ULTRA_LOW_LATENCY.priorityValue + 100_000,
       preemptionPolicy: 'PreemptLowerPriority',
-      description: 'Nautilus data stores (TimescaleDB, Redis)',
+      // Every kind of store the catalog has, named as prose names them.
+      description: `Nautilus data stores (${Object.values(DATA_STORE_TITLES).join(', ')})`,
     });
   }
 }

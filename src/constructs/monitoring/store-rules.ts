@@ -11,11 +11,11 @@ import { kindOf } from '../../planning/stores/store-kinds';
 const STATEFULSET_READY = 'kube_statefulset_status_replicas_ready';
 
 /**
- * The alerts on one environment's data stores, derived from their plans: members down (a warning
- * while a majority is up, critical below it), unreachable from the engines, no primary, replicas
- * disconnected or lagging, a failover, Sentinel short of replicas or quorum, and the newest full
- * backup older than the schedule allows. Replication alerts exist only where the store has
- * replicas, backup alerts only where the environment backs up.
+ * The alerts on one environment's data stores, derived from their plans: what every store has
+ * (members down, a warning while a majority is up and critical below it; unreachable from the
+ * engines), then what its kind adds on its own series (src/planning/stores: no primary, replicas
+ * disconnected or lagging, a failover, Redis's Sentinel, TimescaleDB's backups). Replication
+ * alerts exist only where the store has replicas, backup alerts only where the environment backs up.
  */
 export function dataStoreAlerts(environment: EnvironmentSpec, stores: readonly DataStorePlan[]): AlertingRule[] {
   return stores.flatMap((plan) => {
