@@ -77,13 +77,17 @@ export function postgresqlParameters(memory: Memory, backup: TimescaleDbSettings
   };
 }
 
-/** Patroni's timing: a dead primary's leader lock expires after `ttl` seconds. */
+/**
+ * Patroni's timing, which its configuration takes in whole seconds: a dead primary's leader lock
+ * expires after `ttl`; each member runs its loop every `loopWait` and retries the Kubernetes API
+ * for `retryTimeout`.
+ */
 export const PATRONI_TIMING = {
   // loop_wait + 2 × retry_timeout ≤ ttl, as Patroni requires. Shorter than Patroni's 30 s default
   // so trading resumes sooner; failsafe_mode keeps a healthy primary through an API-server outage.
-  ttl: 20,
-  loop_wait: 5,
-  retry_timeout: 7,
+  ttl: Duration.seconds(20),
+  loopWait: Duration.seconds(5),
+  retryTimeout: Duration.seconds(7),
 } as const;
 
 /**
@@ -118,7 +122,9 @@ export function patroniConfig(memory: Memory, port: number, settings: TimescaleD
       // Written to the `<scope>-config` ConfigMap by the first member; change it later with
       // `patronictl edit-config` (a new manifest does not rewrite it).
       dcs: {
-        ...PATRONI_TIMING,
+        ttl: PATRONI_TIMING.ttl.toSeconds(),
+        loop_wait: PATRONI_TIMING.loopWait.toSeconds(),
+        retry_timeout: PATRONI_TIMING.retryTimeout.toSeconds(),
         maximum_lag_on_failover: 1048576,
         synchronous_mode: settings.synchronousReplication,
         // Strict mode would stop all writes while no replica is up; plain synchronous mode

@@ -339,7 +339,7 @@ describe('TimescaleDB under Patroni (prod configuration, real PostgreSQL, real A
 
     const failoverMs = firstWriteAfterKill - killedAt;
     figures.push(`kill -9 of the primary to a new leader in the DCS: ${((promotedAt - killedAt) / 1000).toFixed(1)} s`);
-    figures.push(`kill -9 of the primary to the first acknowledged write on the new primary: ${(failoverMs / 1000).toFixed(1)} s (ttl ${PATRONI_TIMING.ttl} s, loop_wait ${PATRONI_TIMING.loop_wait} s)`);
+    figures.push(`kill -9 of the primary to the first acknowledged write on the new primary: ${(failoverMs / 1000).toFixed(1)} s (ttl ${PATRONI_TIMING.ttl.toSeconds()} s, loop_wait ${PATRONI_TIMING.loopWait.toSeconds()} s)`);
     expect(failoverMs).toBeGreaterThan(0);
     const rows = await query<{ id: string }>(memberNamed(newLeader), 'SELECT id FROM ticks ORDER BY id');
     const stored = new Set(rows.map((r) => Number(r.id)));

@@ -1,4 +1,4 @@
-import { Duration, Size } from 'cdk8s';
+import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { Container, DaemonSetSpec, PodSpec, Quantity, SecurityContext } from '../../../imports/k8s';
@@ -6,7 +6,9 @@ import { DEVICE_PLUGIN_IMAGE, DEVICE_PLUGIN_NAME, DEVICE_PLUGIN_RESOURCES } from
 import { EnvironmentSpec, NodePoolSpec } from '../../environments/environment';
 import { GPU_PRESENT_LABEL, poolTaints } from '../../environments/node-pool-policy';
 import { imageVersion, mirroredImage } from '../../model/domains';
+import { Duration } from '../../model/duration';
 import { DEVICE_PLUGIN_NAMESPACE } from '../../planning/namespaces';
+import { plusDuration } from '../durations';
 import { completePlatformPod, setField, withoutPlusWorkloadDefaults } from '../escape-hatches';
 import { componentLabels, selectorLabels } from '../labels';
 import { TAINT_EFFECTS } from '../scheduling';
@@ -34,7 +36,7 @@ export class DevicePlugin extends Construct {
       podMetadata: { labels: componentLabels(name, 'device-plugin') },
       automountServiceAccountToken: false,
       restartPolicy: kplus.RestartPolicy.ALWAYS,
-      terminationGracePeriod: Duration.seconds(30),
+      terminationGracePeriod: plusDuration(Duration.seconds(30)),
       hostNetwork: false,
       dns: { policy: kplus.DnsPolicy.CLUSTER_FIRST, hostnameAsFQDN: false },
       // Root, as upstream runs it: the kubelet's device-plugin directory (hostPath) is root's,
