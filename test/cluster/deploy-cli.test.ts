@@ -583,4 +583,12 @@ describe('the npm scripts', () => {
     expect(stdout).toMatch(/^Usage: nautilus <command> <environment> \[options\]/);
     expect(stdout).toContain('--force-conflicts');
   });
+
+  it('the bundled tool (bin/nautilus.js) talks to the cluster as runCli does', async () => {
+    const { stdout } = await run('npm', ['run', '--silent', 'status', '--', 'dev', '--dist', dists.base, '--kubeconfig', controlPlane.kubeconfigPath], {
+      cwd: path.resolve(__dirname, '..', '..'),
+    });
+    expect(stdout).toMatch(/^ {2}Deployment nautilus-engines\/strategy +ok +1\/1 ready, 1\/1 updated$/m);
+    expect(stdout.trim().split('\n').pop()).toBe('healthy');
+  });
 });
