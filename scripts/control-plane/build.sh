@@ -29,14 +29,9 @@ readonly BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler ku
 log() { printf '[control-plane build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-if [[ "${1:-}" == "--print-dir" ]]; then
-  echo "$DEST"
-  exit 0
-fi
-if [[ -f "$DEST/$STAMP_NAME" ]]; then
-  echo "$DEST"
-  exit 0
-fi
+# shellcheck source=../lib/kubernetes-build.sh
+source "$HERE/../lib/kubernetes-build.sh"
+exit_if_cached "$DEST" "${1:-}"
 
 command -v go >/dev/null || die "go is not on PATH; install Go >= 1.26 (the binaries are built from source)."
 
@@ -45,20 +40,7 @@ grep -q "k8s.io/kubernetes $K8S_VERSION" "$HERE/go/kubernetes/go.mod" \
 grep -q "go.etcd.io/etcd/server/v3 $ETCD_VERSION" "$HERE/go/etcd/go.mod" \
   || die "go/etcd/go.mod does not require go.etcd.io/etcd/server/v3 $ETCD_VERSION; bump both build.sh and the wrapper module together."
 
-# shellcheck source=../lib/kubernetes-build.sh
-source "$HERE/../lib/kubernetes-build.sh"
-mkdir -p "$CACHE_ROOT"
-# Parallel jest workers (or two terminals) may all find the cache missing.
-lock_cache "$CACHE_ROOT/.build.lock" "$KEY"
-if [[ -f "$DEST/$STAMP_NAME" ]]; then
-  echo "$DEST"
-  exit 0
-fi
-# A directory without a stamp can only be left over from a manual edit.
-rm -rf "$DEST"
-
-WORK="$(mktemp -d "$CACHE_ROOT/.tmp-$KEY.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+begin_cached_build "$DEST" "$KEY"
 mkdir -p "$WORK/bin" "$WORK/stages"
 
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off GOFLAGS="-buildvcs=false"
@@ -119,8 +101,5 @@ done
 printf 'k8s=%s\netcd=%s\nkwok=%s\nbuilt=%s\nseconds=%s\n' \
   "$K8S_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   "$((SECONDS - BUILD_START))" >"$WORK/$STAMP_NAME"
-chmod 0755 "$WORK"
-mv -T "$WORK" "$DEST"
-trap - EXIT
+publish_cached_build "$DEST"
 log "done in $((SECONDS - BUILD_START))s: $DEST"
-echo "$DEST"

@@ -1,5 +1,7 @@
-# Sourced by the build scripts of Kubernetes binaries (scripts/control-plane/build.sh,
-# scripts/real-node/build.sh).
+# Sourced by the scripts that build Go binaries into a cache keyed by version
+# (scripts/control-plane/build.sh, scripts/real-node/build.sh, scripts/real-node/build-network-policy.sh).
+# Each caches in DEST, written as a temporary sibling WORK and renamed into place with its
+# `.complete` stamp last, so an interrupted build never looks done. The script defines log().
 
 # k8s_ldflags VERSION: the linker flags that stamp a release into a binary, so that /version,
 # `kubectl version` and `kubelet --version` report the release rather than v0.0.0.
@@ -21,4 +23,37 @@ lock_cache() {
     log "another build of $2 is running; waiting for it to finish"
     flock 9
   fi
+}
+
+# exit_if_cached DEST [--print-dir]: prints DEST and exits when only the directory is asked for,
+# or when the build there is complete.
+exit_if_cached() {
+  if [[ "${2:-}" == "--print-dir" || -f "$1/.complete" ]]; then
+    echo "$1"
+    exit 0
+  fi
+}
+
+# begin_cached_build DEST KEY: waits for any other build of the same cache (parallel test workers
+# or two terminals may all find it missing), exits if that one completed DEST, and otherwise sets
+# WORK to a fresh temporary sibling of DEST, removed on exit unless publish_cached_build ran.
+begin_cached_build() {
+  local dest="$1" key="$2" root
+  root="$(dirname "$dest")"
+  mkdir -p "$root"
+  lock_cache "$root/.build.lock" "$key"
+  exit_if_cached "$dest"
+  # A directory without a stamp can only be left over from a manual edit.
+  rm -rf "$dest"
+  WORK="$(mktemp -d "$root/.tmp-$key.XXXXXX")"
+  trap 'rm -rf "$WORK"' EXIT
+}
+
+# publish_cached_build DEST: renames WORK (with its .complete stamp written) into place and
+# prints DEST, the scripts' only line on stdout.
+publish_cached_build() {
+  chmod 0755 "$WORK"
+  mv -T "$WORK" "$1"
+  trap - EXIT
+  echo "$1"
 }

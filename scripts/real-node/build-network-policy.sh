@@ -25,28 +25,12 @@ readonly DEST="$CACHE_ROOT/$KEY"
 log() { printf '[network-policy build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-if [[ "${1:-}" == "--print-dir" ]]; then
-  echo "$DEST"
-  exit 0
-fi
-if [[ -f "$DEST/.complete" ]]; then
-  echo "$DEST"
-  exit 0
-fi
-
-command -v go >/dev/null || die "go is not on PATH; install Go >= 1.26 (kube-router is built from source)."
-
 # shellcheck source=../lib/kubernetes-build.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/kubernetes-build.sh"
-mkdir -p "$CACHE_ROOT"
-lock_cache "$CACHE_ROOT/.build.lock" "$KEY"
-if [[ -f "$DEST/.complete" ]]; then
-  echo "$DEST"
-  exit 0
-fi
-rm -rf "$DEST"
-WORK="$(mktemp -d "$CACHE_ROOT/.tmp-$KEY.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+exit_if_cached "$DEST" "${1:-}"
+
+command -v go >/dev/null || die "go is not on PATH; install Go >= 1.26 (kube-router is built from source)."
+begin_cached_build "$DEST" "$KEY"
 mkdir -p "$WORK/bin"
 
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off GOFLAGS="-buildvcs=false"
@@ -57,8 +41,5 @@ GOBIN="$WORK/bin" go install -p 2 -trimpath -ldflags="-s -w" "github.com/cloudna
 [[ -x "$WORK/bin/kube-router" ]] || die "kube-router is missing from the build output."
 
 printf 'kube-router=%s\nseconds=%s\n' "$KUBE_ROUTER_VERSION" "$((SECONDS - START))" >"$WORK/.complete"
-chmod 0755 "$WORK"
-mv -T "$WORK" "$DEST"
-trap - EXIT
+publish_cached_build "$DEST"
 log "done in $((SECONDS - START))s: $DEST"
-echo "$DEST"

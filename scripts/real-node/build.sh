@@ -30,31 +30,16 @@ readonly BINARIES=(kubelet kube-proxy coredns pause)
 log() { printf '[real-node build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-if [[ "${1:-}" == "--print-dir" ]]; then
-  echo "$DEST"
-  exit 0
-fi
-if [[ -f "$DEST/.complete" ]]; then
-  echo "$DEST"
-  exit 0
-fi
+# shellcheck source=../lib/kubernetes-build.sh
+source "$HERE/../lib/kubernetes-build.sh"
+exit_if_cached "$DEST" "${1:-}"
 
 command -v go >/dev/null || die "go is not on PATH; install Go >= 1.26 (the node's binaries are built from source)."
 command -v cc >/dev/null || die "no C compiler (cc) on PATH; install gcc and libc6-dev (Debian) to compile pause."
 grep -q "k8s.io/kubernetes $K8S_VERSION" "$WRAPPER/go.mod" \
   || die "$WRAPPER/go.mod does not require k8s.io/kubernetes $K8S_VERSION; bump build.sh with the control plane."
 
-# shellcheck source=../lib/kubernetes-build.sh
-source "$HERE/../lib/kubernetes-build.sh"
-mkdir -p "$CACHE_ROOT"
-lock_cache "$CACHE_ROOT/.build.lock" "$KEY"
-if [[ -f "$DEST/.complete" ]]; then
-  echo "$DEST"
-  exit 0
-fi
-rm -rf "$DEST"
-WORK="$(mktemp -d "$CACHE_ROOT/.tmp-$KEY.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+begin_cached_build "$DEST" "$KEY"
 mkdir -p "$WORK/bin"
 
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off GOFLAGS="-buildvcs=false"
@@ -88,8 +73,5 @@ for name in "${BINARIES[@]}"; do
   [[ -x "$WORK/bin/$name" ]] || die "$name is missing from the build output."
 done
 printf 'k8s=%s\ncoredns=%s\nseconds=%s\n' "$K8S_VERSION" "$COREDNS_VERSION" "$((SECONDS - START))" >"$WORK/.complete"
-chmod 0755 "$WORK"
-mv -T "$WORK" "$DEST"
-trap - EXIT
+publish_cached_build "$DEST"
 log "done in $((SECONDS - START))s: $DEST"
-echo "$DEST"
