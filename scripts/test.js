@@ -40,8 +40,8 @@ function runSideBySide() {
     const child = childProcess.spawn(process.execPath, [JEST, '--selectProjects', project, '--maxWorkers=1'], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      // No cursor tricks: the two outputs are interleaved line by line.
-      env: { ...process.env, CI: process.env.CI ?? 'true', FORCE_COLOR: '0' },
+      // Plain text: the two outputs are interleaved line by line.
+      env: { ...process.env, FORCE_COLOR: '0' },
     });
     const summary = [];
     const prefix = `[${project}] `;
