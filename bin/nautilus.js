@@ -9,10 +9,12 @@
  *
  * The bundle is kept in .cache/nautilus/<hash>.js. <hash> covers the tool's own sources (the
  * project files esbuild read for the last bundle), the names of the files beside them (a new file
- * can change how an import resolves), package-lock.json, this launcher and the checkout's path, so
+ * can change how an import resolves), package-lock.json, the tsconfig files, this launcher and the
+ * checkout's path, so
  * an unchanged checkout reuses it and an edited source is bundled again. A bundle is written to a
- * temporary file and renamed into place, so two starts at once never load half a file. Like tsx
- * before it, no type checking at start: `npx tsc --noEmit` and the tests do that.
+ * temporary file and renamed into place, so two starts at once never load half a file. Before a
+ * bundle is made the tool is type-checked (`tsc -p tsconfig.deploy.json`, incremental): a type
+ * error stops it with the compiler's lines, as it stops synthesis, and nothing runs.
  *
  * Plain JavaScript with Node's standard library and esbuild only, like scripts/synth.js.
  */
@@ -36,7 +38,7 @@ const ENTRY = [
 function sourcesHash(inputs) {
   const hash = crypto.createHash('sha256');
   hash.update(`${ROOT}\n`);
-  for (const file of [...inputs, 'package-lock.json', 'bin/nautilus.js']) {
+  for (const file of [...inputs, 'package-lock.json', 'bin/nautilus.js', 'tsconfig.json', 'tsconfig.deploy.json']) {
     let content;
     try {
       content = fs.readFileSync(path.join(ROOT, file));
@@ -70,10 +72,29 @@ function currentBundle() {
   return file && fs.existsSync(file) ? file : undefined;
 }
 
-/** Bundles the tool; returns the bundle's path, or undefined after printing esbuild's errors. */
+/** Type-checks the tool; returns the compiler's error lines (none when it compiles). */
+function typeErrors() {
+  const tsc = require.resolve('typescript/bin/tsc', { paths: [ROOT] });
+  const result = require('child_process').spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.deploy.json'), '--pretty', 'false'], {
+    cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 16 * 1024 * 1024,
+  });
+  if (result.error) throw result.error;
+  return result.status === 0 ? [] : `${result.stdout}${result.stderr}`.split('\n').filter((line) => line !== '');
+}
+
+/** Bundles the tool; returns the bundle's path, or undefined after printing the errors. */
 function bundle() {
   const esbuild = require('esbuild');
   fs.mkdirSync(CACHE, { recursive: true });
+  process.stderr.write('nautilus: type-checking and bundling the tool (first start, or its sources changed)...\n');
+  const errors = typeErrors();
+  if (errors.length > 0) {
+    const count = errors.filter((line) => / error TS\d+:/.test(line)).length;
+    process.stderr.write(`nautilus: the tool does not compile (${count} type error${count === 1 ? '' : 's'}); nothing was run:\n`
+      + errors.map((line) => `  ${line}\n`).join('')
+      + 'Fix: correct the code at the lines above (`npx tsc --noEmit` reports the same).\n');
+    return undefined;
+  }
   const temporary = path.join(CACHE, `tmp-${process.pid}-${Date.now()}.js`);
   let result;
   try {

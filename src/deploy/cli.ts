@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as readline from 'readline';
 import { parseArgs } from 'util';
@@ -106,6 +107,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const timeoutSeconds = Number(values.timeout);
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
     io.stderr(`--timeout ${values.timeout}: expected a number of seconds above 0\n`);
+    return 2;
+  }
+
+  // The environment first: a name that cannot be right must not cost a synthesis.
+  if (!values.dist && !PLATFORM_ENVIRONMENTS.some((spec) => spec.name === environment)) {
+    io.stderr(`no environment "${environment}": the platform has ${PLATFORM_ENVIRONMENTS.map((e) => e.name).join(', ')} `
+      + '(src/environments/platform-environments.ts); or give --dist <folder> holding <folder>/<environment>/\n');
     return 2;
   }
 
@@ -228,13 +236,26 @@ function confirmsPrunes(environment: string): boolean {
   return PLATFORM_ENVIRONMENTS.find((spec) => spec.name === environment)?.confirmPrunes ?? false;
 }
 
+/** How to point the tool at a cluster, for the errors that find none. */
+const POINT_AT_A_CLUSTER = 'point it at a cluster with --kubeconfig <file> (and --context <name>), or KUBECONFIG=<file>, as for kubectl';
+
 function loadKubeConfig(file: string | undefined, context: string | undefined, env: CliIo['env']): KubeConfig {
   const kc = new KubeConfig();
-  const explicit = file ?? env.KUBECONFIG;
+  const explicit = file ?? env.KUBECONFIG?.split(path.delimiter).find((entry) => entry !== '');
+  const home = env.HOME ?? os.homedir();
+  const defaultFile = path.join(home, '.kube', 'config');
   if (explicit) {
-    kc.loadFromFile(explicit.split(path.delimiter)[0]);
+    if (!fs.existsSync(explicit)) {
+      throw new Error(`kubeconfig ${explicit} (from ${file ? '--kubeconfig' : 'KUBECONFIG'}) does not exist; ${POINT_AT_A_CLUSTER}`);
+    }
+    kc.loadFromFile(explicit);
+  } else if (fs.existsSync(defaultFile)) {
+    kc.loadFromFile(defaultFile);
+  } else if (env.KUBERNETES_SERVICE_HOST) {
+    kc.loadFromCluster();
   } else {
-    kc.loadFromDefault();
+    // client-node would fall back to http://localhost:8080, which kubectl refuses to guess.
+    throw new Error(`no kubeconfig: KUBECONFIG is not set, ${defaultFile} does not exist and this is not a pod of a cluster; ${POINT_AT_A_CLUSTER}`);
   }
   if (context) {
     if (!kc.getContexts().some((c) => c.name === context)) {
@@ -259,7 +280,8 @@ function readManifests(environment: string, distOption: string | undefined, io: 
     if (result.status !== 0) throw new Error('npm run synth failed (see above)');
   }
   if (!fs.existsSync(directory)) {
-    throw new Error(`${directory} does not exist: no environment "${environment}" (known: ${PLATFORM_ENVIRONMENTS.map((e) => e.name).join(', ')})`);
+    const shown = distOption ? path.join(distOption, environment) : path.join('dist', environment);
+    throw new Error(`${shown}/ does not exist: no manifests of environment "${environment}" there`);
   }
   const files = fs.readdirSync(directory).filter((file) => /\.ya?ml$/.test(file)).sort();
   const entries: ManifestEntry[] = [];
