@@ -14,7 +14,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { PLATFORM_ENVIRONMENTS } from '../environments/platform-environments';
 import { kubectlApplySetFlag, TOOLING_NAME } from './applyset';
-import { Cluster } from './cluster';
+import { Cluster, clusterFailure } from './cluster';
 import { deploy } from './deploy';
 import { applyOrder, describeObject, isWorkload, KubeObject, ManifestEntry } from './objects';
 import { makePlan, renderPlan, summarize } from './plan';
@@ -118,11 +118,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 
   let removeHandler: (() => void) | undefined;
+  let cluster: Cluster | undefined;
   try {
     const entries = readManifests(environment, values.dist, io);
     const manifests = entries.map((entry) => entry.object);
-    const cluster = new Cluster(loadKubeConfig(values.kubeconfig, values.context, io.env));
+    cluster = new Cluster(loadKubeConfig(values.kubeconfig, values.context, io.env));
     io.stderr(`${command} ${environment}: ${manifests.length} objects, cluster ${cluster.server} (context ${cluster.kubeConfig.getCurrentContext()})\n`);
+    // Reachable, trusted and accepting the credentials, before any command reads or diffs.
+    await cluster.version();
 
     if (command === 'status') {
       const status = await environmentStatus(cluster, manifests, { ignoreAutoscalerMetrics: values['ignore-autoscaler-metrics'] });
@@ -223,7 +226,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stdout(`deploy ${environment}: done, ${workloads.length} workloads rolled out (ApplySet: kubectl --applyset=${kubectlApplySetFlag(environment)})\n`);
     return 0;
   } catch (error) {
-    io.stderr(`${command} ${environment} failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    const failure = cluster && clusterFailure(error, { server: cluster.server, context: cluster.kubeConfig.getCurrentContext() });
+    io.stderr(`${command} ${environment} failed: ${failure ?? (error instanceof Error ? error.message : String(error))}\n`);
     // diff keeps kubectl diff's codes: 1 means "changes", so a failure is 2.
     return command === 'diff' ? 2 : 1;
   } finally {

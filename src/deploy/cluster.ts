@@ -255,3 +255,35 @@ export function requestError(doing: string, error: unknown): Error {
   }
   return new Error(`${doing} failed: ${error instanceof Error ? error.message : String(error)}`);
 }
+
+/** Where a failure happened: the cluster's address and the kubeconfig context that named it. */
+export interface ClusterTarget {
+  readonly server: string;
+  readonly context: string;
+}
+
+/**
+ * One line for a failure to talk to the cluster, naming the cluster, the cause and the fix:
+ * unreachable, untrusted certificate, refused credentials (401) or a forbidden verb (403).
+ * Undefined for any other failure, which keeps its own message.
+ */
+export function clusterFailure(error: unknown, target: ClusterTarget): string | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = error instanceof ApiException ? error.code : Number(/HTTP(?:-Code)?:? (\d{3})/.exec(message)?.[1] ?? 0);
+  const where = `cluster ${target.server} (context ${target.context})`;
+  const network = /\b(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ECONNRESET|EAI_AGAIN)\b/.exec(message);
+  if (network) {
+    return `${where} cannot be reached (${network[1]}). Fix: check that the cluster is up and that --context/--kubeconfig point at it`;
+  }
+  if (/certificate|self[- ]signed|UNABLE_TO_VERIFY|CERT_/i.test(message)) {
+    return `${where} presents a certificate this kubeconfig does not trust (${message.replace(/^.*reason: /, '')}). Fix: set the cluster's certificate-authority in the kubeconfig`;
+  }
+  if (code === 401) {
+    return `${where} refused the context's credentials (HTTP 401 Unauthorized: an expired or revoked token or certificate). Fix: renew them (log in to the cluster again) or choose another --context`;
+  }
+  if (code === 403) {
+    const reason = error instanceof ApiException ? statusBody(error)?.message : /HTTP 403: (.*)$/.exec(message)?.[1];
+    return `${where} forbids it: ${reason ?? message}. Fix: grant the context's user that verb on that resource (RBAC), or choose another --context`;
+  }
+  return undefined;
+}

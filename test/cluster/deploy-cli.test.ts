@@ -536,6 +536,29 @@ describe('nautilus on a dev-shaped control plane', () => {
     expect(cleaned.stderr).toContain('pruned HorizontalPodAutoscaler nautilus-engines/autoscaled-cpu');
   });
 
+  it('an expired token and a forbidden verb are each one line naming the cluster, the cause and the fix', async () => {
+    // The cluster and its CA as the admin's (the file is JSON), the user a token the API server does not know.
+    const admin = JSON.parse(fs.readFileSync(controlPlane.kubeconfigPath, 'utf8')) as { users: Array<{ user: Record<string, string> }> };
+    admin.users[0].user = { token: 'expired-token' };
+    const expired = path.join(scratch, 'expired.kubeconfig');
+    fs.writeFileSync(expired, JSON.stringify(admin));
+    const withKubeconfig = async (kubeconfig: string): Promise<CliRun> => {
+      const out = { code: 0, stdout: '', stderr: '' };
+      out.code = await runCli(['status', 'dev', '--dist', dists.base, '--kubeconfig', kubeconfig], {
+        stdout: (text) => { out.stdout += text; }, stderr: (text) => { out.stderr += text; }, env: {},
+      });
+      return out;
+    };
+    const refused = await withKubeconfig(expired);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/status dev failed: cluster https:\/\/127\.0\.0\.1:\d+ \(context [^)]+\) refused the context's credentials \(HTTP 401 Unauthorized: an expired or revoked token or certificate\)\. Fix: renew them/);
+
+    const nobody = controlPlane.issueKubeconfig('nobody', 'nobody');
+    const forbidden = await withKubeconfig(nobody);
+    expect(forbidden.code).toBe(1);
+    expect(forbidden.stderr).toMatch(/status dev failed: cluster https:\/\/127\.0\.0\.1:\d+ \(context [^)]+\) forbids it: .*"nobody" cannot (get|list) .*\. Fix: grant the context's user that verb on that resource \(RBAC\)/);
+  });
+
   it('asks before pruning in prod: without --yes and without a terminal nothing is changed', async () => {
     // A member of prod's set that prod's manifests do not have. (The cluster is shaped like dev, so
     // prod's own manifests are replaced by one ConfigMap: the rule depends on the environment only.)

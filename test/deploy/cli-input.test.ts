@@ -56,3 +56,19 @@ test('no kubeconfig at all says where it looked instead of trying localhost:8080
   expect(result.stderr).toContain(`no kubeconfig: KUBECONFIG is not set, ${path.join(home, '.kube', 'config')} does not exist and this is not a pod of a cluster; point it at a cluster with --kubeconfig <file>`);
   expect(result.stderr).not.toMatch(/localhost:8080/);
 });
+
+test('an API server nobody answers at is one line naming the cluster, the cause and the fix', async () => {
+  const kubeconfig = path.join(home, 'refused.kubeconfig');
+  fs.writeFileSync(kubeconfig, JSON.stringify({
+    apiVersion: 'v1', kind: 'Config',
+    clusters: [{ name: 'gone', cluster: { server: 'https://127.0.0.1:1' } }],
+    users: [{ name: 'someone', user: { token: 'token' } }],
+    contexts: [{ name: 'gone', context: { cluster: 'gone', user: 'someone' } }],
+    'current-context': 'gone',
+  }));
+  for (const command of ['status', 'diff']) {
+    const result = await nautilus([command, 'dev', '--dist', dist, '--kubeconfig', kubeconfig], { HOME: home });
+    expect(result.code).toBe(command === 'diff' ? 2 : 1);
+    expect(result.stderr).toContain(`${command} dev failed: cluster https://127.0.0.1:1 (context gone) cannot be reached (ECONNREFUSED). Fix: check that the cluster is up and that --context/--kubeconfig point at it\n`);
+  }
+});
