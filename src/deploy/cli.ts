@@ -19,6 +19,8 @@ import { deploy } from './deploy';
 import { applyOrder, describeObject, isWorkload, KubeObject, ManifestEntry } from './objects';
 import { makePlan, renderPlan, summarize } from './plan';
 import { preflight } from './preflight';
+import { USAGE } from './usage';
+import { DEFAULT_HISTORY_LIMIT, historyLines, listRevisions, recordRevision, RevisionOutcome } from './revisions';
 import { waitForRollout } from './rollout';
 import { environmentStatus } from './status';
 
@@ -27,34 +29,6 @@ export const FIELD_MANAGER = TOOLING_NAME;
 
 const REPOSITORY = path.resolve(__dirname, '..', '..');
 
-const USAGE = `Usage: nautilus <command> <environment> [options]
-
-Commands:
-  preflight <env>   check the cluster can take dist/<env>/ (API server, CRDs, Secrets); changes nothing
-  diff <env>        server-side dry-run of every object against the live one; exit 0 no changes, 1 changes
-  deploy <env>      preflight, diff, then server-side apply in dependency order with an ApplySet,
-                    prune what dist/<env>/ no longer has, and wait until the workloads are rolled out
-  status <env>      workloads, CronJobs' runs, autoscalers, disruption budgets and pending pods;
-                    exit 1 when anything is unhealthy (an autoscaler that cannot scale included)
-
-Options:
-  --context <name>      kubeconfig context to use (default: the current context)
-  --kubeconfig <path>   kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
-  --dist <dir>          read manifests from <dir>/<env>/ instead of synthesizing dist/ (default: dist)
-  --dry-run             deploy: show the diff and what would be pruned, change nothing
-  --no-prune            deploy: leave objects dist/ no longer has (the ApplySet keeps covering them)
-  --yes                 deploy: confirm prunes in environments that ask (prod) without a prompt
-  --force-conflicts     diff/deploy: take over fields another field manager owns
-  --no-wait             deploy: do not wait for the rollout
-  --timeout <seconds>   deploy: how long to wait for the rollout (default 300)
-  --ignore-autoscaler-metrics
-                        status: show, but do not count as unhealthy, an autoscaler that cannot read
-                        its metrics (a cluster without metrics-server or prometheus-adapter yet)
-  -h, --help            this help
-
-The ApplySet parent is the cluster-scoped ApplySet nautilus-<env>; kubectl addresses it as
-  --applyset=applysets.nautilus.io/nautilus-<env>
-`;
 
 /** Where the CLI writes and what it reads from its environment (the process's, or a test's). */
 export interface CliIo {
@@ -86,6 +60,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         'force-conflicts': { type: 'boolean', default: false },
         'no-wait': { type: 'boolean', default: false },
         'timeout': { type: 'string', default: '300' },
+        'history-limit': { type: 'string', default: String(DEFAULT_HISTORY_LIMIT) },
         'ignore-autoscaler-metrics': { type: 'boolean', default: false },
         'help': { type: 'boolean', short: 'h', default: false },
       },
@@ -100,13 +75,18 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return 0;
   }
   const [command, environment] = positionals;
-  if (!['preflight', 'diff', 'deploy', 'status'].includes(command ?? '') || !environment || positionals.length > 2) {
+  if (!['preflight', 'diff', 'deploy', 'status', 'history'].includes(command ?? '') || !environment || positionals.length > 2) {
     io.stderr(`expected a command and an environment, got "${positionals.join(' ')}"\n\n${USAGE}`);
     return 2;
   }
   const timeoutSeconds = Number(values.timeout);
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
     io.stderr(`--timeout ${values.timeout}: expected a number of seconds above 0\n`);
+    return 2;
+  }
+  const historyLimit = Number(values['history-limit']);
+  if (!Number.isInteger(historyLimit) || historyLimit < 1) {
+    io.stderr(`--history-limit ${values['history-limit']}: expected a whole number of revisions, at least 1\n`);
     return 2;
   }
 
@@ -120,12 +100,18 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let removeHandler: (() => void) | undefined;
   let cluster: Cluster | undefined;
   try {
-    const entries = readManifests(environment, values.dist, io);
+    // History reads the cluster only: no dist/ needed.
+    const entries = command === 'history' ? [] : readManifests(environment, values.dist, io);
     const manifests = entries.map((entry) => entry.object);
     cluster = new Cluster(loadKubeConfig(values.kubeconfig, values.context, io.env));
-    io.stderr(`${command} ${environment}: ${manifests.length} objects, cluster ${cluster.server} (context ${cluster.kubeConfig.getCurrentContext()})\n`);
+    io.stderr(`${command} ${environment}: ${command === 'history' ? '' : `${manifests.length} objects, `}cluster ${cluster.server} (context ${cluster.kubeConfig.getCurrentContext()})\n`);
     // Reachable, trusted and accepting the credentials, before any command reads or diffs.
     await cluster.version();
+
+    if (command === 'history') {
+      io.stdout(`${historyLines(await listRevisions(cluster, environment)).join('\n')}\n`);
+      return 0;
+    }
 
     if (command === 'status') {
       const status = await environmentStatus(cluster, manifests, { ignoreAutoscalerMetrics: values['ignore-autoscaler-metrics'] });
@@ -154,6 +140,21 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stderr('\ninterrupt: finishing the request under way, then stopping (again to abort at once)\n');
     });
     const force = values['force-conflicts'];
+    const live = cluster;
+    // What was applied is recorded however the deploy ends; a record that cannot be written is
+    // reported but does not change the deploy's own outcome.
+    const record = async (outcome: RevisionOutcome): Promise<void> => {
+      try {
+        const revision = await recordRevision(live, {
+          environment, time: new Date().toISOString(), user: live.kubeConfig.getCurrentUser()?.name ?? 'unknown',
+          context: live.kubeConfig.getCurrentContext(), commit: values.dist ? undefined : sourceCommit(),
+          tooling: `${TOOLING_NAME}/${packageVersion()}`, outcome,
+        }, manifests, historyLimit, FIELD_MANAGER);
+        io.stderr(`recorded as revision ${revision} of ${environment} (${outcome}); see nautilus history ${environment}\n`);
+      } catch (error) {
+        io.stderr(`warning: the deploy (${outcome}) could not be recorded in the history: ${error instanceof Error ? error.message : String(error)}\n`);
+      }
+    };
     const plan = await makePlan(cluster, environment, applyOrder(entries), { fieldManager: FIELD_MANAGER, force });
     io.stdout(renderPlan(plan));
     const counts = summarize(plan);
@@ -194,11 +195,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         log: (line) => io.stderr(`${line}\n`),
         interrupted: () => interrupted,
       });
-      if (result.interrupted) return 130;
+      if (result.interrupted) {
+        await record('interrupted');
+        return 130;
+      }
     } else {
       io.stderr('nothing to apply\n');
     }
-    if (values['no-wait']) return 0;
+    if (values['no-wait']) {
+      if (changes > 0) await record('applied, not waited for');
+      return 0;
+    }
     const workloads = manifests.filter(isWorkload);
     let lastLine = '';
     const waited = await waitForRollout(cluster, workloads, {
@@ -214,6 +221,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (io.progressInPlace) io.stderr('\n');
     if (waited.interrupted) {
       io.stderr('interrupted while waiting: everything was applied; the rollout continues on the cluster\n');
+      if (changes > 0) await record('interrupted');
       return 130;
     }
     if (!waited.ok) {
@@ -221,9 +229,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stderr(waited.failed
         ? `deploy ${environment}: ${waited.notReady.filter((w) => w.failed).length} workload(s) failed, which waiting will not change; not ready:\n${details}\n`
         : `deploy ${environment}: ${waited.notReady.length} workload(s) did not become ready within ${timeoutSeconds} s:\n${details}\n`);
+      if (changes > 0) await record('failed');
       return 1;
     }
     io.stdout(`deploy ${environment}: done, ${workloads.length} workloads rolled out (ApplySet: kubectl --applyset=${kubectlApplySetFlag(environment)})\n`);
+    if (changes > 0) await record('rolled out');
     return 0;
   } catch (error) {
     const failure = cluster && clusterFailure(error, { server: cluster.server, context: cluster.kubeConfig.getCurrentContext() });
@@ -318,6 +328,12 @@ function isStale(directory: string): boolean {
     return fs.readdirSync(entry).some((child) => newer(path.join(entry, child)));
   };
   return SOURCES.some((source) => newer(path.join(REPOSITORY, source)));
+}
+
+/** The checkout's commit, when the manifests come from this repository's dist/ and git knows it. */
+function sourceCommit(): string | undefined {
+  const result = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: REPOSITORY, encoding: 'utf8' });
+  return result.status === 0 ? result.stdout.trim() : undefined;
 }
 
 function packageVersion(): string {

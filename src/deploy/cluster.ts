@@ -120,6 +120,17 @@ export class Cluster {
     return this.objects.served(apiVersion, kind);
   }
 
+  /** Installs `crd` when `kind` is not served yet, and waits until the server serves it. */
+  public async ensureKind(crd: KubeObject, apiVersion: string, kind: string, fieldManager: string): Promise<void> {
+    if (await this.served(apiVersion, kind)) return;
+    await this.apply(crd, { fieldManager, force: true, dryRun: false });
+    const deadline = Date.now() + 30_000;
+    while (!(await this.served(apiVersion, kind))) {
+      if (Date.now() > deadline) throw new Error(`the API server did not start serving ${kind}.${apiVersion} within 30 s of creating its CRD`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
   /** The live object, or `undefined` when it does not exist. */
   public async read(object: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>): Promise<KubeObject | undefined> {
     // A kind the server does not serve (a CRD not installed yet) has no live objects.

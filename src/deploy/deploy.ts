@@ -40,7 +40,7 @@ export async function deploy(cluster: Cluster, plan: Plan, options: DeployOption
   const members = plan.changes.filter((change) => change.change !== 'prune').map((change) => change.object);
   const prunes = plan.changes.filter((change) => change.change === 'prune').map((change) => change.object);
 
-  await ensureParentType(cluster, options.fieldManager);
+  await cluster.ensureKind(PARENT_CRD, PARENT_API_VERSION, PARENT_KIND, options.fieldManager);
   const parentHeader = { apiVersion: PARENT_API_VERSION, kind: PARENT_KIND, metadata: { name: parentName(environment) } };
   const live = readParent(await cluster.read(parentHeader));
   if (live && toolingName(live.tooling) !== TOOLING_NAME) {
@@ -81,15 +81,4 @@ export async function deploy(cluster: Cluster, plan: Plan, options: DeployOption
   }
   await cluster.apply(parentObject(environment, next), { fieldManager: `${TOOLING_NAME}-applyset`, force: true, dryRun: false });
   return { applied, pruned, interrupted: false };
-}
-
-/** Installs the parent's CRD when missing and waits until the server serves the kind. */
-async function ensureParentType(cluster: Cluster, fieldManager: string): Promise<void> {
-  if (await cluster.served(PARENT_API_VERSION, PARENT_KIND)) return;
-  await cluster.apply(PARENT_CRD, { fieldManager, force: true, dryRun: false });
-  const deadline = Date.now() + 30_000;
-  while (!(await cluster.served(PARENT_API_VERSION, PARENT_KIND))) {
-    if (Date.now() > deadline) throw new Error(`the API server did not start serving ${PARENT_KIND}.${PARENT_API_VERSION} within 30 s of creating its CRD`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }

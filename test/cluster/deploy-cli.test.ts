@@ -14,6 +14,7 @@ import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
 import { DEV } from '../../src/environments/platform-environments';
 import { APPLYSET_GROUP_KINDS_ANNOTATION, APPLYSET_ID_LABEL, APPLYSET_PART_OF_LABEL, APPLYSET_TOOLING_ANNOTATION, applySetId, kubectlApplySetFlag, parentName } from '../../src/deploy/applyset';
 import { CliIo, runCli } from '../../src/deploy/cli';
+import { DEFAULT_HISTORY_LIMIT } from '../../src/deploy/revisions';
 import { synthesizePlatform } from '../../src/synth/synthesize';
 import { platformInput } from '../support/platform';
 import { kubeRequest, ManifestObject } from './apply';
@@ -230,6 +231,7 @@ describe('nautilus on a dev-shaped control plane', () => {
     expect(deployed.stdout).toMatch(/^dev: \d+ to create, 3 to change, 0 to prune, 0 unchanged$/m);
     expect(deployed.stdout).toMatch(/deploy dev: done, \d+ workloads rolled out/);
     expect(deployed.stderr).toMatch(/rollout: (\d+)\/\1 workloads ready/);
+    expect(deployed.stderr).toMatch(/recorded as revision 1 of dev \(rolled out\); see nautilus history dev/);
 
     // The ApplySet parent, as KEP-3659 spells it.
     const parent = await get(`/apis/nautilus.io/v1alpha1/applysets/${parentName('dev')}`);
@@ -597,6 +599,31 @@ describe('nautilus on a dev-shaped control plane', () => {
     expect((await get('/api/v1/namespaces/nautilus-engines/configmaps/stray')).status).toBe(404);
     // dev's set is untouched by prod's.
     expect((await nautilus(['diff', 'dev', '--dist', dists.base])).code).toBe(0);
+  });
+});
+
+describe('deploy history', () => {
+  it('every deploy that changed dev is a revision in the cluster; the newest 10 are kept and listed', async () => {
+    const history = await nautilus(['history', 'dev']);
+    expect(history.code).toBe(0);
+    const [header, ...rows] = history.stdout.trim().split('\n');
+    expect(header).toMatch(/^REVISION +TIME +COMMIT +OUTCOME +CHANGES +BY$/);
+    expect(rows).toHaveLength(DEFAULT_HISTORY_LIMIT);
+    const numbers = rows.map((row) => Number(row.split(/\s+/)[0]));
+    // More deploys changed dev above than are kept: the oldest are gone, the rest are consecutive.
+    expect(numbers[0]).toBeGreaterThan(1);
+    expect(numbers).toEqual(numbers.map((_, i) => numbers[0] + i));
+    // The oldest kept shows its object count, the others what changed since the one before.
+    expect(rows[0]).toMatch(/^\d+ +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ +- +(rolled out|failed|interrupted) +\d+ objects +admin \(admin\)$/);
+    for (const row of rows.slice(1)) expect(row).toMatch(/^\d+ +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ +- +(rolled out|failed|interrupted|applied, not waited for) +\+\d+ ~\d+ -\d+ objects, \d+ new images? +admin \(admin\)$/);
+    expect(history.stdout).toMatch(/^\d+ .* failed /m);
+    expect(rows[rows.length - 1]).toMatch(/ rolled out /);
+    // As stored: one ApplySetRevision per kept revision, labelled with its environment and number.
+    const listed = await get(`/apis/nautilus.io/v1alpha1/applysetrevisions?labelSelector=${encodeURIComponent('nautilus.io/environment=dev')}`);
+    const items = listed.body.items as Array<{ metadata: { name: string; labels: Record<string, string> }; manifests: string }>;
+    expect(items.map((item) => Number(item.metadata.labels['nautilus.io/revision'])).sort((a, b) => a - b)).toEqual(numbers);
+    // dev's record stays far under the API server's 1.5 MiB request limit.
+    for (const item of items) expect(item.manifests.length).toBeLessThan(256 * 1024);
   });
 });
 

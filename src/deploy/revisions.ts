@@ -1,0 +1,186 @@
+/**
+ * Deploy history: every deploy that changes an environment is recorded in the cluster as a
+ * revision, with the manifests it applied (so a rollback needs no checkout and no synthesis), who
+ * applied them from which commit, and how it ended.
+ *
+ * A revision is an `ApplySetRevision` (nautilus.io, cluster-scoped like the ApplySet parent, since
+ * an environment spans namespaces) named `nautilus-<env>-r<N>`, labelled with its environment and
+ * number. The manifests are stored as gzip-compressed JSON, base64-encoded: prod's fit in a few
+ * tens of kilobytes, far under the API server's 1.5 MiB request limit. The newest `keep` revisions
+ * of an environment are kept (the one just recorded always among them).
+ */
+import { gunzipSync, gzipSync } from 'zlib';
+import { PARENT_API_VERSION, TOOLING_NAME } from './applyset';
+import { Cluster } from './cluster';
+import { describeObject, KubeObject } from './objects';
+
+/** Kind of a revision record. */
+export const REVISION_KIND = 'ApplySetRevision';
+/** Label on a revision: its environment. */
+export const REVISION_ENVIRONMENT_LABEL = 'nautilus.io/environment';
+/** Label on a revision: its number. */
+export const REVISION_NUMBER_LABEL = 'nautilus.io/revision';
+/** The record format this tool writes and reads. */
+export const REVISION_FORMAT = 1;
+/** Revisions kept per environment unless `--history-limit` says otherwise. */
+export const DEFAULT_HISTORY_LIMIT = 10;
+
+/** The CRD of revision records: the tool reads and writes their fields itself. */
+export const REVISION_CRD: KubeObject = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: 'applysetrevisions.nautilus.io', labels: { 'app.kubernetes.io/managed-by': TOOLING_NAME } },
+  spec: {
+    group: PARENT_API_VERSION.split('/')[0],
+    scope: 'Cluster',
+    names: { plural: 'applysetrevisions', singular: 'applysetrevision', kind: REVISION_KIND, listKind: `${REVISION_KIND}List` },
+    versions: [{
+      name: PARENT_API_VERSION.split('/')[1],
+      served: true,
+      storage: true,
+      schema: { openAPIV3Schema: { type: 'object', description: 'One deploy of an environment by nautilus-k8s.', 'x-kubernetes-preserve-unknown-fields': true } },
+    }],
+  },
+};
+
+/** How a deploy ended. */
+export type RevisionOutcome = 'rolled out' | 'applied, not waited for' | 'failed' | 'interrupted';
+
+/** What a revision says about its deploy. */
+export interface RevisionRecord {
+  readonly revision: number;
+  readonly environment: string;
+  /** When it was recorded, ISO 8601. */
+  readonly time: string;
+  /** The kubeconfig user and context that applied it. */
+  readonly user: string;
+  readonly context: string;
+  /** The source commit, where the manifests came from a git checkout. */
+  readonly commit?: string;
+  /** `<tool>/<version>` that recorded it. */
+  readonly tooling: string;
+  readonly outcome: RevisionOutcome;
+}
+
+/** A revision with its manifests. */
+export interface Revision extends RevisionRecord {
+  readonly manifests: readonly KubeObject[];
+}
+
+/** The name of revision `revision` of `environment`. */
+export function revisionName(environment: string, revision: number): string {
+  return `nautilus-${environment}-r${revision}`;
+}
+
+/**
+ * Records a deploy of `manifests` as the next revision of its environment and removes those
+ * beyond the newest `keep`; returns the new revision's number.
+ */
+export async function recordRevision(
+  cluster: Cluster, record: Omit<RevisionRecord, 'revision'>, manifests: readonly KubeObject[], keep: number, fieldManager: string,
+): Promise<number> {
+  await cluster.ensureKind(REVISION_CRD, PARENT_API_VERSION, REVISION_KIND, fieldManager);
+  // Just after its CRD is created, the kind is served before its storage is ready (HTTP 429).
+  const existing = await retryWhileInitializing(() => listRecords(cluster, record.environment));
+  const revision = Math.max(0, ...existing.map((r) => revisionNumber(r))) + 1;
+  await cluster.apply({
+    apiVersion: PARENT_API_VERSION,
+    kind: REVISION_KIND,
+    metadata: {
+      name: revisionName(record.environment, revision),
+      labels: { [REVISION_ENVIRONMENT_LABEL]: record.environment, [REVISION_NUMBER_LABEL]: String(revision), 'app.kubernetes.io/managed-by': TOOLING_NAME },
+    },
+    format: REVISION_FORMAT,
+    record: { ...record, revision },
+    manifests: gzipSync(JSON.stringify(manifests)).toString('base64'),
+  } as KubeObject, { fieldManager, force: true, dryRun: false });
+  const stale = existing.map((r) => ({ object: r, number: revisionNumber(r) })).sort((a, b) => b.number - a.number).slice(Math.max(keep - 1, 0));
+  for (const { object } of stale) await cluster.delete(object, false);
+  return revision;
+}
+
+async function retryWhileInitializing<T>(attempt: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!/HTTP 429/.test(String(error)) || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+/** Every revision of `environment`, oldest first, decoded; a record that cannot be read is an error naming it. */
+export async function listRevisions(cluster: Cluster, environment: string): Promise<Revision[]> {
+  if (!(await cluster.served(PARENT_API_VERSION, REVISION_KIND))) return [];
+  const records = await listRecords(cluster, environment);
+  return records.map(decodeRevision).sort((a, b) => a.revision - b.revision);
+}
+
+async function listRecords(cluster: Cluster, environment: string): Promise<KubeObject[]> {
+  if (!(await cluster.served(PARENT_API_VERSION, REVISION_KIND))) return [];
+  return cluster.list(PARENT_API_VERSION, REVISION_KIND, `${REVISION_ENVIRONMENT_LABEL}=${environment}`);
+}
+
+function revisionNumber(object: KubeObject): number {
+  return Number(object.metadata.labels?.[REVISION_NUMBER_LABEL] ?? 0);
+}
+
+/** The revision a live record holds; throws naming the record and the fix when it cannot be read. */
+export function decodeRevision(object: KubeObject): Revision {
+  const fields = object as KubeObject & { format?: number; record?: RevisionRecord; manifests?: string };
+  const name = object.metadata.name;
+  if (fields.format !== REVISION_FORMAT) {
+    throw new Error(`revision record ${name} has format ${JSON.stringify(fields.format)}; this tool reads format ${REVISION_FORMAT}. Fix: use the nautilus-k8s version that recorded it (${fields.record?.tooling ?? 'unknown'})`);
+  }
+  let manifests: KubeObject[];
+  try {
+    manifests = JSON.parse(gunzipSync(Buffer.from(fields.manifests ?? '', 'base64')).toString('utf8')) as KubeObject[];
+  } catch (error) {
+    throw new Error(`revision record ${name} is corrupted (its manifests do not decompress: ${error instanceof Error ? error.message : String(error)}). Fix: delete it (kubectl delete ${REVISION_KIND.toLowerCase()} ${name}) or deploy again`);
+  }
+  if (!fields.record || !Array.isArray(manifests)) throw new Error(`revision record ${name} is incomplete. Fix: delete it (kubectl delete ${REVISION_KIND.toLowerCase()} ${name}) or deploy again`);
+  return { ...fields.record, manifests };
+}
+
+/** The container images `manifests` run. */
+export function imagesOf(manifests: readonly KubeObject[]): string[] {
+  const found = new Set<string>();
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(visit);
+    else if (value && typeof value === 'object') {
+      for (const [key, child] of Object.entries(value)) {
+        if (key === 'image' && typeof child === 'string') found.add(child);
+        else visit(child);
+      }
+    }
+  };
+  manifests.forEach(visit);
+  return [...found].sort();
+}
+
+/** What changed from `before` to `after`: objects added, changed and removed, images changed. */
+export function changesBetween(before: readonly KubeObject[], after: readonly KubeObject[]): string {
+  const index = (objects: readonly KubeObject[]) => new Map(objects.map((o) => [describeObject(o), JSON.stringify(o)]));
+  const [old, now] = [index(before), index(after)];
+  const added = [...now.keys()].filter((k) => !old.has(k)).length;
+  const removed = [...old.keys()].filter((k) => !now.has(k)).length;
+  const changed = [...now.keys()].filter((k) => old.has(k) && old.get(k) !== now.get(k)).length;
+  const oldImages = new Set(imagesOf(before));
+  const images = imagesOf(after).filter((i) => !oldImages.has(i)).length;
+  return `+${added} ~${changed} -${removed} objects, ${images} new image${images === 1 ? '' : 's'}`;
+}
+
+/** `nautilus history`: one line per revision, oldest first. */
+export function historyLines(revisions: readonly Revision[]): string[] {
+  if (revisions.length === 0) return ['no revisions recorded'];
+  const rows = revisions.map((r, i) => [
+    String(r.revision), r.time.replace(/\.\d+Z$/, 'Z'), (r.commit ?? '-').slice(0, 12), r.outcome,
+    i === 0 ? `${r.manifests.length} objects` : changesBetween(revisions[i - 1].manifests, r.manifests),
+    `${r.user} (${r.context})`,
+  ]);
+  const header = ['REVISION', 'TIME', 'COMMIT', 'OUTCOME', 'CHANGES', 'BY'];
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
+  return [header, ...rows].map((row) => row.map((cell, c) => (c === row.length - 1 ? cell : cell.padEnd(widths[c]))).join('  '));
+}

@@ -1,0 +1,32 @@
+/** `nautilus --help`: the commands and options of the deploy tool. */
+export const USAGE = `Usage: nautilus <command> <environment> [options]
+
+Commands:
+  preflight <env>   check the cluster can take dist/<env>/ (API server, CRDs, Secrets); changes nothing
+  diff <env>        server-side dry-run of every object against the live one; exit 0 no changes, 1 changes
+  deploy <env>      preflight, diff, then server-side apply in dependency order with an ApplySet,
+                    prune what dist/<env>/ no longer has, and wait until the workloads are rolled out
+  status <env>      workloads, CronJobs' runs, autoscalers, disruption budgets and pending pods;
+                    exit 1 when anything is unhealthy (an autoscaler that cannot scale included)
+  history <env>     the revisions recorded in the cluster, one per deploy that changed something:
+                    time, commit, outcome, what changed, who applied it
+
+Options:
+  --context <name>      kubeconfig context to use (default: the current context)
+  --kubeconfig <path>   kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
+  --dist <dir>          read manifests from <dir>/<env>/ instead of synthesizing dist/ (default: dist)
+  --dry-run             deploy: show the diff and what would be pruned, change nothing
+  --no-prune            deploy: leave objects dist/ no longer has (the ApplySet keeps covering them)
+  --yes                 deploy: confirm prunes in environments that ask (prod) without a prompt
+  --force-conflicts     diff/deploy: take over fields another field manager owns
+  --no-wait             deploy: do not wait for the rollout
+  --timeout <seconds>   deploy: how long to wait for the rollout (default 300)
+  --history-limit <n>   deploy: revisions of the environment to keep in the cluster (default 10)
+  --ignore-autoscaler-metrics
+                        status: show, but do not count as unhealthy, an autoscaler that cannot read
+                        its metrics (a cluster without metrics-server or prometheus-adapter yet)
+  -h, --help            this help
+
+The ApplySet parent is the cluster-scoped ApplySet nautilus-<env>; kubectl addresses it as
+  --applyset=applysets.nautilus.io/nautilus-<env>
+`;
