@@ -67,3 +67,19 @@ export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 
 export function isWorkload(object: Pick<KubeObject, 'kind'>): boolean {
   return (WORKLOAD_KINDS as readonly string[]).includes(object.kind);
 }
+
+/** The container images `manifests` run. */
+export function imagesOf(manifests: readonly KubeObject[]): string[] {
+  const found = new Set<string>();
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(visit);
+    else if (value && typeof value === 'object') {
+      for (const [key, child] of Object.entries(value)) {
+        if (key === 'image' && typeof child === 'string') found.add(child);
+        else visit(child);
+      }
+    }
+  };
+  manifests.forEach(visit);
+  return [...found].sort();
+}

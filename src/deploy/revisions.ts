@@ -12,7 +12,7 @@
 import { gunzipSync, gzipSync } from 'zlib';
 import { PARENT_API_VERSION, TOOLING_NAME } from './applyset';
 import { Cluster } from './cluster';
-import { describeObject, KubeObject } from './objects';
+import { describeObject, imagesOf, KubeObject } from './objects';
 
 /** Kind of a revision record. */
 export const REVISION_KIND = 'ApplySetRevision';
@@ -142,22 +142,6 @@ export function decodeRevision(object: KubeObject): Revision {
   }
   if (!fields.record || !Array.isArray(manifests)) throw new Error(`revision record ${name} is incomplete. Fix: delete it (kubectl delete ${REVISION_KIND.toLowerCase()} ${name}) or deploy again`);
   return { ...fields.record, manifests };
-}
-
-/** The container images `manifests` run. */
-export function imagesOf(manifests: readonly KubeObject[]): string[] {
-  const found = new Set<string>();
-  const visit = (value: unknown): void => {
-    if (Array.isArray(value)) value.forEach(visit);
-    else if (value && typeof value === 'object') {
-      for (const [key, child] of Object.entries(value)) {
-        if (key === 'image' && typeof child === 'string') found.add(child);
-        else visit(child);
-      }
-    }
-  };
-  manifests.forEach(visit);
-  return [...found].sort();
 }
 
 /** What changed from `before` to `after`: objects added, changed and removed, images changed. */

@@ -21,6 +21,7 @@ import { PLATFORM_DATA_STORES, REDIS_EXPORTER } from '../../src/catalog/data-sto
 import { ENGINE_UID } from '../../src/catalog/engine-spec';
 import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
 import { runCli } from '../../src/deploy/cli';
+import { imagesOf, KubeObject } from '../../src/deploy/objects';
 import { poolLabels, poolTaints } from '../../src/environments/node-pool-policy';
 import { runImagesCli } from '../../src/images/cli';
 import { readEngineSources, readEngineTags } from '../../src/images/engine-sources';
@@ -69,22 +70,6 @@ function manifests(): ManifestObject[] {
   return fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()
     .flatMap((file) => parseAllDocuments(fs.readFileSync(path.join(dir, file), 'utf8')).map((d) => d.toJSON() as ManifestObject))
     .filter((o) => o !== null);
-}
-
-/** Every container image the manifests reference. */
-function referencedImages(objects: readonly ManifestObject[]): string[] {
-  const found = new Set<string>();
-  const visit = (value: unknown): void => {
-    if (Array.isArray(value)) value.forEach(visit);
-    else if (value && typeof value === 'object') {
-      for (const [key, child] of Object.entries(value)) {
-        if (key === 'image' && typeof child === 'string') found.add(child);
-        else visit(child);
-      }
-    }
-  };
-  objects.forEach(visit);
-  return [...found].sort();
 }
 
 async function platformPods(): Promise<V1Pod[]> {
@@ -136,7 +121,7 @@ beforeAll(async () => {
     imageTags: tags, imageLock: {}, engineSources: readEngineSources(ROOT, names),
   }, path.join(distRoot, 'dist'), platformCharts);
   const objects = manifests();
-  images = referencedImages(objects);
+  images = imagesOf(objects as KubeObject[]);
 
   // 3. The cluster: one real node with the pool's labels and taints, a provisioner stand-in
   //    whose volumes are directories on the node, and what the platform expects installed.

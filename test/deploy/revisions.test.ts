@@ -1,6 +1,6 @@
 import { gzipSync } from 'zlib';
-import { KubeObject } from '../../src/deploy/objects';
-import { changesBetween, decodeRevision, historyLines, imagesOf, REVISION_FORMAT } from '../../src/deploy/revisions';
+import { imagesOf, KubeObject } from '../../src/deploy/objects';
+import { changesBetween, decodeRevision, historyLines, REVISION_FORMAT } from '../../src/deploy/revisions';
 
 const deployment = (name: string, image: string): KubeObject => ({
   apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'nautilus-engines' },
