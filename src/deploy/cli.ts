@@ -20,7 +20,7 @@ import { applyOrder, describeObject, isWorkload, KubeObject, ManifestEntry } fro
 import { makePlan, renderPlan, summarize } from './plan';
 import { preflight } from './preflight';
 import { USAGE } from './usage';
-import { DEFAULT_HISTORY_LIMIT, historyLines, listRevisions, recordRevision, RevisionOutcome } from './revisions';
+import { DEFAULT_HISTORY_LIMIT, historyLines, listRevisions, recordRevision, revisionManifests, RevisionOutcome } from './revisions';
 import { waitForRollout } from './rollout';
 import { environmentStatus } from './status';
 
@@ -61,6 +61,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         'no-wait': { type: 'boolean', default: false },
         'timeout': { type: 'string', default: '300' },
         'history-limit': { type: 'string', default: String(DEFAULT_HISTORY_LIMIT) },
+        'revision': { type: 'string' },
         'ignore-autoscaler-metrics': { type: 'boolean', default: false },
         'help': { type: 'boolean', short: 'h', default: false },
       },
@@ -84,6 +85,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`--timeout ${values.timeout}: expected a number of seconds above 0\n`);
     return 2;
   }
+  const revision = values.revision === undefined ? undefined : Number(values.revision);
+  if (revision !== undefined && (command !== 'diff' || !Number.isInteger(revision) || revision < 1)) {
+    io.stderr(command !== 'diff'
+      ? `--revision is for diff: it compares the cluster with a recorded revision (nautilus history ${environment} lists them)\n`
+      : `--revision ${values.revision}: expected a revision number (nautilus history ${environment} lists them)\n`);
+    return 2;
+  }
   const historyLimit = Number(values['history-limit']);
   if (!Number.isInteger(historyLimit) || historyLimit < 1) {
     io.stderr(`--history-limit ${values['history-limit']}: expected a whole number of revisions, at least 1\n`);
@@ -100,13 +108,19 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let removeHandler: (() => void) | undefined;
   let cluster: Cluster | undefined;
   try {
-    // History reads the cluster only: no dist/ needed.
-    const entries = command === 'history' ? [] : readManifests(environment, values.dist, io);
-    const manifests = entries.map((entry) => entry.object);
+    // History, and a diff against a recorded revision, read the cluster only: no dist/ needed.
+    const fromCluster = command === 'history' || revision !== undefined;
+    let entries = fromCluster ? [] : readManifests(environment, values.dist, io);
     cluster = new Cluster(loadKubeConfig(values.kubeconfig, values.context, io.env));
-    io.stderr(`${command} ${environment}: ${command === 'history' ? '' : `${manifests.length} objects, `}cluster ${cluster.server} (context ${cluster.kubeConfig.getCurrentContext()})\n`);
+    const target = `cluster ${cluster.server} (context ${cluster.kubeConfig.getCurrentContext()})`;
+    if (!fromCluster) io.stderr(`${command} ${environment}: ${entries.length} objects, ${target}\n`);
     // Reachable, trusted and accepting the credentials, before any command reads or diffs.
     await cluster.version();
+    if (revision !== undefined) {
+      entries = (await revisionManifests(cluster, environment, revision)).map((object) => ({ object, file: '' }));
+      io.stderr(`${command} ${environment}: revision ${revision}, ${entries.length} objects, ${target}\n`);
+    }
+    const manifests = entries.map((entry) => entry.object);
 
     if (command === 'history') {
       io.stdout(`${historyLines(await listRevisions(cluster, environment)).join('\n')}\n`);

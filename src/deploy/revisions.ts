@@ -118,6 +118,20 @@ export async function listRevisions(cluster: Cluster, environment: string): Prom
   return records.map(decodeRevision).sort((a, b) => a.revision - b.revision);
 }
 
+/**
+ * The manifests of revision `revision` of `environment`, in the order they were applied; an
+ * unknown revision is an error naming the ones the cluster keeps.
+ */
+export async function revisionManifests(cluster: Cluster, environment: string, revision: number): Promise<readonly KubeObject[]> {
+  const revisions = await listRevisions(cluster, environment);
+  const found = revisions.find((r) => r.revision === revision);
+  if (!found) {
+    const kept = revisions.length === 0 ? 'none is recorded' : `it keeps ${revisions[0].revision} to ${revisions[revisions.length - 1].revision}`;
+    throw new Error(`the cluster has no revision ${revision} of ${environment} (${kept}). Fix: pick one that nautilus history ${environment} lists`);
+  }
+  return found.manifests;
+}
+
 async function listRecords(cluster: Cluster, environment: string): Promise<KubeObject[]> {
   if (!(await cluster.served(PARENT_API_VERSION, REVISION_KIND))) return [];
   return cluster.list(PARENT_API_VERSION, REVISION_KIND, `${REVISION_ENVIRONMENT_LABEL}=${environment}`);

@@ -22,6 +22,7 @@ Options:
   --no-wait             deploy: do not wait for the rollout
   --timeout <seconds>   deploy: how long to wait for the rollout (default 300)
   --history-limit <n>   deploy: revisions of the environment to keep in the cluster (default 10)
+  --revision <n>        diff: compare the cluster with recorded revision <n> instead of dist/
   --ignore-autoscaler-metrics
                         status: show, but do not count as unhealthy, an autoscaler that cannot read
                         its metrics (a cluster without metrics-server or prometheus-adapter yet)

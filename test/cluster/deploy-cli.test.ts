@@ -624,6 +624,23 @@ describe('deploy history', () => {
     expect(items.map((item) => Number(item.metadata.labels['nautilus.io/revision'])).sort((a, b) => a - b)).toEqual(numbers);
     // dev's record stays far under the API server's 1.5 MiB request limit.
     for (const item of items) expect(item.manifests.length).toBeLessThan(256 * 1024);
+
+    // diff --revision compares the cluster with a recorded revision: the latest is what runs, a
+    // failed one differs, and an unknown one names the revisions kept.
+    const latest = numbers[numbers.length - 1];
+    const same = await nautilus(['diff', 'dev', '--revision', String(latest)]);
+    expect(same.stderr).toMatch(new RegExp(`^diff dev: revision ${latest}, \\d+ objects, cluster `, 'm'));
+    expect(same.stdout).toMatch(/^dev: 0 to create, 0 to change, 0 to prune, \d+ unchanged$/m);
+    expect(same.code).toBe(0);
+    const failed = Number(rows.find((row) => / failed /.test(row))!.split(/\s+/)[0]);
+    const differs = await nautilus(['diff', 'dev', '--revision', String(failed)]);
+    expect(differs.stdout).toMatch(/^dev: \d+ to create, \d+ to change, \d+ to prune, \d+ unchanged$/m);
+    expect(differs.stdout).not.toMatch(/^dev: 0 to create, 0 to change, 0 to prune/m);
+    expect(differs.code).toBe(1);
+    const unknown = await nautilus(['diff', 'dev', '--revision', '999']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(`diff dev failed: the cluster has no revision 999 of dev (it keeps ${numbers[0]} to ${latest}). Fix: pick one that nautilus history dev lists`);
+    expect((await nautilus(['status', 'dev', '--revision', '1'])).stderr).toMatch(/^--revision is for diff/);
   });
 });
 
