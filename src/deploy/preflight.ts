@@ -81,13 +81,11 @@ export function secretReferences(manifests: readonly KubeObject[]): SecretRefere
  */
 export async function preflight(cluster: Cluster, manifests: readonly KubeObject[]): Promise<string[]> {
   const problems: string[] = [];
-  try {
-    const version = await cluster.version();
-    if (version.major < 1 || (version.major === 1 && version.minor < MINIMUM_SERVER_MINOR)) {
-      problems.push(`API server ${cluster.server} runs ${version.gitVersion}; the manifests need Kubernetes 1.${MINIMUM_SERVER_MINOR} or newer. Fix: upgrade the cluster`);
-    }
-  } catch (error) {
-    return [`API server ${cluster.server} is not reachable: ${error instanceof Error ? error.message : String(error)}. Fix: check --context/--kubeconfig and that the cluster is up`];
+  // A server that cannot be reached or refuses the credentials throws: the caller names the
+  // cause once for every command (clusterFailure).
+  const version = await cluster.version();
+  if (version.major < 1 || (version.major === 1 && version.minor < MINIMUM_SERVER_MINOR)) {
+    problems.push(`API server ${cluster.server} runs ${version.gitVersion}; the manifests need Kubernetes 1.${MINIMUM_SERVER_MINOR} or newer. Fix: upgrade the cluster`);
   }
 
   const kinds = new Map<string, { apiVersion: string; kind: string; count: number }>();

@@ -113,7 +113,6 @@ async function retryWhileInitializing<T>(attempt: () => Promise<T>, timeoutMs = 
 
 /** Every revision of `environment`, oldest first, decoded; a record that cannot be read is an error naming it. */
 export async function listRevisions(cluster: Cluster, environment: string): Promise<Revision[]> {
-  if (!(await cluster.served(PARENT_API_VERSION, REVISION_KIND))) return [];
   const records = await listRecords(cluster, environment);
   return records.map(decodeRevision).sort((a, b) => a.revision - b.revision);
 }

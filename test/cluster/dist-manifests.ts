@@ -41,6 +41,12 @@ export function readCrds(): ManifestObject[] {
     .flatMap((file) => readYamlObjects(path.join(directory, file)));
 }
 
+/** Every object of the `*.yaml` files of `directory`, files in name order, objects in file order. */
+export function readManifestDirectory(directory: string): ManifestObject[] {
+  return fs.readdirSync(directory).filter((file) => file.endsWith('.yaml')).sort()
+    .flatMap((file) => readYamlObjects(path.join(directory, file)));
+}
+
 function readYamlObjects(file: string): ManifestObject[] {
   const documents = parseAllDocuments(fs.readFileSync(file, 'utf8'));
   const objects: ManifestObject[] = [];

@@ -13,15 +13,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CoreV1Api, V1Pod } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
 import { platformCharts } from '../../charts/platform-charts';
 import { poolForRole } from '../../src/environments/environment';
 import { poolLabels, poolTaints } from '../../src/environments/node-pool-policy';
+import { parseCpuList } from '../../src/engines/runtime/cpu-set';
 import { runImagesCli } from '../../src/images/cli';
 import { readEngineSources, readEngineTags } from '../../src/images/engine-sources';
 import { synthesizePlatform } from '../../src/synth/synthesize';
-import { applyManifests, ManifestObject } from './apply';
-import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
+import { applyManifests } from './apply';
+import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds, readManifestDirectory } from './dist-manifests';
 import { RealNodeCluster, startRealNodeCluster } from './real-node';
 import { PINNED_ENGINE_CPUS, REAL_NODE_HUGEPAGES, realNodePinnedEnvironment } from './real-node-environment';
 
@@ -53,14 +53,6 @@ function cpusetCgroups(root: string): Array<{ dir: string; cpus: string }> {
   return found;
 }
 
-/** "0-2,5" as the CPUs it names. */
-function cpuList(text: string): number[] {
-  return text.split(',').filter(Boolean).flatMap((range) => {
-    const [first, last] = range.split('-').map(Number);
-    return Array.from({ length: (last ?? first) - first + 1 }, (_, i) => first + i);
-  });
-}
-
 beforeAll(async () => {
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-real-node-pinning-'));
   process.once('exit', () => fs.rmSync(workDir, { recursive: true, force: true }));
@@ -78,9 +70,7 @@ beforeAll(async () => {
     catalog, stores, environments: [environment], imageTags: tags, imageLock: {},
     engineSources: readEngineSources(path.resolve(__dirname, '..', '..'), names),
   }, dist, platformCharts);
-  const objects = fs.readdirSync(path.join(dist, environment.name)).filter((f) => f.endsWith('.yaml')).sort()
-    .flatMap((file) => parseAllDocuments(fs.readFileSync(path.join(dist, environment.name, file), 'utf8')).map((d) => d.toJSON() as ManifestObject))
-    .filter((o) => o !== null);
+  const objects = readManifestDirectory(path.join(dist, environment.name));
   const engine = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === ENGINE)!;
   const image = (engine.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0].image;
 
@@ -146,7 +136,7 @@ describe('a pinned engine on a kubelet with the static CPU manager', () => {
     const cgroups = cpusetCgroups(root);
     const mine = cgroups.find((c) => path.basename(c.dir) === containerId);
     expect(mine).toBeDefined();
-    const cpus = cpuList(mine!.cpus);
+    const cpus = parseCpuList(mine!.cpus);
     expect(cpus).toHaveLength(PINNED_ENGINE_CPUS);
     // Never one of the reserved CPUs.
     expect(cpus.filter((cpu) => cpu < reservedCpus)).toEqual([]);
@@ -158,16 +148,18 @@ describe('a pinned engine on a kubelet with the static CPU manager', () => {
     const others = cgroups.filter((c) => containers.includes(path.basename(c.dir)));
     expect(others.length).toBe(containers.length);
     expect(others.length).toBeGreaterThan(0);
-    expect(others.filter((c) => cpuList(c.cpus).some((cpu) => cpus.includes(cpu))).map((c) => `${c.dir}: ${c.cpus}`)).toEqual([]);
+    expect(others.filter((c) => parseCpuList(c.cpus).some((cpu) => cpus.includes(cpu))).map((c) => `${c.dir}: ${c.cpus}`)).toEqual([]);
     const neighbour = (await core.readNamespacedPod({ name: 'neighbour', namespace: 'default' })).status!.containerStatuses![0].containerID!.replace(/^containerd:\/\//, '');
     const neighbourStatus = await cluster!.node.execInContainer(neighbour, ['cat', '/proc/self/status']);
-    expect(cpuList(/^Cpus_allowed_list:\s*(.*)$/m.exec(neighbourStatus)![1]).filter((cpu) => cpus.includes(cpu))).toEqual([]);
+    expect(parseCpuList(/^Cpus_allowed_list:\s*(.*)$/m.exec(neighbourStatus)![1]).filter((cpu) => cpus.includes(cpu))).toEqual([]);
 
     // The process sees the same set, and so does the runtime's own report of it.
     const status = await cluster!.node.execInContainer(containerId, ['cat', '/proc/self/status']);
-    expect(cpuList(/^Cpus_allowed_list:\s*(.*)$/m.exec(status)![1])).toEqual(cpus);
+    expect(parseCpuList(/^Cpus_allowed_list:\s*(.*)$/m.exec(status)![1])).toEqual(cpus);
     const port = pod.spec!.containers[0].ports![0].containerPort;
-    const metrics = cluster!.node.exec(['python3', '-c', 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode())', `http://${pod.status!.podIP}:${port}/metrics`]);
+    const scraped = cluster!.node.httpGet(`http://${pod.status!.podIP}:${port}/metrics`);
+    expect(scraped.status).toBe(200);
+    const metrics = scraped.body;
     expect(metrics).toMatch(/^nautilus_pinned 1$/m);
     const allowed = [...metrics.matchAll(/^nautilus_cpu_allowed\{cpu="(\d+)"\} 1$/gm)].map((m) => Number(m[1]));
     expect(allowed).toEqual(cpus);

@@ -15,7 +15,6 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CoreV1Api, V1Pod } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
 import { platformCharts } from '../../charts/platform-charts';
 import { PLATFORM_DATA_STORES, REDIS_EXPORTER } from '../../src/catalog/data-stores';
 import { ENGINE_UID } from '../../src/catalog/engine-spec';
@@ -27,7 +26,7 @@ import { runImagesCli } from '../../src/images/cli';
 import { readEngineSources, readEngineTags } from '../../src/images/engine-sources';
 import { synthesizePlatform } from '../../src/synth/synthesize';
 import { applyManifests, ManifestObject } from './apply';
-import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
+import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds, readManifestDirectory } from './dist-manifests';
 import { leftovers, machineState } from './machine-state';
 import { expectedFlows, Flow, FlowSource, probeFromContainer, probeFromNode } from './flow-matrix';
 import { RealNodeCluster, startRealNodeCluster } from './real-node';
@@ -66,33 +65,13 @@ function cliIo() {
 }
 
 function manifests(): ManifestObject[] {
-  const dir = path.join(distRoot, 'dist', 'dev');
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()
-    .flatMap((file) => parseAllDocuments(fs.readFileSync(path.join(dir, file), 'utf8')).map((d) => d.toJSON() as ManifestObject))
-    .filter((o) => o !== null);
+  return readManifestDirectory(path.join(distRoot, 'dist', 'dev'));
 }
 
 async function platformPods(): Promise<V1Pod[]> {
   const core = cluster!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
   const namespaces = ['nautilus-latency', 'nautilus-engines', 'nautilus-data'];
   return (await Promise.all(namespaces.map(async (namespace) => (await core.listNamespacedPod({ namespace })).items))).flat();
-}
-
-/**
- * GET from inside the node (its network namespace): the pods' NetworkPolicies admit the node's own
- * traffic (the kubelet's probes), not the machine outside it.
- */
-function httpGetFromNode(url: string): { status: number; body: string } {
-  const script = [
-    'import sys, urllib.request, urllib.error',
-    'try:',
-    '    r = urllib.request.urlopen(sys.argv[1], timeout=3); status, body = r.status, r.read()',
-    'except urllib.error.HTTPError as e:',
-    '    status, body = e.code, e.read()',
-    'print(status); print(body.decode())',
-  ].join('\n');
-  const [status, ...body] = cluster!.node.exec(['python3', '-c', script, url]).split('\n');
-  return { status: Number(status), body: body.join('\n') };
 }
 
 beforeAll(async () => {
@@ -211,7 +190,7 @@ describe('dev on a real node', () => {
     const strategy = pods.find((pod) => pod.metadata?.labels?.['app.kubernetes.io/name'] === 'strategy');
     expect(strategy?.status?.podIP).toMatch(/^10\.202\./);
     const port = strategy!.spec!.containers[0].ports![0].containerPort;
-    const ready = httpGetFromNode(`http://${strategy!.status!.podIP}:${port}/health/ready`);
+    const ready = cluster!.node.httpGet(`http://${strategy!.status!.podIP}:${port}/health/ready`);
     // The runtime is ready only when each dependency it checks answers: Redis through the
     // `redis` Service's DNS name with the password from redis-credentials, TimescaleDB through
     // the `timescaledb` Service's with timescaledb-credentials (what the manifests reference).

@@ -52,6 +52,11 @@ export interface RealNode {
    * resolves with its output, rejects when it exits non-zero.
    */
   execInContainer(containerId: string, command: readonly string[]): Promise<string>;
+  /**
+   * GET `url` from inside the node (its network namespace): the address pods' policies admit, as
+   * they admit the kubelet's probes. Resolves with the status (an HTTP error status included).
+   */
+  httpGet(url: string): { status: number; body: string };
   /** The containers containerd runs for the kubelet, as `ctr containers list` prints them. */
   listContainers(): string;
   /** The last lines of every node component's log. */
@@ -361,6 +366,19 @@ class NodeSandbox implements RealNode {
         ? resolve(stdout)
         : reject(new Error(`${command.join(' ')} in container ${containerId.slice(0, 12)} failed (${code}): ${(stderr || stdout).trim()}`))));
     });
+  }
+
+  httpGet(url: string): { status: number; body: string } {
+    const script = [
+      'import sys, urllib.request, urllib.error',
+      'try:',
+      '    r = urllib.request.urlopen(sys.argv[1], timeout=3); status, body = r.status, r.read()',
+      'except urllib.error.HTTPError as e:',
+      '    status, body = e.code, e.read()',
+      'print(status); print(body.decode())',
+    ].join('\n');
+    const [status, ...body] = this.exec(['python3', '-c', script, url]).split('\n');
+    return { status: Number(status), body: body.join('\n') };
   }
 
   listContainers(): string {

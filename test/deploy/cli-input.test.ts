@@ -22,6 +22,9 @@ let dist: string;
 
 beforeAll(() => {
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-cli-input-'));
+  // Ctrl-C skips afterAll: the copy goes with the process.
+  const made = home;
+  process.once('exit', () => fs.rmSync(made, { recursive: true, force: true }));
   // A minimal dist/<env>/ so that the kubeconfig is what fails.
   dist = path.join(home, 'dist');
   fs.mkdirSync(path.join(dist, 'dev'), { recursive: true });

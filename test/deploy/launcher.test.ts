@@ -24,6 +24,9 @@ function bundles(): string[] {
 
 beforeAll(() => {
   copy = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-launcher-'));
+  // Ctrl-C skips afterAll: the copy goes with the process.
+  const made = copy;
+  process.once('exit', () => fs.rmSync(made, { recursive: true, force: true }));
   for (const entry of ['bin', 'src', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.deploy.json']) {
     fs.cpSync(path.join(ROOT, entry), path.join(copy, entry), {
       recursive: true, filter: (source) => !source.includes(`${path.sep}node_modules`),
