@@ -286,6 +286,12 @@ const cases: Array<{
     expect: /\[prod\] redis: image = "redis": not an image pinned to a version: has neither tag nor digest/,
   },
   {
+    rule: 'store-data-format',
+    environment: PROD,
+    options: { stores: withStore('timescaledb', { image: 'timescale/timescaledb-ha:latest-pg16' }) },
+    expect: /\[prod\] timescaledb: image = "timescale\/timescaledb-ha:latest-pg16": its tag does not name the server's version.*Fix: use the upstream version tag/,
+  },
+  {
     rule: 'third-party-images',
     environment: { ...PROD, requireImageDigests: true },
     expect: /\[prod\] timescaledb: image = "timescale\/timescaledb-ha:[^"]+": the environment requires third-party images pinned by digest.*Fix: append the upstream digest/,

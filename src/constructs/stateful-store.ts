@@ -6,6 +6,7 @@ import {
   Container, EmptyDirVolumeSource, IntOrString, KubePodDisruptionBudget, Quantity, ResourceRequirements,
   SecurityContext, ServiceSpec, StatefulSetSpec,
 } from '../../imports/k8s';
+import { DATA_FORMAT_ANNOTATION, formatDataFormat } from '../model/data-format';
 import { imageVersion, mirroredImage } from '../model/domains';
 import { Duration } from '../model/duration';
 import { Cpu, Memory } from '../model/quantities';
@@ -254,7 +255,11 @@ export class StatefulStore extends Construct {
     const sidecars = props.sidecars ?? [];
 
     const statefulSet = new kplus.StatefulSet(this, 'StatefulSet', {
-      metadata: metadata(store.name),
+      metadata: {
+        ...metadata(store.name),
+        // What the data on its volumes was written by: the deploy tool refuses a rollback that moves it backwards.
+        ...(plan.dataFormat ? { annotations: { [DATA_FORMAT_ANNOTATION]: formatDataFormat(plan.dataFormat) } } : {}),
+      },
       service: headless,
       select: false,
       replicas: plan.replicas,

@@ -203,6 +203,7 @@ export function planDataStore(store: DataStoreSpec, environment: EnvironmentSpec
     zones: nodePool?.zones ?? environment.zones,
     clientPorts: [{ name: store.portName, port: store.port }],
     monitoring,
+    dataFormat: kind.dataFormat(store.image),
     podRequests: {
       cpu: Cpu.millis(monitoring.sidecars.reduce((sum, s) => sum + s.cpu.millicores, cpu.millicores)),
       memory: Memory.mebibytes(monitoring.sidecars.reduce((sum, s) => sum + s.memory.mebibytes, memory.mebibytes)),

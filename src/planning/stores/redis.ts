@@ -1,6 +1,7 @@
 import { REDIS_EXPORTER, REDIS_SENTINEL } from '../../catalog/data-stores';
 import { EnvironmentSpec, SentinelSettings } from '../../environments/environment';
 import { ENV } from '../../engines/runtime/environment-contract';
+import { imageVersion } from '../../model/domains';
 import { serviceHost } from '../namespaces';
 import { credentialRef } from '../store-access';
 import { REDIS_METRICS, redisAlerts, redisPanels } from './redis-monitoring';
@@ -55,6 +56,11 @@ export const REDIS_KIND: StoreKind<RedisPlan> = {
         ],
       },
     };
+  },
+  // Each minor release may raise the RDB version, which older servers refuse to load: `7.4.1-alpine` is 7.4.
+  dataFormat: (image) => {
+    const match = /^(\d+)\.(\d+)/.exec(imageVersion(image) ?? '');
+    return match ? [['redis', `${match[1]}.${match[2]}`]] : undefined;
   },
   complete: (common) => {
     const sentinel = redisSentinel(common.environment);

@@ -1,6 +1,7 @@
 import { DataStoreSpec } from '../../catalog/data-stores';
 import { AlertSeverity } from '../../catalog/tier';
 import { EnvironmentSpec, NodePoolSpec } from '../../environments/environment';
+import { DataFormat } from '../../model/data-format';
 import { Finding } from '../../model/errors';
 import { Cpu, Memory } from '../../model/quantities';
 import { EnvironmentVariable } from '../environment-variables';
@@ -49,6 +50,8 @@ export interface StorePlanBase {
   readonly monitoring: StoreMonitoringPlan;
   /** What one member's pod requests: the server's budget plus every sidecar's (Sentinel, backups, exporters). */
   readonly podRequests: { readonly cpu: Cpu; readonly memory: Memory };
+  /** The on-disk format its server writes (its kind reads it from the image); undefined when the image's tag does not say. */
+  readonly dataFormat?: DataFormat;
 }
 
 /** A rule on one kind of store's settings: its id (a validation rule's name) and what it finds in a plan of the kind. */
@@ -105,6 +108,11 @@ export interface StoreKind<P extends StorePlanBase> {
   readonly membersSetting: string;
   /** The members and sidecars a store of this kind runs in `environment`. */
   basics(environment: EnvironmentSpec): StoreKindBasics;
+  /**
+   * The on-disk format the server of `image` writes, from the image's tag: a rollback refuses to
+   * move any part of it backwards. Undefined when the tag does not name the versions.
+   */
+  dataFormat(image: string): DataFormat | undefined;
   /** The plan of this kind: the common decisions with the kind's own added. */
   complete(common: Omit<StorePlanBase, 'synchronousReplication'>): P;
   /** Rules on the kind's own settings (members, failover, replication, backups), run where a store of the kind is deployed. */

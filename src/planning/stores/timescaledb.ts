@@ -1,6 +1,7 @@
 import { TIMESCALEDB_BACKUP_METRICS, TIMESCALEDB_BACKUP_SCHEDULE, TIMESCALEDB_PATRONI } from '../../catalog/data-stores';
 import { EnvironmentSpec, ObjectStoreBackup } from '../../environments/environment';
 import { ENV } from '../../engines/runtime/environment-contract';
+import { imageVersion } from '../../model/domains';
 import { Duration } from '../../model/duration';
 import { serviceHost } from '../namespaces';
 import { TIMESCALEDB_SECRETS, TRADING_DATABASE, credentialRef } from '../store-access';
@@ -48,6 +49,11 @@ export const TIMESCALEDB_KIND: StoreKind<TimescaleDbPlan> = {
         backupAgeLimit: backupAgeLimit(backup),
       },
     };
+  },
+  // timescaledb-ha tags name both: `pg16.6-ts2.17.2` is PostgreSQL 16, TimescaleDB 2.17.
+  dataFormat: (image) => {
+    const match = /^pg(\d+)(?:\.\d+)*-ts(\d+)\.(\d+)/.exec(imageVersion(image) ?? '');
+    return match ? [['postgresql', match[1]], ['timescaledb', `${match[2]}.${match[3]}`]] : undefined;
   },
   complete: (common) => ({
     ...common,

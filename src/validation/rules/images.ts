@@ -30,6 +30,12 @@ export const IMAGE_RULES: readonly ValidationRule[] = [
         }]
         : [];
     })),
+  defineRule('store-data-format', ({ stores, environment }) =>
+    stores.filter((store) => !pinnedImageProblem(store.image) && planDataStore(store, environment).dataFormat === undefined).map((store) => ({
+      subject: store.name, field: 'image', value: JSON.stringify(store.image),
+      problem: 'its tag does not name the server\'s version, so the deploy tool cannot tell whether a rollback would move the data format backwards',
+      fix: 'use the upstream version tag (TimescaleDB "pg16.6-ts2.17.2", Redis "7.4.1-alpine"), optionally with @sha256:<digest>',
+    }))),
   defineRule('third-party-images', ({ stores, environment }) => {
     const problems: Finding[] = [];
     const mirrorProblem = environment.thirdPartyMirror !== undefined ? imageRegistryProblem(environment.thirdPartyMirror) : undefined;
