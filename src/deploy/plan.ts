@@ -1,7 +1,7 @@
 import { createTwoFilesPatch } from 'diff';
 import { stringify } from 'yaml';
 import { APPLYSET_PART_OF_LABEL, applySetId, asMember, readParent, recordFor, unionRecord, PARENT_API_VERSION, PARENT_KIND, parentName } from './applyset';
-import { Cluster, ConflictError } from './cluster';
+import { Cluster, ConflictError, mapConcurrently } from './cluster';
 import { describeObject, groupKind, KubeObject, ManifestEntry, objectKey } from './objects';
 
 /** What applying an object would do. */
@@ -39,34 +39,33 @@ export interface PlanOptions {
  * a prune. Objects that do not exist yet are shown as the manifest itself.
  */
 export async function makePlan(cluster: Cluster, environment: string, ordered: readonly ManifestEntry[], options: PlanOptions): Promise<Plan> {
-  const changes: PlannedChange[] = [];
-  const conflicts: ConflictError[] = [];
-  for (const { object: manifest } of ordered) {
-    const object = asMember(manifest, environment);
-    const live = await cluster.read(object);
-    if (!live) {
-      changes.push({ change: 'create', object, diff: unifiedDiff(object, undefined, comparable(object)) });
-      continue;
-    }
+  const objects = ordered.map(({ object }) => asMember(object, environment));
+  // The set's members, read in one list per kind, are most of the live objects (all of them once
+  // an environment is deployed); only the others are looked for, in one list per kind and namespace.
+  const members = await liveMembers(cluster, environment, ordered.map((entry) => entry.object));
+  const live = new Map(members.map((member) => [objectKey(member), member]));
+  const others = objects.filter((object) => !live.has(objectKey(object)));
+  if (others.length > 0) for (const [key, object] of await cluster.readAll(others)) live.set(key, object);
+  // Each object's dry run is independent of the others': they are issued side by side.
+  const planned = await mapConcurrently(objects, async (object): Promise<PlannedChange | ConflictError> => {
+    const before = live.get(objectKey(object));
+    if (!before) return { change: 'create', object, diff: unifiedDiff(object, undefined, comparable(object)) };
     let result: KubeObject;
     try {
       result = await cluster.apply(object, { fieldManager: options.fieldManager, force: options.force, dryRun: true });
     } catch (error) {
-      if (error instanceof ConflictError) {
-        conflicts.push(error);
-        changes.push({ change: 'change', object, diff: '' });
-        continue;
-      }
+      if (error instanceof ConflictError) return error;
       throw error;
     }
-    const before = comparable(live);
-    const after = comparable(result);
-    const same = stringify(before) === stringify(after);
-    changes.push({ change: same ? 'unchanged' : 'change', object, diff: same ? '' : unifiedDiff(object, before, after) });
-  }
-  const desired = new Set(changes.map((change) => objectKey(change.object)));
-  const orphans = (await liveMembers(cluster, environment, ordered.map((entry) => entry.object))).filter((member) => !desired.has(objectKey(member)));
-  for (const orphan of pruneOrder(orphans)) {
+    const [was, will] = [comparable(before), comparable(result)];
+    // Both come from the API server, which writes an object's fields in one order: JSON compares them (YAML only shows a difference).
+    const same = JSON.stringify(was) === JSON.stringify(will);
+    return { change: same ? 'unchanged' : 'change', object, diff: same ? '' : unifiedDiff(object, was, will) };
+  });
+  const conflicts = planned.filter((p): p is ConflictError => p instanceof ConflictError);
+  const changes = planned.map((p, i): PlannedChange => (p instanceof ConflictError ? { change: 'change', object: objects[i], diff: '' } : p));
+  const desired = new Set(objects.map(objectKey));
+  for (const orphan of pruneOrder(members.filter((member) => !desired.has(objectKey(member))))) {
     changes.push({ change: 'prune', object: orphan, diff: unifiedDiff(orphan, comparable(orphan), undefined) });
   }
   return { environment, changes, conflicts };
@@ -80,15 +79,14 @@ export async function liveMembers(cluster: Cluster, environment: string, manifes
   const parent = await cluster.read({ apiVersion: PARENT_API_VERSION, kind: PARENT_KIND, metadata: { name: parentName(environment) } }).catch(() => undefined);
   const record = unionRecord(recordFor('', manifests), readParent(parent));
   const versions = new Map(manifests.map((object) => [groupKind(object), object.apiVersion]));
-  const members: KubeObject[] = [];
-  for (const gk of record.groupKinds) {
+  const lists = await mapConcurrently(record.groupKinds, async (gk) => {
     const apiVersion = versions.get(gk) ?? (await preferredVersion(cluster, gk));
-    if (!apiVersion) continue;
+    if (!apiVersion) return [];
     const kind = gk.split('.')[0];
-    if (!(await cluster.served(apiVersion, kind))) continue;
-    members.push(...(await cluster.list(apiVersion, kind, `${APPLYSET_PART_OF_LABEL}=${applySetId(environment)}`)));
-  }
-  return members;
+    if (!(await cluster.served(apiVersion, kind))) return [];
+    return cluster.list(apiVersion, kind, `${APPLYSET_PART_OF_LABEL}=${applySetId(environment)}`);
+  });
+  return lists.flat();
 }
 
 /** The preferred `group/version` for a group-kind that `dist/` no longer has. */

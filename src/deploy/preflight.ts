@@ -1,4 +1,4 @@
-import { Cluster, requestError } from './cluster';
+import { Cluster, mapConcurrently, requestError } from './cluster';
 import { describeObject, groupOf, KubeObject } from './objects';
 
 /**
@@ -96,10 +96,12 @@ export async function preflight(cluster: Cluster, manifests: readonly KubeObject
     kinds.set(id, entry);
   }
   const definedHere = new Set(manifests.filter((m) => m.kind === 'CustomResourceDefinition').map((m) => (m.spec as { group?: string } | undefined)?.group));
-  for (const { apiVersion, kind, count } of kinds.values()) {
+  // Every check's requests are issued side by side; the problems keep the checks' order.
+  const served = await mapConcurrently([...kinds.values()], ({ apiVersion, kind }) =>
+    (definedHere.has(groupOf(apiVersion)) ? Promise.resolve(true) : cluster.served(apiVersion, kind).then((resource) => resource !== undefined)));
+  for (const [index, { apiVersion, kind, count }] of [...kinds.values()].entries()) {
+    if (served[index]) continue;
     const group = groupOf(apiVersion);
-    if (definedHere.has(group)) continue;
-    if (await cluster.served(apiVersion, kind)) continue;
     const fix = PROVIDERS[group] ?? (group.includes('.') && !group.endsWith('.k8s.io') ? `install the CustomResourceDefinition of ${kind}.${group}` : 'use a newer cluster');
     problems.push(`the cluster does not serve ${kind} (${apiVersion}), which ${count} object(s) use. Fix: ${fix}`);
   }
@@ -111,36 +113,34 @@ export async function preflight(cluster: Cluster, manifests: readonly KubeObject
     const namespace = manifest.metadata.namespace;
     if (namespace && !created.has(namespace)) external.set(namespace, [...(external.get(namespace) ?? []), manifest]);
   }
+  const namespaces = [...new Set([...external.keys(), ...secretReferences(manifests).map((r) => r.namespace)])];
+  const existing = await mapConcurrently(namespaces, (name) => cluster.core.readNamespace({ name }).then(() => true, () => false));
+  const namespaceExists = (name: string) => existing[namespaces.indexOf(name)];
   for (const [namespace, objects] of [...external.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    const exists = await cluster.core.readNamespace({ name: namespace }).then(() => true, () => false);
-    if (!exists) {
+    if (!namespaceExists(namespace)) {
       const fix = namespaceOwner(objects);
       problems.push(`namespace ${namespace} does not exist and dist/ does not create it (${objects.length} object(s) go there, e.g. ${describeObject(objects[0])}). Fix: ${fix}`);
     }
   }
 
-  for (const reference of secretReferences(manifests)) {
+  const secretProblems = await mapConcurrently(secretReferences(manifests), async (reference): Promise<string | undefined> => {
     const label = `Secret ${reference.namespace}/${reference.name}`;
     const readers = `read by ${reference.readers.length} object(s), e.g. ${reference.readers[0]}`;
     try {
-      const namespace = await cluster.core.readNamespace({ name: reference.namespace }).catch(() => undefined);
-      if (!namespace) {
-        problems.push(`${label} is missing (${readers}), and namespace ${reference.namespace} does not exist yet. ` +
-          `Fix: create the namespace (kubectl create namespace ${reference.namespace}; deploy then takes it over) and the Secret${keysToCreate(reference.keys)} from your secret manager`);
-        continue;
+      if (!namespaceExists(reference.namespace)) {
+        return `${label} is missing (${readers}), and namespace ${reference.namespace} does not exist yet. ` +
+          `Fix: create the namespace (kubectl create namespace ${reference.namespace}; deploy then takes it over) and the Secret${keysToCreate(reference.keys)} from your secret manager`;
       }
       const secret = await cluster.read({ apiVersion: 'v1', kind: 'Secret', metadata: { name: reference.name, namespace: reference.namespace } });
-      if (!secret) {
-        problems.push(`${label} is missing (${readers}). Fix: create it${keysToCreate(reference.keys)} from your secret manager`);
-        continue;
-      }
+      if (!secret) return `${label} is missing (${readers}). Fix: create it${keysToCreate(reference.keys)} from your secret manager`;
       const present = new Set(Object.keys({ ...(secret.data as object | undefined), ...(secret.stringData as object | undefined) }));
       const absent = reference.keys.filter((key) => !present.has(key));
-      if (absent.length > 0) problems.push(`${label} lacks key(s) ${absent.join(', ')} (${readers}). Fix: add them in your secret manager`);
+      return absent.length > 0 ? `${label} lacks key(s) ${absent.join(', ')} (${readers}). Fix: add them in your secret manager` : undefined;
     } catch (error) {
-      problems.push(requestError(`checking ${label}`, error).message);
+      return requestError(`checking ${label}`, error).message;
     }
-  }
+  });
+  problems.push(...secretProblems.filter((problem): problem is string => problem !== undefined));
   return problems;
 }
 

@@ -43,7 +43,11 @@ export const REVISION_CRD: KubeObject = {
   },
 };
 
-/** How a deploy ended. */
+/**
+ * How a deploy ended: `interrupted` means stopped while applying or pruning (every object is
+ * whole, some are the previous revision's); a wait that was interrupted or skipped is `applied,
+ * not waited for`.
+ */
 export type RevisionOutcome = 'rolled out' | 'applied, not waited for' | 'failed' | 'interrupted';
 
 /** What a revision says about its deploy. */
@@ -60,6 +64,8 @@ export interface RevisionRecord {
   /** `<tool>/<version>` that recorded it. */
   readonly tooling: string;
   readonly outcome: RevisionOutcome;
+  /** The revision this deploy restored, when it was a `nautilus rollback`. */
+  readonly rollbackOf?: number;
 }
 
 /** A revision with its manifests. */
@@ -80,8 +86,7 @@ export async function recordRevision(
   cluster: Cluster, record: Omit<RevisionRecord, 'revision'>, manifests: readonly KubeObject[], keep: number, fieldManager: string,
 ): Promise<number> {
   await cluster.ensureKind(REVISION_CRD, PARENT_API_VERSION, REVISION_KIND, fieldManager);
-  // Just after its CRD is created, the kind is served before its storage is ready (HTTP 429).
-  const existing = await retryWhileInitializing(() => listRecords(cluster, record.environment));
+  const existing = await listRecords(cluster, record.environment);
   const revision = Math.max(0, ...existing.map((r) => revisionNumber(r))) + 1;
   await cluster.apply({
     apiVersion: PARENT_API_VERSION,
@@ -99,22 +104,10 @@ export async function recordRevision(
   return revision;
 }
 
-async function retryWhileInitializing<T>(attempt: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (!/HTTP 429/.test(String(error)) || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-}
-
 /** Every revision of `environment`, oldest first, decoded; a record that cannot be read is an error naming it. */
 export async function listRevisions(cluster: Cluster, environment: string): Promise<Revision[]> {
   const records = await listRecords(cluster, environment);
-  return records.map(decodeRevision).sort((a, b) => a.revision - b.revision);
+  return records.map((record) => decodeRevision(record, environment)).sort((a, b) => a.revision - b.revision);
 }
 
 /**
@@ -141,7 +134,7 @@ function revisionNumber(object: KubeObject): number {
 }
 
 /** The revision a live record holds; throws naming the record and the fix when it cannot be read. */
-export function decodeRevision(object: KubeObject): Revision {
+export function decodeRevision(object: KubeObject, environment?: string): Revision {
   const fields = object as KubeObject & { format?: number; record?: RevisionRecord; manifests?: string };
   const name = object.metadata.name;
   if (fields.format !== REVISION_FORMAT) {
@@ -154,6 +147,10 @@ export function decodeRevision(object: KubeObject): Revision {
     throw new Error(`revision record ${name} is corrupted (its manifests do not decompress: ${error instanceof Error ? error.message : String(error)}). Fix: delete it (kubectl delete ${REVISION_KIND.toLowerCase()} ${name}) or deploy again`);
   }
   if (!fields.record || !Array.isArray(manifests)) throw new Error(`revision record ${name} is incomplete. Fix: delete it (kubectl delete ${REVISION_KIND.toLowerCase()} ${name}) or deploy again`);
+  if (environment !== undefined && fields.record.environment !== environment) {
+    throw new Error(`revision record ${name} is labelled ${environment} but records a deploy of ${fields.record.environment}: its manifests belong to another environment. `
+      + `Fix: delete it (kubectl delete ${REVISION_KIND.toLowerCase()} ${name})`);
+  }
   return { ...fields.record, manifests };
 }
 
@@ -173,11 +170,30 @@ export function changesBetween(before: readonly KubeObject[], after: readonly Ku
 export function historyLines(revisions: readonly Revision[]): string[] {
   if (revisions.length === 0) return ['no revisions recorded'];
   const rows = revisions.map((r, i) => [
-    String(r.revision), r.time.replace(/\.\d+Z$/, 'Z'), (r.commit ?? '-').slice(0, 12), r.outcome,
+    String(r.revision), r.time.replace(/\.\d+Z$/, 'Z'), (r.commit ?? '-').slice(0, 12), `${r.outcome}${r.rollbackOf ? `, rollback to ${r.rollbackOf}` : ''}`,
     i === 0 ? `${r.manifests.length} objects` : changesBetween(revisions[i - 1].manifests, r.manifests),
     `${r.user} (${r.context})`,
   ]);
   const header = ['REVISION', 'TIME', 'COMMIT', 'OUTCOME', 'CHANGES', 'BY'];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
   return [header, ...rows].map((row) => row.map((cell, c) => (c === row.length - 1 ? cell : cell.padEnd(widths[c]))).join('  '));
+}
+
+/**
+ * The first line of `nautilus status`: the revision the environment runs, who applied it and how
+ * it ended. A revision interrupted while applying leaves whole objects of two revisions (the
+ * ApplySet covers both, so nothing is orphaned): that is unhealthy until a rerun finishes it.
+ */
+export function revisionStatus(latest: Revision): { healthy: boolean; line: string } {
+  const rollback = latest.rollbackOf ? `, rollback to ${latest.rollbackOf}` : '';
+  const who = `${latest.time.replace(/\.\d+Z$/, 'Z')} by ${latest.user} (${latest.context})${latest.commit ? `, commit ${latest.commit.slice(0, 12)}` : ''}`;
+  if (latest.outcome !== 'interrupted') {
+    return { healthy: true, line: `revision ${latest.revision} of ${latest.environment}${rollback}: ${latest.outcome}, ${who}` };
+  }
+  const finish = latest.rollbackOf ? `nautilus rollback ${latest.environment} --to ${latest.rollbackOf}` : `nautilus deploy ${latest.environment}`;
+  return {
+    healthy: false,
+    line: `revision ${latest.revision} of ${latest.environment}${rollback}: INTERRUPTED while applying, ${who}. Every object is whole, but some are `
+      + `still the previous revision's (the ApplySet covers both). Fix: rerun ${finish} to finish it`,
+  };
 }

@@ -1,5 +1,5 @@
-import { Cluster } from './cluster';
-import { describeObject, isWorkload, KubeObject } from './objects';
+import { Cluster, mapConcurrently } from './cluster';
+import { describeObject, isWorkload, KubeObject, objectKey } from './objects';
 import { rolloutState } from './rollout';
 
 /** The health of an environment as `nautilus status` prints it. */
@@ -22,6 +22,8 @@ export interface StatusOptions {
    * @default false
    */
   readonly ignoreAutoscalerMetrics?: boolean;
+  /** The line on the revision the environment runs (first), and whether it counts as healthy. */
+  readonly revision?: { readonly healthy: boolean; readonly line: string };
 }
 
 /** One line's verdict: `ok`, `ignored` (a failure the caller chose to tolerate) or a failure word. */
@@ -124,53 +126,58 @@ export function cronJobHealth(live: KubeObject, jobs: readonly KubeObject[]): Ve
  * scheduler's reason.
  */
 export async function environmentStatus(cluster: Cluster, manifests: readonly KubeObject[], options: StatusOptions = {}): Promise<EnvironmentStatus> {
-  const lines: string[] = [];
-  let healthy = true;
+  const lines: string[] = options.revision ? [options.revision.line] : [];
+  let healthy = options.revision?.healthy ?? true;
   const width = Math.max(20, ...manifests.map((m) => describeObject(m).length)) + 2;
   const line = (manifest: KubeObject, verdict: Verdict) => {
     if (!verdict.healthy) healthy = false;
     lines.push(`  ${describeObject(manifest).padEnd(width)} ${verdict.word} ${verdict.detail}`);
   };
   const missing: Verdict = { healthy: false, word: 'MISSING', detail: 'not on the cluster' };
-  const jobsByNamespace = new Map<string, Promise<KubeObject[]>>();
-  const jobsOf = (namespace: string) => {
-    if (!jobsByNamespace.has(namespace)) jobsByNamespace.set(namespace, cluster.jobs(namespace));
-    return jobsByNamespace.get(namespace)!;
-  };
+  const workloads = manifests.filter(isWorkload);
+  const autoscalers = manifests.filter((m) => m.kind === 'HorizontalPodAutoscaler');
+  const budgets = manifests.filter((m) => m.kind === 'PodDisruptionBudget');
+  const namespaces = [...new Set(manifests.map((m) => m.metadata.namespace).filter((ns): ns is string => !!ns))].sort();
+  const cronJobNamespaces = [...new Set(workloads.filter((m) => m.kind === 'CronJob').map((m) => m.metadata.namespace ?? ''))];
+  // Everything read at once: the objects in one list per kind and namespace, the pods and Jobs per namespace.
+  const [live, podsByNamespace, jobsByNamespace] = await Promise.all([
+    cluster.readAll([...workloads, ...autoscalers, ...budgets]),
+    mapConcurrently(namespaces, (namespace) => cluster.pods(namespace)),
+    mapConcurrently(cronJobNamespaces, (namespace) => cluster.jobs(namespace)),
+  ]);
+  const liveOf = (manifest: KubeObject) => live.get(objectKey(manifest));
+  const jobsOf = (namespace: string) => jobsByNamespace[cronJobNamespaces.indexOf(namespace)] ?? [];
 
   lines.push('WORKLOADS');
-  for (const manifest of manifests.filter(isWorkload)) {
-    const live = await cluster.read(manifest);
+  for (const manifest of workloads) {
+    const live = liveOf(manifest);
     if (!live) {
       line(manifest, missing);
     } else if (live.kind === 'CronJob') {
-      line(manifest, cronJobHealth(live, await jobsOf(live.metadata.namespace ?? '')));
+      line(manifest, cronJobHealth(live, jobsOf(live.metadata.namespace ?? '')));
     } else {
       const state = rolloutState(live);
       line(manifest, { healthy: state.done, word: state.done ? 'ok     ' : state.failed ? 'FAILED ' : 'PENDING', detail: state.detail });
     }
   }
 
-  const autoscalers = manifests.filter((m) => m.kind === 'HorizontalPodAutoscaler');
   if (autoscalers.length > 0) lines.push('AUTOSCALERS');
   for (const manifest of autoscalers) {
-    const live = await cluster.read(manifest);
+    const live = liveOf(manifest);
     line(manifest, live ? autoscalerHealth(live, options) : missing);
   }
 
-  const budgets = manifests.filter((m) => m.kind === 'PodDisruptionBudget');
   if (budgets.length > 0) lines.push('DISRUPTION BUDGETS');
   for (const manifest of budgets) {
-    const live = await cluster.read(manifest);
+    const live = liveOf(manifest);
     const status = (live?.status ?? {}) as { disruptionsAllowed?: number; currentHealthy?: number; desiredHealthy?: number };
     const met = live !== undefined && (status.currentHealthy ?? 0) >= (status.desiredHealthy ?? 0);
     line(manifest, { healthy: met, word: met ? 'ok     ' : 'NOT MET', detail: `allows ${status.disruptionsAllowed ?? 0} disruption(s); healthy ${status.currentHealthy ?? 0}, needs ${status.desiredHealthy ?? 0}` });
   }
 
-  const namespaces = [...new Set(manifests.map((m) => m.metadata.namespace).filter((ns): ns is string => !!ns))].sort();
   const pending: string[] = [];
-  for (const namespace of namespaces) {
-    for (const pod of await cluster.pods(namespace)) {
+  for (const [index, namespace] of namespaces.entries()) {
+    for (const pod of podsByNamespace[index]) {
       if (pod.status?.phase !== 'Pending') continue;
       const scheduled = pod.status.conditions?.find((c) => c.type === 'PodScheduled');
       const reason = scheduled?.status === 'False' ? `${scheduled.reason ?? 'Unschedulable'}: ${scheduled.message ?? ''}` : 'scheduled, not started';

@@ -10,19 +10,24 @@ Commands:
                     exit 1 when anything is unhealthy (an autoscaler that cannot scale included)
   history <env>     the revisions recorded in the cluster, one per deploy that changed something:
                     time, commit, outcome, what changed, who applied it
+  rollback <env>    deploy a recorded revision's manifests again (no checkout, no synthesis), as
+                    deploy does, recorded as a new revision; refuses what would endanger data (a
+                    changed volume claim template, a store's data format backwards, a store removed)
 
 Options:
   --context <name>      kubeconfig context to use (default: the current context)
   --kubeconfig <path>   kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
   --dist <dir>          read manifests from <dir>/<env>/ instead of synthesizing dist/ (default: dist)
-  --dry-run             deploy: show the diff and what would be pruned, change nothing
-  --no-prune            deploy: leave objects dist/ no longer has (the ApplySet keeps covering them)
-  --yes                 deploy: confirm prunes in environments that ask (prod) without a prompt
-  --force-conflicts     diff/deploy: take over fields another field manager owns
-  --no-wait             deploy: do not wait for the rollout
-  --timeout <seconds>   deploy: how long to wait for the rollout (default 300)
-  --history-limit <n>   deploy: revisions of the environment to keep in the cluster (default 10)
+  --dry-run             deploy/rollback: show the diff and what would be pruned, change nothing
+  --no-prune            deploy/rollback: leave objects the new set no longer has (the ApplySet keeps covering them)
+  --yes                 deploy/rollback: confirm prunes and rollbacks in environments that ask (prod) without a prompt
+  --force-conflicts     diff/deploy/rollback: take over fields another field manager owns
+  --no-wait             deploy/rollback: do not wait for the rollout
+  --timeout <seconds>   deploy/rollback: how long to wait for the rollout (default 300)
+  --history-limit <n>   deploy/rollback: revisions of the environment to keep in the cluster (default 10)
   --revision <n>        diff: compare the cluster with recorded revision <n> instead of dist/
+  --to <n>              rollback: the revision to restore (default: the newest before the latest
+                        that was applied whole and did not fail)
   --ignore-autoscaler-metrics
                         status: show, but do not count as unhealthy, an autoscaler that cannot read
                         its metrics (a cluster without metrics-server or prometheus-adapter yet)
