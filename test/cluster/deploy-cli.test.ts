@@ -597,6 +597,22 @@ describe('nautilus on a dev-shaped control plane', () => {
     expect(confirmed.code).toBe(0);
     expect(confirmed.stderr).toContain('pruned ConfigMap nautilus-engines/stray');
     expect((await get('/api/v1/namespaces/nautilus-engines/configmaps/stray')).status).toBe(404);
+
+    // A rollback of prod asks too.
+    fs.writeFileSync(path.join(prodDist, 'prod', '0000-cluster.yaml'), JSON.stringify({ ...kept, data: { a: 'c' } }));
+    expect((await nautilus(['deploy', 'prod', '--dist', prodDist])).code).toBe(0);
+    const unasked = await nautilus(['rollback', 'prod']);
+    expect(unasked.stderr).toContain('rollback refused: prod asks before a rollback and there is no terminal to ask on; nothing was changed. Fix: rerun with --yes');
+    expect(unasked.code).toBe(1);
+    const rolledBack = await nautilus(['rollback', 'prod'], {
+      confirm: async (question) => {
+        asked = question;
+        return true;
+      },
+    });
+    expect(asked).toBe('roll prod back to revision 1 (listed above)? [y/N] ');
+    expect(rolledBack.code).toBe(0);
+    expect(((await get('/api/v1/namespaces/nautilus-engines/configmaps/kept')).body.data as Record<string, string>).a).toBe('b');
     // dev's set is untouched by prod's.
     expect((await nautilus(['diff', 'dev', '--dist', dists.base])).code).toBe(0);
   });
