@@ -1,6 +1,6 @@
 import { PARENT_API_VERSION, PARENT_CRD, PARENT_KIND, parentName, parentObject, readParent, recordFor, toolingName, TOOLING_NAME, unionRecord } from './applyset';
-import { Cluster } from './cluster';
-import { describeObject } from './objects';
+import { Cluster, mapConcurrently } from './cluster';
+import { applyWaves, describeObject } from './objects';
 import { Plan } from './plan';
 
 /** Options of {@link deploy}. */
@@ -31,7 +31,8 @@ export interface DeployResult {
  * Applies a plan: the ApplySet parent first, recording the union of what the set held and what
  * it will hold (so an interrupted deploy can never orphan an object: the next run still sees and
  * prunes it); then every object in apply order with server-side apply; then the prunes, in
- * reverse order; and last the parent narrowed to the new set. Each object's apply is atomic, and
+ * reverse order; and last the parent narrowed to the new set. Objects are applied side by side
+ * within a wave of {@link applyWaves}, waves one after another. Each object's apply is atomic, and
  * an interruption stops between two objects, so the cluster always holds whole objects of either
  * the old or the new `dist/` and a rerun finishes the job.
  */
@@ -55,13 +56,17 @@ export async function deploy(cluster: Cluster, plan: Plan, options: DeployOption
   options.log(`applying ${members.length} objects (ApplySet ${parentName(environment)} covers the old and the new set until the prunes are done)`);
 
   let applied = 0;
-  for (const object of members) {
-    if (options.interrupted()) {
+  for (const wave of applyWaves(members.map((object) => ({ object })))) {
+    // Side by side within a wave; an interruption stops issuing applies and lets those under way finish.
+    await mapConcurrently(wave, async ({ object }) => {
+      if (options.interrupted()) return;
+      await cluster.apply(object, { fieldManager: options.fieldManager, force: options.force, dryRun: false });
+      applied += 1;
+    });
+    if (options.interrupted() && applied < members.length) {
       options.log(`interrupted after ${applied} of ${members.length} objects: every object is whole, the ApplySet still covers old and new; rerun deploy to finish`);
       return { applied, pruned: 0, interrupted: true };
     }
-    await cluster.apply(object, { fieldManager: options.fieldManager, force: options.force, dryRun: false });
-    applied += 1;
   }
   options.log(`applied ${applied} objects`);
 

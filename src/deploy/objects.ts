@@ -45,6 +45,27 @@ export function describeObject(object: Pick<KubeObject, 'kind' | 'metadata'>): s
  */
 const APPLY_FIRST = ['CustomResourceDefinition', 'Namespace'];
 
+/** Kinds that act on a workload (scale it, scrape it): applied after the workloads. */
+const APPLY_AFTER_WORKLOADS = ['HorizontalPodAutoscaler', 'ServiceMonitor', 'PodMonitor'];
+
+/**
+ * Objects in apply order grouped into waves whose members may be applied side by side: the CRDs,
+ * the namespaces, every other object the workloads may need (ServiceAccounts, ConfigMaps, the
+ * NetworkPolicies that confine them, PriorityClasses, Services, budgets), the workloads, and last
+ * what acts on workloads (autoscalers, monitors). Within a wave the apply order is kept.
+ */
+export function applyWaves<T extends { readonly object: Pick<KubeObject, 'kind'> }>(ordered: readonly T[]): T[][] {
+  const stage = (item: T) => {
+    const first = APPLY_FIRST.indexOf(item.object.kind);
+    if (first >= 0) return first;
+    if (isWorkload(item.object)) return APPLY_FIRST.length + 1;
+    return APPLY_AFTER_WORKLOADS.includes(item.object.kind) ? APPLY_FIRST.length + 2 : APPLY_FIRST.length;
+  };
+  const waves: T[][] = Array.from({ length: APPLY_FIRST.length + 3 }, () => []);
+  for (const item of ordered) waves[stage(item)].push(item);
+  return waves.filter((wave) => wave.length > 0);
+}
+
 /** The manifests in apply order: CRDs and namespaces first, then file order, then order within a file. */
 export function applyOrder(entries: readonly ManifestEntry[]): ManifestEntry[] {
   const rank = (entry: ManifestEntry) => {

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'crypto';
 import { applySetId, asMember, recordFor, toolingName, unionRecord } from '../../src/deploy/applyset';
-import { applyOrder, KubeObject } from '../../src/deploy/objects';
+import { applyOrder, applyWaves, KubeObject } from '../../src/deploy/objects';
 import { pruneOrder } from '../../src/deploy/plan';
 import { secretReferences } from '../../src/deploy/preflight';
 import { podNamePattern, rolloutState } from '../../src/deploy/rollout';
@@ -202,6 +202,20 @@ describe('order', () => {
       { file: '0004-extra.yaml', object: object('CustomResourceDefinition', 'e') },
     ]);
     expect(ordered.map((entry) => entry.object.metadata.name)).toEqual(['e', 'd', 'c', 'b', 'a']);
+  });
+
+  it('applies side by side in waves: namespaces, what the workloads need, the workloads, what acts on them', () => {
+    const objects = synthObjects(DEV);
+    const waves = applyWaves(applyOrder(objects.map((object) => ({ object: object as unknown as KubeObject, file: object.file }))));
+    expect(waves.map((wave) => [...new Set(wave.map((entry) => entry.object.kind))].sort().join(','))).toEqual([
+      'Namespace',
+      // ServiceAccounts, ConfigMaps, NetworkPolicies, PriorityClasses, Services, budgets...
+      expect.not.stringMatching(/Deployment|StatefulSet|HorizontalPodAutoscaler|ServiceMonitor/),
+      'Deployment,StatefulSet',
+      expect.stringMatching(/^(HorizontalPodAutoscaler,)?ServiceMonitor$/),
+    ]);
+    expect(waves[1].map((entry) => entry.object.kind)).toEqual(expect.arrayContaining(['NetworkPolicy', 'ServiceAccount', 'ConfigMap', 'PriorityClass']));
+    expect(waves.flat()).toHaveLength(objects.length);
   });
 
   it('prunes namespaced objects before cluster objects, namespaces and CRDs last', () => {
