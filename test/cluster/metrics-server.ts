@@ -15,6 +15,15 @@ import { ManifestObject } from './apply';
 /** The version scripts/real-node/build-metrics-server.sh builds (and caches under). */
 export const METRICS_SERVER_VERSION = 'v0.8.0';
 
+/**
+ * The line of metrics-server's log that says why it stopped: its last error (`panic:`, cobra's
+ * `Error:`, klog's `E`/`F` lines), or its last line.
+ */
+export function metricsServerFailure(log: string): string {
+  const lines = log.trim().split('\n').map((line) => line.trim()).filter(Boolean);
+  return [...lines].reverse().find((line) => /^(panic:|Error:|[EF]\d{4} )/.test(line)) ?? lines[lines.length - 1] ?? '(empty log)';
+}
+
 /** The APIService the resource metrics API is served under. */
 export const METRICS_API_SERVICE = 'v1beta1.metrics.k8s.io';
 
@@ -52,6 +61,8 @@ export function metricsServerArgs(options: {
     `--tls-private-key-file=${options.certificate.key}`,
     `--cert-dir=${options.certDir}`,
     `--metric-resolution=${METRICS_RESOLUTION_SECONDS}s`,
+    // It must be shorter than the resolution (upstream's default, 10 s, is not shorter than 10 s).
+    `--kubelet-request-timeout=${METRICS_RESOLUTION_SECONDS / 2}s`,
     // The kubelet's InternalIP (its --node-ip) is what this machine can reach; its name does not resolve.
     '--kubelet-preferred-address-types=InternalIP',
     // The test kubelet serves a self-signed certificate naming its host name, not its address (no

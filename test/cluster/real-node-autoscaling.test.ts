@@ -62,7 +62,7 @@ let binder: VolumeBinder | undefined;
 let objects: ManifestObject[];
 let load: ChildProcess | undefined;
 /** Measured by the scale-out test, read by the ones after it. */
-const scaledOut = new Map<string, { seconds: number; replicas: number }>();
+const scaledOut = new Map<string, { seconds: number; replicas: number; cpu?: number }>();
 
 function generated(kind: string, name: string): ManifestObject {
   const found = objects.find((o) => o.kind === kind && o.metadata?.name === name);
@@ -155,9 +155,10 @@ function stopLoad(): Promise<string> {
   if (!child || child.exitCode !== null) return Promise.resolve('');
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  const exited = new Promise<string>((resolve) => child.on('exit', () => resolve(output.trim())));
+  // 'close', not 'exit': nsenter goes at once, the generator (in the node's PID namespace) prints its counts after.
+  const closed = new Promise<string>((resolve) => child.on('close', () => resolve(output.trim())));
   try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ }
-  return exited;
+  return closed;
 }
 
 beforeAll(async () => {
@@ -292,12 +293,12 @@ describe('autoscaling on a real node, on real load', () => {
       for (const engine of LOADED) {
         if (scaledOut.has(engine)) continue;
         const replicas = await replicasOf(engine);
-        if (replicas > before.get(engine)!) scaledOut.set(engine, { seconds: (Date.now() - started) / 1000, replicas });
+        if (replicas > before.get(engine)!) scaledOut.set(engine, { seconds: (Date.now() - started) / 1000, replicas, cpu: cpuUtilization(await autoscaler(engine)) });
       }
       return scaledOut.size === LOADED.length ? true : undefined;
     }).catch(async (error: Error) => { throw new Error(`${error.message}\n${await autoscalerSummary(LOADED)}`); });
     process.stderr.write(`autoscaling on real load: first scale-out after ${LOADED.map((engine) => `${engine} ${scaledOut.get(engine)!.seconds.toFixed(1)} s `
-      + `(${before.get(engine)} -> ${scaledOut.get(engine)!.replicas})`).join(', ')} from load start\n`);
+      + `(${before.get(engine)} -> ${scaledOut.get(engine)!.replicas}, CPU ${scaledOut.get(engine)!.cpu}% of request)`).join(', ')} from load start\n`);
 
     for (const engine of LOADED) {
       const hpa = await autoscaler(engine);

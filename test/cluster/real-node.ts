@@ -7,7 +7,7 @@ import { applyManifests } from './apply';
 import { ensureCachedBuild } from './binaries';
 import { ControlPlane, SERVICE_CLUSTER_IP_RANGE, startControlPlane } from './control-plane';
 import {
-  METRICS_API_SERVICE, METRICS_SERVER_DNS_NAME, METRICS_SERVER_USER, METRICS_SERVER_VERSION, metricsServerArgs, metricsServerObjects,
+  METRICS_API_SERVICE, METRICS_SERVER_DNS_NAME, METRICS_SERVER_USER, METRICS_SERVER_VERSION, metricsServerArgs, metricsServerFailure, metricsServerObjects,
 } from './metrics-server';
 
 /**
@@ -389,7 +389,7 @@ class NodeSandbox implements RealNode {
         const condition = service?.status?.conditions?.find((c) => c.type === 'Available');
         available = condition ? `Available=${condition.status} ${condition.reason ?? ''}: ${condition.message ?? ''}` : 'no Available condition';
         return condition?.status === 'True';
-      }).catch((error: Error) => { throw new Error(`${error.message} (last: ${available})`); });
+      }).catch((error: Error) => { throw /^timed out/.test(error.message) ? new Error(`${error.message} (last: ${available})`) : error; });
       // Its first answer comes after two scrapes: a rate needs two samples.
       const metrics = new Metrics(controlPlane.kubeConfig);
       await this.waitFor(`metrics.k8s.io to list node ${this.name}`, Date.now() + 60_000, async () => {
@@ -398,9 +398,9 @@ class NodeSandbox implements RealNode {
       });
     } catch (error) {
       const file = path.join(this.workDir, 'logs', 'metrics-server.log');
-      const tail = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').slice(-8).join('\n') : '(no log)';
-      throw new Error(`metrics-server ${METRICS_SERVER_VERSION} (the resource metrics API ${METRICS_API_SERVICE}) did not start within ${((Date.now() - started) / 1000).toFixed(0)} s: `
-        + `${error instanceof Error ? error.message : String(error)}; the end of its log (${file}):\n${tail}`);
+      const why = fs.existsSync(file) ? metricsServerFailure(fs.readFileSync(file, 'utf8')) : '(no log)';
+      throw new Error(`metrics-server ${METRICS_SERVER_VERSION} (the resource metrics API ${METRICS_API_SERVICE}) did not start within ${Math.ceil((Date.now() - started) / 1000)} s: `
+        + `${error instanceof Error ? error.message : String(error)}; its log (${file}) ends: ${why}`);
     }
   }
 
