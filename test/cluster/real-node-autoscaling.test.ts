@@ -322,6 +322,19 @@ describe('autoscaling on a real node, on real load', () => {
     const counts = await stopLoad();
     const [, answered] = /answered=(\d+)/.exec(counts) ?? [];
     expect(Number(answered)).toBeGreaterThan(0);
+    // The engines answered them: their own request counters (the kubelet's probes add to them).
+    const core = cluster!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+    let served = 0;
+    for (const engine of LOADED) {
+      const pods = (await core.listNamespacedPod({ namespace: namespaceOf(engine), labelSelector: `app.kubernetes.io/name=${engine}` })).items;
+      for (const pod of pods.filter((p) => p.status?.podIP)) {
+        const container = pod.spec!.containers[0];
+        const scraped = cluster!.node.httpGet(`http://${pod.status!.podIP}:${container.ports![0].containerPort}/metrics`);
+        const pattern = new RegExp(`^nautilus_http_requests_total\\{path="${container.livenessProbe!.httpGet!.path}",status="200"\\} (\\d+)$`, 'm');
+        served += Number(pattern.exec(scraped.body)?.[1] ?? 0);
+      }
+    }
+    expect(served).toBeGreaterThanOrEqual(Number(answered));
     const stopped = Date.now();
 
     // Once CPU has fallen below target, frontend's recommendation is lower than its replicas, and
@@ -344,7 +357,8 @@ describe('autoscaling on a real node, on real load', () => {
     expect(condition(withRequests, 'ScalingActive')!.status).toBe('False');
 
     for (const engine of LOADED) expect(await replicasOf(engine)).toBe(scaledOut.get(engine)!.replicas);
-    process.stderr.write(`autoscaling on real load: ${((Date.now() - stopped) / 1000).toFixed(1)} s after the load stopped, `
+    process.stderr.write(`autoscaling on real load: ${answered} requests answered (the engines counted ${served} on that path, probes included); `
+      + `${((Date.now() - stopped) / 1000).toFixed(1)} s after the load stopped, `
       + `${CPU_ONLY} held at ${scaledOut.get(CPU_ONLY)!.replicas} (ScaleDownStabilized), ${WITH_REQUESTS_METRIC} at ${scaledOut.get(WITH_REQUESTS_METRIC)!.replicas} (FailedGetPodsMetric)\n`);
   });
 });
