@@ -61,6 +61,7 @@ let cluster: RealNodeCluster | undefined;
 let binder: VolumeBinder | undefined;
 let objects: ManifestObject[];
 let load: ChildProcess | undefined;
+let loadStarted = 0;
 /** Measured by the scale-out test, read by the ones after it. */
 const scaledOut = new Map<string, { seconds: number; replicas: number; cpu?: number }>();
 
@@ -288,6 +289,7 @@ describe('autoscaling on a real node, on real load', () => {
     const before = new Map(await Promise.all(LOADED.map(async (engine) => [engine, await replicasOf(engine)] as const)));
 
     const started = Date.now();
+    loadStarted = started;
     load = cluster!.node.spawn(['python3', '-c', LOAD_GENERATOR, String(LOAD_MAX_SECONDS), String(LOAD_MAX_REQUESTS), String(LOAD_THREADS_PER_TARGET), ...urls]);
     await until('both Deployments to be scaled out', 120_000, async () => {
       for (const engine of LOADED) {
@@ -319,6 +321,7 @@ describe('autoscaling on a real node, on real load', () => {
 
   test('when the load stops, neither scales in: frontend\'s is held by the ten-minute stabilization window, smart-order-router\'s by the missing metric', async () => {
     expect(scaledOut.size).toBe(LOADED.length);
+    const loadSeconds = (Date.now() - loadStarted) / 1000;
     const counts = await stopLoad();
     const [, answered] = /answered=(\d+)/.exec(counts) ?? [];
     expect(Number(answered)).toBeGreaterThan(0);
@@ -357,7 +360,7 @@ describe('autoscaling on a real node, on real load', () => {
     expect(condition(withRequests, 'ScalingActive')!.status).toBe('False');
 
     for (const engine of LOADED) expect(await replicasOf(engine)).toBe(scaledOut.get(engine)!.replicas);
-    process.stderr.write(`autoscaling on real load: ${answered} requests answered (the engines counted ${served} on that path, probes included); `
+    process.stderr.write(`autoscaling on real load: ${answered} requests answered in ${loadSeconds.toFixed(1)} s (the engines counted ${served} on that path, probes included); `
       + `${((Date.now() - stopped) / 1000).toFixed(1)} s after the load stopped, `
       + `${CPU_ONLY} held at ${scaledOut.get(CPU_ONLY)!.replicas} (ScaleDownStabilized), ${WITH_REQUESTS_METRIC} at ${scaledOut.get(WITH_REQUESTS_METRIC)!.replicas} (FailedGetPodsMetric)\n`);
   });
