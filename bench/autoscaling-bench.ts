@@ -67,9 +67,10 @@ function main(): void {
     '|---|---|---|---|---|',
     ...rows,
     '',
-    `First scale-out: ${firsts[0].toFixed(1)} to ${firsts[firsts.length - 1].toFixed(1)} s over ${firsts.length} Deployments. The floor is one metrics-server`,
-    `resolution (a CPU rate needs a kubelet scrape after the load began) plus the HPA sync period; with upstream's defaults`,
-    '(60 s and 15 s) expect up to about 75 s. Held back: frontend\'s HPA `ScaleDownStabilized` (the tier\'s 10-minute window),',
+    `First scale-out: ${firsts[0].toFixed(1)} to ${firsts[firsts.length - 1].toFixed(1)} s over ${firsts.length} Deployments. What sets it is metrics-server's`,
+    `resolution (the HPA sees the load once a kubelet scrape taken under load is rated against the one before) and the HPA`,
+    'sync period; with upstream\'s defaults (60 s and 15 s) expect up to about 75 s. Held back: frontend\'s HPA',
+    '`ScaleDownStabilized` (the tier\'s 10-minute window),',
     'smart-order-router\'s `ScalingActive=False FailedGetPodsMetric` (no lower count while a metric is missing).',
     '',
   ].join('\n');

@@ -21,23 +21,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { AppsV1Api, AutoscalingV2Api, CoreV1Api, CoreV1Event, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
-import { platformCharts } from '../../charts/platform-charts';
-import { PLATFORM_DATA_STORES, REDIS_EXPORTER } from '../../src/catalog/data-stores';
-import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
 import { imagesOf, KubeObject } from '../../src/deploy/objects';
 import { poolLabels, poolTaints } from '../../src/environments/node-pool-policy';
-import { runImagesCli } from '../../src/images/cli';
-import { readEngineSources, readEngineTags } from '../../src/images/engine-sources';
 import { REQUESTS_PER_SECOND } from '../../src/planning/monitoring';
-import { synthesizePlatform } from '../../src/synth/synthesize';
 import { applyManifests, ManifestObject } from './apply';
-import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds, readManifestDirectory } from './dist-manifests';
+import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
 import { RealNodeCluster, startRealNodeCluster } from './real-node';
 import { realNodeAutoscaledEnvironment } from './real-node-environment';
+import { buildEngineImages, buildStoreStandIns, synthesizeEnvironment } from './real-node-setup';
 import { startVolumeBinder, VolumeBinder } from './volume-binder';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const STAND_INS = path.join(ROOT, 'scripts', 'images', 'store-stand-ins.sh');
 
 // Warm: about 2 minutes. Cold, the images and metrics-server are built first.
 jest.setTimeout(15 * 60_000);
@@ -166,25 +158,9 @@ beforeAll(async () => {
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-real-node-autoscaling-'));
   process.once('exit', () => fs.rmSync(workDir, { recursive: true, force: true }));
 
-  const built = { stdout: '', stderr: '' };
-  const code = await runImagesCli(['--base-stand-in', '--environment', environment.name, ...LOADED.flatMap((engine) => ['--engine', engine])], {
-    stdout: (t) => { built.stdout += t; }, stderr: (t) => { built.stderr += t; }, env: process.env,
-  });
-  if (code !== 0) throw new Error(`npm run images failed:\n${built.stdout}${built.stderr}`);
-  const standIns = spawnSync('bash', [STAND_INS,
-    '--redis', PLATFORM_DATA_STORES.redis.image, '--exporter', REDIS_EXPORTER.image, '--timescaledb', PLATFORM_DATA_STORES.timescaledb.image,
-  ], { encoding: 'utf8' });
-  if (standIns.status !== 0) throw new Error(`store stand-ins failed:\n${standIns.stderr}`);
-
-  const names = PLATFORM_ENGINES.map((e) => e.name);
-  const tags = readEngineTags(ROOT, names);
-  if (Array.isArray(tags)) throw new Error(JSON.stringify(tags));
-  const dist = path.join(workDir, 'dist');
-  synthesizePlatform({
-    catalog: PLATFORM_ENGINES, stores: Object.values(PLATFORM_DATA_STORES), environments: [environment],
-    imageTags: tags, imageLock: {}, engineSources: readEngineSources(ROOT, names),
-  }, dist, platformCharts);
-  objects = readManifestDirectory(path.join(dist, environment.name));
+  await buildEngineImages(environment, LOADED);
+  buildStoreStandIns();
+  objects = synthesizeEnvironment(path.join(workDir, 'dist'), environment);
   // The loaded engines and the store smart-order-router needs to be Ready (an unready pod's CPU
   // does not count for its HPA); every other object of the environment, no other workload.
   const workloads = [...LOADED.map((engine) => generated('Deployment', engine)), generated('StatefulSet', 'redis')];
