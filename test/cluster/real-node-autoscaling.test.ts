@@ -271,7 +271,15 @@ describe('autoscaling on a real node, on real load', () => {
       for (const engine of LOADED) {
         if (scaledOut.has(engine)) continue;
         const replicas = await replicasOf(engine);
-        if (replicas > before.get(engine)!) scaledOut.set(engine, { seconds: (Date.now() - started) / 1000, replicas, cpu: cpuUtilization(await autoscaler(engine)) });
+        if (replicas > before.get(engine)!) {
+          const seconds = (Date.now() - started) / 1000;
+          // The controller writes the scale first and its status (the utilization it acted on) after.
+          const hpa = await until(`${engine}'s HPA status after its rescale`, 10_000, async () => {
+            const read = await autoscaler(engine);
+            return read.status?.desiredReplicas === replicas ? read : undefined;
+          }, 100);
+          scaledOut.set(engine, { seconds, replicas, cpu: cpuUtilization(hpa) });
+        }
       }
       return scaledOut.size === LOADED.length ? true : undefined;
     }).catch(async (error: Error) => { throw new Error(`${error.message}\n${await autoscalerSummary(LOADED)}`); });
