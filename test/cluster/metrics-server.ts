@@ -1,5 +1,7 @@
 import * as fs from 'fs';
+import * as path from 'path';
 import { ManifestObject } from './apply';
+import { ensureCachedBuild } from './binaries';
 
 /**
  * metrics-server (sigs.k8s.io/metrics-server) for a real node: the resource metrics API
@@ -12,8 +14,24 @@ import { ManifestObject } from './apply';
  * connects to that address directly.
  */
 
-/** The version scripts/real-node/build-metrics-server.sh builds (and caches under). */
+/** The version scripts/real-node/build-metrics-server.sh builds (and caches under); bump both together. */
 export const METRICS_SERVER_VERSION = 'v0.8.0';
+
+const BUILD_SCRIPT = path.resolve(__dirname, '..', '..', 'scripts', 'real-node', 'build-metrics-server.sh');
+
+/** The metrics-server binary, built first (about 2 minutes cold) when the cache lacks it. */
+export async function ensureMetricsServer(): Promise<string> {
+  return path.join(await ensureCachedBuild(BUILD_SCRIPT, `metrics-server ${METRICS_SERVER_VERSION}`), 'bin', 'metrics-server');
+}
+
+/**
+ * The one message a metrics-server that did not start stops the test with: what it is, how long it
+ * was given, why (`reason`: it exited, or what it never reached) and the line of its log that says so.
+ */
+export function metricsServerStartFailure(reason: string, log: string | undefined, logFile: string, seconds: number): string {
+  return `metrics-server ${METRICS_SERVER_VERSION} (the resource metrics API ${METRICS_API_SERVICE}) did not start within ${Math.ceil(seconds)} s: `
+    + `${reason}; its log (${logFile}) ends: ${log === undefined ? '(no log)' : metricsServerFailure(log)}`;
+}
 
 /**
  * The line of metrics-server's log that says why it stopped: its last error (`panic:`, cobra's

@@ -7,7 +7,7 @@ import { applyManifests } from './apply';
 import { ensureCachedBuild } from './binaries';
 import { ControlPlane, SERVICE_CLUSTER_IP_RANGE, startControlPlane } from './control-plane';
 import {
-  METRICS_API_SERVICE, METRICS_SERVER_DNS_NAME, METRICS_SERVER_USER, METRICS_SERVER_VERSION, metricsServerArgs, metricsServerFailure, metricsServerObjects,
+  ensureMetricsServer, METRICS_API_SERVICE, METRICS_SERVER_DNS_NAME, METRICS_SERVER_USER, metricsServerArgs, metricsServerObjects, metricsServerStartFailure,
 } from './metrics-server';
 
 /**
@@ -124,7 +124,6 @@ const BUILD_SCRIPT = path.join(REPOSITORY, 'scripts', 'real-node', 'build.sh');
 const NODE_IMAGES_SCRIPT = path.join(REPOSITORY, 'scripts', 'real-node', 'node-images.sh');
 const CLEANUP_SCRIPT = path.join(REPOSITORY, 'scripts', 'real-node', 'cleanup.sh');
 const NETWORK_POLICY_BUILD_SCRIPT = path.join(REPOSITORY, 'scripts', 'real-node', 'build-network-policy.sh');
-const METRICS_SERVER_BUILD_SCRIPT = path.join(REPOSITORY, 'scripts', 'real-node', 'build-metrics-server.sh');
 /** Work directories of nodes are made here, so a later run can find the ones a crash left. */
 const WORK_PREFIX = 'nautilus-node-';
 const CONTAINERS_CONF = path.join(REPOSITORY, 'scripts', 'images', 'containers.conf');
@@ -174,9 +173,7 @@ export async function startRealNodeCluster(options: RealNodeOptions): Promise<Re
   const enforcer = options.enforceNetworkPolicies
     ? path.join(await ensureCachedBuild(NETWORK_POLICY_BUILD_SCRIPT, 'the NetworkPolicy enforcer (kube-router)'), 'bin', 'kube-router')
     : undefined;
-  const metricsServer = options.metricsServer
-    ? path.join(await ensureCachedBuild(METRICS_SERVER_BUILD_SCRIPT, `metrics-server ${METRICS_SERVER_VERSION}`), 'bin', 'metrics-server')
-    : undefined;
+  const metricsServer = options.metricsServer ? await ensureMetricsServer() : undefined;
   const [pauseImage, corednsImage] = run('bash', [NODE_IMAGES_SCRIPT, binDir]).trim().split(' ');
 
   sweepAbandonedNodes();
@@ -398,9 +395,8 @@ class NodeSandbox implements RealNode {
       });
     } catch (error) {
       const file = path.join(this.workDir, 'logs', 'metrics-server.log');
-      const why = fs.existsSync(file) ? metricsServerFailure(fs.readFileSync(file, 'utf8')) : '(no log)';
-      throw new Error(`metrics-server ${METRICS_SERVER_VERSION} (the resource metrics API ${METRICS_API_SERVICE}) did not start within ${Math.ceil((Date.now() - started) / 1000)} s: `
-        + `${error instanceof Error ? error.message : String(error)}; its log (${file}) ends: ${why}`);
+      throw new Error(metricsServerStartFailure(error instanceof Error ? error.message : String(error),
+        fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined, file, (Date.now() - started) / 1000));
     }
   }
 
