@@ -125,7 +125,7 @@ export interface ControlPlane {
    * server's aggregator checks it against the APIService's `caBundle` (the cluster CA) and the
    * name `<service>.<namespace>.svc`.
    */
-  issueServingCertificate(name: string, dnsNames: readonly string[], ipAddresses?: readonly string[]): CertificatePair;
+  issueServingCertificate(name: string, dnsNames: readonly string[]): CertificatePair;
   /** Stops every component (process groups, SIGTERM then SIGKILL) and removes the work directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -333,10 +333,10 @@ async function boot(
     caFile: certs.ca.cert,
     issueKubeconfig: (user, commonName, organization) => writeKubeconfig(workDir, user, server, certs.ca.cert,
       issueCertificate(pkiDir, user, `${organization ? `/O=${organization}` : ''}/CN=${commonName}`, CLIENT_EXTENSIONS)),
-    issueServingCertificate: (name, dnsNames, ipAddresses = []) => issueCertificate(pkiDir, name, `/CN=${dnsNames[0] ?? name}`, [
+    issueServingCertificate: (name, dnsNames) => issueCertificate(pkiDir, name, `/CN=${dnsNames[0] ?? name}`, [
       'keyUsage=critical,digitalSignature,keyEncipherment',
       'extendedKeyUsage=serverAuth',
-      `subjectAltName=${[...dnsNames.map((d) => `DNS:${d}`), ...ipAddresses.map((ip) => `IP:${ip}`)].join(',')}`,
+      `subjectAltName=${dnsNames.map((d) => `DNS:${d}`).join(',')}`,
     ]),
     stop: async () => {
       await processes.stopAll();

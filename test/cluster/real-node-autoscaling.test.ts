@@ -86,6 +86,13 @@ function cpuUtilization(hpa: V2HorizontalPodAutoscaler): number | undefined {
   return hpa.status?.currentMetrics?.find((m) => m.type === 'Resource' && m.resource?.name === 'cpu')?.resource?.current.averageUtilization;
 }
 
+/** The CPU utilization the HPA aims at (the plan's, 70 % of request unless the catalog says otherwise). */
+function cpuTarget(hpa: V2HorizontalPodAutoscaler): number {
+  const target = hpa.spec?.metrics?.find((m) => m.type === 'Resource' && m.resource?.name === 'cpu')?.resource?.target.averageUtilization;
+  if (target === undefined) throw new Error(`HPA ${hpa.metadata?.name} has no CPU utilization target`);
+  return target;
+}
+
 async function autoscalerEvents(engine: string): Promise<CoreV1Event[]> {
   const core = cluster!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
   return (await core.listNamespacedEvent({ namespace: namespaceOf(engine), fieldSelector: `involvedObject.kind=HorizontalPodAutoscaler,involvedObject.name=${engine}` })).items;
@@ -240,7 +247,7 @@ describe('autoscaling on a real node, on real load', () => {
   test('at rest: frontend\'s HPA reads CPU and holds its minimum; smart-order-router\'s cannot read requests_per_second and does not act on CPU alone', async () => {
     await until('both HPAs to have read CPU below target', 90_000, async () => {
       const hpas = await Promise.all(LOADED.map(autoscaler));
-      return hpas.every((hpa) => { const cpu = cpuUtilization(hpa); return cpu !== undefined && cpu < 70; }) ? true : undefined;
+      return hpas.every((hpa) => { const cpu = cpuUtilization(hpa); return cpu !== undefined && cpu < cpuTarget(hpa); }) ? true : undefined;
     }, 1000).catch(async (error: Error) => { throw new Error(`${error.message}\n${await autoscalerSummary(LOADED)}`); });
     const cpuOnly = await autoscaler(CPU_ONLY);
     expect(condition(cpuOnly, 'ScalingActive')).toMatchObject({ status: 'True', reason: 'ValidMetricFound' });
@@ -330,7 +337,7 @@ describe('autoscaling on a real node, on real load', () => {
       const hpa = await autoscaler(CPU_ONLY);
       return condition(hpa, 'AbleToScale')?.reason === 'ScaleDownStabilized' ? hpa : undefined;
     }, 500).catch(async (error: Error) => { throw new Error(`${error.message}\n${await autoscalerSummary(LOADED)}`); });
-    expect(cpuUtilization(cpuOnly)).toBeLessThan(70);
+    expect(cpuUtilization(cpuOnly)).toBeLessThan(cpuTarget(cpuOnly));
     expect(condition(cpuOnly, 'AbleToScale')).toMatchObject({
       status: 'True', message: 'recent recommendations were higher than current one, applying the highest recent recommendation',
     });
@@ -339,7 +346,7 @@ describe('autoscaling on a real node, on real load', () => {
     const withRequests = await until(`${WITH_REQUESTS_METRIC}'s HPA to refuse a lower count`, 60_000, async () => {
       const hpa = await autoscaler(WITH_REQUESTS_METRIC);
       const cpu = cpuUtilization(hpa);
-      return cpu !== undefined && cpu < 70 && condition(hpa, 'ScalingActive')?.reason === 'FailedGetPodsMetric' ? hpa : undefined;
+      return cpu !== undefined && cpu < cpuTarget(hpa) && condition(hpa, 'ScalingActive')?.reason === 'FailedGetPodsMetric' ? hpa : undefined;
     }, 500).catch(async (error: Error) => { throw new Error(`${error.message}\n${await autoscalerSummary(LOADED)}`); });
     expect(condition(withRequests, 'ScalingActive')!.status).toBe('False');
 
