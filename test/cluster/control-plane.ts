@@ -74,6 +74,18 @@ export interface ControlPlaneOptions {
    * @default a free port
    */
   readonly apiServerPort?: number;
+  /**
+   * Serve the API aggregation layer to extension API servers such as metrics-server: a front-proxy
+   * CA of its own (the extension servers' `--requestheader-client-ca-file`, published in
+   * kube-system/extension-apiserver-authentication), the client certificate the API server proxies
+   * with (`--proxy-client-cert-file`, CN `front-proxy-client`), the `--requestheader-*` headers
+   * kubeadm configures, and `--enable-aggregator-routing`: an APIService's requests go to its
+   * Service's endpoint addresses, which the API server reaches directly (it runs on the machine,
+   * outside the node's Service rules). Serving certificates for the extension servers come from
+   * {@link ControlPlane.issueServingCertificate}.
+   * @default false
+   */
+  readonly aggregationLayer?: boolean;
 }
 
 /** One running component of the control plane. */
@@ -108,6 +120,12 @@ export interface ControlPlane {
    * @returns the kubeconfig's path
    */
   issueKubeconfig(user: string, commonName: string, organization?: string): string;
+  /**
+   * Issues a serving certificate from the cluster CA, e.g. for an extension API server: the API
+   * server's aggregator checks it against the APIService's `caBundle` (the cluster CA) and the
+   * name `<service>.<namespace>.svc`.
+   */
+  issueServingCertificate(name: string, dnsNames: readonly string[]): CertificatePair;
   /** Stops every component (process groups, SIGTERM then SIGKILL) and removes the work directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -150,7 +168,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const deadline = Date.now() + startTimeoutMs;
   try {
     return await boot(binaries, workDir, processes, deadline, verbosity, options.keepWorkDir ?? false,
-      options.horizontalPodAutoscalerSyncPeriodSeconds ?? 15, options.apiServerAddress, options.apiServerPort);
+      options.horizontalPodAutoscalerSyncPeriodSeconds ?? 15, options.apiServerAddress, options.apiServerPort, options.aggregationLayer ?? false);
   } catch (error) {
     // Tails first: stopping adds shutdown noise that hides the cause.
     const tails = processes.logTails();
@@ -174,6 +192,7 @@ async function boot(
   hpaSyncPeriodSeconds: number,
   apiServerAddress: string | undefined,
   apiServerPort: number | undefined,
+  aggregationLayer: boolean,
 ): Promise<ControlPlane> {
   const bin = (name: string) => path.join(binaries.binDir, name);
   const [etcdClientPort, etcdPeerPort, freeApiserverPort, controllerManagerPort, schedulerPort, kwokPort] = await freePorts(6);
@@ -228,6 +247,7 @@ async function boot(
     // Like kubeadm: privileged pods are allowed and PodSecurity decides.
     '--allow-privileged=true',
     '--profiling=false',
+    ...(aggregationLayer ? aggregationLayerFlags(pkiDir) : []),
     ...klog,
   ]);
   const adminTls: TlsFiles = { ca: certs.ca.cert, cert: certs.admin.cert, key: certs.admin.key };
@@ -313,6 +333,11 @@ async function boot(
     caFile: certs.ca.cert,
     issueKubeconfig: (user, commonName, organization) => writeKubeconfig(workDir, user, server, certs.ca.cert,
       issueCertificate(pkiDir, user, `${organization ? `/O=${organization}` : ''}/CN=${commonName}`, CLIENT_EXTENSIONS)),
+    issueServingCertificate: (name, dnsNames) => issueCertificate(pkiDir, name, `/CN=${dnsNames[0] ?? name}`, [
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      'extendedKeyUsage=serverAuth',
+      `subjectAltName=${dnsNames.map((d) => `DNS:${d}`).join(',')}`,
+    ]),
     stop: async () => {
       await processes.stopAll();
       live.delete(processes);
@@ -499,7 +524,8 @@ function installExitHandlers(): void {
   }
 }
 
-interface CertificatePair {
+/** A certificate and its private key, as files. */
+export interface CertificatePair {
   readonly cert: string;
   readonly key: string;
 }
@@ -569,6 +595,31 @@ function generateCertificates(dir: string, apiServerAddress: string | undefined)
       publicKey: path.join(dir, 'service-account.pub'),
     },
   };
+}
+
+/** Name of the front-proxy client certificate, the one name extension API servers accept proxied requests from. */
+const FRONT_PROXY_CLIENT = 'front-proxy-client';
+
+/**
+ * The API server's side of the aggregation layer, as kubeadm sets it up: a front-proxy CA separate
+ * from the cluster CA (a certificate the cluster CA signed for a user must not pass as the proxy),
+ * the proxy's client certificate, and the request headers that carry the authenticated user.
+ */
+function aggregationLayerFlags(pkiDir: string): string[] {
+  const dir = path.join(pkiDir, 'front-proxy');
+  fs.mkdirSync(dir, { recursive: true });
+  openssl(dir, 'req', '-x509', ...EC_KEY, ...VALIDITY, '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=nautilus-test-front-proxy-ca');
+  const client = issueCertificate(dir, FRONT_PROXY_CLIENT, `/CN=${FRONT_PROXY_CLIENT}`, CLIENT_EXTENSIONS);
+  return [
+    `--requestheader-client-ca-file=${path.join(dir, 'ca.crt')}`,
+    `--requestheader-allowed-names=${FRONT_PROXY_CLIENT}`,
+    '--requestheader-username-headers=X-Remote-User',
+    '--requestheader-group-headers=X-Remote-Group',
+    '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+    `--proxy-client-cert-file=${client.cert}`,
+    `--proxy-client-key-file=${client.key}`,
+    '--enable-aggregator-routing=true',
+  ];
 }
 
 /** Writes a kubeconfig with the credentials embedded, so it stays valid if copied. */

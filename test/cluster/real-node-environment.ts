@@ -73,3 +73,23 @@ export function realNodePinnedEnvironment(): { environment: EnvironmentSpec; cat
 export const PINNED_ENGINE_CPUS = 1;
 /** Hugepages the pinned node pre-allocates: one pinned engine's production share. */
 export const REAL_NODE_HUGEPAGES = Memory.mebibytes(256);
+
+/**
+ * dev with autoscaling, fitted to this machine, deploying only `engines` (the others are disabled
+ * through the environment's own `disabledEngines`, so the capacity checks hold for one node of two
+ * cores): HorizontalPodAutoscalers are generated as in staging and prod, with the replica bounds
+ * of production (`replicas: 'full'`) or staging (`'reduced'`) and each tier's untouched `behavior`.
+ * `engines` must include every engine they depend on.
+ */
+export function realNodeAutoscaledEnvironment(engines: readonly string[], replicas: EnvironmentSpec['replicas']): EnvironmentSpec {
+  const base = realNodeEnvironment();
+  const unknown = engines.filter((name) => !PLATFORM_ENGINES.some((engine) => engine.name === name));
+  if (unknown.length > 0) throw new Error(`realNodeAutoscaledEnvironment: no engine named ${unknown.join(', ')} in the catalog; engines: ${PLATFORM_ENGINES.map((e) => e.name).join(', ')}`);
+  return {
+    ...base,
+    autoscaling: true,
+    replicas,
+    disabledEngines: PLATFORM_ENGINES.filter((engine) => !engines.includes(engine.name))
+      .map((engine) => ({ name: engine.name, reason: 'not deployed by the real-node autoscaling test' })),
+  };
+}

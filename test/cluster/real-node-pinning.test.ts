@@ -13,17 +13,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CoreV1Api, V1Pod } from '@kubernetes/client-node';
-import { platformCharts } from '../../charts/platform-charts';
 import { poolForRole } from '../../src/environments/environment';
 import { poolLabels, poolTaints } from '../../src/environments/node-pool-policy';
 import { parseCpuList } from '../../src/engines/runtime/cpu-set';
-import { runImagesCli } from '../../src/images/cli';
-import { readEngineSources, readEngineTags } from '../../src/images/engine-sources';
-import { synthesizePlatform } from '../../src/synth/synthesize';
 import { applyManifests } from './apply';
-import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds, readManifestDirectory } from './dist-manifests';
+import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
 import { RealNodeCluster, startRealNodeCluster } from './real-node';
 import { PINNED_ENGINE_CPUS, REAL_NODE_HUGEPAGES, realNodePinnedEnvironment } from './real-node-environment';
+import { buildEngineImages, synthesizeEnvironment } from './real-node-setup';
 
 jest.setTimeout(15 * 60_000);
 
@@ -56,21 +53,8 @@ function cpusetCgroups(root: string): Array<{ dir: string; cpus: string }> {
 beforeAll(async () => {
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-real-node-pinning-'));
   process.once('exit', () => fs.rmSync(workDir, { recursive: true, force: true }));
-  const built = { stdout: '', stderr: '' };
-  const code = await runImagesCli(['--base-stand-in', '--environment', environment.name, '--engine', ENGINE], {
-    stdout: (t) => { built.stdout += t; }, stderr: (t) => { built.stderr += t; }, env: process.env,
-  });
-  if (code !== 0) throw new Error(`npm run images failed:\n${built.stdout}${built.stderr}`);
-
-  const names = catalog.map((e) => e.name);
-  const tags = readEngineTags(path.resolve(__dirname, '..', '..'), names);
-  if (Array.isArray(tags)) throw new Error(JSON.stringify(tags));
-  const dist = path.join(workDir, 'dist');
-  synthesizePlatform({
-    catalog, stores, environments: [environment], imageTags: tags, imageLock: {},
-    engineSources: readEngineSources(path.resolve(__dirname, '..', '..'), names),
-  }, dist, platformCharts);
-  const objects = readManifestDirectory(path.join(dist, environment.name));
+  await buildEngineImages(environment, [ENGINE]);
+  const objects = synthesizeEnvironment(path.join(workDir, 'dist'), environment, catalog, stores);
   const engine = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === ENGINE)!;
   const image = (engine.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0].image;
 

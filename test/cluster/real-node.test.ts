@@ -15,26 +15,22 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CoreV1Api, V1Pod } from '@kubernetes/client-node';
-import { platformCharts } from '../../charts/platform-charts';
-import { PLATFORM_DATA_STORES, REDIS_EXPORTER } from '../../src/catalog/data-stores';
+import { PLATFORM_DATA_STORES } from '../../src/catalog/data-stores';
 import { ENGINE_UID } from '../../src/catalog/engine-spec';
 import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
 import { runCli } from '../../src/deploy/cli';
 import { imagesOf, KubeObject } from '../../src/deploy/objects';
 import { poolLabels, poolTaints } from '../../src/environments/node-pool-policy';
-import { runImagesCli } from '../../src/images/cli';
-import { readEngineSources, readEngineTags } from '../../src/images/engine-sources';
-import { synthesizePlatform } from '../../src/synth/synthesize';
-import { applyManifests, ManifestObject } from './apply';
-import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds, readManifestDirectory } from './dist-manifests';
+import { applyManifests } from './apply';
+import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
 import { leftovers, machineState } from './machine-state';
 import { expectedFlows, Flow, FlowSource, probeFromContainer, probeFromNode } from './flow-matrix';
 import { RealNodeCluster, startRealNodeCluster } from './real-node';
 import { realNodeEnvironment } from './real-node-environment';
+import { buildEngineImages, buildStoreStandIns, synthesizeEnvironment } from './real-node-setup';
 import { startVolumeBinder, VolumeBinder } from './volume-binder';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const STAND_INS = path.join(ROOT, 'scripts', 'images', 'store-stand-ins.sh');
 const CONTAINERS_CONF = path.join(ROOT, 'scripts', 'images', 'containers.conf');
 
 // Cold: the images (about 3 minutes), the stand-ins (about 1 minute); the node and the deploy
@@ -64,10 +60,6 @@ function cliIo() {
   };
 }
 
-function manifests(): ManifestObject[] {
-  return readManifestDirectory(path.join(distRoot, 'dist', 'dev'));
-}
-
 async function platformPods(): Promise<V1Pod[]> {
   const core = cluster!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
   const namespaces = ['nautilus-latency', 'nautilus-engines', 'nautilus-data'];
@@ -81,25 +73,11 @@ beforeAll(async () => {
   distRoot = path.join(workDir, 'synth');
 
   // 1. The images: every engine of the catalog, and the stores' stand-ins.
-  const built = { stdout: '', stderr: '' };
-  const code = await runImagesCli(['--base-stand-in', '--environment', 'dev'], {
-    stdout: (t) => { built.stdout += t; }, stderr: (t) => { built.stderr += t; }, env: process.env,
-  });
-  if (code !== 0) throw new Error(`npm run images failed:\n${built.stdout}${built.stderr}`);
-  const standIns = spawnSync('bash', [STAND_INS,
-    '--redis', PLATFORM_DATA_STORES.redis.image, '--exporter', REDIS_EXPORTER.image, '--timescaledb', PLATFORM_DATA_STORES.timescaledb.image,
-  ], { encoding: 'utf8' });
-  if (standIns.status !== 0) throw new Error(`store stand-ins failed:\n${standIns.stderr}`);
+  await buildEngineImages(environment);
+  buildStoreStandIns();
 
   // 2. dev, fitted to this machine through the environment API, synthesized as `npm run synth` does.
-  const names = PLATFORM_ENGINES.map((e) => e.name);
-  const tags = readEngineTags(ROOT, names);
-  if (Array.isArray(tags)) throw new Error(JSON.stringify(tags));
-  synthesizePlatform({
-    catalog: PLATFORM_ENGINES, stores: Object.values(PLATFORM_DATA_STORES), environments: [environment],
-    imageTags: tags, imageLock: {}, engineSources: readEngineSources(ROOT, names),
-  }, path.join(distRoot, 'dist'), platformCharts);
-  const objects = manifests();
+  const objects = synthesizeEnvironment(path.join(distRoot, 'dist'), environment);
   images = imagesOf(objects as KubeObject[]);
 
   // 3. The cluster: one real node with the pool's labels and taints, a provisioner stand-in

@@ -2,10 +2,13 @@ import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { ApiregistrationV1Api, CoreV1Api, Metrics } from '@kubernetes/client-node';
 import { applyManifests } from './apply';
 import { ensureCachedBuild } from './binaries';
 import { ControlPlane, SERVICE_CLUSTER_IP_RANGE, startControlPlane } from './control-plane';
+import {
+  ensureMetricsServer, METRICS_API_SERVICE, METRICS_SERVER_DNS_NAME, METRICS_SERVER_USER, metricsServerArgs, metricsServerObjects, metricsServerStartFailure,
+} from './metrics-server';
 
 /**
  * A real node for the test control plane: containerd and runc running real containers, the CNI
@@ -47,6 +50,12 @@ export interface RealNode {
   readonly cgroupRoot: string;
   /** Runs a command inside the node (its mount, network and PID namespaces); returns its output. */
   exec(command: readonly string[]): string;
+  /**
+   * Starts a command inside the node, as {@link exec} runs one, without waiting for it (a load
+   * generator): it leads its own process group, so `process.kill(-child.pid)` stops it, and it dies
+   * with the node at the latest. Its stdout and stderr are the returned child's pipes.
+   */
+  spawn(command: readonly string[]): ChildProcess;
   /**
    * Runs a command in a running container (as its own user, in its namespaces: `ctr tasks exec`);
    * resolves with its output, rejects when it exits non-zero.
@@ -101,6 +110,13 @@ export interface RealNodeOptions {
   readonly hugepages2Mi?: number;
   /** Install CoreDNS (cluster DNS). @default true */
   readonly clusterDns?: boolean;
+  /**
+   * Serve the resource metrics API (`metrics.k8s.io`, what `kubectl top` and HorizontalPodAutoscalers
+   * read) with metrics-server on the node, behind the control plane's aggregation layer (see
+   * metrics-server.ts). Without it, HPAs report `FailedGetResourceMetric`.
+   * @default false
+   */
+  readonly metricsServer?: boolean;
 }
 
 const REPOSITORY = path.resolve(__dirname, '..', '..');
@@ -157,6 +173,7 @@ export async function startRealNodeCluster(options: RealNodeOptions): Promise<Re
   const enforcer = options.enforceNetworkPolicies
     ? path.join(await ensureCachedBuild(NETWORK_POLICY_BUILD_SCRIPT, 'the NetworkPolicy enforcer (kube-router)'), 'bin', 'kube-router')
     : undefined;
+  const metricsServer = options.metricsServer ? await ensureMetricsServer() : undefined;
   const [pauseImage, corednsImage] = run('bash', [NODE_IMAGES_SCRIPT, binDir]).trim().split(' ');
 
   sweepAbandonedNodes();
@@ -167,11 +184,14 @@ export async function startRealNodeCluster(options: RealNodeOptions): Promise<Re
   try {
     await sandbox.create();
     // The node's own link address, so 6443 (the port real clusters serve on) is free there.
-    controlPlane = await startControlPlane({ apiServerAddress: sandbox.hostAddress, apiServerPort: 6443, horizontalPodAutoscalerSyncPeriodSeconds: 2 });
+    controlPlane = await startControlPlane({
+      apiServerAddress: sandbox.hostAddress, apiServerPort: 6443, horizontalPodAutoscalerSyncPeriodSeconds: 2, aggregationLayer: metricsServer !== undefined,
+    });
     const dns = options.clusterDns ?? true;
     await sandbox.startComponents(controlPlane, pauseImage, [...options.images, ...(dns ? [corednsImage] : [])]);
     if (dns) await installCoreDns(controlPlane, corednsImage, sandbox);
     if (enforcer) await sandbox.startNetworkPolicyEnforcer(controlPlane, enforcer);
+    if (metricsServer) await sandbox.startMetricsServer(controlPlane, metricsServer);
   } catch (error) {
     const tails = sandbox.logTails();
     await sandbox.stop();
@@ -344,8 +364,52 @@ class NodeSandbox implements RealNode {
     });
   }
 
+  /**
+   * metrics-server, at the node's address: registered as the APIService v1beta1.metrics.k8s.io, it
+   * scrapes this kubelet. Resolves once the API server reports the APIService Available (it reached
+   * metrics-server and trusts it) and the resource metrics API lists this node. Fails with one
+   * message naming metrics-server, why it did not start and the end of its log.
+   */
+  async startMetricsServer(controlPlane: ControlPlane, binary: string): Promise<void> {
+    const started = Date.now();
+    const kubeconfig = controlPlane.issueKubeconfig('metrics-server', METRICS_SERVER_USER);
+    const certificate = controlPlane.issueServingCertificate('metrics-server-serving', [METRICS_SERVER_DNS_NAME]);
+    const certDir = path.join(this.workDir, 'metrics-server');
+    fs.mkdirSync(certDir, { recursive: true });
+    try {
+      await applyManifests(controlPlane.kubeConfig, metricsServerObjects(this.address, controlPlane.caFile), { fieldManager: 'nautilus-test-cluster' });
+      this.startInside('metrics-server', [binary, ...metricsServerArgs({ kubeconfig, address: this.address, certificate, certDir })]);
+      const registration = controlPlane.kubeConfig.makeApiClient(ApiregistrationV1Api);
+      let available = '';
+      await this.waitFor(`APIService ${METRICS_API_SERVICE} to be Available`, Date.now() + 60_000, async () => {
+        const service = await registration.readAPIService({ name: METRICS_API_SERVICE }).catch(() => undefined);
+        const condition = service?.status?.conditions?.find((c) => c.type === 'Available');
+        available = condition ? `Available=${condition.status} ${condition.reason ?? ''}: ${condition.message ?? ''}` : 'no Available condition';
+        return condition?.status === 'True';
+      }).catch((error: Error) => { throw /^timed out/.test(error.message) ? new Error(`${error.message} (last: ${available})`) : error; });
+      // Its first answer comes after two scrapes: a rate needs two samples.
+      const metrics = new Metrics(controlPlane.kubeConfig);
+      await this.waitFor(`metrics.k8s.io to list node ${this.name}`, Date.now() + 60_000, async () => {
+        const nodes = await metrics.getNodeMetrics().catch(() => undefined);
+        return nodes?.items.some((n) => n.metadata.name === this.name) ?? false;
+      });
+    } catch (error) {
+      const file = path.join(this.workDir, 'logs', 'metrics-server.log');
+      throw new Error(metricsServerStartFailure(error instanceof Error ? error.message : String(error),
+        fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined, file, (Date.now() - started) / 1000));
+    }
+  }
+
   exec(command: readonly string[]): string {
     return run('nsenter', [`--target=${this.initPid}`, '--mount', '--net', '--pid', '--uts', '--ipc', '--', ...command]);
+  }
+
+  spawn(command: readonly string[]): ChildProcess {
+    const child = spawn('nsenter', [`--target=${this.initPid}`, '--mount', '--net', '--pid', '--uts', '--ipc', '--', ...command], {
+      detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    fs.appendFileSync(path.join(this.workDir, 'component.pids'), `${child.pid}\n`);
+    return child;
   }
 
   execInContainer(containerId: string, command: readonly string[]): Promise<string> {
