@@ -13,12 +13,13 @@ import { platformCharts } from '../../charts/platform-charts';
 import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
 import { DEV } from '../../src/environments/platform-environments';
 import { APPLYSET_GROUP_KINDS_ANNOTATION, APPLYSET_ID_LABEL, APPLYSET_PART_OF_LABEL, APPLYSET_TOOLING_ANNOTATION, applySetId, kubectlApplySetFlag, parentName } from '../../src/deploy/applyset';
-import { CliIo, runCli } from '../../src/deploy/cli';
+import { CliIo } from '../../src/deploy/cli';
 import { DEFAULT_HISTORY_LIMIT } from '../../src/deploy/revisions';
 import { synthesizePlatform } from '../../src/synth/synthesize';
 import { platformInput } from '../support/platform';
 import { kubeRequest, ManifestObject } from './apply';
 import { ensureControlPlaneBinaries } from './binaries';
+import { CliRun, getJson, runNautilus } from './nautilus-cli';
 import { ControlPlane, startControlPlane } from './control-plane';
 import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds, readDistManifests } from './dist-manifests';
 import { applyAll } from './environment-cluster';
@@ -36,11 +37,6 @@ const CHANGED_ENGINE = 'strategy';
 /** The engine the "engine removed" variant drops (no other engine depends on it). */
 const REMOVED_ENGINE = 'websocket';
 
-interface CliRun {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 let controlPlane: ControlPlane;
 let binder: VolumeBinder | undefined;
@@ -49,20 +45,8 @@ let scratch: string;
 const dists: Record<'base' | 'changed' | 'removed', string> = { base: '', changed: '', removed: '' };
 
 /** Runs the CLI in-process against the test control plane. */
-async function nautilus(args: readonly string[], extra: Partial<CliIo> = {}): Promise<CliRun> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli([...args, '--kubeconfig', controlPlane.kubeconfigPath], {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    env: {},
-    ...extra,
-  });
-  return { code, stdout, stderr };
+function nautilus(args: readonly string[], extra: Partial<CliIo> = {}): Promise<CliRun> {
+  return runNautilus(controlPlane.kubeconfigPath, args, extra);
 }
 
 async function kubectl(args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -88,9 +72,8 @@ function prunedObjects(stdout: string): string[] {
   return [...stdout.matchAll(/^--- live\/(.+)\n\+\+\+ \/dev\/null$/gm)].map((match) => match[1]).sort();
 }
 
-async function get(apiPath: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await kubeRequest(controlPlane.kubeConfig, apiPath);
-  return { status: response.status, body: response.body ? (JSON.parse(response.body) as Record<string, unknown>) : {} };
+function get(apiPath: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  return getJson(controlPlane.kubeConfig, apiPath);
 }
 
 /** A copy of dev's synthesized dist/ with `extra` objects in one more file. */
@@ -544,13 +527,7 @@ describe('nautilus on a dev-shaped control plane', () => {
     admin.users[0].user = { token: 'expired-token' };
     const expired = path.join(scratch, 'expired.kubeconfig');
     fs.writeFileSync(expired, JSON.stringify(admin));
-    const withKubeconfig = async (kubeconfig: string): Promise<CliRun> => {
-      const out = { code: 0, stdout: '', stderr: '' };
-      out.code = await runCli(['status', 'dev', '--dist', dists.base, '--kubeconfig', kubeconfig], {
-        stdout: (text) => { out.stdout += text; }, stderr: (text) => { out.stderr += text; }, env: {},
-      });
-      return out;
-    };
+    const withKubeconfig = (kubeconfig: string): Promise<CliRun> => runNautilus(kubeconfig, ['status', 'dev', '--dist', dists.base]);
     const refused = await withKubeconfig(expired);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/status dev failed: cluster https:\/\/127\.0\.0\.1:\d+ \(context [^)]+\) refused the context's credentials \(HTTP 401 Unauthorized: an expired or revoked token or certificate\)\. Fix: renew them/);

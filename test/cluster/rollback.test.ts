@@ -11,12 +11,13 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { platformCharts } from '../../charts/platform-charts';
 import { PLATFORM_DATA_STORES } from '../../src/catalog/data-stores';
 import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
-import { CliIo, runCli } from '../../src/deploy/cli';
+import { CliIo } from '../../src/deploy/cli';
 import { DEV } from '../../src/environments/platform-environments';
 import { synthesizePlatform } from '../../src/synth/synthesize';
 import { platformInput } from '../support/platform';
 import { kubeRequest, ManifestObject } from './apply';
 import { ensureControlPlaneBinaries } from './binaries';
+import { CliRun, getJson, runNautilus } from './nautilus-cli';
 import { ControlPlane, startControlPlane } from './control-plane';
 import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
 import { applyAll } from './environment-cluster';
@@ -32,11 +33,6 @@ const REMOVED_ENGINE = 'websocket';
 const CHANGED_CONFIG_MAP = 'prometheus-adapter-nautilus';
 const REVISIONS = '/apis/nautilus.io/v1alpha1/applysetrevisions';
 
-interface CliRun {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 let controlPlane: ControlPlane;
 let binder: VolumeBinder | undefined;
@@ -44,25 +40,13 @@ let scratch: string;
 /** dist roots (each holding `dev/`). */
 const dists = { base: '', changed: '', oldRedis: '', neverReady: '' };
 
-async function nautilus(args: readonly string[], extra: Partial<CliIo> = {}): Promise<CliRun> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli([...args, '--kubeconfig', controlPlane.kubeconfigPath], {
-    stdout: (text) => {
-      stdout += text;
-    },
-    stderr: (text) => {
-      stderr += text;
-    },
-    env: {},
-    ...extra,
-  });
-  return { code, stdout, stderr };
+/** Runs the CLI in-process against the test control plane. */
+function nautilus(args: readonly string[], extra: Partial<CliIo> = {}): Promise<CliRun> {
+  return runNautilus(controlPlane.kubeconfigPath, args, extra);
 }
 
-async function get(apiPath: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await kubeRequest(controlPlane.kubeConfig, apiPath);
-  return { status: response.status, body: response.body ? (JSON.parse(response.body) as Record<string, unknown>) : {} };
+function get(apiPath: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  return getJson(controlPlane.kubeConfig, apiPath);
 }
 
 function synthesizeDev(name: string, change: (input: ReturnType<typeof platformInput>) => ReturnType<typeof platformInput>): string {
