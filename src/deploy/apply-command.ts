@@ -43,6 +43,11 @@ export async function runApplyCommand(cluster: Cluster, request: ApplyCommand, i
   const { command, environment, restoring } = request;
   const changing = command === 'deploy' || command === 'rollback';
   const manifests = request.entries.map((entry) => entry.object);
+  // The plan only reads and dry-runs, so it is worked out while preflight checks: what preflight
+  // finds is reported first, and a plan that failed for the reason preflight names is not shown.
+  const planned = command === 'preflight' ? undefined
+    : makePlan(cluster, environment, applyOrder(request.entries), { fieldManager: FIELD_MANAGER, force: request.force })
+      .then((plan) => ({ plan }), (error: unknown) => ({ error }));
   const problems = await preflight(cluster, manifests);
   if (problems.length > 0 && command === 'diff') {
     // A diff changes nothing: show what a deploy would refuse, and diff anyway.
@@ -78,7 +83,9 @@ export async function runApplyCommand(cluster: Cluster, request: ApplyCommand, i
         io.stderr(`warning: the ${command} (${outcome}) could not be recorded in the history: ${error instanceof Error ? error.message : String(error)}\n`);
       }
     };
-    const plan = await makePlan(cluster, environment, applyOrder(request.entries), { fieldManager: FIELD_MANAGER, force: request.force });
+    const outcome = await planned!;
+    if ('error' in outcome) throw outcome.error;
+    const { plan } = outcome;
     io.stdout(renderPlan(plan));
     const counts = summarize(plan);
     const changes = counts.create + counts.change + counts.prune;

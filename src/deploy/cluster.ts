@@ -141,6 +141,7 @@ export class Cluster {
   public readonly batch: BatchV1Api;
   private readonly versions: VersionApi;
   private groups: Promise<Map<string, string>> | undefined;
+  private serverVersion: Promise<{ major: number; minor: number; gitVersion: string }> | undefined;
 
   constructor(public readonly kubeConfig: KubeConfig) {
     this.objects = kubeConfig.makeApiClient(DiscoveringObjectApi);
@@ -155,10 +156,12 @@ export class Cluster {
     return this.kubeConfig.getCurrentCluster()?.server ?? '(no server)';
   }
 
-  /** The API server's version (`/version`). */
-  public async version(): Promise<{ major: number; minor: number; gitVersion: string }> {
-    const info = await this.versions.getCode();
-    return { major: Number.parseInt(info.major, 10), minor: Number.parseInt(info.minor, 10), gitVersion: info.gitVersion };
+  /** The API server's version (`/version`), asked once. */
+  public version(): Promise<{ major: number; minor: number; gitVersion: string }> {
+    this.serverVersion ??= this.versions.getCode().then(
+      (info) => ({ major: Number.parseInt(info.major, 10), minor: Number.parseInt(info.minor, 10), gitVersion: info.gitVersion }),
+    );
+    return this.serverVersion;
   }
 
   /** The resource serving `kind` in `apiVersion`, or `undefined` when the server does not serve it. */
