@@ -3,7 +3,6 @@
  * and `rollback` (a deploy of a recorded revision). Preflight, the plan shown as a diff, the
  * checks and confirmations, the apply with its prunes, the wait, and the revision record.
  */
-import { PLATFORM_ENVIRONMENTS } from '../environments/platform-environments';
 import { kubectlApplySetFlag, TOOLING_NAME } from './applyset';
 import { Cluster } from './cluster';
 import { deploy } from './deploy';
@@ -28,6 +27,8 @@ export interface ApplyCommand {
   readonly dryRun: boolean;
   readonly prune: boolean;
   readonly yes: boolean;
+  /** The environment asks before a prune or a rollback (its `confirmPrunes`). */
+  readonly confirms: boolean;
   readonly force: boolean;
   readonly wait: boolean;
   readonly timeoutSeconds: number;
@@ -111,9 +112,8 @@ export async function runApplyCommand(cluster: Cluster, request: ApplyCommand, i
       return 0;
     }
     const prune = request.prune && counts.prune > 0;
-    const confirms = PLATFORM_ENVIRONMENTS.find((spec) => spec.name === environment)?.confirmPrunes ?? false;
     // An environment that asks before pruning asks before any rollback too.
-    if (confirms && !request.yes && (prune || (restoring && changes > 0))) {
+    if (request.confirms && !request.yes && (prune || (restoring && changes > 0))) {
       const what = restoring ? `roll ${environment} back to revision ${restoring.revision}${prune ? `, pruning ${counts.prune} object(s)` : ''}` : `prune ${counts.prune} object(s) from ${environment}`;
       const confirmed = io.confirm ? await io.confirm(`${what} (listed above)? [y/N] `) : undefined;
       if (confirmed !== true) {

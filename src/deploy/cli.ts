@@ -139,7 +139,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     return await runApplyCommand(cluster, {
       command, environment, entries, restoring,
-      dryRun: values['dry-run'], prune: !values['no-prune'], yes: values.yes, force: values['force-conflicts'], wait: !values['no-wait'],
+      dryRun: values['dry-run'], prune: !values['no-prune'], yes: values.yes,
+      confirms: PLATFORM_ENVIRONMENTS.find((spec) => spec.name === environment)?.confirmPrunes ?? false, force: values['force-conflicts'], wait: !values['no-wait'],
       timeoutSeconds, historyLimit, tooling: `${TOOLING_NAME}/${packageVersion()}`,
       commit: values.dist || restoring ? undefined : sourceCommit(),
     }, io);
