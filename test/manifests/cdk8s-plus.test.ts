@@ -1,4 +1,4 @@
-import { ApiObject, Chart, Testing } from 'cdk8s';
+import { ApiObject, App, Chart, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { IntOrString, ServicePort, ServiceSpec } from '../../imports/k8s';
 import { envValue } from '../../src/constructs/environment-variables';
@@ -51,7 +51,8 @@ describe.each(PLATFORM_ENVIRONMENTS.map((e) => [e.name, e] as const))('cdk8s-plu
 
 describe('escape hatches', () => {
   const build = (configure: (chart: Chart) => void) => {
-    const chart = Testing.chart();
+    // Not Testing.chart(): its App makes a temporary output folder for every chart and leaves it behind.
+    const chart = new Chart(new App({ outdir: 'dist' }), 'test');
     configure(chart);
     return Testing.synth(chart);
   };
@@ -81,7 +82,7 @@ describe('escape hatches', () => {
 
 describe('planned environment variables as cdk8s-plus-27\'s (planning writes plain data)', () => {
   test('values, Secret keys and pod fields convert; one Secret reference per Secret name', () => {
-    const chart = Testing.chart();
+    const chart = new Chart(new App({ outdir: 'dist' }), 'test');
     const container = new kplus.Deployment(chart, 'Workload', { containers: [{ image: 'i' }] }).containers[0];
     container.env.addVariable('PLAIN', envValue(chart, { name: 'PLAIN', value: 'x' }));
     container.env.addVariable('USER', envValue(chart, { name: 'USER', secretKey: { secret: 'creds', key: 'username' } }));
