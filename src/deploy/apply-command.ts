@@ -7,7 +7,7 @@ import { kubectlApplySetFlag, TOOLING_NAME } from './applyset';
 import { Cluster } from './cluster';
 import { deploy } from './deploy';
 import { CliIo } from './io';
-import { applyOrder, isWorkload, KubeObject, ManifestEntry } from './objects';
+import { applyOrder, isWorkload, ManifestEntry } from './objects';
 import { makePlan, renderPlan, summarize } from './plan';
 import { preflight } from './preflight';
 import { recordRevision, Revision, RevisionOutcome } from './revisions';
@@ -35,7 +35,7 @@ export interface ApplyCommand {
   readonly historyLimit: number;
   /** `nautilus-k8s/<version>`, recorded on the ApplySet and on each revision. */
   readonly tooling: string;
-  /** The source commit of the manifests, where they come from this checkout's dist/. */
+  /** The source commit of the manifests: this checkout's for its dist/, the restored revision's for a rollback. */
   readonly commit?: string;
 }
 
@@ -76,7 +76,7 @@ export async function runApplyCommand(cluster: Cluster, request: ApplyCommand, i
       try {
         const revision = await recordRevision(cluster, {
           environment, time: new Date().toISOString(), user: cluster.kubeConfig.getCurrentUser()?.name ?? 'unknown',
-          context: cluster.kubeConfig.getCurrentContext(), commit: restoring ? restoring.commit : request.commit,
+          context: cluster.kubeConfig.getCurrentContext(), commit: request.commit,
           tooling: request.tooling, outcome, ...(restoring ? { rollbackOf: restoring.revision } : {}),
         }, manifests, request.historyLimit, FIELD_MANAGER);
         io.stderr(`recorded as revision ${revision} of ${environment} (${outcome}${restoring ? `, rollback to ${restoring.revision}` : ''}); see nautilus history ${environment}\n`);
@@ -100,8 +100,7 @@ export async function runApplyCommand(cluster: Cluster, request: ApplyCommand, i
       return 1;
     }
     if (restoring) {
-      const statefulSets = await Promise.all(manifests.filter((m) => m.kind === 'StatefulSet').map((m) => cluster.read(m)));
-      const refusals = rollbackRefusals(restoring, statefulSets.filter((s): s is KubeObject => s !== undefined), plan);
+      const refusals = rollbackRefusals(restoring, plan);
       if (refusals.length > 0) {
         io.stderr(`rollback refused: restoring revision ${restoring.revision} would endanger data; nothing was changed:\n${refusals.map((r) => `  - ${r}`).join('\n')}\n`);
         return 1;

@@ -26,7 +26,7 @@ export { FIELD_MANAGER } from './apply-command';
 export { CliIo, processIo } from './io';
 
 const REPOSITORY = path.resolve(__dirname, '..', '..');
-/** The commands, and those that read only the cluster (no dist/). */
+/** The tool's commands. */
 const COMMANDS = ['preflight', 'diff', 'deploy', 'rollback', 'status', 'history'] as const;
 
 /** Runs one command and returns the exit code: 0 done; 1 changes (diff) or a failure; 2 usage, or a failure of diff; 130 interrupted. */
@@ -142,7 +142,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       dryRun: values['dry-run'], prune: !values['no-prune'], yes: values.yes,
       confirms: PLATFORM_ENVIRONMENTS.find((spec) => spec.name === environment)?.confirmPrunes ?? false, force: values['force-conflicts'], wait: !values['no-wait'],
       timeoutSeconds, historyLimit, tooling: `${TOOLING_NAME}/${packageVersion()}`,
-      commit: values.dist || restoring ? undefined : sourceCommit(),
+      commit: restoring ? restoring.commit : values.dist ? undefined : sourceCommit(),
     }, io);
   } catch (error) {
     const failure = cluster && clusterFailure(error, { server: cluster.server, context: cluster.kubeConfig.getCurrentContext() });

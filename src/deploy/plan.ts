@@ -14,6 +14,8 @@ export interface PlannedChange {
   readonly object: KubeObject;
   /** Unified diff from the live object to the server's dry-run result; empty when unchanged. */
   readonly diff: string;
+  /** The live object it changes or leaves unchanged (none for a create; a prune's object is the live one). */
+  readonly live?: KubeObject;
 }
 
 /** What a deploy would do to an environment. */
@@ -47,23 +49,23 @@ export async function makePlan(cluster: Cluster, environment: string, ordered: r
   const others = objects.filter((object) => !live.has(objectKey(object)));
   if (others.length > 0) for (const [key, object] of await cluster.readAll(others)) live.set(key, object);
   // Each object's dry run is independent of the others': they are issued side by side.
-  const planned = await mapConcurrently(objects, async (object): Promise<PlannedChange | ConflictError> => {
+  const planned = await mapConcurrently(objects, async (object): Promise<PlannedChange | { conflict: ConflictError; live: KubeObject }> => {
     const before = live.get(objectKey(object));
     if (!before) return { change: 'create', object, diff: unifiedDiff(object, undefined, comparable(object)) };
     let result: KubeObject;
     try {
       result = await cluster.apply(object, { fieldManager: options.fieldManager, force: options.force, dryRun: true });
     } catch (error) {
-      if (error instanceof ConflictError) return error;
+      if (error instanceof ConflictError) return { conflict: error, live: before };
       throw error;
     }
     const [was, will] = [comparable(before), comparable(result)];
     // Both come from the API server, which writes an object's fields in one order: JSON compares them (YAML only shows a difference).
     const same = JSON.stringify(was) === JSON.stringify(will);
-    return { change: same ? 'unchanged' : 'change', object, diff: same ? '' : unifiedDiff(object, was, will) };
+    return { change: same ? 'unchanged' : 'change', object, diff: same ? '' : unifiedDiff(object, was, will), live: before };
   });
-  const conflicts = planned.filter((p): p is ConflictError => p instanceof ConflictError);
-  const changes = planned.map((p, i): PlannedChange => (p instanceof ConflictError ? { change: 'change', object: objects[i], diff: '' } : p));
+  const conflicts = planned.flatMap((p) => ('conflict' in p ? [p.conflict] : []));
+  const changes = planned.map((p, i): PlannedChange => ('conflict' in p ? { change: 'change', object: objects[i], diff: '', live: p.live } : p));
   const desired = new Set(objects.map(objectKey));
   for (const orphan of pruneOrder(members.filter((member) => !desired.has(objectKey(member))))) {
     changes.push({ change: 'prune', object: orphan, diff: unifiedDiff(orphan, comparable(orphan), undefined) });

@@ -54,12 +54,12 @@ function claimTemplates(statefulSet: KubeObject): unknown[] {
  * - moves a store's data format backwards (an older server may not read what a newer one wrote);
  * - removes a data store (a StatefulSet with volume claims) or a PersistentVolumeClaim.
  *
- * `liveStatefulSets` are the live StatefulSets the target also has; `plan` is the deploy of the
- * target's manifests.
+ * `plan` is the deploy of the target's manifests, with the live objects it compared them with.
  */
-export function rollbackRefusals(target: Revision, liveStatefulSets: readonly KubeObject[], plan: Plan): string[] {
+export function rollbackRefusals(target: Revision, plan: Plan): string[] {
   const refusals: string[] = [];
   const wanted = new Map(target.manifests.filter((m) => m.kind === 'StatefulSet').map((m) => [describeObject(m), m]));
+  const liveStatefulSets = plan.changes.flatMap((c) => (c.change !== 'prune' && c.live?.kind === 'StatefulSet' ? [c.live] : []));
   for (const live of liveStatefulSets) {
     const name = describeObject(live);
     const restored = wanted.get(name);

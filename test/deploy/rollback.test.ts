@@ -16,7 +16,17 @@ const store = (name: string, format: string, storage = '10Gi'): KubeObject => ({
   spec: { volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'fast', resources: { requests: { storage } } } }] },
 } as KubeObject);
 
-const plan = (prunes: readonly KubeObject[] = []): Plan => ({ environment: 'prod', conflicts: [], changes: prunes.map((object) => ({ change: 'prune', object, diff: '' })) });
+/** The plan of a rollback to `target`: each of its StatefulSets compared with the live one given, and the prunes. */
+const plan = (target: Revision, live: readonly KubeObject[], prunes: readonly KubeObject[] = []): Plan => ({
+  environment: 'prod',
+  conflicts: [],
+  changes: [
+    ...target.manifests.map((object) => ({
+      change: 'change' as const, object, diff: '', live: live.find((l) => l.metadata.name === object.metadata.name && l.kind === object.kind),
+    })),
+    ...prunes.map((object) => ({ change: 'prune' as const, object, diff: '' })),
+  ],
+});
 
 describe('the revision a rollback restores', () => {
   const history = [revision(4, 'rolled out'), revision(5, 'failed'), revision(6, 'applied, not waited for'), revision(7, 'interrupted'), revision(8, 'failed')];
@@ -41,16 +51,17 @@ describe('the revision a rollback restores', () => {
 describe('what a rollback refuses', () => {
   test('a data format moved backwards, naming the store and the versions', () => {
     const target = revision(3, 'rolled out', [store('timescaledb', 'postgresql=15,timescaledb=2.17')]);
-    expect(rollbackRefusals(target, [store('timescaledb', 'postgresql=16,timescaledb=2.17')], plan())).toEqual([
+    expect(rollbackRefusals(target, plan(target, [store('timescaledb', 'postgresql=16,timescaledb=2.17')]))).toEqual([
       expect.stringMatching(/^StatefulSet nautilus-data\/timescaledb: revision 3 would move the data format backwards \(postgresql 16 -> 15\); .*Fix: restore a backup taken before the upgrade/),
     ]);
     // Forwards, or the same, is no refusal.
-    expect(rollbackRefusals(revision(3, 'rolled out', [store('timescaledb', 'postgresql=16,timescaledb=2.18')]), [store('timescaledb', 'postgresql=16,timescaledb=2.17')], plan())).toEqual([]);
+    const forwards = revision(3, 'rolled out', [store('timescaledb', 'postgresql=16,timescaledb=2.18')]);
+    expect(rollbackRefusals(forwards, plan(forwards, [store('timescaledb', 'postgresql=16,timescaledb=2.17')]))).toEqual([]);
   });
 
   test('changed volume claim templates', () => {
     const target = revision(3, 'rolled out', [store('redis', 'redis=7.4', '5Gi')]);
-    expect(rollbackRefusals(target, [store('redis', 'redis=7.4', '10Gi')], plan())).toEqual([
+    expect(rollbackRefusals(target, plan(target, [store('redis', 'redis=7.4', '10Gi')]))).toEqual([
       expect.stringMatching(/^StatefulSet nautilus-data\/redis: revision 3 has volume claim templates \[data: fast, 5Gi, ReadWriteOnce\], the live set \[data: fast, 10Gi, ReadWriteOnce\]; a rollback never changes them/),
     ]);
   });
@@ -58,7 +69,8 @@ describe('what a rollback refuses', () => {
   test('a store or a claim it would prune', () => {
     const claim = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'scratch', namespace: 'nautilus-data' } } as KubeObject;
     const engine = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'websocket', namespace: 'nautilus-engines' } } as KubeObject;
-    expect(rollbackRefusals(revision(3, 'rolled out'), [], plan([store('redis', 'redis=7.4'), claim, engine]))).toEqual([
+    const target = revision(3, 'rolled out');
+    expect(rollbackRefusals(target, plan(target, [], [store('redis', 'redis=7.4'), claim, engine]))).toEqual([
       expect.stringMatching(/^StatefulSet nautilus-data\/redis: revision 3 does not have it, and a rollback never removes a data store or its claims/),
       expect.stringMatching(/^PersistentVolumeClaim nautilus-data\/scratch: revision 3 does not have it/),
     ]);
