@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 K8S_API_VERSION=1.27.0
 KARPENTER_VERSION=v1.8.0
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
+# Also in scripts/control-plane/build-argo-rollouts.sh (the controller the cluster tests run); change both together.
+ARGO_ROLLOUTS_VERSION=v1.10.1
 
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CDK8S_CHECK_UPGRADE=false
 
@@ -30,6 +32,7 @@ echo "regenerate-imports: fetching pinned modules"
 k8s_dir=$(module_dir "k8s.io/kubernetes@v${K8S_API_VERSION}")
 karpenter_dir=$(module_dir "sigs.k8s.io/karpenter@${KARPENTER_VERSION}")
 prometheus_dir=$(module_dir "github.com/prometheus-operator/prometheus-operator@${PROMETHEUS_OPERATOR_VERSION}")
+argo_rollouts_dir=$(module_dir "github.com/argoproj/argo-rollouts@${ARGO_ROLLOUTS_VERSION}")
 
 staging=$(mktemp -d)
 trap 'rm -rf "$staging"' EXIT
@@ -37,6 +40,10 @@ mkdir -p "$staging/crds"
 install -m 0644 "$karpenter_dir/pkg/apis/crds/karpenter.sh_nodepools.yaml" "$staging/crds/"
 install -m 0644 "$prometheus_dir/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" "$staging/crds/"
 install -m 0644 "$prometheus_dir/example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml" "$staging/crds/"
+# Argo Rollouts names its CRD files by kind; renamed to the <group>_<plural>.yaml form of the others.
+for crd in rollout:rollouts analysis-template:analysistemplates cluster-analysis-template:clusteranalysistemplates analysis-run:analysisruns experiment:experiments; do
+  install -m 0644 "$argo_rollouts_dir/manifests/crds/${crd%%:*}-crd.yaml" "$staging/crds/argoproj.io_${crd##*:}.yaml"
+done
 
 echo "regenerate-imports: cdk8s import k8s@${K8S_API_VERSION}"
 NAUTILUS_K8S_SWAGGER="$k8s_dir/api/openapi-spec/swagger.json" \
@@ -47,7 +54,11 @@ NAUTILUS_K8S_SWAGGER="$k8s_dir/api/openapi-spec/swagger.json" \
 # the first. It also appends every file it imports to cdk8s.yaml: the pinned list there is ours.
 cp cdk8s.yaml "$staging/cdk8s.yaml.kept"
 mkdir -p "$staging/groups"
-for crd in "$staging"/crds/*.yaml; do
+# The constructs create Rollouts and AnalysisTemplates only; the controller's other CRDs
+# (AnalysisRun, Experiment, ClusterAnalysisTemplate) are installed by the tests, not imported, as
+# their bindings would add about 2 MB of TypeScript to every compile.
+imported_crds=$(ls "$staging"/crds/*.yaml | grep -v -e argoproj.io_analysisruns -e argoproj.io_experiments -e argoproj.io_clusteranalysistemplates)
+for crd in $imported_crds; do
   group=$(basename "$crd" .yaml); group=${group%%_*}
   { cat "$crd"; echo '---'; } >> "$staging/groups/$group.yaml"
 done
