@@ -1,6 +1,7 @@
 import { Count, CronSchedule, Port } from '../model/domains';
 import { Duration } from '../model/duration';
 import { Cpu, Memory } from '../model/quantities';
+import { ReleaseOverride } from './release';
 import { Tier } from './tier';
 
 /** The data stores engines can depend on. */
@@ -131,6 +132,8 @@ export interface EngineSpec {
   readonly dependencies: Dependencies;
   /** Whether clients outside the cluster reach it through the ingress controller. @default false */
   readonly publicIngress?: boolean;
+  /** How its new versions are released, where not as its tier's are (with the reason). @default the tier's */
+  readonly release?: ReleaseOverride;
 }
 
 /** Probe endpoints every engine runtime serves unless its entry says otherwise. */

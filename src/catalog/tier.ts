@@ -1,10 +1,11 @@
 import { Duration } from '../model/duration';
+import { ReleaseAnalysis, ReleasePolicy } from './release';
 
 /**
  * A latency tier of the platform and the Kubernetes policy that follows from it. Every engine
  * belongs to exactly one tier; what a tier implies (host networking, pinned cores, autoscaling,
  * probe periods, metrics scrape interval, rollout pace, added capabilities, priority, which node
- * pool, its objectives and how urgent its alerts are) is decided here and nowhere else.
+ * pool, its objectives, how urgent its alerts are and how new versions are released) is decided here and nowhere else.
  *
  * Enum-like: use the static instances.
  */
@@ -34,6 +35,11 @@ export class Tier {
     },
   };
 
+  // Release measurements read the new version's own requests over one interval (at least four
+  // scrapes of the tier's interval); one noisy window is forgiven, the second failure aborts.
+  private static readonly ORDER_PATH_ANALYSIS: ReleaseAnalysis = { interval: Duration.minutes(1), failureLimit: 1, minimumRequests: 100, count: 5 };
+  private static readonly CLIENT_ANALYSIS: ReleaseAnalysis = { interval: Duration.minutes(1), failureLimit: 1, minimumRequests: 20, count: 5 };
+
   /**
    * Risk, positions, orders: host networking, dedicated whole cores, hugepages, the latency pool,
    * never autoscaled (a new replica would need a freshly isolated core and JIT warm-up).
@@ -51,6 +57,9 @@ export class Tier {
     objectives: { latencyQuantile: 0.99, latency: Duration.millis(1), errorRatio: 0.001, breachedFor: Duration.minutes(2) },
     severity: 'critical',
     runtime: Tier.PINNED_RUNTIME,
+    // A pinned pod holds its node's ports and cores: no second pod can surge beside it. One pod is
+    // replaced in place and measured before the others (the tier's maxSurge 0, maxUnavailable 1).
+    release: { kind: 'canary', steps: [{ onePod: true }], stepPause: Duration.minutes(5), analysis: Tier.ORDER_PATH_ANALYSIS },
   });
 
   /** Market data, strategy, order routing: pod network, horizontally autoscaled. */
@@ -67,6 +76,8 @@ export class Tier {
     objectives: { latencyQuantile: 0.99, latency: Duration.millis(10), errorRatio: 0.005, breachedFor: Duration.minutes(10) },
     severity: 'critical',
     runtime: Tier.POD_NETWORK_RUNTIME,
+    // The order path's busiest services: a few pods first, measured, then more.
+    release: { kind: 'canary', steps: [{ percent: 10 }, { percent: 25 }, { percent: 50 }], stepPause: Duration.minutes(5), analysis: Tier.ORDER_PATH_ANALYSIS },
   });
 
   /** Analytics, factors, features, portfolio: heavy batch-like services, autoscaled. */
@@ -83,6 +94,8 @@ export class Tier {
     objectives: { latencyQuantile: 0.99, latency: Duration.millis(2500), errorRatio: 0.01, breachedFor: Duration.minutes(10) },
     severity: 'warning',
     runtime: Tier.POD_NETWORK_RUNTIME,
+    // Not on the order path and batch-like: a bad version shows in its alerts, not in trades.
+    release: { kind: 'rolling' },
   });
 
   /** Client-facing services: websocket, backend API, frontend. */
@@ -99,6 +112,9 @@ export class Tier {
     objectives: { latencyQuantile: 0.99, latency: Duration.millis(250), errorRatio: 0.01, breachedFor: Duration.minutes(10) },
     severity: 'warning',
     runtime: Tier.POD_NETWORK_RUNTIME,
+    // Clients hold connections (the websocket) and see every version mix: switch all at once, keep
+    // the old colour warm to switch back.
+    release: { kind: 'blue-green', previewFor: Duration.minutes(2), scaleDownDelay: Duration.minutes(10), analysis: Tier.CLIENT_ANALYSIS },
   });
 
   /** Model inference and training on the GPU pool (arm64 GH200 nodes where there is one). */
@@ -115,6 +131,8 @@ export class Tier {
     objectives: { latencyQuantile: 0.99, latency: Duration.millis(500), errorRatio: 0.01, breachedFor: Duration.minutes(10) },
     severity: 'warning',
     runtime: Tier.POD_NETWORK_RUNTIME,
+    // GPUs cannot be doubled for a second colour or surged for a canary: the pool holds no spare.
+    release: { kind: 'rolling' },
   });
 
   /** Every tier, in descending priority. */
@@ -149,6 +167,8 @@ export class Tier {
   public readonly severity: AlertSeverity;
   /** Probe periods, metrics scrape interval, rollout pace and added capabilities of the tier's pods. */
   public readonly runtime: TierRuntimePolicy;
+  /** How new versions of the tier's engines are released where the environment runs progressive delivery. */
+  public readonly release: ReleasePolicy;
 
   private constructor(props: TierProps) {
     this.name = props.name;
@@ -166,6 +186,7 @@ export class Tier {
     this.objectives = props.objectives;
     this.severity = props.severity;
     this.runtime = props.runtime;
+    this.release = props.release;
   }
 
   /** The tier's name. */
@@ -189,6 +210,7 @@ type TierProps = Pick<
   | 'objectives'
   | 'severity'
   | 'runtime'
+  | 'release'
 >;
 
 /**

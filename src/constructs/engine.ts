@@ -1,18 +1,25 @@
+import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { isService } from '../planning/plan';
-import { EngineAutoscaler } from './engine/engine-autoscaler';
+import { EngineAnalysis } from './engine/engine-analysis';
+import { EngineAutoscaler, rolloutScalingTarget } from './engine/engine-autoscaler';
 import { EngineDisruptionBudget } from './engine/engine-disruption-budget';
 import { EngineService } from './engine/engine-service';
 import { EngineServiceMonitor } from './engine/engine-service-monitor';
+import { EngineRollout } from './engine/engine-rollout';
 import { EngineWorkload, EngineWorkloadProps } from './engine/engine-workload';
 
-/** Properties of an {@link Engine}: what its workload needs. */
-export type EngineProps = EngineWorkloadProps;
+/** Properties of an {@link Engine}: what its workload needs, and what its release measures. */
+export interface EngineProps extends EngineWorkloadProps {
+  /** Paths left out of a release's measurements (probes, scrapes): `nonTrafficPaths(catalog)`. */
+  readonly nonTrafficPaths: readonly string[];
+}
 
 /**
  * One engine in one environment, one construct per resource family: its workload (ServiceAccount
  * and Deployment, or CronJob for batch engines), Service, PodDisruptionBudget,
- * HorizontalPodAutoscaler and ServiceMonitor, each where the plan calls for it.
+ * HorizontalPodAutoscaler and ServiceMonitor, each where the plan calls for it; released through a
+ * Rollout, also the Rollout, its AnalysisTemplate and, for blue/green, the preview Service.
  */
 export class Engine extends Construct {
   constructor(scope: Construct, id: string, props: EngineProps) {
@@ -20,9 +27,21 @@ export class Engine extends Construct {
     const { plan } = props;
     const workload = new EngineWorkload(this, 'Workload', props);
     if (!workload.deployment || !isService(plan.engine)) return;
-    new EngineService(this, 'Service', { plan, port: plan.engine.workload.port });
+    const port = plan.engine.workload.port;
+    new EngineService(this, 'Service', { plan, port });
+    let scaled: kplus.IScalable = workload.deployment;
+    const release = plan.release;
+    if (release.kind !== 'rolling') {
+      const { rollout } = new EngineRollout(this, 'Rollout', { plan, release, deploymentName: workload.deployment.name });
+      new EngineAnalysis(this, 'Analysis', {
+        plan, analysis: release.analysis, nonTrafficPaths: props.nonTrafficPaths,
+        count: release.kind === 'blue-green' ? release.analysis.count : undefined,
+      });
+      if (release.kind === 'blue-green') new EngineService(this, 'PreviewService', { plan, port, name: release.previewService });
+      scaled = rolloutScalingTarget(rollout, workload.deployment);
+    }
     if (plan.disruptionBudget) new EngineDisruptionBudget(this, 'DisruptionBudget', { plan, budget: plan.disruptionBudget });
-    if (plan.autoscaling) new EngineAutoscaler(this, 'Autoscaler', { plan, autoscaling: plan.autoscaling, target: workload.deployment });
+    if (plan.autoscaling) new EngineAutoscaler(this, 'Autoscaler', { plan, autoscaling: plan.autoscaling, target: scaled });
     new EngineServiceMonitor(this, 'ServiceMonitor', { plan });
   }
 }

@@ -146,6 +146,25 @@ export interface TimescaleDbSettings {
   readonly backup: ObjectStoreBackup | BackupDisabled;
 }
 
+/**
+ * Canary and blue/green releases through an Argo Rollouts controller the cluster runs (namespace
+ * `argo-rollouts`, its CRDs installed): engines whose release policy is not `rolling` become
+ * Rollouts, measured against their tier's objectives by the cluster's Prometheus.
+ */
+export interface ProgressiveDelivery {
+  /**
+   * Whether a person watches every release: a canary then waits, fully measured, at its last step
+   * and a blue/green release on its preview, until `nautilus promote` (or the plugin's promote).
+   * Unattended, every step has a duration and releases finish on their own.
+   */
+  readonly attended: boolean;
+  /**
+   * The Prometheus the analyses query, as the controller reaches it.
+   * @default the monitoring stack's Prometheus Service in `monitoringNamespace`
+   */
+  readonly prometheusAddress?: string;
+}
+
 /** An engine switched off in an environment, and why. */
 export interface DisabledEngine {
   readonly name: string;
@@ -217,6 +236,11 @@ export interface EnvironmentSpec {
   readonly survivesZoneLoss?: boolean;
   /** Engines of the catalog not deployed here. */
   readonly disabledEngines: readonly DisabledEngine[];
+  /**
+   * Canary and blue/green releases (an Argo Rollouts controller runs in the cluster).
+   * @default none: every engine rolls as a Deployment
+   */
+  readonly progressiveDelivery?: ProgressiveDelivery;
   /** Redis replication and failover. */
   readonly redis: RedisReplicationSettings;
   /** TimescaleDB's replication and backups. */

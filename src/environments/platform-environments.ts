@@ -126,6 +126,8 @@ export const STAGING: EnvironmentSpec = {
   monitoringNamespace: 'monitoring',
   karpenterNodeClass: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'nautilus-staging' },
   disabledEngines: [],
+  // Releases run unattended: every canary step and blue/green preview has a duration.
+  progressiveDelivery: { attended: false },
   // Production's topology, so failover is exercised before it matters.
   redis: { members: 3, sentinel: SENTINEL },
   // Two members exercise failover; asynchronous, so a replica's outage never stalls commits.
@@ -162,6 +164,8 @@ export const PROD: EnvironmentSpec = {
   karpenterNodeClass: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'nautilus-prod' },
   survivesZoneLoss: true,
   disabledEngines: [],
+  // Someone watches every release: the last canary step and the blue/green switch wait for `nautilus promote`.
+  progressiveDelivery: { attended: true },
   // One primary and two replicas, one per zone, each with a Sentinel.
   redis: { members: 3, sentinel: SENTINEL },
   // One member per zone; synchronous, so an acknowledged trade survives losing the primary.

@@ -22,6 +22,8 @@ export const MONITORING_STACK = {
   adapterConfigMap: 'prometheus-adapter-nautilus',
   /** The key of the adapter's configuration file in that ConfigMap. */
   adapterConfigKey: 'config.yaml',
+  /** kube-prometheus-stack's Prometheus Service (`<release>-prometheus`) and its port: what release analyses query. */
+  prometheusService: { name: 'kube-prometheus-stack-prometheus', port: 9090 },
 } as const;
 
 /** An alerting rule: fires once `expr` has returned series for `for`. */
@@ -87,4 +89,35 @@ export function nonTrafficPaths(engines: readonly EngineSpec[]): string[] {
 export function trafficPathMatcher(paths: readonly string[]): string {
   const escaped = paths.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&'));
   return `path!~"${escaped.join('|')}"`;
+}
+
+/** `sum(` or `sum by (a, b) (`: the opening of an aggregation over `by`. */
+function sumBy(by: readonly string[]): string {
+  return by.length > 0 ? `sum by (${by.join(', ')}) (` : 'sum(';
+}
+
+/**
+ * The share of requests answered with a 5xx status over `window`: the one definition behind the
+ * error-ratio recording rule (per engine, the tiers' alerts read it) and the release analyses
+ * (over one new version's pods). `matchers` narrow the series (PromQL label matchers); `by` keeps
+ * labels. Probe and scrape requests (`nonTrafficPaths`) are left out.
+ */
+export function errorRatioQuery(nonTrafficPaths: readonly string[], window: Duration, matchers: readonly string[] = [], by: readonly string[] = []): string {
+  const traffic = [trafficPathMatcher(nonTrafficPaths), ...matchers].join(',');
+  const errors = `${sumBy(by)}rate(${RUNTIME_METRICS.requests}{${traffic},status=~"5.."}[${window.toPrometheus()}]))`;
+  // One ratio (no `by`): no 5xx series means nothing failed, a zero rather than no answer.
+  const numerator = by.length > 0 ? errors : `(${errors} or vector(0))`;
+  return `${numerator}\n/\n${sumBy(by)}rate(${RUNTIME_METRICS.requests}{${traffic}}[${window.toPrometheus()}]))`;
+}
+
+/** The `quantile` of request latency over `window`, in seconds (see {@link errorRatioQuery}). */
+export function latencyQuantileQuery(quantile: number, nonTrafficPaths: readonly string[], window: Duration, matchers: readonly string[] = [], by: readonly string[] = []): string {
+  const traffic = [trafficPathMatcher(nonTrafficPaths), ...matchers].join(',');
+  return `histogram_quantile(${quantile}, ${sumBy([...by, 'le'])}rate(${RUNTIME_METRICS.requestDuration}_bucket{${traffic}}[${window.toPrometheus()}])))`;
+}
+
+/** Requests answered over `window` (see {@link errorRatioQuery}). */
+export function requestCountQuery(nonTrafficPaths: readonly string[], window: Duration, matchers: readonly string[] = []): string {
+  const traffic = [trafficPathMatcher(nonTrafficPaths), ...matchers].join(',');
+  return `${sumBy([])}increase(${RUNTIME_METRICS.requests}{${traffic}}[${window.toPrometheus()}]))`;
 }

@@ -4,6 +4,7 @@ import { BatchWorkload, EngineSpec, ServiceWorkload } from '../catalog/engine-sp
 import { EnvironmentSpec, NodePoolSpec, poolForRole, resourceScaleOf } from '../environments/environment';
 import { Cpu, Memory } from '../model/quantities';
 import { NAMESPACE_NAMES } from './namespaces';
+import { planRelease, ReleasePlan } from './release';
 import { STORE_SCRAPE_INTERVAL } from './store-monitoring';
 import { StoreKind } from './stores/store-kind';
 import { DataStorePlan, STORE_KINDS } from './stores/store-kinds';
@@ -50,6 +51,8 @@ export interface EnginePlan {
   readonly hostNetwork: boolean;
   /** Probe periods, scrape interval, rollout pace and added capabilities: the tier's, decided in tier.ts. */
   readonly runtime: TierRuntimePolicy;
+  /** How new versions are released: a rolling Deployment, or a canary or blue/green Rollout. */
+  readonly release: ReleasePlan;
 }
 
 /** A workload's PodDisruptionBudget. */
@@ -163,6 +166,7 @@ export function planEngine(engine: EngineSpec, environment: EnvironmentSpec): En
     pool: tier.nodePoolRole === 'gpu' && gpus === 0 ? undefined : tierPool,
     hostNetwork: tier.hostNetwork,
     runtime: tier.runtime,
+    release: planRelease(engine, environment, replicas, tier.runtime.rollout),
   };
 }
 

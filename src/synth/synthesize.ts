@@ -66,6 +66,20 @@ export function renderManifests({ charts }: EnvironmentApp): ManifestFile[] {
   }));
 }
 
+/** Which engines release how, and who promotes: one line of the summary. */
+function releasesLine(environment: EnvironmentPlan['environment'], engines: EnvironmentPlan['engines']): string {
+  const delivery = environment.progressiveDelivery;
+  if (!delivery) return '  releases: rolling updates (no progressive delivery)';
+  const named = (kind: string) => engines.filter((plan) => plan.release.kind === kind).map((plan) => plan.engine.name);
+  const rollingBecause = engines.flatMap((plan) => plan.release.kind === 'rolling' && plan.release.because ? [`${plan.engine.name}: ${plan.release.because}`] : []);
+  const parts = [
+    `canary ${named('canary').join(', ') || 'none'}`,
+    `blue/green ${named('blue-green').join(', ') || 'none'}`,
+    `rolling ${named('rolling').length} others${rollingBecause.length > 0 ? ` (${rollingBecause.join('; ')})` : ''}`,
+  ];
+  return `  releases (Argo Rollouts, ${delivery.attended ? 'the last step promoted by a person' : 'unattended'}): ${parts.join('; ')}`;
+}
+
 function summarize({ environment, engines, stores }: EnvironmentPlan, files: readonly ManifestFile[]): EnvironmentResult {
   const counts = new Map<string, number>();
   for (const { objects } of files) {
@@ -81,6 +95,7 @@ function summarize({ environment, engines, stores }: EnvironmentPlan, files: rea
     `${environment.name}: ${total} objects, ${engines.length} engines, ${stores.length} data stores`,
     ...kinds.map(([kind, n]) => `  ${String(n).padStart(4)}  ${kind}`),
     `  disabled engines: ${disabled.length > 0 ? disabled.join('; ') : 'none'}`,
+    releasesLine(environment, engines),
     `  secrets to provision in ${[...new Set(readers)].sort().join(', ')}: ${secrets.join(', ')}`,
     // Each store's own: what its pods read, its backups.
     ...stores.flatMap((store) => kindOf(store).summary(store)),

@@ -47,15 +47,18 @@ describe.each(environments.map((e) => [e.name, e] as const))('engines in %s', (_
       const hasHpa = has(objects, 'HorizontalPodAutoscaler', engine.name);
       expect(hasHpa).toBe(plan.autoscaling !== undefined);
       if (engine.tier === Tier.ULTRA_LOW_LATENCY || !environment.autoscaling) expect(hasHpa).toBe(false);
-      const deployment = find(objects, 'Deployment', engine.name);
+      // Released through a Rollout, the Deployment holds the pod template only: the Rollout is scaled.
+      const released = plan.release.kind !== 'rolling';
+      if (released) expect(find(objects, 'Deployment', engine.name).spec.replicas).toBe(0);
+      const workload = find(objects, released ? 'Rollout' : 'Deployment', engine.name);
       if (!hasHpa) {
-        expect(deployment.spec.replicas).toBe(plan.replicas);
+        expect(workload.spec.replicas).toBe(plan.replicas);
         continue;
       }
-      expect(deployment.spec.replicas).toBeUndefined();
+      expect(workload.spec.replicas).toBeUndefined();
       const hpa = find(objects, 'HorizontalPodAutoscaler', engine.name);
       expect(hpa.apiVersion).toBe('autoscaling/v2');
-      expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: engine.name });
+      expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: workload.apiVersion, kind: workload.kind, name: engine.name });
       expect(hpa.spec.minReplicas).toBeLessThanOrEqual(hpa.spec.maxReplicas);
       expect(hpa.spec.metrics[0]).toMatchObject({ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization' } } });
       const rps = engine.workload.scaling.targetRequestsPerSecond;

@@ -190,12 +190,28 @@ describe('promtool test rules: each alert fires on its trigger and stays silent 
     expectCase({ alert: 'NautilusEngineDown', at: 5, input: allUp('risk-engine'), expect: [{ rule, labels: {}, value: '0' }] });
   });
 
-  it('NautilusEngineUnavailable: fires when ready replicas drop below desired less the budget', () => {
+  it('NautilusEngineUnavailable: fires when ready replicas drop below desired less the budget (a Deployment, from kube-state-metrics)', () => {
+    const analytics = plan('analytics');
+    expect(analytics.release.kind).toBe('rolling');
+    const rule = alertRule('NautilusEngineUnavailable', { engine: 'analytics' });
+    const ready = (n: number): Series => ({ series: `kube_deployment_status_replicas_ready{namespace="${analytics.namespace}",deployment="analytics"}`, values: `${n}x10` });
+    const desired: Series = { series: `kube_deployment_spec_replicas{namespace="${analytics.namespace}",deployment="analytics"}`, values: '2x10' };
+    expectCase({ alert: 'NautilusEngineUnavailable', at: 5, input: [ready(0), desired], expect: [{ rule, labels: { deployment: 'analytics' }, value: '0' }] });
+    expectCase({ alert: 'NautilusEngineUnavailable', at: 5, input: [ready(1), desired], expect: [] });
+  });
+
+  it('NautilusEngineUnavailable: the same for a Rollout, from the Argo Rollouts controller (its Deployment runs no pods)', () => {
+    expect(marketData.release.kind).toBe('canary');
     const rule = alertRule('NautilusEngineUnavailable', { engine: 'market-data' });
-    const ready = (n: number): Series => ({ series: `kube_deployment_status_replicas_ready{namespace="${marketData.namespace}",deployment="market-data"}`, values: `${n}x10` });
-    const desired: Series = { series: `kube_deployment_spec_replicas{namespace="${marketData.namespace}",deployment="market-data"}`, values: '3x10' };
-    expectCase({ alert: 'NautilusEngineUnavailable', at: 5, input: [ready(1), desired], expect: [{ rule, labels: { deployment: 'market-data' }, value: '1' }] });
-    expectCase({ alert: 'NautilusEngineUnavailable', at: 5, input: [ready(2), desired], expect: [] });
+    const available = (n: number): Series => ({ series: `rollout_info_replicas_available{namespace="${marketData.namespace}",name="market-data"}`, values: `${n}x10` });
+    const desired: Series = { series: `rollout_info_replicas_desired{namespace="${marketData.namespace}",name="market-data"}`, values: '3x10' };
+    // The template Deployment at zero replicas is not what is judged.
+    const template: Series[] = [
+      { series: `kube_deployment_status_replicas_ready{namespace="${marketData.namespace}",deployment="market-data"}`, values: '0x10' },
+      { series: `kube_deployment_spec_replicas{namespace="${marketData.namespace}",deployment="market-data"}`, values: '0x10' },
+    ];
+    expectCase({ alert: 'NautilusEngineUnavailable', at: 5, input: [available(1), desired, ...template], expect: [{ rule, labels: { name: 'market-data' }, value: '1' }] });
+    expectCase({ alert: 'NautilusEngineUnavailable', at: 5, input: [available(2), desired, ...template], expect: [] });
   });
 
   /** Request-duration buckets of one engine: `perMinute` requests a minute, all answered just under `seconds`. */

@@ -1,5 +1,6 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { Rollout } from '../../../imports/argoproj.io';
 import { MetricTargetV2, Quantity } from '../../../imports/k8s';
 import { countQuantity } from '../../model/quantities';
 import { REQUESTS_PER_SECOND } from '../../planning/monitoring';
@@ -14,8 +15,8 @@ export interface EngineAutoscalerProps {
   readonly plan: EnginePlan;
   /** The bounds, targets and behaviour the plan decided. */
   readonly autoscaling: AutoscalingPlan;
-  /** The Deployment it scales. */
-  readonly target: kplus.Deployment;
+  /** The workload it scales: the engine's Deployment, or its Rollout ({@link rolloutScalingTarget}). */
+  readonly target: kplus.IScalable;
 }
 
 /** The HorizontalPodAutoscaler of a service engine: CPU and, where set, requests per second. */
@@ -58,4 +59,17 @@ export class EngineAutoscaler extends Construct {
         Quantity.fromString(countQuantity(autoscaling.targetRequestsPerSecond)));
     }
   }
+}
+
+/**
+ * An engine's Rollout as the target of its HorizontalPodAutoscaler (cdk8s-plus-27 scales its own
+ * workloads only): the Rollout by name, with the containers of the Deployment whose template it
+ * runs (the autoscaler checks they request CPU). Marking it leaves that Deployment at zero replicas.
+ */
+export function rolloutScalingTarget(rollout: Rollout, template: kplus.Deployment): kplus.IScalable {
+  return {
+    hasAutoscaler: true,
+    markHasAutoscaler: () => undefined,
+    toScalingTarget: () => ({ apiVersion: rollout.apiVersion, kind: rollout.kind, name: rollout.name, containers: template.containers }),
+  };
 }

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { IntOrString, ServicePort } from '../../../imports/k8s';
 import { EnginePlan } from '../../planning/plan';
 import { service, setField } from '../escape-hatches';
-import { selectorLabels } from '../labels';
+import { componentLabels, selectorLabels } from '../labels';
 import { HTTP_PORT_NAME, engineMetadata } from './engine-metadata';
 
 /** Properties of an {@link EngineService}. */
@@ -12,6 +12,13 @@ export interface EngineServiceProps {
   readonly plan: EnginePlan;
   /** The port the engine listens on. */
   readonly port: number;
+  /**
+   * The Service's name, where not the engine's: a blue/green engine's preview Service. Its labels
+   * name it too, so the engine's ServiceMonitor (which selects the engine's name) scrapes each pod
+   * once, through the engine's own Service.
+   * @default the engine's name
+   */
+  readonly name?: string;
 }
 
 /** The ClusterIP Service in front of a service engine's pods, named like the engine (its DNS name is a contract). */
@@ -19,8 +26,10 @@ export class EngineService extends Construct {
   constructor(scope: Construct, id: string, props: EngineServiceProps) {
     super(scope, id);
     const { plan } = props;
+    const metadata = engineMetadata(plan);
+    const name = props.name ?? metadata.name;
     const engineService = service(this, 'Service', {
-      metadata: engineMetadata(plan),
+      metadata: { ...metadata, name, labels: componentLabels(name, plan.engine.tier.name) },
       type: kplus.ServiceType.CLUSTER_IP,
       selector: kplus.Pods.select(this, 'ServicePods', { labels: selectorLabels(plan.engine.name) }),
       ports: [{ name: HTTP_PORT_NAME, port: props.port, protocol: kplus.Protocol.TCP }],

@@ -73,9 +73,10 @@ export class EngineWorkload extends Construct {
       ...this.podProps(props, serviceAccount, kplus.RestartPolicy.ALWAYS),
       podMetadata,
       select: false,
-      // With an autoscaler the replica count is the autoscaler's: leaving it out means
-      // re-applying the manifests never resets a scaled-out deployment.
-      replicas: plan.autoscaling ? undefined : plan.replicas,
+      // Released through a Rollout, the Deployment only holds the pod template (the Rollout's
+      // workloadRef) and runs no pods. With an autoscaler the replica count is the autoscaler's:
+      // leaving it out means re-applying the manifests never resets a scaled-out deployment.
+      replicas: plan.release.kind !== 'rolling' ? 0 : plan.autoscaling ? undefined : plan.replicas,
       strategy: kplus.DeploymentStrategy.rollingUpdate({
         maxSurge: kplus.PercentOrAbsolute.absolute(plan.runtime.rollout.maxSurge),
         maxUnavailable: kplus.PercentOrAbsolute.absolute(plan.runtime.rollout.maxUnavailable),

@@ -5,7 +5,9 @@ import { RUNTIME_METRICS } from '../../engines/runtime/metric-names';
 import { EnvironmentSpec } from '../../environments/environment';
 import { GPU_PRESENT_LABEL } from '../../environments/node-pool-policy';
 import { Duration } from '../../model/duration';
-import { AlertingRule, MONITORING_STACK, REQUESTS_PER_SECOND, SCRAPE_LABELS, trafficPathMatcher } from '../../planning/monitoring';
+import {
+  AlertingRule, errorRatioQuery, latencyQuantileQuery, MONITORING_STACK, REQUESTS_PER_SECOND, SCRAPE_LABELS, trafficPathMatcher,
+} from '../../planning/monitoring';
 import { DEVICE_PLUGIN_NAMESPACE } from '../../planning/namespaces';
 import { DataStorePlan, EnginePlan, isBatch, isService } from '../../planning/plan';
 import { dataStoreAlerts } from './store-rules';
@@ -42,6 +44,17 @@ export const KUBE_STATE_METRICS = {
   cronJobLastSchedule: 'kube_cronjob_status_last_schedule_time',
   cronJobLastSuccess: 'kube_cronjob_status_last_successful_time',
   nodeAllocatable: 'kube_node_status_allocatable',
+} as const;
+
+/**
+ * The series the Argo Rollouts controller exports about each Rollout (labels `namespace` and
+ * `name`, the Rollout's: its metrics must be scraped with `honorLabels`, or Prometheus renames
+ * them to `exported_namespace`).
+ */
+export const ARGO_ROLLOUTS_METRICS = {
+  available: 'rollout_info_replicas_available',
+  desired: 'rollout_info_replicas_desired',
+  info: 'rollout_info',
 } as const;
 
 /** Names of the recording rules; dashboards and alerts read these rather than raw series. */
@@ -83,21 +96,19 @@ interface EngineRulesContext {
 
 /** The recording rules per engine: request rate, errors, error ratio, and latency at every quantile an objective or panel reads. */
 function trafficRecordingRules(tiers: readonly Tier[], nonTrafficPaths: readonly string[]): RuleGroup {
-  const by = `${SCRAPE_LABELS.namespace}, ${SCRAPE_LABELS.engine}`;
+  const by = [SCRAPE_LABELS.namespace, SCRAPE_LABELS.engine];
   const traffic = trafficPathMatcher(nonTrafficPaths);
   const quantiles = [...new Set([...RECORDED_QUANTILES, ...tiers.map((tier) => tier.objectives.latencyQuantile)])].sort();
+  const window = Duration.minutes(5);
   return {
     name: 'nautilus-engine-traffic',
     rules: [
-      { record: RECORDED.requestRate, expr: `sum by (${by}) (rate(${RUNTIME_METRICS.requests}{${traffic}}[1m]))` },
-      { record: RECORDED.errorRate, expr: `sum by (${by}) (rate(${RUNTIME_METRICS.requests}{${traffic},status=~"5.."}[1m]))` },
-      {
-        record: RECORDED.errorRatio,
-        expr: `sum by (${by}) (rate(${RUNTIME_METRICS.requests}{${traffic},status=~"5.."}[5m]))\n/\nsum by (${by}) (rate(${RUNTIME_METRICS.requests}{${traffic}}[5m]))`,
-      },
+      { record: RECORDED.requestRate, expr: `sum by (${by.join(', ')}) (rate(${RUNTIME_METRICS.requests}{${traffic}}[1m]))` },
+      { record: RECORDED.errorRate, expr: `sum by (${by.join(', ')}) (rate(${RUNTIME_METRICS.requests}{${traffic},status=~"5.."}[1m]))` },
+      { record: RECORDED.errorRatio, expr: errorRatioQuery(nonTrafficPaths, window, [], by) },
       ...quantiles.map((quantile) => ({
         record: RECORDED.latencyQuantile,
-        expr: `histogram_quantile(${quantile}, sum by (${by}, le) (rate(${RUNTIME_METRICS.requestDuration}_bucket{${traffic}}[5m])))`,
+        expr: latencyQuantileQuery(quantile, nonTrafficPaths, window, [], by),
         labels: { quantile: String(quantile) },
       })),
     ],
@@ -112,7 +123,13 @@ function availabilityAlerts({ services, common }: EngineRulesContext): AlertingR
     const allowedDown = plan.disruptionBudget?.maxUnavailable ?? 0;
     const floor = plan.replicas - allowedDown;
     const labels = { ...common, severity: plan.engine.tier.severity, engine: name, tier: plan.engine.tier.name, namespace: plan.namespace };
-    const workload = { namespace: plan.namespace, deployment: name };
+    // A Rollout's pods are counted by the Argo Rollouts controller (its Deployment holds the
+    // template only, at zero replicas); a Deployment's by kube-state-metrics.
+    const released = plan.release.kind !== 'rolling';
+    const [ready, desired, by] = released
+      ? [ARGO_ROLLOUTS_METRICS.available, ARGO_ROLLOUTS_METRICS.desired, { namespace: plan.namespace, name }]
+      : [KUBE_STATE_METRICS.deploymentReady, KUBE_STATE_METRICS.deploymentDesired, { namespace: plan.namespace, deployment: name }];
+    const group = `sum by (${Object.keys(by).join(', ')})`;
     return [
       {
         alert: 'NautilusEngineDown',
@@ -127,13 +144,13 @@ function availabilityAlerts({ services, common }: EngineRulesContext): AlertingR
       },
       {
         alert: 'NautilusEngineUnavailable',
-        expr: `sum by (namespace, deployment) (${selector(KUBE_STATE_METRICS.deploymentReady, workload)})\n< sum by (namespace, deployment) (${selector(KUBE_STATE_METRICS.deploymentDesired, workload)}) - ${allowedDown}`,
+        expr: `${group} (${selector(ready, by)})\n< ${group} (${selector(desired, by)}) - ${allowedDown}`,
         for: Duration.minutes(3),
         labels,
         annotations: {
           summary: `${name}: ready replicas below its disruption budget's floor`,
           description: `${name} has {{ $value }} ready replicas in ${plan.namespace}, fewer than its desired count less ${allowedDown} (the PodDisruptionBudget's allowance).`,
-          runbook: `kubectl -n ${plan.namespace} rollout status deployment/${name}; kubectl -n ${plan.namespace} get pods -l app.kubernetes.io/name=${name} -o wide; failing readiness means a dependency is down (GET the readiness path).`,
+          runbook: `${released ? `kubectl argo rollouts -n ${plan.namespace} get rollout ${name}` : `kubectl -n ${plan.namespace} rollout status deployment/${name}`}; kubectl -n ${plan.namespace} get pods -l app.kubernetes.io/name=${name} -o wide; failing readiness means a dependency is down (GET the readiness path).`,
         },
       },
     ];
