@@ -10,6 +10,14 @@ import { EngineSourceFiles } from '../src/images/engine-sources';
 import { renderEngineFiles } from '../src/images/engine-files';
 import { VALIDATION_RULES, ValidationOptions, validatePlatform } from '../src/validation/validate';
 import { PLATFORM_ENGINES, withEngine } from './support/platform';
+import { BlueGreenRelease, CanaryRelease } from '../src/catalog/release';
+import { Tier } from '../src/catalog/tier';
+
+/** `engine` released as a canary, its tier's (or the high-performance tier's) with `change` applied. */
+function canaryOverride(engine: EngineSpec, change: Partial<CanaryRelease>): EngineSpec {
+  const base = engine.tier.release.kind === 'canary' ? engine.tier.release : (Tier.HIGH_PERFORMANCE.release as CanaryRelease);
+  return { ...engine, release: { reason: 'a test of the rule', policy: { ...base, ...change } } };
+}
 
 const STORES = Object.values(PLATFORM_DATA_STORES);
 
@@ -284,6 +292,59 @@ const cases: Array<{
     environment: PROD,
     options: { stores: withStore('redis', { image: 'redis' }) },
     expect: /\[prod\] redis: image = "redis": not an image pinned to a version: has neither tag nor digest/,
+  },
+  {
+    rule: 'release-policy',
+    catalog: withEngine('strategy', (e) => canaryOverride(e, { steps: [{ percent: 25 }, { percent: 10 }] })),
+    environment: PROD,
+    expect: /\[prod\] strategy: release\.policy\.steps\[1\]\.percent = 10: steps must rise.*Fix: give more than 25, or remove the step/,
+  },
+  {
+    rule: 'release-policy',
+    catalog: withEngine('strategy', (e) => canaryOverride(e, { steps: [{ percent: 50 }, { percent: 100 }] })),
+    environment: STAGING,
+    expect: /\[staging\] strategy: release\.policy\.steps\[1\]\.percent = 100: .*goes to 100 % by itself.*Fix: give a whole number from 1 to 99/,
+  },
+  {
+    rule: 'release-policy',
+    catalog: withEngine('strategy', (e) => canaryOverride(e, { stepPause: Duration.seconds(0) })),
+    environment: STAGING,
+    expect: /\[staging\] strategy: release\.policy\.stepPause = 0s: .*never measured.*Fix: give a pause/,
+  },
+  {
+    rule: 'release-policy',
+    catalog: withEngine('market-data', (e) => canaryOverride(e, { analysis: { ...e.tier.release.kind === 'canary' ? e.tier.release.analysis : ({} as never), interval: Duration.seconds(30) } })),
+    environment: PROD,
+    expect: /\[prod\] market-data: release\.policy\.analysis\.interval = 30s: .*at least four scrapes \(the tier scrapes every 15s\).*Fix: give at least 1m/,
+  },
+  {
+    rule: 'release-policy',
+    catalog: withEngine('backend', (e) => ({ ...e, release: { reason: 'a short switch-back window', policy: { ...(e.tier.release as BlueGreenRelease), scaleDownDelay: Duration.minutes(3) } } })),
+    environment: PROD,
+    expect: /\[prod\] backend: release\.policy\.scaleDownDelay = 3m: the old colour would be gone before the measurements after the switch end \(6m\).*Fix: give more than 6m/,
+  },
+  {
+    rule: 'release-target',
+    catalog: withEngine('ml-training', (e) => ({ ...e, release: { reason: 'try it', policy: { ...(Tier.HIGH_PERFORMANCE.release as CanaryRelease) } } })),
+    environment: PROD,
+    expect: /\[prod\] ml-training: release\.policy\.kind = canary: a batch engine runs Jobs that complete.*Fix: remove the override/,
+  },
+  {
+    rule: 'release-target',
+    catalog: withEngine('analytics', (e) => ({ ...e, release: { reason: ' ', policy: { kind: 'rolling' } } })),
+    environment: PROD,
+    expect: /\[prod\] analytics: release\.reason = "": an engine that does not release as its tier does must say why/,
+  },
+  {
+    rule: 'release-canary-replicas',
+    catalog: withEngine('risk-engine', (e) => canaryOverride(e, { steps: [{ onePod: true }, { percent: 50 }] })),
+    environment: PROD,
+    expect: /\[prod\] risk-engine: release\.policy\.steps\[1\] = 50 %: with 2 pods at rest the step before already runs 50 %.*Fix: remove the step/,
+  },
+  {
+    rule: 'progressive-delivery',
+    environment: { ...STAGING, progressiveDelivery: { attended: false, prometheusAddress: 'prometheus:9090' } },
+    expect: /\[staging\] environment: progressiveDelivery\.prometheusAddress = "prometheus:9090": .*not an http\(s\) URL.*Fix: give the URL/,
   },
   {
     rule: 'store-data-format',

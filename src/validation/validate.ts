@@ -10,6 +10,7 @@ import { ENVIRONMENT_RULES } from './rules/environment';
 import { IMAGE_RULES } from './rules/images';
 import { NAMING_RULES } from './rules/naming';
 import { NODE_POOL_RULES } from './rules/node-pools';
+import { RELEASE_RULES } from './rules/releases';
 import { STORE_TOPOLOGY_RULES } from './rules/store-topology';
 
 /**
@@ -21,6 +22,7 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
   ...NAMING_RULES,
   ...ENGINE_SHAPE_RULES,
   ...ENVIRONMENT_RULES,
+  ...RELEASE_RULES,
   ...NODE_POOL_RULES,
   ...STORE_TOPOLOGY_RULES,
   ...IMAGE_RULES,
