@@ -1,0 +1,498 @@
+import { ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { kubeRequest, ManifestObject } from './apply';
+import { ensureCachedBuild } from './binaries';
+import { ControlPlane } from './control-plane';
+import { readCrds } from './dist-manifests';
+import { applyAll } from './environment-cluster';
+
+/**
+ * The Argo Rollouts controller (github.com/argoproj/argo-rollouts, `rollouts-controller`) against a
+ * test control plane, so that canary and blue/green Rollouts are driven by the real controller. It
+ * runs as a process of this machine, as kube-controller-manager does, with a client certificate for
+ * the identity upstream's install gives it (the ServiceAccount `argo-rollouts/argo-rollouts`) and
+ * upstream's own ClusterRole bound to it, so a permission upstream's RBAC lacks fails here as it
+ * would in a cluster.
+ */
+
+/** The version scripts/control-plane/build-argo-rollouts.sh builds (and caches under); bump both together. */
+export const ARGO_ROLLOUTS_VERSION = 'v1.10.1';
+
+const BUILD_SCRIPT = path.resolve(__dirname, '..', '..', 'scripts', 'control-plane', 'build-argo-rollouts.sh');
+
+/** What the build script caches: the controller and the ClusterRole of the same release. */
+export interface ArgoRolloutsBuild {
+  /** The `rollouts-controller` binary. */
+  readonly binary: string;
+  /** Upstream's `manifests/role/argo-rollouts-clusterrole.yaml` of the same release. */
+  readonly clusterRole: string;
+}
+
+/** The controller and its ClusterRole, built first (about 2.5 minutes cold) when the cache lacks them. */
+export async function ensureArgoRollouts(): Promise<ArgoRolloutsBuild> {
+  const dir = await ensureCachedBuild(BUILD_SCRIPT, `the Argo Rollouts controller ${ARGO_ROLLOUTS_VERSION}`);
+  return { binary: path.join(dir, 'bin', 'rollouts-controller'), clusterRole: path.join(dir, 'manifests', 'argo-rollouts-clusterrole.yaml') };
+}
+
+/** The namespace upstream installs the controller in; it also reads its configuration there. */
+export const ARGO_ROLLOUTS_NAMESPACE = 'argo-rollouts';
+
+/**
+ * The user the controller's client certificate names: the username of upstream's ServiceAccount, so
+ * upstream's ClusterRoleBinding (subject `ServiceAccount argo-rollouts/argo-rollouts`) applies to it
+ * unchanged. RBAC matches a ServiceAccount subject by that username, whatever authenticated it.
+ */
+export const ARGO_ROLLOUTS_USER = `system:serviceaccount:${ARGO_ROLLOUTS_NAMESPACE}:argo-rollouts`;
+
+/** The group every ServiceAccount's token carries, carried by the certificate too. */
+const SERVICE_ACCOUNTS_GROUP = 'system:serviceaccounts';
+
+/** The API group of the controller's CRDs. */
+const ARGO_GROUP = 'argoproj.io';
+const FIELD_MANAGER = 'nautilus-k8s-test-harness';
+const DEFAULT_START_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 5_000;
+
+/** Options for {@link startArgoRollouts}. */
+export interface ArgoRolloutsOptions {
+  /**
+   * Upper bound for the start-up (binary already built, CRDs included), in milliseconds.
+   * @default 60000
+   */
+  readonly startTimeoutMs?: number;
+  /**
+   * The controller's `--loglevel`: debug, info, warn or error.
+   * @default 'info'
+   */
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * Keep the temporary directory (the controller's log) after `stop()` or a failed start.
+   * @default false
+   */
+  readonly keepWorkDir?: boolean;
+}
+
+/** A running controller, returned by {@link startArgoRollouts}. */
+export interface ArgoRollouts {
+  /** Process id; it is also the process-group id (the controller leads its own group). */
+  readonly pid: number;
+  /** File that receives the controller's stdout and stderr (removed by `stop()` unless `keepWorkDir`). */
+  readonly logPath: string;
+  /** The controller's own Prometheus endpoint, `http://127.0.0.1:<port>/metrics` (`rollout_info`, `rollout_phase`, ...). */
+  readonly metricsUrl: string;
+  /** Its liveness endpoint, `http://127.0.0.1:<port>/healthz`. */
+  readonly healthzUrl: string;
+  /** The controller's log so far. */
+  log(): string;
+  /** Stops the controller (its process group, SIGTERM then SIGKILL) and removes its directory. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the Argo Rollouts controller against `controlPlane` and resolves once it serves `/healthz`
+ * and `/metrics` and has synced its informers (its `Started controller` line). First it installs what
+ * upstream's install.yaml does around it: the five argoproj.io CRDs (`imports/crds/`, skipped when
+ * already Established), the `argo-rollouts` namespace with its ServiceAccount, configuration
+ * ConfigMap and notification Secret, and upstream's ClusterRole bound to that ServiceAccount. The
+ * controller gets a client certificate for the ServiceAccount's username ({@link ARGO_ROLLOUTS_USER})
+ * and nothing else: no admin rights.
+ *
+ * On failure everything started is stopped and one error names the controller, its version, the
+ * time it was given, why, and the last error line of its log. Always call `stop()` (e.g. in
+ * `afterAll`); exit and signal handlers and a watchdog process kill the controller and remove its
+ * directory if the test process dies first.
+ */
+export async function startArgoRollouts(controlPlane: ControlPlane, options: ArgoRolloutsOptions = {}): Promise<ArgoRollouts> {
+  const build = await ensureArgoRollouts();
+  const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  const started = Date.now();
+  const deadline = started + startTimeoutMs;
+  const kc = controlPlane.kubeConfig;
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-argo-rollouts-'));
+  const controller = new ControllerProcess(workDir, options.keepWorkDir ?? false);
+  live.add(controller);
+  installExitHandlers();
+  try {
+    await installArgoCrds(kc, deadline);
+    const report = await applyAll(kc, argoRolloutsObjects(readClusterRole(build.clusterRole)), FIELD_MANAGER);
+    if (report.errors.length > 0) throw new Error(`installing its namespace and RBAC failed:\n${report.errors.join('\n')}`);
+
+    const kubeconfig = controlPlane.issueKubeconfig('argo-rollouts', ARGO_ROLLOUTS_USER, SERVICE_ACCOUNTS_GROUP);
+    const [metricsPort, healthzPort] = await freePorts(2);
+    controller.start(build.binary, argoRolloutsArgs({ kubeconfig, metricsPort, healthzPort, logLevel: options.logLevel ?? 'info' }));
+    const healthzUrl = `http://127.0.0.1:${healthzPort}/healthz`;
+    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    await controller.waitFor('/healthz to answer 200', deadline, async () => (await httpGet(healthzUrl)).status === 200);
+    await controller.waitFor('/metrics to answer 200', deadline, async () => (await httpGet(metricsUrl)).status === 200);
+    // /healthz answers before the informers are listed; workers start only after this line.
+    await controller.waitFor('its informer caches to sync ("Started controller" in its log)', deadline, async () => /msg="Started controller"/.test(controller.log()));
+    return {
+      pid: controller.pid,
+      logPath: controller.logPath,
+      metricsUrl,
+      healthzUrl,
+      log: () => controller.log(),
+      stop: () => controller.stop(),
+    };
+  } catch (error) {
+    const log = controller.pid ? controller.log() : undefined;
+    const seconds = (Date.now() - started) / 1000;
+    await controller.stop();
+    const logFile = options.keepWorkDir ? controller.logPath : undefined;
+    throw new Error(argoRolloutsStartFailure(messageOf(error), log, seconds, logFile));
+  }
+}
+
+/**
+ * The one message a controller that did not start stops the test with: what it is, how long it was
+ * given, why (`reason`: it exited, or what it never reached) and the line of its log that says so
+ * (`log` undefined: the process was not started). `logFile` is named only when it is kept.
+ */
+export function argoRolloutsStartFailure(reason: string, log: string | undefined, seconds: number, logFile?: string): string {
+  return `the Argo Rollouts controller ${ARGO_ROLLOUTS_VERSION} (rollouts-controller) did not start within ${Math.ceil(seconds)} s: `
+    + `${reason}; its log${logFile ? ` (${logFile})` : ''} ends: ${log === undefined ? '(no log: it was not started)' : argoRolloutsFailure(log)}`;
+}
+
+/**
+ * The line of the controller's log that says why it stopped: its last error (logrus `level=error` or
+ * `level=fatal`, `panic:`, cobra's `Error:`, klog's `E`/`F` lines), or its last line. The command
+ * line the harness writes first (`$ ...`) is not the controller's.
+ */
+export function argoRolloutsFailure(log: string): string {
+  const lines = log.trim().split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('$ '));
+  return [...lines].reverse().find((line) => /level=(error|fatal|panic)\b|^(panic:|Error:|[EF]\d{4} )/.test(line)) ?? lines[lines.length - 1] ?? '(empty log)';
+}
+
+/** The controller's command line for a test: no leader election, free ports, a kubeconfig of its own. */
+export function argoRolloutsArgs(options: {
+  readonly kubeconfig: string;
+  readonly metricsPort: number;
+  readonly healthzPort: number;
+  readonly logLevel: string;
+}): string[] {
+  return [
+    `--kubeconfig=${options.kubeconfig}`,
+    // One controller per control plane: a Lease would only delay the start by its acquisition.
+    '--leader-elect=false',
+    // It listens on every interface (0.0.0.0, not configurable in v1.10.1); free ports keep two
+    // test processes apart.
+    `--metricsPort=${options.metricsPort}`,
+    `--healthzPort=${options.healthzPort}`,
+    `--loglevel=${options.logLevel}`,
+    // logrus's text format whatever the output, so the log reads the same as upstream's pod logs.
+    '--logformat=text',
+  ];
+}
+
+/**
+ * What upstream's install.yaml creates around the controller, with `clusterRole` (upstream's own,
+ * from the same release) bound as upstream binds it: to the ServiceAccount whose username the
+ * controller's certificate names. The ConfigMap and Secret are upstream's empty ones: the controller
+ * reads its plugin and notification configuration from them.
+ */
+export function argoRolloutsObjects(clusterRole: ManifestObject): ManifestObject[] {
+  const labels = { 'app.kubernetes.io/component': 'rollouts-controller', 'app.kubernetes.io/name': 'argo-rollouts', 'app.kubernetes.io/part-of': 'argo-rollouts' };
+  const namespace = ARGO_ROLLOUTS_NAMESPACE;
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'argo-rollouts', namespace, labels } },
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'argo-rollouts-config', namespace, labels } },
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'argo-rollouts-notification-secret', namespace, labels }, type: 'Opaque' },
+    clusterRole,
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'argo-rollouts', labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRole.metadata?.name ?? 'argo-rollouts' },
+      subjects: [{ kind: 'ServiceAccount', name: 'argo-rollouts', namespace }],
+    },
+  ];
+}
+
+function readClusterRole(file: string): ManifestObject {
+  const role = parse(fs.readFileSync(file, 'utf8')) as ManifestObject | null;
+  if (role?.kind !== 'ClusterRole') throw new Error(`${file} is not a ClusterRole; rebuild the cache with scripts/control-plane/build-argo-rollouts.sh`);
+  return role;
+}
+
+/**
+ * Installs the argoproj.io CRDs of `imports/crds/` (Rollout, AnalysisTemplate,
+ * ClusterAnalysisTemplate, AnalysisRun, Experiment: the controller's informers list all five) unless
+ * every one is already Established, and waits until they are. Server-side: each is about 600 KB,
+ * over the 256 KB a client-side apply's last-applied annotation may hold.
+ */
+async function installArgoCrds(kc: KubeConfig, deadline: number): Promise<void> {
+  const crds = readCrds().filter((crd) => (crd.spec as { group?: string } | undefined)?.group === ARGO_GROUP);
+  if (crds.length === 0) throw new Error(`imports/crds/ has no ${ARGO_GROUP} CRD; run \`npm run import\``);
+  const established = async (name: string) => {
+    const response = await kubeRequest(kc, `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
+    if (response.status !== 200) return false;
+    const crd = JSON.parse(response.body) as { status?: { conditions?: { type: string; status: string }[] } };
+    return crd.status?.conditions?.some((condition) => condition.type === 'Established' && condition.status === 'True') ?? false;
+  };
+  const names = crds.map((crd) => crd.metadata?.name ?? '');
+  const missing = [];
+  for (const [index, name] of names.entries()) {
+    if (!(await established(name))) missing.push(crds[index]);
+  }
+  if (missing.length === 0) return;
+  const report = await applyAll(kc, missing, FIELD_MANAGER);
+  if (report.errors.length > 0) throw new Error(`installing the ${ARGO_GROUP} CRDs failed:\n${report.errors.join('\n')}`);
+  for (const crd of missing) {
+    const name = crd.metadata?.name ?? '';
+    while (!(await established(name))) {
+      if (Date.now() > deadline) throw new Error(`CRD ${name} was not Established in time`);
+      await sleep(200);
+    }
+  }
+}
+
+/**
+ * Promotes a Rollout the way `kubectl argo rollouts promote NAME` (and `--full`) of the same release
+ * does: reads it, computes {@link promotePatch}, sends the status part as a JSON merge patch to the
+ * `status` subresource first, then the spec part to the Rollout.
+ * @see https://github.com/argoproj/argo-rollouts/blob/v1.10.1/pkg/kubectl-argo-rollouts/cmd/promote/promote.go (PromoteRollout)
+ */
+export async function promoteRollout(kc: KubeConfig, namespace: string, name: string, options: { readonly full?: boolean } = {}): Promise<void> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const target = { group: ARGO_GROUP, version: 'v1alpha1', namespace, plural: 'rollouts', name };
+  const rollout = await api.getNamespacedCustomObject(target) as RolloutForPromotion;
+  const patch = promotePatch(rollout, options);
+  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  if (patch.status) await api.patchNamespacedCustomObjectStatus({ ...target, body: { status: patch.status } }, mergePatch);
+  if (patch.spec) await api.patchNamespacedCustomObject({ ...target, body: { spec: patch.spec } }, mergePatch);
+}
+
+/** The parts of a Rollout {@link promotePatch} reads. */
+export interface RolloutForPromotion {
+  readonly spec?: {
+    readonly paused?: boolean;
+    readonly strategy?: { readonly canary?: { readonly steps?: readonly unknown[] }; readonly blueGreen?: unknown };
+  };
+  readonly status?: {
+    readonly currentStepIndex?: number;
+    readonly pauseConditions?: readonly { readonly reason: string; readonly startTime?: string }[] | null;
+    readonly controllerPause?: boolean;
+    readonly currentPodHash?: string;
+    readonly stableRS?: string;
+    readonly canary?: { readonly currentStepAnalysisRunStatus?: { readonly status?: string } };
+  };
+}
+
+/**
+ * The merge patches `kubectl argo rollouts promote` sends for `rollout` (its `getPatches`, without the
+ * deprecated skip flags): `status` for the status subresource, `spec` for the Rollout; either may be
+ * absent. A plain promote unpauses the spec if it is paused and clears the pause conditions, or, for
+ * a canary not paused (in the middle of an analysis or experiment), moves to the next step; an
+ * inconclusive canary analysis that paused the controller is also unpaused and moved on. `full`
+ * unpauses and sets `status.promoteFull` unless the current pods are already the stable ones.
+ * Kept here until the product's CLI has a promote of its own.
+ * @see https://github.com/argoproj/argo-rollouts/blob/v1.10.1/pkg/kubectl-argo-rollouts/cmd/promote/promote.go (getPatches)
+ */
+export function promotePatch(rollout: RolloutForPromotion, options: { readonly full?: boolean } = {}): { spec?: Record<string, unknown>; status?: Record<string, unknown> } {
+  const spec = rollout.spec?.paused ? { paused: false } : undefined;
+  const status = rollout.status ?? {};
+  if (options.full) {
+    return { spec, status: status.currentPodHash !== status.stableRS ? { promoteFull: true } : undefined };
+  }
+  const steps = rollout.spec?.strategy?.canary?.steps ?? [];
+  // replicasetutil.GetCurrentCanaryStep: no index without steps; otherwise the status's, or 0.
+  const index = rollout.spec?.strategy?.canary && steps.length > 0 ? (status.currentStepIndex ?? 0) : undefined;
+  const next = index === undefined ? undefined : Math.min(index + 1, steps.length);
+  const pauseConditions = status.pauseConditions ?? [];
+  const inconclusive = rollout.spec?.strategy?.canary !== undefined && status.canary?.currentStepAnalysisRunStatus?.status === 'Inconclusive';
+  if (inconclusive && pauseConditions.length > 0 && status.controllerPause) {
+    return { spec, status: next === undefined ? undefined : { pauseConditions: null, controllerPause: false, currentStepIndex: next } };
+  }
+  if (pauseConditions.length > 0) return { spec, status: { pauseConditions: null } };
+  // Promoting a canary in the middle of an analysis or experiment step moves it to the next step.
+  if (next !== undefined) return { spec, status: { pauseConditions: null, currentStepIndex: next } };
+  return { spec };
+}
+
+/** Controllers whose processes must die with this process. */
+const live = new Set<ControllerProcess>();
+
+/**
+ * The controller's process, leading its own process group so that a signal to the group also
+ * reaches anything it forks (its analysis plugins), and a detached watchdog shell that kills the
+ * group and removes the directory if this (node) process disappears without running its exit
+ * handlers (SIGKILL, a jest worker torn down), as the control plane's does.
+ */
+class ControllerProcess {
+  readonly logPath: string;
+  private child?: ChildProcess;
+  private exit?: string;
+  private exited?: Promise<void>;
+  private readonly groupFile: string;
+  private readonly watchdog: ChildProcess;
+  private stopping?: Promise<void>;
+
+  constructor(private readonly workDir: string, private readonly keepWorkDir: boolean) {
+    this.logPath = path.join(workDir, 'rollouts-controller.log');
+    this.groupFile = path.join(workDir, 'process-group');
+    fs.writeFileSync(this.groupFile, '');
+    // $1 parent pid, $2 file with the process group, $3 directory to remove ('' keeps it).
+    const script =
+      'while kill -0 "$1" 2>/dev/null && [ -e "$2" ]; do sleep 1; done; ' +
+      '[ -e "$2" ] || exit 0; while read -r g; do kill -KILL -- "-$g" 2>/dev/null; done < "$2"; ' +
+      '[ -n "$3" ] && rm -rf -- "$3"; exit 0';
+    this.watchdog = spawn('bash', ['-c', script, 'argo-rollouts-watchdog', String(process.pid), this.groupFile, keepWorkDir ? '' : workDir], {
+      detached: true, stdio: 'ignore',
+    });
+    this.watchdog.unref();
+  }
+
+  get pid(): number {
+    return this.child?.pid ?? 0;
+  }
+
+  start(binary: string, args: readonly string[]): void {
+    const logFd = fs.openSync(this.logPath, 'a');
+    fs.writeSync(logFd, `$ ${binary} ${args.join(' ')}\n`);
+    let child: ChildProcess;
+    try {
+      child = spawn(binary, args, {
+        cwd: this.workDir,
+        detached: true,
+        stdio: ['ignore', logFd, logFd],
+        // Nothing of this machine's environment (a KUBECONFIG, an in-cluster service host) reaches
+        // it; POD_NAMESPACE is how upstream's pod tells it the namespace of its configuration.
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.workDir, POD_NAMESPACE: ARGO_ROLLOUTS_NAMESPACE },
+      });
+    } finally {
+      fs.closeSync(logFd);
+    }
+    if (child.pid === undefined) throw new Error(`could not start ${binary}; is the cache intact?`);
+    this.child = child;
+    this.exited = new Promise<void>((resolve) => child.on('exit', (code, signal) => {
+      this.exit = signal ? `killed by ${signal}` : `exited with code ${code}`;
+      resolve();
+    }));
+    child.on('error', (error) => { this.exit ??= `failed to spawn: ${error.message}`; });
+    fs.appendFileSync(this.groupFile, `${child.pid}\n`);
+  }
+
+  log(): string {
+    try {
+      return fs.readFileSync(this.logPath, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Polls `check` until it is true; fails early if the controller exits, or at the deadline. */
+  async waitFor(what: string, deadline: number, check: () => Promise<boolean>): Promise<void> {
+    let lastError = '';
+    for (;;) {
+      if (this.exit !== undefined) throw new Error(`rollouts-controller ${this.exit} while waiting for ${what}`);
+      try {
+        if (await check()) return;
+        lastError = '';
+      } catch (error) {
+        lastError = messageOf(error);
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${lastError})` : ''}`);
+      await sleep(200);
+    }
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const pid = this.child?.pid;
+      if (pid !== undefined && this.exit === undefined) {
+        signalGroup(pid, 'SIGTERM');
+        const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), STOP_GRACE_MS).unref());
+        if ((await Promise.race([this.exited, timer])) === 'timeout') {
+          signalGroup(pid, 'SIGKILL');
+          await this.exited;
+        }
+      }
+      // Whatever it forked shares its group and must not outlive it.
+      signalGroup(pid, 'SIGKILL');
+      fs.rmSync(this.groupFile, { force: true });
+      signalGroup(this.watchdog.pid, 'SIGKILL');
+      if (!this.keepWorkDir) fs.rmSync(this.workDir, { recursive: true, force: true });
+      live.delete(this);
+    })();
+    return this.stopping;
+  }
+
+  /** Synchronous last resort for process exit: SIGKILL the group and the watchdog, drop the directory. */
+  killNow(): void {
+    signalGroup(this.child?.pid, 'SIGKILL');
+    signalGroup(this.watchdog.pid, 'SIGKILL');
+    if (!this.keepWorkDir) fs.rmSync(this.workDir, { recursive: true, force: true });
+  }
+}
+
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+let exitHandlersInstalled = false;
+
+function installExitHandlers(): void {
+  if (exitHandlersInstalled) return;
+  exitHandlersInstalled = true;
+  const killAll = () => {
+    for (const controller of live) controller.killNow();
+    live.clear();
+  };
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const handler = () => {
+      killAll();
+      process.off(signal, handler);
+      // Keep the default meaning of the signal unless someone else handles it.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    };
+    process.on(signal, handler);
+  }
+}
+
+/** Distinct ports free on every interface (the controller binds 0.0.0.0); held open together so none repeats. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, () => resolve(server));
+  })));
+  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+function httpGet(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { timeout: 2_000 }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error(`GET ${url} timed out`)));
+    request.on('error', reject);
+  });
+}
+
+/**
+ * An error's message. Not `instanceof Error`: under jest, errors thrown by Node's own modules (a
+ * refused connection) come from another realm and fail that test.
+ */
+function messageOf(error: unknown): string {
+  return typeof error === 'object' && error !== null && 'message' in error ? String(error.message) : String(error);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
