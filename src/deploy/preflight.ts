@@ -11,6 +11,7 @@ export const MINIMUM_SERVER_MINOR = 27;
 const PROVIDERS: Readonly<Record<string, string>> = {
   'monitoring.coreos.com': "install the Prometheus operator's CRDs (kube-prometheus-stack or prometheus-operator)",
   'karpenter.sh': 'install Karpenter (this environment emits NodePools for its node pools)',
+  'argoproj.io': 'install Argo Rollouts v1.10 or later, its CRDs and its controller in namespace argo-rollouts (this environment releases engines as Rollouts)',
 };
 
 /**

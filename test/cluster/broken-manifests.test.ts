@@ -251,7 +251,7 @@ describe('checks over a doctored cluster state', () => {
   };
   const empty: ClusterState = {
     nodes: [], pods: [], deployments: [], statefulSets: [], daemonSets: [], cronJobs: [], horizontalPodAutoscalers: [],
-    podDisruptionBudgets: [], persistentVolumeClaims: [], persistentVolumes: [], services: [], endpointSlices: [],
+    podDisruptionBudgets: [], persistentVolumeClaims: [], persistentVolumes: [], services: [], endpointSlices: [], rollouts: [],
   };
 
   test('checkZoneSpread: two replicas in one zone of a three-zone pool are reported', () => {

@@ -3,6 +3,7 @@ import {
   AutoscalingV2Api,
   BatchV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   DiscoveryV1Api,
   KubeConfig,
   PolicyV1Api,
@@ -11,6 +12,7 @@ import {
   V1Deployment,
   V1EndpointSlice,
   V1LabelSelector,
+  V1ObjectMeta,
   V1Node,
   V1PersistentVolume,
   V1PersistentVolumeClaim,
@@ -39,6 +41,39 @@ export interface ClusterState {
   readonly persistentVolumes: readonly V1PersistentVolume[];
   readonly services: readonly V1Service[];
   readonly endpointSlices: readonly V1EndpointSlice[];
+  /** Argo Rollouts (none where the CRD is not installed). */
+  readonly rollouts: readonly RolloutObject[];
+}
+
+/** An Argo Rollout, as the fields the checks share with a Deployment (and its phase). */
+export interface RolloutObject {
+  readonly metadata?: V1ObjectMeta;
+  readonly spec?: { readonly replicas?: number; readonly selector?: V1LabelSelector };
+  readonly status?: {
+    readonly replicas?: number;
+    readonly readyReplicas?: number;
+    readonly updatedReplicas?: number;
+    readonly availableReplicas?: number;
+    readonly phase?: string;
+    readonly message?: string;
+  };
+}
+
+/** Every Rollout, or none where the cluster has no Rollout CRD. */
+async function listRollouts(kc: KubeConfig): Promise<RolloutObject[]> {
+  // Just after its CRD is created the API server answers 429 ("storage is (re)initializing") for
+  // a few seconds, with a Retry-After of one second.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const list = await kc.makeApiClient(CustomObjectsApi).listClusterCustomObject({ group: 'argoproj.io', version: 'v1alpha1', plural: 'rollouts' });
+      return (list as { items: RolloutObject[] }).items;
+    } catch (error) {
+      const code = (error as { code?: number }).code;
+      if (code === 404) return [];
+      if (code !== 429 || attempt >= 30) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
 }
 
 /** Namespaces the control plane itself owns; nothing of the platform lives there. */
@@ -54,7 +89,7 @@ export async function readClusterState(kc: KubeConfig): Promise<ClusterState> {
   const discovery = kc.makeApiClient(DiscoveryV1Api);
   const platform = <T extends { metadata?: { namespace?: string } }>(items: T[]): T[] =>
     items.filter((item) => !SYSTEM_NAMESPACES.has(item.metadata?.namespace ?? ''));
-  const [nodes, pods, deployments, statefulSets, daemonSets, cronJobs, hpas, pdbs, pvcs, pvs, services, slices] = await Promise.all([
+  const [nodes, pods, deployments, statefulSets, daemonSets, cronJobs, hpas, pdbs, pvcs, pvs, services, slices, rollouts] = await Promise.all([
     core.listNode(),
     core.listPodForAllNamespaces(),
     apps.listDeploymentForAllNamespaces(),
@@ -67,6 +102,7 @@ export async function readClusterState(kc: KubeConfig): Promise<ClusterState> {
     core.listPersistentVolume(),
     core.listServiceForAllNamespaces(),
     discovery.listEndpointSliceForAllNamespaces(),
+    listRollouts(kc),
   ]);
   return {
     nodes: nodes.items,
@@ -81,6 +117,7 @@ export async function readClusterState(kc: KubeConfig): Promise<ClusterState> {
     persistentVolumes: pvs.items,
     services: platform(services.items),
     endpointSlices: platform(slices.items),
+    rollouts: platform(rollouts),
   };
 }
 

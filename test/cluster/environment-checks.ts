@@ -22,6 +22,7 @@ import {
   nodeNamed,
   objectName,
   podsSelectedBy,
+  RolloutObject,
   unscheduledReason,
 } from './cluster-state';
 import { ZONE_LABEL } from './environment-nodes';
@@ -54,28 +55,37 @@ export function podGpus(pod: V1Pod): number {
 }
 
 /**
- * Every Deployment, StatefulSet and DaemonSet has all its replicas Ready, a
- * Deployment under an HPA has at least the HPA's minReplicas, and every pod
- * they own is scheduled and Ready (the reason is quoted when it is not).
+ * Every Deployment, Rollout, StatefulSet and DaemonSet has all its replicas
+ * Ready, a Deployment or Rollout under an HPA has at least the HPA's
+ * minReplicas, a Rollout is Healthy, and every pod they own is scheduled and
+ * Ready (the reason is quoted when it is not).
  */
 export function checkWorkloadsReady(state: ClusterState): string[] {
   const problems: string[] = [];
-  for (const deployment of state.deployments) {
-    const desired = deployment.spec?.replicas ?? 1;
+  const scaled = [
+    ...state.deployments.map((workload) => ({ kind: 'Deployment', workload })),
+    ...state.rollouts.map((workload) => ({ kind: 'Rollout', workload })),
+  ];
+  for (const { kind, workload } of scaled) {
     const hpa = state.horizontalPodAutoscalers.find(
       (h) =>
-        h.metadata?.namespace === deployment.metadata?.namespace &&
-        h.spec?.scaleTargetRef.kind === 'Deployment' &&
-        h.spec.scaleTargetRef.name === deployment.metadata?.name,
+        h.metadata?.namespace === workload.metadata?.namespace &&
+        h.spec?.scaleTargetRef.kind === kind &&
+        h.spec.scaleTargetRef.name === workload.metadata?.name,
     );
+    const desired = workload.spec?.replicas ?? (kind === 'Rollout' && hpa ? 0 : 1);
     const minReplicas = hpa?.spec?.minReplicas ?? 1;
     if (hpa && desired < minReplicas) {
-      problems.push(`Deployment ${objectName(deployment)} has ${desired} replicas, fewer than its HPA's minReplicas ${minReplicas}`);
+      problems.push(`${kind} ${objectName(workload)} has ${desired} replicas, fewer than its HPA's minReplicas ${minReplicas}`);
     }
-    const ready = deployment.status?.readyReplicas ?? 0;
-    const updated = deployment.status?.updatedReplicas ?? 0;
+    const ready = workload.status?.readyReplicas ?? 0;
+    const updated = workload.status?.updatedReplicas ?? 0;
     if (ready < desired || updated < desired) {
-      problems.push(`Deployment ${objectName(deployment)}: ${ready}/${desired} replicas Ready, ${updated} up to date`);
+      problems.push(`${kind} ${objectName(workload)}: ${ready}/${desired} replicas Ready, ${updated} up to date`);
+    }
+    const phase = kind === 'Rollout' ? (workload as RolloutObject).status?.phase : undefined;
+    if (kind === 'Rollout' && phase !== 'Healthy') {
+      problems.push(`Rollout ${objectName(workload)} is ${phase ?? 'without a phase'}: ${(workload as RolloutObject).status?.message ?? ''}`);
     }
   }
   for (const statefulSet of state.statefulSets) {
@@ -231,6 +241,7 @@ export function checkZoneSpread(state: ClusterState, environment: EnvironmentSpe
   const problems: string[] = [];
   const workloads = [
     ...state.deployments.map((workload) => ({ kind: 'Deployment', workload })),
+    ...state.rollouts.map((workload) => ({ kind: 'Rollout', workload })),
     ...state.statefulSets.map((workload) => ({ kind: 'StatefulSet', workload })),
   ];
   for (const { kind, workload } of workloads) {
@@ -256,7 +267,7 @@ export function checkZoneSpread(state: ClusterState, environment: EnvironmentSpe
   return problems;
 }
 
-function podsOf(state: ClusterState, workload: V1Deployment | V1StatefulSet): V1Pod[] {
+function podsOf(state: ClusterState, workload: V1Deployment | V1StatefulSet | RolloutObject): V1Pod[] {
   return podsSelectedBy(state, workload.metadata?.namespace, workload.spec?.selector).filter((pod) => !isTerminal(pod) && !isTerminating(pod));
 }
 

@@ -1,6 +1,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { EnvironmentSpec } from '../../src/environments/environment';
 import { applyManifests, ApplyWarning, ManifestObject } from './apply';
+import { ArgoRollouts, startArgoRollouts } from './argo-rollouts';
 import { ClusterState, readClusterState } from './cluster-state';
 import { ControlPlane, startControlPlane } from './control-plane';
 import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds, readDistManifests } from './dist-manifests';
@@ -65,7 +66,8 @@ export async function applyAll(kc: KubeConfig, objects: readonly ManifestObject[
  * 2. starts the volume binder (the storage provisioner stand-in);
  * 3. installs what the cluster or its operators provide: the CRDs of
  *    `imports/crds/`, the monitoring stack's namespace, storage classes the
- *    environment uses without creating;
+ *    environment uses without creating, and, where the environment has
+ *    progressive delivery, the Argo Rollouts controller;
  * 4. applies the namespaces of `dist/<env>`, then the credential Secrets a
  *    secret manager would provision in them, then every other object.
  *
@@ -90,7 +92,9 @@ export async function startEnvironmentCluster(
   // after creation: 2 s instead of 15 s keeps that out of every rollout wait.
   const controlPlane = await startControlPlane({ horizontalPodAutoscalerSyncPeriodSeconds: 2 });
   let binder: VolumeBinder | undefined;
+  let rollouts: ArgoRollouts | undefined;
   const stop = async () => {
+    await rollouts?.stop();
     await binder?.stop();
     await controlPlane.stop();
   };
@@ -101,6 +105,9 @@ export async function startEnvironmentCluster(
     lap('nodes');
     binder = startVolumeBinder(kc);
     await installOrThrow(kc, [...readCrds(), ...monitoringStackNamespace(environment), ...clusterProvidedStorageClasses(environment)], 'cluster prerequisites');
+    // An environment with progressive delivery runs the Argo Rollouts controller: without it, its
+    // Rollouts would never create a pod.
+    if (environment.progressiveDelivery) rollouts = await startArgoRollouts(controlPlane);
     lap('prerequisites');
 
     const namespaces = manifests.filter((object) => object.kind === 'Namespace');

@@ -98,12 +98,14 @@ describe.each(PLATFORM_ENVIRONMENTS.map((environment) => [environment.name, envi
     expect(report.applied).toBe(manifests.length);
   });
 
-  test('runs every Deployment, StatefulSet and DaemonSet pod, scheduled and Ready', async () => {
+  test('runs every Deployment, Rollout, StatefulSet and DaemonSet pod, scheduled and Ready', async () => {
     const before = Date.now();
     const { state, problems } = await rolledOut();
     log(environment, `rollout settled in ${((Date.now() - before) / 1000).toFixed(1)}s, ${state.pods.length} pods`);
     expect(problems).toEqual([]);
     expect(state.deployments.length).toBe(distCount('Deployment'));
+    // Rollouts (staging, prod) run their pods through the real Argo Rollouts controller.
+    expect(state.rollouts.length).toBe(distCount('Rollout'));
     expect(state.statefulSets.length).toBe(distCount('StatefulSet'));
     expect(state.daemonSets.length).toBe(distCount('DaemonSet'));
   });
