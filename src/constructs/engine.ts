@@ -32,12 +32,14 @@ export class Engine extends Construct {
     let scaled: kplus.IScalable = workload.deployment;
     const release = plan.release;
     if (release.kind !== 'rolling') {
-      const { rollout } = new EngineRollout(this, 'Rollout', { plan, release, deploymentName: workload.deployment.name });
+      // What the Rollout names comes first in the apply order: a Rollout whose preview Service or
+      // AnalysisTemplate does not exist yet is marked InvalidSpec by the controller.
+      if (release.kind === 'blue-green') new EngineService(this, 'PreviewService', { plan, port, name: release.previewService });
       new EngineAnalysis(this, 'Analysis', {
         plan, analysis: release.analysis, nonTrafficPaths: props.nonTrafficPaths,
         count: release.kind === 'blue-green' ? release.analysis.count : undefined,
       });
-      if (release.kind === 'blue-green') new EngineService(this, 'PreviewService', { plan, port, name: release.previewService });
+      const { rollout } = new EngineRollout(this, 'Rollout', { plan, release, deploymentName: workload.deployment.name });
       scaled = rolloutScalingTarget(rollout, workload.deployment);
     }
     if (plan.disruptionBudget) new EngineDisruptionBudget(this, 'DisruptionBudget', { plan, budget: plan.disruptionBudget });
