@@ -15,6 +15,7 @@ KARPENTER_VERSION=v1.8.0
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
 # Also in scripts/control-plane/build-argo-rollouts.sh (the controller the cluster tests run); change both together.
 ARGO_ROLLOUTS_VERSION=v1.10.1
+ISTIO_API_VERSION=v1.32.0
 
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CDK8S_CHECK_UPGRADE=false
 
@@ -33,6 +34,7 @@ k8s_dir=$(module_dir "k8s.io/kubernetes@v${K8S_API_VERSION}")
 karpenter_dir=$(module_dir "sigs.k8s.io/karpenter@${KARPENTER_VERSION}")
 prometheus_dir=$(module_dir "github.com/prometheus-operator/prometheus-operator@${PROMETHEUS_OPERATOR_VERSION}")
 argo_rollouts_dir=$(module_dir "github.com/argoproj/argo-rollouts@${ARGO_ROLLOUTS_VERSION}")
+istio_api_dir=$(module_dir "istio.io/api@${ISTIO_API_VERSION}")
 
 staging=$(mktemp -d)
 trap 'rm -rf "$staging"' EXIT
@@ -43,6 +45,17 @@ install -m 0644 "$prometheus_dir/example/prometheus-operator-crd/monitoring.core
 # Argo Rollouts names its CRD files by kind; renamed to the <group>_<plural>.yaml form of the others.
 for crd in rollout:rollouts analysis-template:analysistemplates cluster-analysis-template:clusteranalysistemplates analysis-run:analysisruns experiment:experiments; do
   install -m 0644 "$argo_rollouts_dir/manifests/crds/${crd%%:*}-crd.yaml" "$staging/crds/argoproj.io_${crd##*:}.yaml"
+done
+# Istio ships every CRD in one file: the two a mesh canary uses (the VirtualService whose weights
+# Argo Rollouts moves, the DestinationRule whose subsets it labels) are taken out of it.
+for plural in destinationrules virtualservices; do
+  node -e '
+    const fs = require("fs"); const { parseAllDocuments, stringify } = require("yaml");
+    const [file, name, out] = process.argv.slice(1);
+    const crd = parseAllDocuments(fs.readFileSync(file, "utf8")).map((d) => d.toJSON()).find((d) => d && d.metadata && d.metadata.name === name);
+    if (!crd) { console.error(`regenerate-imports: no CRD ${name} in ${file}`); process.exit(1); }
+    fs.writeFileSync(out, "---\n" + stringify(crd, { lineWidth: 0 }));
+  ' "$istio_api_dir/kubernetes/customresourcedefinitions.gen.yaml" "$plural.networking.istio.io" "$staging/crds/networking.istio.io_$plural.yaml"
 done
 
 echo "regenerate-imports: cdk8s import k8s@${K8S_API_VERSION}"
