@@ -214,6 +214,38 @@ describe('promtool test rules: each alert fires on its trigger and stays silent 
     expectCase({ alert: 'NautilusEngineUnavailable', at: 5, input: [available(2), desired, ...template], expect: [] });
   });
 
+  describe('releases, from the Argo Rollouts controller\'s rollout_info (phase as the controller names it)', () => {
+    const info = (name: string, namespace: string, phase: string, values: string): Series =>
+      ({ series: `rollout_info{namespace="${namespace}",name="${name}",strategy="canary",traffic_router="",phase="${phase}"}`, values });
+    const strategy = plan('strategy');
+    const labels = (phase: string) => ({ name: 'strategy', strategy: 'canary', phase });
+
+    it('NautilusReleaseAborted: fires at once when a release is aborted, silent when it completes', () => {
+      const rule = alertRule('NautilusReleaseAborted', { engine: 'strategy' });
+      expect(rule.labels.severity).toBe('warning');
+      expectCase({ alert: 'NautilusReleaseAborted', at: 1, input: [info('strategy', strategy.namespace, 'Abort', '1x5')], expect: [{ rule, labels: labels('Abort'), value: '1' }] });
+      expectCase({ alert: 'NautilusReleaseAborted', at: 1, input: [info('strategy', strategy.namespace, 'Completed', '1x5')], expect: [] });
+    });
+
+    it('NautilusReleaseDegraded: fires at the tier\'s severity once a Rollout has been in error for 5 minutes', () => {
+      const rule = alertRule('NautilusReleaseDegraded', { engine: 'strategy' });
+      expect(rule.labels.severity).toBe(strategy.engine.tier.severity);
+      expectCase({ alert: 'NautilusReleaseDegraded', at: 6, input: [info('strategy', strategy.namespace, 'Timeout', '1x10')], expect: [{ rule, labels: labels('Timeout'), value: '1' }] });
+      expectCase({ alert: 'NautilusReleaseDegraded', at: 3, input: [info('strategy', strategy.namespace, 'Error', '1x10')], expect: [] });
+    });
+
+    it('NautilusReleasePausedTooLong: a release waiting for a person for an hour reminds someone', () => {
+      const rule = alertRule('NautilusReleasePausedTooLong', { engine: 'strategy' });
+      expectCase({ alert: 'NautilusReleasePausedTooLong', at: 65, input: [info('strategy', strategy.namespace, 'Paused', '1x80')], expect: [{ rule, labels: labels('Paused'), value: '1' }] });
+      expectCase({ alert: 'NautilusReleasePausedTooLong', at: 30, input: [info('strategy', strategy.namespace, 'Paused', '1x80')], expect: [] });
+    });
+
+    it('only engines released through a Rollout have release alerts', () => {
+      const alerted = new Set(groups.flatMap((g) => g.rules).filter(isAlertingRule).filter((r) => r.alert.startsWith('NautilusRelease')).map((r) => r.labels.engine));
+      expect([...alerted].sort()).toEqual(prodPlans.engines.filter((p) => p.release.kind !== 'rolling').map((p) => p.engine.name).sort());
+    });
+  });
+
   /** Request-duration buckets of one engine: `perMinute` requests a minute, all answered just under `seconds`. */
   function durations(engine: string, namespace: string, seconds: number, perMinute: number): Series[] {
     return [...LATENCY_BUCKETS.map(String), '+Inf'].map((le) => ({

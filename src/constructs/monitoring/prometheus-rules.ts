@@ -230,6 +230,64 @@ function autoscalingAlerts({ services, common }: EngineRulesContext): AlertingRu
   });
 }
 
+/** How long a release may wait paused (for a person, or on an inconclusive analysis) before someone is reminded. */
+const RELEASE_PAUSED_TOO_LONG = Duration.hours(1);
+
+/**
+ * Releases through Argo Rollouts, from the controller's `rollout_info` (its `phase` label is the
+ * controller's own: Completed, Progressing, Paused, Abort, Error, Timeout, InvalidSpec):
+ * - aborted: a measurement broke the objectives (or a person aborted); the stable version serves,
+ *   the new one must be looked at before it is released again: a warning;
+ * - degraded: the Rollout is in error, past its progress deadline or invalid; the engine may not
+ *   be fully serving: at the tier's severity;
+ * - paused too long: a release waiting for a promotion (or stopped by a quiet, inconclusive
+ *   analysis) for an hour, with both versions running.
+ */
+function releaseAlerts({ services, common }: EngineRulesContext): AlertingRule[] {
+  const released = services.filter((plan) => plan.release.kind !== 'rolling');
+  return released.flatMap((plan) => {
+    const name = plan.engine.name;
+    const labels = { ...common, engine: name, tier: plan.engine.tier.name, namespace: plan.namespace };
+    const rollout = (phase: string) => selector(ARGO_ROLLOUTS_METRICS.info, { namespace: plan.namespace, name }, [`phase=~"${phase}"`]);
+    const inspect = `kubectl argo rollouts -n ${plan.namespace} get rollout ${name}`;
+    return [
+      {
+        alert: 'NautilusReleaseAborted',
+        expr: `${rollout('Abort')} == 1`,
+        for: Duration.seconds(0),
+        labels: { ...labels, severity: 'warning' },
+        annotations: {
+          summary: `${name}: a release was aborted and the stable version restored`,
+          description: `${name}'s new version broke its tier's objectives during its release (or was aborted by hand); the stable version serves. The new version's pods are gone.`,
+          runbook: `${inspect} (the failed AnalysisRun names the metric and its values); fix the version, then release it again (nautilus deploy), or retry it after a false alarm (kubectl argo rollouts retry rollout ${name} -n ${plan.namespace}).`,
+        },
+      },
+      {
+        alert: 'NautilusReleaseDegraded',
+        expr: `${rollout('Error|Timeout|InvalidSpec')} == 1`,
+        for: Duration.minutes(5),
+        labels: { ...labels, severity: plan.engine.tier.severity },
+        annotations: {
+          summary: `${name}: its Rollout is in error, past its progress deadline or invalid`,
+          description: `${name}'s Rollout reports phase {{ $labels.phase }}: its pods may not all be serving.`,
+          runbook: `${inspect}; kubectl -n ${plan.namespace} describe rollout ${name} (conditions, events): a missing Service or AnalysisTemplate, pods that never become ready, or quota.`,
+        },
+      },
+      {
+        alert: 'NautilusReleasePausedTooLong',
+        expr: `${rollout('Paused')} == 1`,
+        for: RELEASE_PAUSED_TOO_LONG,
+        labels: { ...labels, severity: 'warning' },
+        annotations: {
+          summary: `${name}: a release has waited paused for ${RELEASE_PAUSED_TOO_LONG.toPrometheus()}`,
+          description: `${name}'s release is paused, both versions running: it waits for a promotion, or its analysis was inconclusive (too few requests to judge).`,
+          runbook: `${inspect}; promote it (nautilus promote ${common.environment} ${name}) or abort it (nautilus abort ${common.environment} ${name}).`,
+        },
+      },
+    ];
+  });
+}
+
 /** Pods the scheduler cannot place, and fewer allocatable GPUs than the GPU engines need at rest. */
 function schedulingAlerts({ services, common }: EngineRulesContext, engines: readonly EnginePlan[], stores: readonly DataStorePlan[]): AlertingRule[] {
   const namespaces = oneOf([...new Set([...engines.map((plan) => plan.namespace), ...stores.map((plan) => plan.namespace)])]);
@@ -315,11 +373,13 @@ export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
   const tiers = Tier.all().filter((tier) => context.services.some((plan) => plan.engine.tier === tier));
   const autoscaling = autoscalingAlerts(context);
   const batch = batchAlerts(context, engines);
+  const releases = releaseAlerts(context);
   return [
     trafficRecordingRules(tiers, input.nonTrafficPaths),
     { name: 'nautilus-engine-availability', rules: availabilityAlerts(context) },
     { name: 'nautilus-engine-objectives', rules: objectiveAlerts(context, tiers) },
     ...(autoscaling.length > 0 ? [{ name: 'nautilus-autoscaling', rules: autoscaling }] : []),
+    ...(releases.length > 0 ? [{ name: 'nautilus-releases', rules: releases }] : []),
     { name: 'nautilus-scheduling', rules: schedulingAlerts(context, engines, stores) },
     ...(batch.length > 0 ? [{ name: 'nautilus-batch', rules: batch }] : []),
     { name: 'nautilus-data-stores', rules: dataStoreAlerts(environment, stores) },
