@@ -7,6 +7,7 @@
  * `scaleDownDelaySeconds`. The objects are hand-written: this proves the harness, not the
  * generated manifests.
  */
+import { ARGO_ROLLOUTS_METRICS } from '../../src/constructs/monitoring/prometheus-rules';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -264,6 +265,8 @@ describe('the Argo Rollouts controller', () => {
       expect(metrics).toContain(`rollout_info{${labels},phase="Completed",strategy="${strategy}",traffic_router=""} 1`);
       expect(metrics).toContain(`rollout_info_replicas_available{${labels}} ${replicas}`);
     }
+    // Every series the generated alerts and dashboards read from the controller is one it exports.
+    for (const series of Object.values(ARGO_ROLLOUTS_METRICS)) expect(metrics.some((line) => line.startsWith(`${series}{`))).toBe(true);
     expect(controller!.log().split('\n').filter((line) => /forbidden/i.test(line))).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@ import { MONITORING_STACK, SCRAPE_LABELS } from '../../planning/monitoring';
 import { DataStorePlan, EnginePlan, isService } from '../../planning/plan';
 import { storeSeries } from '../../planning/store-monitoring';
 import { kindOf } from '../../planning/stores/store-kinds';
-import { RECORDED } from './prometheus-rules';
+import { ARGO_ROLLOUTS_METRICS, RECORDED } from './prometheus-rules';
 
 /** One generated Grafana dashboard. */
 export interface GeneratedDashboard {
@@ -99,6 +99,15 @@ function tierDashboard(environment: string, tier: Tier, engines: readonly Engine
         query(`count(${RUNTIME_METRICS.info}{${one}})`, 'running'),
         query(`max(${RUNTIME_METRICS.residentMemory}{${one}})`, 'largest resident memory (bytes)'),
       ], 6));
+    if (plan.release.kind !== 'rolling') {
+      // The Argo Rollouts controller's view of the engine's release: its phase and how many pods run the new version.
+      const rollout = `namespace="${plan.namespace}",name="${name}"`;
+      builder.withPanel(panel(`${name}: release (${plan.release.kind})`, 'short', [
+        query(`max by (phase) (${ARGO_ROLLOUTS_METRICS.info}{${rollout}})`, 'phase {{phase}}'),
+        query(`max(${ARGO_ROLLOUTS_METRICS.updated}{${rollout}})`, 'pods on the new version'),
+        query(`max(${ARGO_ROLLOUTS_METRICS.available}{${rollout}})`, 'available'),
+      ], 24));
+    }
   }
   return { uid, title, model: builder.build() };
 }

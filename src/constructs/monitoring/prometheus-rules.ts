@@ -54,6 +54,7 @@ export const KUBE_STATE_METRICS = {
 export const ARGO_ROLLOUTS_METRICS = {
   available: 'rollout_info_replicas_available',
   desired: 'rollout_info_replicas_desired',
+  updated: 'rollout_info_replicas_updated',
   info: 'rollout_info',
 } as const;
 
