@@ -1,14 +1,15 @@
 /**
- * Two jest projects:
- *   unit     everything under test/ except test/cluster (no control plane; the store
- *            configuration and engine contract tests start local Redis, PostgreSQL and
- *            engine processes)
- *   cluster  test/cluster: starts a real control plane (etcd, kube-apiserver,
- *            kube-controller-manager, kube-scheduler, kwok); see test/cluster/README.md
+ * Three jest projects:
+ *   unit      everything under test/ except test/cluster (no control plane; the store
+ *             configuration and engine contract tests start local Redis, PostgreSQL and
+ *             engine processes)
+ *   cluster   test/cluster: starts a real control plane (etcd, kube-apiserver,
+ *             kube-controller-manager, kube-scheduler, kwok), real nodes; see test/cluster/README.md
+ *   delivery  the test/cluster files of the deploy tool and of releases (below)
  *
- *   npx jest                       both
+ *   npx jest                       all three (npm test runs unit then delivery beside cluster)
  *   npx jest --selectProjects unit only the unit tests
- *   npx jest test/cluster          only the cluster tests
+ *   npx jest test/cluster          the cluster and delivery tests
  *
  * @kubernetes/client-node 1.x is published as ESM only ("type": "module"), and
  * jest's CommonJS runtime cannot load it (nor openid-client, oauth4webapi and
@@ -28,6 +29,13 @@ const shared = {
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnlyPackages.join('|')})/)`],
 };
 
+/**
+ * The cluster tests of the deploy tool and of releases (a control plane with fake nodes, the CLI,
+ * the Argo Rollouts controller): their own project, so that `npm test` can run them after the unit
+ * tests, beside the rest of the cluster project (scripts/test.js).
+ */
+const delivery = ['deploy-cli', 'rollback', 'argo-rollouts', 'releases', 'release-cli'].map((name) => `<rootDir>/test/cluster/${name}\\.test\\.ts$`);
+
 module.exports = {
   projects: [
     {
@@ -40,6 +48,13 @@ module.exports = {
       ...shared,
       displayName: 'cluster',
       roots: ['<rootDir>/test/cluster'],
+      testPathIgnorePatterns: ['/node_modules/', ...delivery],
+    },
+    {
+      ...shared,
+      displayName: 'delivery',
+      roots: ['<rootDir>/test/cluster'],
+      testRegex: delivery.map((pattern) => pattern.replace('<rootDir>/test/cluster/', '/')),
     },
   ],
 };

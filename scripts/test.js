@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 /**
- * Entry of `npm test` after `tsc --noEmit`: runs jest's two projects side by side, each one test
- * file at a time, and exits non-zero when either fails. With arguments (`npm test -- <path or
- * flags>`) it runs one plain jest with them instead.
+ * Entry of `npm test` after `tsc --noEmit`: runs jest's projects in two lanes side by side, each
+ * one test file at a time: the unit and delivery projects (the delivery project: the deploy tool's
+ * and the releases' tests on a control plane) in one lane, the cluster project (control planes and
+ * real nodes) in the other. It exits non-zero when either lane fails. With arguments (`npm test --
+ * <path or flags>`) it runs one plain jest with them instead.
  *
- * Why two processes: most of the cluster project's time is spent waiting (a control plane or a
+ * Why two processes: most of the cluster tests' time is spent waiting (a control plane or a
  * kubelet starting, a rollout, a failover), and most of the unit project's is spent in local
- * servers and compilers, so on two cores they overlap well. Each project stays serial, because
- * the unit tests that run engines on their manifests' own ports must take turns (see the README),
- * and the cluster tests take every port they use from the kernel, so the two never collide.
+ * servers and compilers, so on two cores they overlap well; the delivery tests fill the unit
+ * lane, which would otherwise end long before the cluster lane. Each lane stays
+ * serial, because the unit tests that run engines on their manifests' own ports must take turns
+ * (see the README), and the cluster tests take every port they use from the kernel, so the two
+ * lanes never collide.
  *
- * Each line of output is prefixed with its project; the summary of both comes last. Ctrl-C at a
+ * Each line of output is prefixed with its lane's projects; the summary of both comes last. Ctrl-C at a
  * terminal reaches both jest processes directly (same process group), which stop their servers and
  * nodes as usual; a SIGTERM sent to this process alone is passed on to both.
  * Plain JavaScript with Node's standard library only, like scripts/synth.js.
@@ -21,7 +25,8 @@ const path = require('path');
 
 const ROOT = path.resolve(__dirname, '..');
 const JEST = path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js');
-const PROJECTS = ['unit', 'cluster'];
+/** The lanes, each one jest process running its projects one test file at a time. */
+const LANES = [['unit', 'delivery'], ['cluster']];
 
 const args = process.argv.slice(2);
 if (args.length > 0) {
@@ -36,8 +41,9 @@ if (args.length > 0) {
 
 function runSideBySide() {
   const started = Date.now();
-  const runs = PROJECTS.map((project) => {
-    const child = childProcess.spawn(process.execPath, [JEST, '--selectProjects', project, '--maxWorkers=1'], {
+  const runs = LANES.map((projects) => {
+    const project = projects.join('+');
+    const child = childProcess.spawn(process.execPath, [JEST, '--selectProjects', ...projects, '--maxWorkers=1'], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       // Plain text: the two outputs are interleaved line by line.
@@ -69,7 +75,7 @@ function runSideBySide() {
   // The terminal's Ctrl-C reaches both jest processes itself; this process only waits for them.
   process.on('SIGINT', () => {});
   Promise.all(runs.map((run) => run.done)).then((results) => {
-    process.stderr.write(`\nnpm test: both jest projects finished in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+    process.stderr.write(`\nnpm test: both jest lanes finished in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
     for (const { project, code, summary } of results) {
       process.stderr.write(`  ${project}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`}\n${summary.map((line) => `    ${line}\n`).join('')}`);
     }
