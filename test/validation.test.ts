@@ -342,6 +342,18 @@ const cases: Array<{
     expect: /\[prod\] risk-engine: release\.policy\.steps\[1\] = 50 %: with 2 pods at rest the step before already runs 50 %.*Fix: remove the step/,
   },
   {
+    rule: 'release-mesh',
+    catalog: withEngine('strategy', (e) => canaryOverride(e, { traffic: 'mesh' })),
+    environment: STAGING,
+    expect: /\[staging\] strategy: release\.policy\.traffic = mesh: staging declares no service mesh.*Fix: declare the environment's mesh, or use traffic 'replicas'/,
+  },
+  {
+    rule: 'release-mesh',
+    catalog: withEngine('order-manager', (e) => canaryOverride(e, { traffic: 'mesh' })),
+    environment: PROD,
+    expect: /\[prod\] order-manager: release\.policy\.traffic = mesh: order-manager runs on the host network \(tier ultra-low-latency\), where the istio sidecar does not run.*Fix: use traffic 'replicas'/,
+  },
+  {
     rule: 'progressive-delivery',
     environment: { ...STAGING, progressiveDelivery: { attended: false, prometheusAddress: 'prometheus:9090' } },
     expect: /\[staging\] environment: progressiveDelivery\.prometheusAddress = "prometheus:9090": .*not an http\(s\) URL.*Fix: give the URL/,

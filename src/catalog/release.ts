@@ -29,6 +29,12 @@ export interface CanaryRelease {
   readonly stepPause: Duration;
   /** The measurements, taken from the first step to the last. */
   readonly analysis: ReleaseAnalysis;
+  /**
+   * How the canary's share of requests is set: by the mesh's weights (`mesh`, where the
+   * environment has one), or by its share of pods (`replicas`, which works everywhere).
+   * @default mesh where the environment has one and the pods are on the pod network, replicas otherwise
+   */
+  readonly traffic?: 'mesh' | 'replicas';
 }
 
 /** One canary step: a share of the pods in percent, or exactly one pod. */

@@ -4,6 +4,7 @@ import { isService } from '../planning/plan';
 import { EngineAnalysis } from './engine/engine-analysis';
 import { EngineAutoscaler, rolloutScalingTarget } from './engine/engine-autoscaler';
 import { EngineDisruptionBudget } from './engine/engine-disruption-budget';
+import { EngineMeshRoutes } from './engine/engine-mesh-routes';
 import { EngineService } from './engine/engine-service';
 import { EngineServiceMonitor } from './engine/engine-service-monitor';
 import { EngineRollout } from './engine/engine-rollout';
@@ -19,7 +20,8 @@ export interface EngineProps extends EngineWorkloadProps {
  * One engine in one environment, one construct per resource family: its workload (ServiceAccount
  * and Deployment, or CronJob for batch engines), Service, PodDisruptionBudget,
  * HorizontalPodAutoscaler and ServiceMonitor, each where the plan calls for it; released through a
- * Rollout, also the Rollout, its AnalysisTemplate and, for blue/green, the preview Service.
+ * Rollout, also the Rollout, its AnalysisTemplate and, for blue/green, the preview Service or, for
+ * a canary on a mesh, its routes.
  */
 export class Engine extends Construct {
   constructor(scope: Construct, id: string, props: EngineProps) {
@@ -35,6 +37,7 @@ export class Engine extends Construct {
       // What the Rollout names comes first in the apply order: a Rollout whose preview Service or
       // AnalysisTemplate does not exist yet is marked InvalidSpec by the controller.
       if (release.kind === 'blue-green') new EngineService(this, 'PreviewService', { plan, port, name: release.previewService });
+      if (release.kind === 'canary' && release.traffic.kind === 'mesh') new EngineMeshRoutes(this, 'MeshRoutes', { plan, routing: release.traffic });
       new EngineAnalysis(this, 'Analysis', {
         plan, analysis: release.analysis, nonTrafficPaths: props.nonTrafficPaths,
         count: release.kind === 'blue-green' ? release.analysis.count : undefined,

@@ -163,6 +163,14 @@ export interface ProgressiveDelivery {
    * @default the monitoring stack's Prometheus Service in `monitoringNamespace`
    */
   readonly prometheusAddress?: string;
+  /**
+   * The service mesh that carries the engines' requests, where the cluster runs one: a canary's
+   * share of requests is then set by weights on a VirtualService (the controller moves them step by
+   * step) rather than by its share of pods. The mesh itself (its control plane, sidecar injection
+   * in the engines' namespace) is the cluster's, like the monitoring stack.
+   * @default none: canaries are replica ratios
+   */
+  readonly mesh?: 'istio';
 }
 
 /** An engine switched off in an environment, and why. */

@@ -164,8 +164,9 @@ export const PROD: EnvironmentSpec = {
   karpenterNodeClass: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'nautilus-prod' },
   survivesZoneLoss: true,
   disabledEngines: [],
-  // Someone watches every release: the last canary step and the blue/green switch wait for `nautilus promote`.
-  progressiveDelivery: { attended: true },
+  // Someone watches every release: the last canary step and the blue/green switch wait for a
+  // promotion. Istio carries the engines' requests (the design documents' 90/10 canaries).
+  progressiveDelivery: { attended: true, mesh: 'istio' },
   // One primary and two replicas, one per zone, each with a Sentinel.
   redis: { members: 3, sentinel: SENTINEL },
   // One member per zone; synchronous, so an acknowledged trade survives losing the primary.

@@ -4,7 +4,7 @@ import { ServiceObjectives } from '../catalog/tier';
 import { EnvironmentSpec } from '../environments/environment';
 import { Duration } from '../model/duration';
 import { MONITORING_STACK } from './monitoring';
-import { serviceHost } from './namespaces';
+import { NAMESPACE_NAMES, serviceHost } from './namespaces';
 
 /**
  * How one engine's new versions are released in one environment: a rolling Deployment, or a
@@ -33,6 +33,29 @@ export interface CanaryPlan {
   readonly maxSurge: number;
   readonly maxUnavailable: number;
   readonly analysis: AnalysisPlan;
+  /** How the canary's share of requests is set. */
+  readonly traffic: CanaryTraffic;
+}
+
+/** A canary's requests: by its share of pods, or by weights on the mesh's routes. */
+export type CanaryTraffic = { readonly kind: 'replicas'; readonly because?: string } | MeshRouting;
+
+/**
+ * Weighted routes on an Istio mesh: a VirtualService whose route `route` sends `weight` % to the
+ * DestinationRule's canary subset and the rest to its stable subset. The controller writes the
+ * weights at each step and the pod template hashes into the subsets' labels.
+ */
+export interface MeshRouting {
+  readonly kind: 'mesh';
+  readonly mesh: 'istio';
+  /** The VirtualService and the DestinationRule: named like the engine. */
+  readonly name: string;
+  /** The host clients call: the engine's Service, by its full name (clients call from other namespaces too). */
+  readonly host: string;
+  /** The VirtualService's HTTP route the controller edits. */
+  readonly route: string;
+  readonly stableSubset: string;
+  readonly canarySubset: string;
 }
 
 /** Blue/green (an Argo Rollout with an active and a preview Service). */
@@ -120,6 +143,7 @@ export function planRelease(
   }
   if (replicas < 2) return { kind: 'rolling', because: `a canary needs two pods at rest and ${environment.name} runs ${replicas}` };
   return {
+    traffic: canaryTraffic(engine, environment, policy.traffic),
     kind: 'canary',
     weights: policy.steps.map((step) => canaryWeight(step, replicas)),
     stepPause: policy.stepPause,
@@ -127,5 +151,23 @@ export function planRelease(
     maxSurge: rollout.maxSurge,
     maxUnavailable: rollout.maxUnavailable,
     analysis,
+  };
+}
+
+/**
+ * How a canary's requests are split: by the mesh where the environment has one, unless the policy
+ * asks for replicas, or the engine's pods are on the host network (a mesh's sidecar proxies only
+ * pod-network pods, so weights would not reach them).
+ */
+function canaryTraffic(engine: EngineSpec, environment: EnvironmentSpec, asked: 'mesh' | 'replicas' | undefined): CanaryTraffic {
+  const mesh = environment.progressiveDelivery?.mesh;
+  if (asked === 'replicas') return { kind: 'replicas' };
+  if (!mesh) return { kind: 'replicas' };
+  if (engine.tier.hostNetwork) {
+    return { kind: 'replicas', because: `its pods are on the host network, where the ${mesh} sidecar does not run` };
+  }
+  return {
+    kind: 'mesh', mesh, name: engine.name, host: serviceHost(engine.name, NAMESPACE_NAMES[engine.tier.namespaceRole]),
+    route: 'primary', stableSubset: 'stable', canarySubset: 'canary',
   };
 }

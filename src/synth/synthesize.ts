@@ -72,8 +72,12 @@ function releasesLine(environment: EnvironmentPlan['environment'], engines: Envi
   if (!delivery) return '  releases: rolling updates (no progressive delivery)';
   const named = (kind: string) => engines.filter((plan) => plan.release.kind === kind).map((plan) => plan.engine.name);
   const rollingBecause = engines.flatMap((plan) => plan.release.kind === 'rolling' && plan.release.because ? [`${plan.engine.name}: ${plan.release.because}`] : []);
+  // On a mesh, which canaries it weights and which go by replica ratio (host-network engines).
+  const canaries = engines.flatMap((plan) => plan.release.kind !== 'canary' ? [] : delivery.mesh
+    ? [`${plan.engine.name} (${plan.release.traffic.kind === 'mesh' ? `${delivery.mesh} weights` : 'replica ratio'})`]
+    : [plan.engine.name]);
   const parts = [
-    `canary ${named('canary').join(', ') || 'none'}`,
+    `canary ${canaries.join(', ') || 'none'}`,
     `blue/green ${named('blue-green').join(', ') || 'none'}`,
     `rolling ${named('rolling').length} others${rollingBecause.length > 0 ? ` (${rollingBecause.join('; ')})` : ''}`,
   ];

@@ -33,6 +33,8 @@ const BUILD_TIMEOUT_MS = 60 * 60 * 1000;
 
 const CANARY = 'smart-order-router';
 const BLUE_GREEN = 'frontend';
+/** A canary whose requests the mesh splits by weight (prod's default for pod-network canaries). */
+const MESH_CANARY = 'market-data';
 const NAMESPACE = 'nautilus-engines';
 /** The analysis window (and interval) at test speed. */
 const INTERVAL = Duration.seconds(5);
@@ -46,22 +48,27 @@ let traffic: ReleaseTraffic | undefined;
 /** The catalog with the two engines under test releasing at test speed. */
 function testCatalog(): EngineSpec[] {
   const analysis = { interval: INTERVAL, failureLimit: 1, minimumRequests: 20, count: 2 };
+  // By replica ratio on purpose: the load here is spread as kube-proxy spreads it, and no sidecar splits it.
   const canary = withEngine(CANARY, (e) => ({
-    ...e, release: { reason: 'test speed', policy: { ...(e.tier.release as CanaryRelease), steps: [{ percent: 50 }], stepPause: Duration.seconds(10), analysis } },
+    ...e, release: { reason: 'test speed', policy: { ...(e.tier.release as CanaryRelease), steps: [{ percent: 50 }], stepPause: Duration.seconds(10), analysis, traffic: 'replicas' } },
   }));
+  // prod's steps (10, 25, 50 %, then a person), 2 s apart.
+  const mesh = withEngine(MESH_CANARY, (e) => ({
+    ...e, release: { reason: 'test speed', policy: { ...(e.tier.release as CanaryRelease), stepPause: Duration.seconds(2), analysis } },
+  }), canary);
   return withEngine(BLUE_GREEN, (e) => ({
     ...e, release: { reason: 'test speed', policy: { ...(e.tier.release as BlueGreenRelease), scaleDownDelay: Duration.seconds(16), analysis } },
-  }), canary);
+  }), mesh);
 }
 
 /** prod's objects for the engines under test (and the namespaces and priority classes they need), with their images at `tags`. */
 function manifests(prometheusAddress: string, tags: Readonly<Record<string, string>>): ManifestObject[] {
-  const environment = { ...PROD, progressiveDelivery: { attended: true, prometheusAddress } };
+  const environment = { ...PROD, progressiveDelivery: { ...PROD.progressiveDelivery!, prometheusAddress } };
   const catalog = testCatalog();
   const input = platformInput({ catalog, environments: [environment], imageTags: new Map(catalog.map((e) => [e.name, tags[e.name] ?? 'v1'])) });
   const objects = synthObjects(environment, input) as K8sObject[];
   const wanted = (o: K8sObject) => ['Namespace', 'PriorityClass'].includes(o.kind)
-    || [CANARY, BLUE_GREEN, `${BLUE_GREEN}-preview`].includes(o.metadata.labels?.['app.kubernetes.io/instance'] ?? '');
+    || [CANARY, BLUE_GREEN, `${BLUE_GREEN}-preview`, MESH_CANARY].includes(o.metadata.labels?.['app.kubernetes.io/instance'] ?? '');
   return objects.filter(wanted).map(({ file: _file, ...object }) => object as unknown as ManifestObject);
 }
 
@@ -145,13 +152,13 @@ beforeAll(async () => {
   if (prerequisites.errors.length > 0) throw new Error(prerequisites.errors.join('\n'));
   controller = await startArgoRollouts(controlPlane);
   traffic = await ReleaseTraffic.start({
-    kubeConfig: kc, namespace: NAMESPACE, engines: [CANARY, BLUE_GREEN], environment: podEnvironment, failureRatio, requestsPerPodPerSecond: 20,
+    kubeConfig: kc, namespace: NAMESPACE, engines: [CANARY, BLUE_GREEN, MESH_CANARY], environment: podEnvironment, failureRatio, requestsPerPodPerSecond: 20,
   });
   const namespaces = manifests(traffic.prometheusAddress, {}).filter((o) => o.kind === 'Namespace');
   await applyAll(kc, namespaces);
   await applyAll(kc, credentialSecrets([NAMESPACE]), 'nautilus-k8s-test-harness');
   await apply();
-  for (const name of [CANARY, BLUE_GREEN]) await until(`${name} Healthy at v1`, () => rollout(name), (s) => s.phase === 'Healthy');
+  for (const name of [CANARY, BLUE_GREEN, MESH_CANARY]) await until(`${name} Healthy at v1`, () => rollout(name), (s) => s.phase === 'Healthy');
 }, 180_000);
 
 afterAll(async () => {
@@ -253,5 +260,44 @@ describe('blue/green (frontend, prod: the switch waits for a person)', () => {
     // it), then goes.
     expect(Object.values(traffic!.readyVersions(BLUE_GREEN))).toContain('v1');
     await until('old colour scaled away', async () => Object.values(traffic!.readyVersions(BLUE_GREEN)), (tags) => tags.length >= 1 && tags.every((t) => t === 'v2'), 60_000);
+  });
+});
+
+describe('a canary on the mesh (market-data, prod: Istio weights)', () => {
+  interface Routes { stable: number; canary: number; subsets: Record<string, string | undefined> }
+
+  async function routes(): Promise<Routes> {
+    const api = custom(controlPlane.kubeConfig);
+    const target = { group: 'networking.istio.io', version: 'v1', namespace: NAMESPACE, name: MESH_CANARY };
+    const service = await api.getNamespacedCustomObject({ ...target, plural: 'virtualservices' }) as { spec: { http: Array<{ route: Array<{ destination: { subset: string }; weight?: number }> }> } };
+    const rule = await api.getNamespacedCustomObject({ ...target, plural: 'destinationrules' }) as { spec: { subsets: Array<{ name: string; labels?: Record<string, string> }> } };
+    const weight = (subset: string) => service.spec.http[0].route.find((r) => r.destination.subset === subset)?.weight ?? 0;
+    return {
+      stable: weight('stable'),
+      canary: weight('canary'),
+      subsets: Object.fromEntries(rule.spec.subsets.map((s) => [s.name, s.labels?.['rollouts-pod-template-hash']])),
+    };
+  }
+
+  test('the controller moves the VirtualService\'s weights step by step (10, 25, 50 %), labels the subsets, and puts all traffic on the new version once promoted', async () => {
+    const before = await rollout(MESH_CANARY);
+    await release(MESH_CANARY, 'v2');
+    const seen: string[] = [];
+    const record = async () => {
+      const r = await routes();
+      const step = `${r.stable}/${r.canary}`;
+      if (seen[seen.length - 1] !== step) seen.push(step);
+      return r;
+    };
+    const paused = await until('paused at its last step', async () => ({ status: await rollout(MESH_CANARY), routes: await record() }),
+      ({ status }) => status.phase === 'Paused' && status.currentPodHash !== before.stableRS && (status.currentStepIndex ?? 0) >= 5, 60_000);
+    expect(paused.routes).toMatchObject({ stable: 50, canary: 50, subsets: { stable: before.stableRS, canary: paused.status.currentPodHash } });
+    await promoteRollout(controlPlane.kubeConfig, NAMESPACE, MESH_CANARY);
+    const done = await until('Healthy on v2, all traffic on it', async () => ({ status: await rollout(MESH_CANARY), routes: await record() }),
+      ({ status, routes: r }) => status.phase === 'Healthy' && status.stableRS === status.currentPodHash && r.canary === 0);
+    expect(done.routes).toMatchObject({ stable: 100, canary: 0, subsets: { stable: done.status.stableRS } });
+    // Each step's weights, in order; the samples every half second may miss none of them (2 s a step).
+    expect(seen.slice(0, 4)).toEqual(['100/0', '90/10', '75/25', '50/50']);
+    expect(seen[seen.length - 1]).toBe('100/0');
   });
 });

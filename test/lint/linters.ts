@@ -74,6 +74,14 @@ function strict(schema: unknown): unknown {
   return out;
 }
 
+/**
+ * A CRD's root schema with `apiVersion`, `kind` and `metadata`, which the API server accepts on
+ * every object whether the CRD lists them or not (Istio's do not; kubebuilder's do).
+ */
+function withObjectMeta(schema: { properties?: Record<string, unknown> }): unknown {
+  return { ...schema, properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, ...schema.properties } };
+}
+
 /** Writes a strict JSON schema for every version of every CRD in imports/crds, as `<group>/<kind>_<version>.json`. */
 export function prepareCrdSchemas(outDir: string): void {
   const crdDir = path.join(REPOSITORY, 'imports', 'crds');
@@ -83,7 +91,7 @@ export function prepareCrdSchemas(outDir: string): void {
       for (const version of crd.spec.versions) {
         const folder = path.join(outDir, crd.spec.group);
         fs.mkdirSync(folder, { recursive: true });
-        fs.writeFileSync(path.join(folder, `${crd.spec.names.kind.toLowerCase()}_${version.name}.json`), JSON.stringify(strict(version.schema.openAPIV3Schema)));
+        fs.writeFileSync(path.join(folder, `${crd.spec.names.kind.toLowerCase()}_${version.name}.json`), JSON.stringify(strict(withObjectMeta(version.schema.openAPIV3Schema))));
       }
     }
   }

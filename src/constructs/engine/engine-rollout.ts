@@ -73,11 +73,22 @@ function canaryStrategy(release: CanaryPlan): RolloutSpecStrategy {
       { pause: last && release.awaitsPromotion ? {} : { duration: RolloutSpecStrategyCanaryStepsPauseDuration.fromString(release.stepPause.toPrometheus()) } },
     ];
   });
+  const traffic = release.traffic;
   return {
     canary: {
       maxSurge: RolloutSpecStrategyCanaryMaxSurge.fromNumber(release.maxSurge),
       maxUnavailable: RolloutSpecStrategyCanaryMaxUnavailable.fromNumber(release.maxUnavailable),
       steps,
+      // On a mesh the weights are the VirtualService's (and the canary's pods follow them); without
+      // one, the step's weight is the canary's share of pods.
+      trafficRouting: traffic.kind === 'mesh'
+        ? {
+          istio: {
+            virtualService: { name: traffic.name, routes: [traffic.route] },
+            destinationRule: { name: traffic.name, stableSubsetName: traffic.stableSubset, canarySubsetName: traffic.canarySubset },
+          },
+        }
+        : undefined,
       // Measured in the background from the first step's pause (step 1) to the end: a failed
       // measurement aborts the release at whatever step it is.
       analysis: { ...analysisReference(release.analysis), startingStep: 1 },

@@ -98,6 +98,22 @@ export const RELEASE_RULES: readonly ValidationRule[] = [
           `with ${plan.replicas} pods at rest the step before already runs ${weights[index - 1]} %, so this step would not add a pod`, 'remove the step or give a larger share')]
         : []);
     })),
+  defineRule('release-mesh', (input) =>
+    forEachEngine(input, (engine): Finding[] => {
+      const policy = releasePolicyOf(engine);
+      if (!isService(engine) || policy.kind !== 'canary' || policy.traffic !== 'mesh') return [];
+      const about = findingsAbout(engine.name);
+      const mesh = input.environment.progressiveDelivery?.mesh;
+      if (!mesh) {
+        return [about(`${policyField(engine)}.traffic`, 'mesh', `${input.environment.name} declares no service mesh (progressiveDelivery.mesh), so no weights could split the canary's requests`,
+          `declare the environment's mesh, or use traffic 'replicas' (or leave it out: the mesh where there is one)`)];
+      }
+      if (engine.tier.hostNetwork) {
+        return [about(`${policyField(engine)}.traffic`, 'mesh', `${engine.name} runs on the host network (tier ${engine.tier.name}), where the ${mesh} sidecar does not run, so weights would not reach its pods`,
+          "use traffic 'replicas' (or leave it out)")];
+      }
+      return [];
+    })),
   defineRule('progressive-delivery', ({ environment }) => {
     const address = environment.progressiveDelivery?.prometheusAddress;
     if (address === undefined) return [];
