@@ -232,6 +232,23 @@ describe('a canary (smart-order-router, prod\'s steps: half the pods, then a per
   });
 });
 
+describe('a rollback through the Rollout', () => {
+  test('restoring an earlier version\'s template starts a release of it, which a full promotion finishes at once, skipping its steps, pauses and analysis', async () => {
+    // Where the canaries above left it: v2 stable, v4 paused. v1 ran before v2; its ReplicaSet is
+    // kept (scaled to zero), so the controller treats it as a new release, steps and all (its
+    // rollbackWindow only fast-tracks a version whose pods still run).
+    const before = await rollout(CANARY);
+    const started = Date.now();
+    await release(CANARY, 'v1');
+    await until('releasing v1', () => rollout(CANARY), (s) => s.currentPodHash !== before.currentPodHash && s.currentPodHash !== before.stableRS);
+    await promoteRollout(controlPlane.kubeConfig, NAMESPACE, CANARY, { full: true });
+    const done = await until('Healthy on v1', () => rollout(CANARY), (s) => s.phase === 'Healthy' && s.stableRS === s.currentPodHash && s.stableRS !== before.stableRS);
+    expect(done.pauseConditions ?? []).toEqual([]);
+    await until('every Ready pod on v1', async () => Object.values(traffic!.readyVersions(CANARY)), (tags) => tags.length >= 2 && tags.every((t) => t === 'v1'));
+    console.log(`[releases] rollback to v1 through the Rollout (template restored, then promoted in full): every pod on v1 ${((Date.now() - started) / 1000).toFixed(1)} s after`);
+  });
+});
+
 describe('blue/green (frontend, prod: the switch waits for a person)', () => {
   test('the active Service stays on the old colour until promotion, then switches, the new colour is measured, and the old one is scaled away after the delay', async () => {
     const before = await rollout(BLUE_GREEN);
