@@ -7,7 +7,7 @@ import { kubectlApplySetFlag, TOOLING_NAME } from './applyset';
 import { Cluster } from './cluster';
 import { deploy } from './deploy';
 import { CliIo } from './io';
-import { applyOrder, isWorkload, ManifestEntry } from './objects';
+import { applyOrder, describeObject, isWorkload, ManifestEntry } from './objects';
 import { makePlan, renderPlan, summarize } from './plan';
 import { preflight } from './preflight';
 import { recordRevision, Revision, RevisionOutcome } from './revisions';
@@ -72,12 +72,13 @@ export async function runApplyCommand(cluster: Cluster, request: ApplyCommand, i
   try {
     // What was applied is recorded however the deploy ends; a record that cannot be written is
     // reported but does not change the deploy's own outcome.
-    const record = async (outcome: RevisionOutcome): Promise<void> => {
+    const record = async (outcome: RevisionOutcome, awaitingPromotion: readonly string[] = []): Promise<void> => {
       try {
         const revision = await recordRevision(cluster, {
           environment, time: new Date().toISOString(), user: cluster.kubeConfig.getCurrentUser()?.name ?? 'unknown',
           context: cluster.kubeConfig.getCurrentContext(), commit: request.commit,
           tooling: request.tooling, outcome, ...(restoring ? { rollbackOf: restoring.revision } : {}),
+          ...(awaitingPromotion.length > 0 ? { awaitingPromotion } : {}),
         }, manifests, request.historyLimit, FIELD_MANAGER);
         io.stderr(`recorded as revision ${revision} of ${environment} (${outcome}${restoring ? `, rollback to ${restoring.revision}` : ''}); see nautilus history ${environment}\n`);
       } catch (error) {
@@ -153,7 +154,11 @@ export async function runApplyCommand(cluster: Cluster, request: ApplyCommand, i
       timeoutMs: request.timeoutSeconds * 1000,
       interrupted: () => interrupted,
       progress: (ready, total, pending) => {
-        const line = `rollout: ${ready}/${total} workloads ready${pending.length > 0 ? `; waiting for ${pending.slice(0, 3).map((p) => `${p.object} (${p.detail})`).join(', ')}${pending.length > 3 ? ', ...' : ''}` : ''}`;
+        const waiting = pending.filter((p) => !p.awaitingPromotion);
+        const paused = pending.filter((p) => p.awaitingPromotion);
+        const line = `rollout: ${ready}/${total} workloads ready`
+          + `${waiting.length > 0 ? `; waiting for ${waiting.slice(0, 3).map((p) => `${p.object} (${p.detail})`).join(', ')}${waiting.length > 3 ? ', ...' : ''}` : ''}`
+          + `${paused.length > 0 ? `; ${paused.length} awaiting promotion (${paused.map((p) => p.object).join(', ')})` : ''}`;
         if (line === lastLine) return;
         lastLine = line;
         io.stderr(io.progressInPlace ? `\r\x1b[K${line}` : `${line}\n`);
@@ -172,6 +177,17 @@ export async function runApplyCommand(cluster: Cluster, request: ApplyCommand, i
         : `${command} ${environment}: ${waited.notReady.length} workload(s) did not become ready within ${request.timeoutSeconds} s:\n${details}\n`);
       if (recorded) await record('failed');
       return 1;
+    }
+    if (waited.awaitingPromotion.length > 0) {
+      // Waiting longer would not change them: the deploy ends, and says how each release continues.
+      const engines = waited.awaitingPromotion.map((a) => a.object.metadata.name);
+      const rolled = workloads.length - engines.length;
+      io.stdout(`${command} ${environment}: applied${restoring ? `, revision ${restoring.revision} restored` : ''}, ${rolled} workloads rolled out; `
+        + `${engines.length} release(s) paused until a person promotes them (ApplySet: kubectl --applyset=${kubectlApplySetFlag(environment)}):\n`
+        + waited.awaitingPromotion.map((a) => `  - ${describeObject(a.object)}: ${a.detail}\n`
+          + `    continue: nautilus promote ${environment} ${a.object.metadata.name}   (or stop it: nautilus abort ${environment} ${a.object.metadata.name})\n`).join(''));
+      if (recorded) await record('awaiting promotion', engines);
+      return 0;
     }
     io.stdout(`${command} ${environment}: done${restoring ? `, revision ${restoring.revision} restored` : ''}, ${workloads.length} workloads rolled out (ApplySet: kubectl --applyset=${kubectlApplySetFlag(environment)})\n`);
     if (recorded) await record('rolled out');

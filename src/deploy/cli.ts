@@ -1,8 +1,8 @@
 /**
- * Entry point of `nautilus` (`npm run deploy|diff|status|preflight -- <env>`): the only module of
- * the tool that reads arguments, the process environment and files. Reads `dist/<env>/`
- * (synthesizing it first when missing or older than the sources) and talks to the cluster of the
- * current kubeconfig context.
+ * Entry point of `nautilus` (`npm run deploy|diff|status|preflight -- <env>`, `nautilus
+ * promote|abort <env> <engine>`): the only module of the tool that reads arguments, the process
+ * environment and files. Reads `dist/<env>/` (synthesizing it first when missing or older than the
+ * sources) and talks to the cluster of the current kubeconfig context.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -18,6 +18,7 @@ import { Cluster, clusterFailure, PooledKubeConfig } from './cluster';
 import { CliIo, processIo } from './io';
 import { describeObject, KubeObject, ManifestEntry } from './objects';
 import { DEFAULT_HISTORY_LIMIT, historyLines, listRevisions, revisionManifests, revisionStatus } from './revisions';
+import { runRelease } from './release';
 import { rollbackTarget } from './rollback';
 import { environmentStatus } from './status';
 import { USAGE } from './usage';
@@ -27,7 +28,9 @@ export { CliIo, processIo } from './io';
 
 const REPOSITORY = path.resolve(__dirname, '..', '..');
 /** The tool's commands. */
-const COMMANDS = ['preflight', 'diff', 'deploy', 'rollback', 'status', 'history'] as const;
+const COMMANDS = ['preflight', 'diff', 'deploy', 'rollback', 'status', 'history', 'promote', 'abort'] as const;
+/** Commands that act on one engine's release: `<command> <env> <engine>`. */
+const RELEASE_COMMANDS: readonly string[] = ['promote', 'abort'];
 
 /** Runs one command and returns the exit code: 0 done; 1 changes (diff) or a failure; 2 usage, or a failure of diff; 130 interrupted. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -50,6 +53,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         'revision': { type: 'string' },
         'to': { type: 'string' },
         'ignore-autoscaler-metrics': { type: 'boolean', default: false },
+        'full': { type: 'boolean', default: false },
         'help': { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -62,10 +66,19 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stdout(USAGE);
     return 0;
   }
-  const [given, environment] = positionals;
+  const [given, environment, engine] = positionals;
   const command = COMMANDS.find((c) => c === given);
-  if (!command || !environment || positionals.length > 2) {
-    io.stderr(`expected a command and an environment, got "${positionals.join(' ')}"\n\n${USAGE}`);
+  const release = command !== undefined && RELEASE_COMMANDS.includes(command);
+  if (!command || !environment || positionals.length > (release ? 3 : 2)) {
+    io.stderr(`expected a command and an environment${release ? ' and an engine' : ''}, got "${positionals.join(' ')}"\n\n${USAGE}`);
+    return 2;
+  }
+  if (release && !engine) {
+    io.stderr(`${command} ${environment}: which engine? expected nautilus ${command} ${environment} <engine> (nautilus status ${environment} lists the Rollouts)\n`);
+    return 2;
+  }
+  if (values.full && command !== 'promote') {
+    io.stderr(`--full is for promote: it skips the rest of a release's steps, pauses and analyses (nautilus promote ${environment} <engine> --full)\n`);
     return 2;
   }
   const timeoutSeconds = Number(values.timeout);
@@ -104,7 +117,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     // History, and a diff against a recorded revision, read the cluster only: no dist/ needed.
     // Status reads what the environment last had deployed, when the cluster keeps it.
-    const fromCluster = command === 'history' || command === 'rollback' || revision !== undefined || (command === 'status' && !values.dist);
+    // promote and abort find the engine's Rollout where status looks.
+    const fromCluster = command === 'history' || command === 'rollback' || revision !== undefined || ((command === 'status' || release) && !values.dist);
     let entries = fromCluster ? [] : readManifests(environment, values.dist, io);
     cluster = new Cluster(loadKubeConfig(values.kubeconfig, values.context, io.env));
     const target = `cluster ${cluster.server} (context ${cluster.kubeConfig.getCurrentContext()})`;
@@ -120,13 +134,19 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return 0;
     }
 
-    if (command === 'status') {
+    if (command === 'status' || command === 'promote' || command === 'abort') {
       // What the cluster last had deployed; its manifests unless --dist names others.
       const latest = (await listRevisions(cluster, environment)).pop();
       if (!latest && !values.dist) entries = readManifests(environment, values.dist, io);
-      const status = await environmentStatus(cluster, latest && !values.dist ? latest.manifests : entries.map((entry) => entry.object), {
+      const manifests = latest && !values.dist ? latest.manifests : entries.map((entry) => entry.object);
+      if (command !== 'status') {
+        io.stdout(`${await runRelease(cluster, { command, environment, engine, full: values.full, manifests })}\n`);
+        return 0;
+      }
+      const status = await environmentStatus(cluster, manifests, {
         ignoreAutoscalerMetrics: values['ignore-autoscaler-metrics'],
         revision: latest ? revisionStatus(latest) : undefined,
+        environment,
       });
       io.stdout(`${status.lines.join('\n')}\n`);
       return status.healthy ? 0 : 1;
@@ -146,7 +166,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }, io);
   } catch (error) {
     const failure = cluster && clusterFailure(error, { server: cluster.server, context: cluster.kubeConfig.getCurrentContext() });
-    io.stderr(`${command} ${environment} failed: ${failure ?? (error instanceof Error ? error.message : String(error))}\n`);
+    io.stderr(`${command} ${environment}${release ? ` ${engine}` : ''} failed: ${failure ?? (error instanceof Error ? error.message : String(error))}\n`);
     // diff keeps kubectl diff's codes: 1 means "changes", so a failure is 2.
     return command === 'diff' ? 2 : 1;
   }

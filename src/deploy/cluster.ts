@@ -1,6 +1,7 @@
 import * as https from 'https';
 import {
-  ApiException, ApisApi, AppsV1Api, BatchV1Api, CoreV1Api, CoreV1Event, KubeConfig, KubernetesObjectApi, PatchStrategy, RequestContext, V1APIResource, V1Job, V1Pod, VersionApi,
+  ApiException, ApisApi, AppsV1Api, BatchV1Api, CoreV1Api, CoreV1Event, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, RequestContext, setHeaderOptions,
+  V1APIResource, V1Job, V1Pod, VersionApi,
 } from '@kubernetes/client-node';
 // The object API's own serializer: the package's index does not export it, and its model
 // registry is the one `KubernetesObjectApi` consults (the package has no exports map to forbid this).
@@ -256,6 +257,32 @@ export class Cluster {
       return list.items.map((item) => ({ ...(plain(item) as KubeObject), apiVersion, kind }));
     } catch (error) {
       throw requestError(`listing ${kind} (${apiVersion})`, error);
+    }
+  }
+
+  /**
+   * A JSON merge patch of a custom resource (or of its `status` subresource), as the Argo Rollouts
+   * plugin sends its promote and abort. False when the server answers 404: the object is gone, or
+   * the kind has no such subresource.
+   */
+  public async mergePatch(object: KubeObject, body: Record<string, unknown>, subresource?: 'status'): Promise<boolean> {
+    const resource = await this.served(object.apiVersion, object.kind);
+    const [group, version] = object.apiVersion.split('/');
+    if (!resource || !version) throw new Error(`the cluster does not serve ${object.kind} (${object.apiVersion}): ${describeObject(object)} cannot be patched`);
+    const api = this.kubeConfig.makeApiClient(CustomObjectsApi);
+    const target = { group, version, plural: resource.name, name: object.metadata.name, body };
+    const options = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    const namespace = object.metadata.namespace ?? '';
+    try {
+      if (subresource === 'status') {
+        await (resource.namespaced ? api.patchNamespacedCustomObjectStatus({ ...target, namespace }, options) : api.patchClusterCustomObjectStatus(target, options));
+      } else {
+        await (resource.namespaced ? api.patchNamespacedCustomObject({ ...target, namespace }, options) : api.patchClusterCustomObject(target, options));
+      }
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw requestError(`patching ${describeObject(object)}${subresource ? ` (${subresource})` : ''}`, error);
     }
   }
 

@@ -2,6 +2,7 @@ import { PARENT_API_VERSION, PARENT_CRD, PARENT_KIND, parentName, parentObject, 
 import { Cluster, mapConcurrently } from './cluster';
 import { applyWaves, describeObject } from './objects';
 import { Plan } from './plan';
+import { MANAGED_BY_ROLLOUTS_ANNOTATION, withControllerSelector } from './release';
 
 /** Options of {@link deploy}. */
 export interface DeployOptions {
@@ -38,7 +39,8 @@ export interface DeployResult {
  */
 export async function deploy(cluster: Cluster, plan: Plan, options: DeployOptions): Promise<DeployResult> {
   const environment = plan.environment;
-  const members = plan.changes.filter((change) => change.change !== 'prune').map((change) => change.object);
+  const memberChanges = plan.changes.filter((change) => change.change !== 'prune');
+  const members = memberChanges.map((change) => change.object);
   const prunes = plan.changes.filter((change) => change.change === 'prune').map((change) => change.object);
 
   await cluster.ensureKind(PARENT_CRD, PARENT_API_VERSION, PARENT_KIND, options.fieldManager);
@@ -56,11 +58,14 @@ export async function deploy(cluster: Cluster, plan: Plan, options: DeployOption
   options.log(`applying ${members.length} objects (ApplySet ${parentName(environment)} covers the old and the new set until the prunes are done)`);
 
   let applied = 0;
-  for (const wave of applyWaves(members.map((object) => ({ object })))) {
+  for (const wave of applyWaves(memberChanges.map((change) => ({ object: change.object, live: change.live })))) {
     // Side by side within a wave; an interruption stops issuing applies and lets those under way finish.
-    await mapConcurrently(wave, async ({ object }) => {
+    await mapConcurrently(wave, async ({ object, live }) => {
       if (options.interrupted()) return;
-      await cluster.apply(object, { fieldManager: options.fieldManager, force: options.force, dryRun: false });
+      // A selector the Argo Rollouts controller switches may have been switched since the plan
+      // read it (a promotion): it is read again, so the apply carries the controller's current key.
+      const current = live?.metadata.annotations?.[MANAGED_BY_ROLLOUTS_ANNOTATION] ? withControllerSelector(object, await cluster.read(object)) : object;
+      await cluster.apply(current, { fieldManager: options.fieldManager, force: options.force, dryRun: false });
       applied += 1;
     });
     if (options.interrupted() && applied < members.length) {

@@ -80,11 +80,12 @@ export function applyOrder(entries: readonly ManifestEntry[]): ManifestEntry[] {
 
 /**
  * Kinds whose objects are workloads a deploy waits for and status reports (a CronJob is waited
- * for only until it is applied and not suspended; see `rolloutState`).
+ * for only until it is applied and not suspended; an Argo Rollout until it is Healthy or paused
+ * for a person; see `rolloutState`).
  */
-export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob'] as const;
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'Rollout'] as const;
 
-/** True for a Deployment, StatefulSet, DaemonSet, Job or CronJob. */
+/** True for a Deployment, StatefulSet, DaemonSet, Job, CronJob or Argo Rollout. */
 export function isWorkload(object: Pick<KubeObject, 'kind'>): boolean {
   return (WORKLOAD_KINDS as readonly string[]).includes(object.kind);
 }

@@ -46,9 +46,11 @@ export const REVISION_CRD: KubeObject = {
 /**
  * How a deploy ended: `interrupted` means stopped while applying or pruning (every object is
  * whole, some are the previous revision's); a wait that was interrupted or skipped is `applied,
- * not waited for`.
+ * not waited for`; `awaiting promotion` means everything rolled out but for Argo Rollouts paused
+ * until a person promotes them (named in {@link RevisionRecord.awaitingPromotion}): applied whole,
+ * nothing failed, the release continues with `nautilus promote`.
  */
-export type RevisionOutcome = 'rolled out' | 'applied, not waited for' | 'failed' | 'interrupted';
+export type RevisionOutcome = 'rolled out' | 'applied, not waited for' | 'awaiting promotion' | 'failed' | 'interrupted';
 
 /** What a revision says about its deploy. */
 export interface RevisionRecord {
@@ -66,6 +68,8 @@ export interface RevisionRecord {
   readonly outcome: RevisionOutcome;
   /** The revision this deploy restored, when it was a `nautilus rollback`. */
   readonly rollbackOf?: number;
+  /** With outcome `awaiting promotion`: the engines whose Rollouts were paused for a person when the deploy ended. */
+  readonly awaitingPromotion?: readonly string[];
 }
 
 /** A revision with its manifests. */
@@ -187,6 +191,11 @@ export function historyLines(revisions: readonly Revision[]): string[] {
 export function revisionStatus(latest: Revision): { healthy: boolean; line: string } {
   const rollback = latest.rollbackOf ? `, rollback to ${latest.rollbackOf}` : '';
   const who = `${latest.time.replace(/\.\d+Z$/, 'Z')} by ${latest.user} (${latest.context})${latest.commit ? `, commit ${latest.commit.slice(0, 12)}` : ''}`;
+  if (latest.outcome === 'awaiting promotion') {
+    // The record says how the deploy ended; whether the releases were promoted since, the Rollouts' own lines say.
+    const engines = latest.awaitingPromotion?.length ? ` of ${latest.awaitingPromotion.join(', ')}` : '';
+    return { healthy: true, line: `revision ${latest.revision} of ${latest.environment}${rollback}: applied, awaiting promotion${engines} when recorded, ${who}` };
+  }
   if (latest.outcome !== 'interrupted') {
     return { healthy: true, line: `revision ${latest.revision} of ${latest.environment}${rollback}: ${latest.outcome}, ${who}` };
   }

@@ -7,15 +7,20 @@
 import { DATA_FORMAT_ANNOTATION, dataFormatDowngrades, parseDataFormat } from '../model/data-format';
 import { describeObject, KubeObject } from './objects';
 import { Plan } from './plan';
-import { Revision } from './revisions';
+import { Revision, RevisionOutcome } from './revisions';
+
+/** Outcomes of a deploy that applied everything and saw nothing fail: the candidates a rollback restores by default. */
+const APPLIED_WHOLE: readonly RevisionOutcome[] = ['rolled out', 'applied, not waited for', 'awaiting promotion'];
 
 /** Where the README explains, store by store, what to do instead of a refused rollback. */
 const RUNBOOK = 'README, "Rolling back": the manual runbook';
 
 /**
  * The revision `nautilus rollback` restores: `to` when given; otherwise the newest revision
- * before the latest that was applied whole and did not fail (rolled out, or applied without
- * waiting), skipping failed and interrupted deploys. Throws naming the revisions kept and the fix when there is none to restore.
+ * before the latest that was applied whole and did not fail (rolled out, applied without
+ * waiting, or rolled out but for releases awaiting promotion: in an environment whose releases
+ * wait for a person, that is how every release of an engine ends its deploy), skipping failed and
+ * interrupted deploys. Throws naming the revisions kept and the fix when there is none to restore.
  */
 export function rollbackTarget(revisions: readonly Revision[], environment: string, to: number | undefined): Revision {
   if (revisions.length === 0) {
@@ -29,7 +34,7 @@ export function rollbackTarget(revisions: readonly Revision[], environment: stri
     return found;
   }
   const latest = revisions[revisions.length - 1];
-  const good = revisions.filter((r) => r.revision < latest.revision && (r.outcome === 'rolled out' || r.outcome === 'applied, not waited for'));
+  const good = revisions.filter((r) => r.revision < latest.revision && APPLIED_WHOLE.includes(r.outcome));
   if (good.length === 0) {
     throw new Error(`no revision of ${environment} before the latest (${latest.revision}) was applied whole without failing (${kept}). Fix: name the one to restore with --to <n> (nautilus history ${environment} lists them)`);
   }

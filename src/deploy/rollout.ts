@@ -1,12 +1,19 @@
 import { Cluster } from './cluster';
-import { describeObject, KubeObject } from './objects';
+import { describeObject, KubeObject, objectKey } from './objects';
+import { formatSeconds, remainingPauseSeconds, rolloutReleaseState } from './release';
 
 /** Where a workload's rollout stands. */
 export interface RolloutState {
   /** Rolled out and ready. */
   readonly done: boolean;
-  /** Will not get there by waiting (a failed Job, a Deployment past its progress deadline). */
+  /** Will not get there by waiting (a failed Job, a Deployment past its progress deadline, a Degraded Rollout). */
   readonly failed: boolean;
+  /**
+   * An Argo Rollout paused until a person promotes it (a canary's `pause: {}` step, a blue/green
+   * preview without auto-promotion, an inconclusive analysis, a Rollout paused by hand): not done,
+   * not failed, and waiting will not change it.
+   */
+  readonly awaitingPromotion?: boolean;
   /** `2/3 ready, 1/3 updated` or why it is not done. */
   readonly detail: string;
 }
@@ -44,9 +51,12 @@ interface WorkloadSpec {
  * ready; Jobs have succeeded (a failed Job will not get there by waiting). A CronJob has nothing
  * to roll out until its schedule creates a Job, so, as in kstatus and Argo CD, it is current once
  * applied, unless it is suspended: then its schedule never runs, and waiting will not change that.
- * (Its runs are judged by {@link cronJobHealth}, which `status` uses.)
+ * (Its runs are judged by {@link cronJobHealth}, which `status` uses.) An Argo Rollout is judged
+ * by {@link rolloutReleaseState}, with `context.workload` the live Deployment it takes its pod
+ * template from, if any.
  */
-export function rolloutState(object: KubeObject): RolloutState {
+export function rolloutState(object: KubeObject, context: { readonly workload?: KubeObject; readonly now?: number } = {}): RolloutState {
+  if (object.kind === 'Rollout') return rolloutReleaseState(object, context);
   const status = (object.status ?? {}) as WorkloadStatus;
   const spec = (object.spec ?? {}) as WorkloadSpec;
   const generation = object.metadata.generation ?? 0;
@@ -111,13 +121,14 @@ export interface WaitOptions {
   /** Time between two reads of the workloads. */
   readonly intervalMs?: number;
   /** Called after every read with the workloads not done yet. */
-  readonly progress?: (ready: number, total: number, pending: readonly { object: string; detail: string }[]) => void;
+  readonly progress?: (ready: number, total: number, pending: readonly { object: string; detail: string; awaitingPromotion?: boolean }[]) => void;
   /** Polled between reads: stop waiting (Ctrl-C). */
   readonly interrupted?: () => boolean;
 }
 
-/** What waiting found: workloads not rolled out, each with its last events. */
+/** What waiting found: workloads not rolled out, each with its last events; releases paused for a person. */
 export interface WaitResult {
+  /** Every workload rolled out, but for the releases {@link awaitingPromotion} lists. */
   readonly ok: boolean;
   readonly interrupted: boolean;
   /** Stopped because a workload failed (it will not get there by waiting), before the timeout. */
@@ -126,51 +137,84 @@ export interface WaitResult {
     readonly object: string;
     readonly detail: string;
     readonly failed: boolean;
+    /** A release paused for a person, among the workloads left at a failure or the timeout. */
+    readonly awaitingPromotion: boolean;
     readonly events: readonly string[];
     /** Each container of its pods that is not ready: the kubelet's reason, restarts, and its last log lines. */
     readonly containers: readonly string[];
   }[];
+  /** Rollouts paused until a person promotes them, when everything else rolled out (`ok`). */
+  readonly awaitingPromotion: readonly { readonly object: KubeObject; readonly detail: string }[];
 }
 
 /**
- * Reads the workloads until every one has rolled out, one has failed, or the timeout passes;
- * then names each workload left and quotes its last events (and those of its pods).
+ * Reads the workloads until every one has rolled out or is a release paused for a person, one has
+ * failed, or the timeout passes; then names each workload left and quotes its last events (and
+ * those of its pods). A release paused for a person does not make the wait go on: waiting would
+ * not change it, so once the rest is rolled out the wait ends and lists it.
  */
 export async function waitForRollout(cluster: Cluster, workloads: readonly KubeObject[], options: WaitOptions): Promise<WaitResult> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
-    const states = await Promise.all(workloads.map(async (workload) => {
-      const live = await cluster.read(workload);
-      return { workload, state: live ? rolloutState(live) : { done: false, failed: false, detail: 'does not exist' } };
+    const lives = await Promise.all(workloads.map((workload) => cluster.read(workload)));
+    const byKey = new Map(lives.filter((live): live is KubeObject => live !== undefined).map((live) => [objectKey(live), live]));
+    const states = await Promise.all(workloads.map(async (workload, index) => {
+      const live = lives[index];
+      if (!live) return { workload, state: { done: false, failed: false, detail: 'does not exist' } as RolloutState };
+      return { workload, state: rolloutState(live, { workload: await referencedWorkload(cluster, live, byKey) }) };
     }));
     const pending = states.filter((s) => !s.state.done);
-    options.progress?.(states.length - pending.length, states.length, pending.map((s) => ({ object: describeObject(s.workload), detail: s.state.detail })));
+    const waitingFor = pending.filter((s) => !s.state.awaitingPromotion);
+    options.progress?.(states.length - pending.length, states.length, pending.map((s) => ({
+      object: describeObject(s.workload), detail: s.state.detail, ...(s.state.awaitingPromotion ? { awaitingPromotion: true } : {}),
+    })));
     const failed = pending.some((s) => s.state.failed);
     const interrupted = options.interrupted?.() ?? false;
-    if (pending.length === 0) return { ok: true, interrupted: false, failed: false, notReady: [] };
+    if (waitingFor.length === 0) {
+      return { ok: true, interrupted: false, failed: false, notReady: [], awaitingPromotion: pending.map((s) => ({ object: s.workload, detail: s.state.detail })) };
+    }
     if (failed || interrupted || Date.now() >= deadline) {
-      const notReady = await Promise.all(pending.map(async (s) => ({
+      const pendingLives = pending.map((s) => lives[workloads.indexOf(s.workload)]);
+      const notReady = await Promise.all(pending.map(async (s, index) => ({
         object: describeObject(s.workload),
-        detail: s.state.detail,
+        detail: `${s.state.detail}${pauseAdvice(pendingLives[index], s.state)}`,
         failed: s.state.failed,
-        events: await lastEvents(cluster, s.workload),
-        containers: await containerReports(cluster, s.workload),
+        awaitingPromotion: s.state.awaitingPromotion === true,
+        events: s.state.awaitingPromotion ? [] : await lastEvents(cluster, s.workload),
+        containers: s.state.awaitingPromotion ? [] : await containerReports(cluster, s.workload),
       })));
-      return { ok: false, interrupted, failed, notReady };
+      return { ok: false, interrupted, failed, notReady, awaitingPromotion: [] };
     }
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 1000));
   }
 }
 
+/** For a Rollout still going through timed pauses: how long they last in all, which a longer `--timeout` has to cover. */
+function pauseAdvice(live: KubeObject | undefined, state: RolloutState): string {
+  if (live?.kind !== 'Rollout' || state.failed || state.awaitingPromotion) return '';
+  const seconds = remainingPauseSeconds(live);
+  return seconds > 0 ? `; its timed pauses still to come last ${formatSeconds(seconds)} (the release goes on; a --timeout that long waits for it)` : '';
+}
+
+/** The live workload a Rollout takes its pod template from (`spec.workloadRef`): from `known` when read already. */
+async function referencedWorkload(cluster: Cluster, live: KubeObject, known: ReadonlyMap<string, KubeObject>): Promise<KubeObject | undefined> {
+  const ref = live.kind === 'Rollout' ? (live.spec as { workloadRef?: { apiVersion: string; kind: string; name: string } } | undefined)?.workloadRef : undefined;
+  if (!ref) return undefined;
+  const header = { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: live.metadata.namespace } };
+  return known.get(objectKey(header)) ?? cluster.read(header);
+}
+
 /**
- * The names a workload's controller gives its pods: `<deployment>-<replicaset hash>-<suffix>`,
+ * The names a workload's controller gives its pods: `<deployment or rollout>-<replicaset hash>-<suffix>`,
  * `<statefulset>-<ordinal>`, `<job or daemonset>-<suffix>`. Matching the pattern, rather than the
  * workload's name as a prefix, keeps `redis`'s events apart from `redis-sentinel`'s.
  */
 export function podNamePattern(workload: Pick<KubeObject, 'kind' | 'metadata'>): RegExp {
   const name = workload.metadata.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   switch (workload.kind) {
-    case 'Deployment': return new RegExp(`^${name}-[a-z0-9]+-[a-z0-9]{5}$`);
+    case 'Deployment':
+    case 'Rollout':
+      return new RegExp(`^${name}-[a-z0-9]+-[a-z0-9]{5}$`);
     case 'StatefulSet': return new RegExp(`^${name}-\\d+$`);
     default: return new RegExp(`^${name}-[a-z0-9]{5}$`);
   }

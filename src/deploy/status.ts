@@ -1,5 +1,6 @@
 import { Cluster, mapConcurrently } from './cluster';
 import { describeObject, isWorkload, KubeObject, objectKey } from './objects';
+import { latestAnalysisRun, podCounts, releaseVerdict, ROLLOUT_API_VERSION, RolloutSpec } from './release';
 import { rolloutState } from './rollout';
 
 /** The health of an environment as `nautilus status` prints it. */
@@ -24,6 +25,8 @@ export interface StatusOptions {
   readonly ignoreAutoscalerMetrics?: boolean;
   /** The line on the revision the environment runs (first), and whether it counts as healthy. */
   readonly revision?: { readonly healthy: boolean; readonly line: string };
+  /** The environment's name, for the commands the report suggests (`nautilus promote <env> <engine>`). */
+  readonly environment?: string;
 }
 
 /** One line's verdict: `ok`, `ignored` (a failure the caller chose to tolerate) or a failure word. */
@@ -120,7 +123,9 @@ export function cronJobHealth(live: KubeObject, jobs: readonly KubeObject[]): Ve
 
 /**
  * Reads the live state of the environment's objects: per workload desired/ready/updated
- * replicas (per CronJob its schedule, last runs and active Jobs), per autoscaler its replicas,
+ * replicas (per CronJob its schedule, last runs and active Jobs; per Argo Rollout its phase,
+ * canary step, the share on the new version, the stable and new pod template hashes and its
+ * latest analysis, see {@link releaseVerdict}), per autoscaler its replicas,
  * each metric's current value against its target and whether it can scale, per disruption budget
  * the disruptions it allows, and every pending pod of the environment's namespaces with the
  * scheduler's reason.
@@ -139,14 +144,27 @@ export async function environmentStatus(cluster: Cluster, manifests: readonly Ku
   const budgets = manifests.filter((m) => m.kind === 'PodDisruptionBudget');
   const namespaces = [...new Set(manifests.map((m) => m.metadata.namespace).filter((ns): ns is string => !!ns))].sort();
   const cronJobNamespaces = [...new Set(workloads.filter((m) => m.kind === 'CronJob').map((m) => m.metadata.namespace ?? ''))];
-  // Everything read at once: the objects in one list per kind and namespace, the pods and Jobs per namespace.
-  const [live, podsByNamespace, jobsByNamespace] = await Promise.all([
+  const rollouts = workloads.filter((m) => m.kind === 'Rollout' && m.apiVersion === ROLLOUT_API_VERSION);
+  const rolloutNamespaces = [...new Set(rollouts.map((m) => m.metadata.namespace ?? ''))];
+  const analysisRunsServed = rollouts.length > 0 && (await cluster.served(ROLLOUT_API_VERSION, 'AnalysisRun')) !== undefined;
+  // Everything read at once: the objects in one list per kind and namespace, the pods, Jobs and AnalysisRuns per namespace.
+  const [live, podsByNamespace, jobsByNamespace, runsByNamespace] = await Promise.all([
     cluster.readAll([...workloads, ...autoscalers, ...budgets]),
     mapConcurrently(namespaces, (namespace) => cluster.pods(namespace)),
     mapConcurrently(cronJobNamespaces, (namespace) => cluster.jobs(namespace)),
+    mapConcurrently(analysisRunsServed ? rolloutNamespaces : [], (namespace) => cluster.list(ROLLOUT_API_VERSION, 'AnalysisRun', '', namespace)),
   ]);
   const liveOf = (manifest: KubeObject) => live.get(objectKey(manifest));
   const jobsOf = (namespace: string) => jobsByNamespace[cronJobNamespaces.indexOf(namespace)] ?? [];
+  const podsOf = (namespace: string) => podsByNamespace[namespaces.indexOf(namespace)] ?? [];
+  const runsOf = (namespace: string) => runsByNamespace[rolloutNamespaces.indexOf(namespace)] ?? [];
+  /** The Rollout of the manifests that takes its pod template from a workload, by the workload's key. */
+  const templateOf = new Map(rollouts.flatMap((rollout) => {
+    const ref = (rollout.spec as RolloutSpec | undefined)?.workloadRef;
+    return ref ? [[objectKey({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: rollout.metadata.namespace } }), rollout] as const] : [];
+  }));
+  const environment = options.environment ?? '<env>';
+  const awaiting: string[] = [];
 
   lines.push('WORKLOADS');
   for (const manifest of workloads) {
@@ -155,9 +173,20 @@ export async function environmentStatus(cluster: Cluster, manifests: readonly Ku
       line(manifest, missing);
     } else if (live.kind === 'CronJob') {
       line(manifest, cronJobHealth(live, jobsOf(live.metadata.namespace ?? '')));
+    } else if (live.kind === 'Rollout') {
+      const namespace = live.metadata.namespace ?? '';
+      const ref = (live.spec as RolloutSpec | undefined)?.workloadRef;
+      const workload = ref ? liveOf({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace } }) : undefined;
+      const verdict = releaseVerdict(live, {
+        environment, workload, pods: podCounts(live, podsOf(namespace)), analysisRun: latestAnalysisRun(live, runsOf(namespace)),
+      });
+      if (verdict.awaitingPromotion) awaiting.push(live.metadata.name);
+      line(manifest, verdict);
     } else {
       const state = rolloutState(live);
-      line(manifest, { healthy: state.done, word: state.done ? 'ok     ' : state.failed ? 'FAILED ' : 'PENDING', detail: state.detail });
+      const rollout = templateOf.get(objectKey(manifest));
+      const template = rollout ? `; holds the pod template of ${describeObject(rollout)}, which runs the pods` : '';
+      line(manifest, { healthy: state.done, word: state.done ? 'ok     ' : state.failed ? 'FAILED ' : 'PENDING', detail: `${state.detail}${template}` });
     }
   }
 
@@ -188,6 +217,7 @@ export async function environmentStatus(cluster: Cluster, manifests: readonly Ku
     healthy = false;
     lines.push('PENDING PODS', ...pending);
   }
-  lines.push(healthy ? 'healthy' : 'UNHEALTHY');
+  const paused = awaiting.length > 0 ? `; ${awaiting.length} release(s) awaiting promotion: ${awaiting.map((engine) => `nautilus promote ${environment} ${engine}`).join(', ')}` : '';
+  lines.push(`${healthy ? 'healthy' : 'UNHEALTHY'}${paused}`);
   return { healthy, lines };
 }

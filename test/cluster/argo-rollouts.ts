@@ -6,6 +6,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { parse } from 'yaml';
+import { KubeObject } from '../../src/deploy/objects';
+import { promotePatch as productPromotePatch } from '../../src/deploy/release';
 import { kubeRequest, ManifestObject } from './apply';
 import { ensureCachedBuild } from './binaries';
 import { ControlPlane } from './control-plane';
@@ -284,34 +286,15 @@ export interface RolloutForPromotion {
 }
 
 /**
- * The merge patches `kubectl argo rollouts promote` sends for `rollout` (its `getPatches`, without the
- * deprecated skip flags): `status` for the status subresource, `spec` for the Rollout; either may be
- * absent. A plain promote unpauses the spec if it is paused and clears the pause conditions, or, for
- * a canary not paused (in the middle of an analysis or experiment), moves to the next step; an
- * inconclusive canary analysis that paused the controller is also unpaused and moved on. `full`
- * unpauses and sets `status.promoteFull` unless the current pods are already the stable ones.
- * Kept here until the product's CLI has a promote of its own.
+ * The merge patches `kubectl argo rollouts promote` sends for `rollout` (its `getPatches`, without
+ * the deprecated skip flags): `status` for the status subresource, `spec` for the Rollout; either
+ * may be absent. The product's own (`nautilus promote`, src/deploy/release.ts), without the single
+ * patch it keeps for servers that have no status subresource.
  * @see https://github.com/argoproj/argo-rollouts/blob/v1.10.1/pkg/kubectl-argo-rollouts/cmd/promote/promote.go (getPatches)
  */
 export function promotePatch(rollout: RolloutForPromotion, options: { readonly full?: boolean } = {}): { spec?: Record<string, unknown>; status?: Record<string, unknown> } {
-  const spec = rollout.spec?.paused ? { paused: false } : undefined;
-  const status = rollout.status ?? {};
-  if (options.full) {
-    return { spec, status: status.currentPodHash !== status.stableRS ? { promoteFull: true } : undefined };
-  }
-  const steps = rollout.spec?.strategy?.canary?.steps ?? [];
-  // replicasetutil.GetCurrentCanaryStep: no index without steps; otherwise the status's, or 0.
-  const index = rollout.spec?.strategy?.canary && steps.length > 0 ? (status.currentStepIndex ?? 0) : undefined;
-  const next = index === undefined ? undefined : Math.min(index + 1, steps.length);
-  const pauseConditions = status.pauseConditions ?? [];
-  const inconclusive = rollout.spec?.strategy?.canary !== undefined && status.canary?.currentStepAnalysisRunStatus?.status === 'Inconclusive';
-  if (inconclusive && pauseConditions.length > 0 && status.controllerPause) {
-    return { spec, status: next === undefined ? undefined : { pauseConditions: null, controllerPause: false, currentStepIndex: next } };
-  }
-  if (pauseConditions.length > 0) return { spec, status: { pauseConditions: null } };
-  // Promoting a canary in the middle of an analysis or experiment step moves it to the next step.
-  if (next !== undefined) return { spec, status: { pauseConditions: null, currentStepIndex: next } };
-  return { spec };
+  const { spec, status } = productPromotePatch({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', metadata: { name: '' }, ...rollout } as KubeObject, options);
+  return { spec, status };
 }
 
 /** Controllers whose processes must die with this process. */
