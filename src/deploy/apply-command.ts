@@ -153,6 +153,10 @@ export async function runApplyCommand(cluster: Cluster, request: ApplyCommand, i
     const waited = await waitForRollout(cluster, workloads, {
       timeoutMs: request.timeoutSeconds * 1000,
       interrupted: () => interrupted,
+      // A rollback restores versions that served before: their releases are promoted in full.
+      promoteRestored: restoring
+        ? (object) => io.stderr(`${object}: restoring revision ${restoring.revision}'s version, promoted in full (its steps, pauses and analysis skipped)\n`)
+        : undefined,
       progress: (ready, total, pending) => {
         const waiting = pending.filter((p) => !p.awaitingPromotion);
         const paused = pending.filter((p) => p.awaitingPromotion);

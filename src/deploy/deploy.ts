@@ -2,7 +2,7 @@ import { PARENT_API_VERSION, PARENT_CRD, PARENT_KIND, parentName, parentObject, 
 import { Cluster, mapConcurrently } from './cluster';
 import { applyWaves, describeObject } from './objects';
 import { Plan } from './plan';
-import { MANAGED_BY_ROLLOUTS_ANNOTATION, withControllerSelector } from './release';
+import { controllerEdits, withControllerFields } from './release';
 
 /** Options of {@link deploy}. */
 export interface DeployOptions {
@@ -62,9 +62,10 @@ export async function deploy(cluster: Cluster, plan: Plan, options: DeployOption
     // Side by side within a wave; an interruption stops issuing applies and lets those under way finish.
     await mapConcurrently(wave, async ({ object, live }) => {
       if (options.interrupted()) return;
-      // A selector the Argo Rollouts controller switches may have been switched since the plan
-      // read it (a promotion): it is read again, so the apply carries the controller's current key.
-      const current = live?.metadata.annotations?.[MANAGED_BY_ROLLOUTS_ANNOTATION] ? withControllerSelector(object, await cluster.read(object)) : object;
+      // What the Argo Rollouts controller sets (a Service's selector key, a DestinationRule's subset
+      // labels, a VirtualService's weights) may have changed since the plan read it (a promotion,
+      // a step): it is read again, so the apply carries the controller's current values.
+      const current = controllerEdits(live) ? withControllerFields(object, await cluster.read(object)) : object;
       await cluster.apply(current, { fieldManager: options.fieldManager, force: options.force, dryRun: false });
       applied += 1;
     });

@@ -3,7 +3,7 @@ import { stringify } from 'yaml';
 import { APPLYSET_PART_OF_LABEL, applySetId, asMember, readParent, recordFor, unionRecord, PARENT_API_VERSION, PARENT_KIND, parentName } from './applyset';
 import { Cluster, ConflictError, mapConcurrently } from './cluster';
 import { describeObject, groupKind, KubeObject, ManifestEntry, objectKey } from './objects';
-import { withControllerSelector } from './release';
+import { withControllerFields } from './release';
 
 /** What applying an object would do. */
 export type Change = 'create' | 'change' | 'unchanged' | 'prune';
@@ -40,7 +40,7 @@ export interface PlanOptions {
  * with the live object (managed fields, status and bookkeeping metadata stripped from both, so
  * server defaults present on both cancel out); for the set's members that `dist/` no longer has,
  * a prune. Objects that do not exist yet are shown as the manifest itself. A Service whose
- * selector the Argo Rollouts controller switches keeps the controller's key ({@link withControllerSelector}).
+ * selector, DestinationRule subsets and VirtualService weights the Argo Rollouts controller sets keep the controller's values ({@link withControllerFields}).
  */
 export async function makePlan(cluster: Cluster, environment: string, ordered: readonly ManifestEntry[], options: PlanOptions): Promise<Plan> {
   const objects = ordered.map(({ object }) => asMember(object, environment));
@@ -54,7 +54,7 @@ export async function makePlan(cluster: Cluster, environment: string, ordered: r
   const planned = await mapConcurrently(objects, async (manifest): Promise<PlannedChange | { conflict: ConflictError; live: KubeObject }> => {
     const before = live.get(objectKey(manifest));
     // What a controller owns on the live object (a Rollout's hash in its Services' selectors) is kept.
-    const object = withControllerSelector(manifest, before);
+    const object = withControllerFields(manifest, before);
     if (!before) return { change: 'create', object, diff: unifiedDiff(object, undefined, comparable(object)) };
     let result: KubeObject;
     try {
@@ -69,7 +69,7 @@ export async function makePlan(cluster: Cluster, environment: string, ordered: r
     return { change: same ? 'unchanged' : 'change', object, diff: same ? '' : unifiedDiff(object, was, will), live: before };
   });
   const conflicts = planned.flatMap((p) => ('conflict' in p ? [p.conflict] : []));
-  const changes = planned.map((p, i): PlannedChange => ('conflict' in p ? { change: 'change', object: withControllerSelector(objects[i], p.live), diff: '', live: p.live } : p));
+  const changes = planned.map((p, i): PlannedChange => ('conflict' in p ? { change: 'change', object: withControllerFields(objects[i], p.live), diff: '', live: p.live } : p));
   const desired = new Set(objects.map(objectKey));
   for (const orphan of pruneOrder(members.filter((member) => !desired.has(objectKey(member))))) {
     changes.push({ change: 'prune', object: orphan, diff: unifiedDiff(orphan, comparable(orphan), undefined) });

@@ -40,6 +40,60 @@ export function withControllerSelector(object: KubeObject, live: KubeObject | un
   return { ...object, spec: { ...spec, selector: { ...spec.selector, [ROLLOUT_HASH_LABEL]: hash } } };
 }
 
+/** Istio's API group: the mesh routes a canary's weights are set on. */
+const ISTIO_NETWORKING = 'networking.istio.io/';
+
+interface DestinationRuleSpec { readonly subsets?: ReadonlyArray<{ readonly name: string; readonly labels?: Record<string, string> }> }
+interface VirtualServiceSpec {
+  readonly http?: ReadonlyArray<{ readonly name?: string; readonly route?: ReadonlyArray<{ readonly destination: { readonly host: string; readonly subset?: string }; readonly weight?: number }> }>;
+}
+
+/**
+ * `object` as the deploy tool applies it over `live`, with the fields the Argo Rollouts controller
+ * sets kept as the controller has them: a Service's selector key ({@link withControllerSelector});
+ * a mesh canary's DestinationRule subsets' {@link ROLLOUT_HASH_LABEL} labels (the rule carries
+ * {@link MANAGED_BY_ROLLOUTS_ANNOTATION}); its VirtualService's route weights. Subsets and HTTP
+ * routes are atomic lists for server-side apply, which the controller's edit made its own: the
+ * manifests' values (every subset unlabelled, all traffic to stable) would conflict with it or,
+ * forced, send every request back to the stable version in the middle of a step. With the live
+ * values the applied object equals the live one where the controller decides, and the manifests
+ * still decide everything else (hosts, subsets' own labels, routes).
+ */
+export function withControllerFields(object: KubeObject, live: KubeObject | undefined): KubeObject {
+  if (!live || !object.apiVersion.startsWith(ISTIO_NETWORKING)) return withControllerSelector(object, live);
+  if (object.kind === 'DestinationRule' && live.metadata.annotations?.[MANAGED_BY_ROLLOUTS_ANNOTATION]) {
+    const spec = object.spec as DestinationRuleSpec | undefined;
+    const liveSubsets = (live.spec as DestinationRuleSpec | undefined)?.subsets ?? [];
+    if (!spec?.subsets) return object;
+    const subsets = spec.subsets.map((subset) => {
+      const hash = liveSubsets.find((l) => l.name === subset.name)?.labels?.[ROLLOUT_HASH_LABEL];
+      return hash === undefined ? subset : { ...subset, labels: { ...subset.labels, [ROLLOUT_HASH_LABEL]: hash } };
+    });
+    return { ...object, spec: { ...spec, subsets } };
+  }
+  if (object.kind === 'VirtualService') {
+    const spec = object.spec as VirtualServiceSpec | undefined;
+    const liveHttp = (live.spec as VirtualServiceSpec | undefined)?.http ?? [];
+    if (!spec?.http) return object;
+    const http = spec.http.map((route) => {
+      const liveRoute = liveHttp.find((l) => l.name === route.name);
+      if (!liveRoute?.route || !route.route) return route;
+      const weightOf = (d: { host: string; subset?: string }) => liveRoute.route!.find((l) => l.destination.host === d.host && l.destination.subset === d.subset)?.weight;
+      // Only when the live route splits between the same destinations: anything else is the manifests' to change.
+      if (route.route.some((r) => weightOf(r.destination) === undefined)) return route;
+      return { ...route, route: route.route.map((r) => ({ ...r, weight: weightOf(r.destination) })) };
+    });
+    return { ...object, spec: { ...spec, http } };
+  }
+  return object;
+}
+
+/** Whether the controller may have edited `live` since it was read: it is one of the objects {@link withControllerFields} keeps fields of. */
+export function controllerEdits(live: KubeObject | undefined): boolean {
+  return live !== undefined && (live.metadata.annotations?.[MANAGED_BY_ROLLOUTS_ANNOTATION] !== undefined
+    || (live.kind === 'VirtualService' && live.apiVersion.startsWith(ISTIO_NETWORKING)));
+}
+
 /** A canary step, as far as the tool reads it. */
 export interface CanaryStep {
   readonly setWeight?: number;
@@ -581,11 +635,35 @@ export async function runRelease(cluster: Cluster, request: ReleaseCommand): Pro
   }
   const refusal = promoteRefusal(live, request);
   if (refusal) throw new Error(refusal);
-  const patch = promotePatch(live, { full: request.full });
+  if (!(await sendPromote(cluster, live, request.full))) throw gone();
+  const what = request.full ? 'fully promoted: every remaining step, pause and analysis is skipped' : 'promoted';
+  return `promote ${request.environment} ${request.engine}: ${describeObject(live)} ${what} (was: ${before}). nautilus status ${request.environment} follows it`;
+}
+
+/** Sends the plugin's promote patches for `live` (status first, then spec); false when the Rollout is gone. */
+async function sendPromote(cluster: Cluster, live: KubeObject, full: boolean): Promise<boolean> {
+  const patch = promotePatch(live, { full });
   let body: Record<string, unknown> | undefined = patch.spec ? { spec: patch.spec } : undefined;
   // Status first, then spec, as the plugin; without a status subresource, spec and status in one patch.
   if (patch.status && !(await cluster.mergePatch(live, { status: patch.status }, 'status'))) body = patch.unified;
-  if (body && !(await cluster.mergePatch(live, body))) throw gone();
-  const what = request.full ? 'fully promoted: every remaining step, pause and analysis is skipped' : 'promoted';
-  return `promote ${request.environment} ${request.engine}: ${describeObject(live)} ${what} (was: ${before}). nautilus status ${request.environment} follows it`;
+  return body ? cluster.mergePatch(live, body) : true;
+}
+
+/**
+ * Whether a rollback should promote `live` in full: it is releasing a version (the controller has
+ * taken up the restored template: its pods are not the stable ones), not aborted, and not already
+ * promoted in full. A rollback restores a version that served before, so its steps, pauses and
+ * analysis are skipped rather than waited for (in prod a person would have to promote it); going
+ * back to the stable version itself the controller does at once, with nothing to promote.
+ */
+export function rollbackPromotes(live: KubeObject): boolean {
+  if (live.kind !== 'Rollout') return false;
+  const status = statusOf(live);
+  return status.currentPodHash !== undefined && status.stableRS !== undefined && status.currentPodHash !== status.stableRS
+    && status.abort !== true && status.promoteFull !== true;
+}
+
+/** Promotes `live` in full (see {@link rollbackPromotes}); false when it is gone. */
+export function promoteFully(cluster: Cluster, live: KubeObject): Promise<boolean> {
+  return sendPromote(cluster, live, true);
 }

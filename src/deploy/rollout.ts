@@ -1,6 +1,6 @@
 import { Cluster } from './cluster';
 import { describeObject, KubeObject, objectKey } from './objects';
-import { formatSeconds, remainingPauseSeconds, rolloutReleaseState } from './release';
+import { formatSeconds, promoteFully, remainingPauseSeconds, rollbackPromotes, rolloutReleaseState } from './release';
 
 /** Where a workload's rollout stands. */
 export interface RolloutState {
@@ -124,6 +124,11 @@ export interface WaitOptions {
   readonly progress?: (ready: number, total: number, pending: readonly { object: string; detail: string; awaitingPromotion?: boolean }[]) => void;
   /** Polled between reads: stop waiting (Ctrl-C). */
   readonly interrupted?: () => boolean;
+  /**
+   * A rollback's wait: each Rollout that takes up the restored template is promoted in full once
+   * (see {@link rollbackPromotes}), so the version that served before returns at once.
+   */
+  readonly promoteRestored?: (object: string) => void;
 }
 
 /** What waiting found: workloads not rolled out, each with its last events; releases paused for a person. */
@@ -155,8 +160,16 @@ export interface WaitResult {
  */
 export async function waitForRollout(cluster: Cluster, workloads: readonly KubeObject[], options: WaitOptions): Promise<WaitResult> {
   const deadline = Date.now() + options.timeoutMs;
+  const promoted = new Set<string>();
   for (;;) {
     const lives = await Promise.all(workloads.map((workload) => cluster.read(workload)));
+    if (options.promoteRestored) {
+      for (const live of lives) {
+        if (!live || !rollbackPromotes(live) || promoted.has(objectKey(live))) continue;
+        promoted.add(objectKey(live));
+        if (await promoteFully(cluster, live)) options.promoteRestored(describeObject(live));
+      }
+    }
     const byKey = new Map(lives.filter((live): live is KubeObject => live !== undefined).map((live) => [objectKey(live), live]));
     const states = await Promise.all(workloads.map(async (workload, index) => {
       const live = lives[index];

@@ -274,4 +274,25 @@ describe('releases through nautilus on a prod-shaped control plane with the Argo
     // None of them changed anything.
     expect((await nautilus(['diff', 'prod', '--dist', dists.released])).code).toBe(0);
   });
+
+  it('rollback goes through the Rollouts: each restored version is promoted in full and returns at once, none waits for a person', async () => {
+    const rolledBack = await nautilus(['rollback', 'prod', '--yes', '--timeout', '90']);
+    expect(rolledBack.stdout).toMatch(/^rollback prod: done, revision 1 restored, \d+ workloads rolled out/m);
+    // risk-engine runs the released version as its stable one: going back is a release of the old
+    // version (it would wait at its pause for a person), promoted in full. position-keeper's stable
+    // version is the restored one (its release was aborted): the controller returns to it by itself.
+    // backend's old colour still runs (within its scale-down delay), so the controller switches back
+    // to it at once; whether the tool sees it mid-switch, and promotes it, depends on timing.
+    expect(rolledBack.stderr).toContain('Rollout nautilus-latency/risk-engine: restoring revision 1\'s version, promoted in full (its steps, pauses and analysis skipped)');
+    expect(rolledBack.stderr).not.toContain('Rollout nautilus-latency/position-keeper: restoring');
+    expect(rolledBack.stdout).not.toMatch(/awaiting promotion|paused until a person/);
+    expect(rolledBack.code).toBe(0);
+    for (const [namespace, engine] of [['nautilus-latency', PROMOTED_CANARY], ['nautilus-latency', ABORTED_CANARY], ['nautilus-engines', BLUE_GREEN]]) {
+      const live = await eventually(() => rollout(namespace, engine), (r) => r.status?.phase === 'Healthy');
+      expect({ engine, status: live.status }).toMatchObject({ engine, status: { phase: 'Healthy', stableRS: hashes[engine].stable, currentPodHash: hashes[engine].stable } });
+    }
+    expect(await selector(BLUE_GREEN)).toMatchObject({ [HASH_LABEL]: hashes[BLUE_GREEN].stable });
+    const history = await nautilus(['history', 'prod']);
+    expect(history.stdout.trim().split('\n').pop()).toMatch(/rolled out, rollback to 1/);
+  });
 });

@@ -12,7 +12,7 @@ import { Cluster } from '../../src/deploy/cluster';
 import { KubeObject } from '../../src/deploy/objects';
 import {
   ABORT_PATCH, abortRefusal, analysisText, findRollout, latestAnalysisRun, pauseSeconds, podCounts, promotePatch, promoteRefusal, releaseVerdict, remainingPauseSeconds,
-  runRelease, withControllerSelector,
+  runRelease, withControllerSelector, withControllerFields, controllerEdits, rollbackPromotes,
 } from '../../src/deploy/release';
 import { Revision, RevisionOutcome, historyLines, revisionStatus } from '../../src/deploy/revisions';
 import { rollbackTarget } from '../../src/deploy/rollback';
@@ -353,5 +353,51 @@ describe('the revision of a deploy that ended awaiting promotion', () => {
   it('a rollback restores it by default: applied whole and nothing failed (in prod every engine release ends so)', () => {
     const history = [revision(1, 'rolled out'), revision(2, 'awaiting promotion'), revision(3, 'failed'), revision(4, 'awaiting promotion')];
     expect(rollbackTarget(history, 'prod', undefined).revision).toBe(2);
+  });
+});
+
+describe('a mesh canary\'s routes, which the controller edits at each step', () => {
+  const host = 'strategy.nautilus-engines.svc.cluster.local';
+  const pods = { 'app.kubernetes.io/instance': 'strategy', 'app.kubernetes.io/name': 'strategy' };
+  const rule = (stableHash?: string, canaryHash?: string, managed = true): KubeObject => ({
+    apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule',
+    metadata: { name: 'strategy', namespace: 'nautilus-engines', ...(managed ? { annotations: { 'argo-rollouts.argoproj.io/managed-by-rollouts': 'strategy' } } : {}) },
+    spec: {
+      host,
+      subsets: [
+        { name: 'stable', labels: { ...pods, ...(stableHash ? { 'rollouts-pod-template-hash': stableHash } : {}) } },
+        { name: 'canary', labels: { ...pods, ...(canaryHash ? { 'rollouts-pod-template-hash': canaryHash } : {}) } },
+      ],
+    },
+  });
+  const service = (stable: number, canary: number, canarySubset = 'canary'): KubeObject => ({
+    apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'strategy', namespace: 'nautilus-engines' },
+    spec: { hosts: [host], http: [{ name: 'primary', route: [{ destination: { host, subset: 'stable' }, weight: stable }, { destination: { host, subset: canarySubset }, weight: canary }] }] },
+  });
+
+  it('keeps the subsets\' hash labels the controller set', () => {
+    expect(withControllerFields(rule(), rule('aaa', 'bbb'))).toEqual(rule('aaa', 'bbb'));
+    expect(withControllerFields(rule(), rule('aaa', 'bbb', false))).toEqual(rule());
+  });
+
+  it('keeps the weights the controller set, where the live route splits between the same destinations', () => {
+    expect(withControllerFields(service(100, 0), service(75, 25))).toEqual(service(75, 25));
+    // A route the manifests changed is theirs.
+    expect(withControllerFields(service(100, 0), service(75, 25, 'other'))).toEqual(service(100, 0));
+    expect(controllerEdits(service(75, 25))).toBe(true);
+    expect(controllerEdits(rule('aaa', 'bbb'))).toBe(true);
+    expect(controllerEdits(rule(undefined, undefined, false))).toBe(false);
+  });
+});
+
+describe('a rollback through a Rollout', () => {
+  const rollout = (status: Record<string, unknown>): KubeObject => ({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', metadata: { name: 'risk-engine', namespace: 'nautilus-latency' }, status });
+
+  it('promotes in full a Rollout releasing the restored version, once, and never an aborted one', () => {
+    expect(rollbackPromotes(rollout({ currentPodHash: 'old', stableRS: 'new' }))).toBe(true);
+    expect(rollbackPromotes(rollout({ currentPodHash: 'old', stableRS: 'old' }))).toBe(false);
+    expect(rollbackPromotes(rollout({ currentPodHash: 'old', stableRS: 'new', promoteFull: true }))).toBe(false);
+    expect(rollbackPromotes(rollout({ currentPodHash: 'old', stableRS: 'new', abort: true }))).toBe(false);
+    expect(rollbackPromotes({ ...rollout({ currentPodHash: 'old', stableRS: 'new' }), kind: 'Deployment' })).toBe(false);
   });
 });
