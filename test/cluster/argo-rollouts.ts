@@ -8,6 +8,7 @@ import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@
 import { parse } from 'yaml';
 import { KubeObject } from '../../src/deploy/objects';
 import { promotePatch as productPromotePatch } from '../../src/deploy/release';
+import { killOnExit, startWatchdog } from './support/process-guard';
 import { kubeRequest, ManifestObject } from './apply';
 import { ensureCachedBuild } from './binaries';
 import { ControlPlane } from './control-plane';
@@ -319,15 +320,7 @@ class ControllerProcess {
     this.logPath = path.join(workDir, 'rollouts-controller.log');
     this.groupFile = path.join(workDir, 'process-group');
     fs.writeFileSync(this.groupFile, '');
-    // $1 parent pid, $2 file with the process group, $3 directory to remove ('' keeps it).
-    const script =
-      'while kill -0 "$1" 2>/dev/null && [ -e "$2" ]; do sleep 1; done; ' +
-      '[ -e "$2" ] || exit 0; while read -r g; do kill -KILL -- "-$g" 2>/dev/null; done < "$2"; ' +
-      '[ -n "$3" ] && rm -rf -- "$3"; exit 0';
-    this.watchdog = spawn('bash', ['-c', script, 'argo-rollouts-watchdog', String(process.pid), this.groupFile, keepWorkDir ? '' : workDir], {
-      detached: true, stdio: 'ignore',
-    });
-    this.watchdog.unref();
+    this.watchdog = startWatchdog('argo-rollouts-watchdog', this.groupFile, keepWorkDir ? '' : workDir);
   }
 
   get pid(): number {
@@ -427,20 +420,10 @@ let exitHandlersInstalled = false;
 function installExitHandlers(): void {
   if (exitHandlersInstalled) return;
   exitHandlersInstalled = true;
-  const killAll = () => {
+  killOnExit(() => {
     for (const controller of live) controller.killNow();
     live.clear();
-  };
-  process.on('exit', killAll);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const handler = () => {
-      killAll();
-      process.off(signal, handler);
-      // Keep the default meaning of the signal unless someone else handles it.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    };
-    process.on(signal, handler);
-  }
+  });
 }
 
 /** Distinct ports free on every interface (the controller binds 0.0.0.0); held open together so none repeats. */

@@ -7,6 +7,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { killOnExit, startWatchdog } from './support/process-guard';
 import { ControlPlaneBinaries, ensureControlPlaneBinaries } from './binaries';
 
 /** Label key that puts a Node under kwok's control (kwok fakes its kubelet). */
@@ -366,17 +367,7 @@ class ControlPlaneProcesses {
   ) {
     this.groupsFile = path.join(workDir, 'process-groups');
     fs.writeFileSync(this.groupsFile, '');
-    // $1 parent pid, $2 file of process groups, $3 directory to remove ('' keeps it).
-    const script =
-      'while kill -0 "$1" 2>/dev/null && [ -e "$2" ]; do sleep 1; done; ' +
-      '[ -e "$2" ] || exit 0; while read -r g; do kill -KILL -- "-$g" 2>/dev/null; done < "$2"; ' +
-      '[ -n "$3" ] && rm -rf -- "$3"; exit 0';
-    const removeOnOrphan = keepWorkDir ? '' : workDir;
-    this.watchdog = spawn('bash', ['-c', script, 'control-plane-watchdog', String(process.pid), this.groupsFile, removeOnOrphan], {
-      detached: true,
-      stdio: 'ignore',
-    });
-    this.watchdog.unref();
+    this.watchdog = startWatchdog('control-plane-watchdog', this.groupsFile, keepWorkDir ? '' : workDir);
   }
 
   start(name: string, binary: string, args: readonly string[]): void {
@@ -504,24 +495,12 @@ function installExitHandlers(): void {
     return;
   }
   exitHandlersInstalled = true;
-  const killAll = () => {
+  killOnExit(() => {
     for (const processes of live) {
       processes.killAllNow();
     }
     live.clear();
-  };
-  process.on('exit', killAll);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const handler = () => {
-      killAll();
-      process.off(signal, handler);
-      // Keep the default meaning of the signal unless someone else handles it.
-      if (process.listenerCount(signal) === 0) {
-        process.kill(process.pid, signal);
-      }
-    };
-    process.on(signal, handler);
-  }
+  });
 }
 
 /** A certificate and its private key, as files. */

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ApiregistrationV1Api, CoreV1Api, Metrics } from '@kubernetes/client-node';
+import { killOnExit } from './support/process-guard';
 import { applyManifests } from './apply';
 import { ensureCachedBuild } from './binaries';
 import { ControlPlane, SERVICE_CLUSTER_IP_RANGE, startControlPlane } from './control-plane';
@@ -814,18 +815,9 @@ let exitHandlersInstalled = false;
 function installExitHandlers(): void {
   if (exitHandlersInstalled) return;
   exitHandlersInstalled = true;
-  const killAll = () => {
+  killOnExit(() => {
     for (const sandbox of live) sandbox.killNow();
-  };
-  process.on('exit', killAll);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const handler = () => {
-      killAll();
-      process.off(signal, handler);
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    };
-    process.on(signal, handler);
-  }
+  });
 }
 
 function sleep(ms: number): Promise<void> {
