@@ -174,9 +174,12 @@ describe('breaking a manifest of dist/staging on purpose makes the named check f
 
   test('checkPdbsAllowDrain: a PDB with minAvailable = replicas refuses evictions (429) and blocks a drain', async () => {
     const { name } = BROKEN.blockingPdb;
-    // Settled once the HPA has scaled market-data up and the disruption controller has seen every pod healthy.
-    const blocked = (s: ClusterState) => about(checkPdbsAllowDrain(s), name).some((p) => /blocks every drain/.test(p));
-    const { state } = await settle(kc(), (s) => (blocked(s) ? [] : ['waiting']), 30_000);
+    // Settled once the HPA has scaled market-data's Rollout up and the disruption controller has
+    // seen every pod healthy. The autoscaler finds the Rollout kind only once the controller
+    // manager's discovery is refreshed (every 30 s; its CRD came after it started): until then the
+    // Rollout runs one pod, which the budget blocks too.
+    const blocked = (s: ClusterState) => about(checkPdbsAllowDrain(s), name).some((p) => p.includes(`with ${MARKET_DATA_REPLICAS} pods`));
+    const { state } = await settle(kc(), (s) => (blocked(s) ? [] : ['waiting']), 60_000);
     expect(about(checkPdbsAllowDrain(state), name)).toEqual([
       `PDB ${ENGINES}/${name} blocks every drain: minAvailable ${MARKET_DATA_REPLICAS} with ${MARKET_DATA_REPLICAS} pods, all healthy, allows 0 disruptions`,
     ]);
