@@ -163,13 +163,19 @@ export async function waitForRollout(cluster: Cluster, workloads: readonly KubeO
   const promoted = new Set<string>();
   for (;;) {
     const lives = await Promise.all(workloads.map((workload) => cluster.read(workload)));
+    let promotedNow = false;
     if (options.promoteRestored) {
       for (const live of lives) {
         if (!live || !rollbackPromotes(live) || promoted.has(objectKey(live))) continue;
         promoted.add(objectKey(live));
-        if (await promoteFully(cluster, live)) options.promoteRestored(describeObject(live));
+        if (await promoteFully(cluster, live)) {
+          options.promoteRestored(describeObject(live));
+          promotedNow = true;
+        }
       }
     }
+    // What was read before a promotion is stale (a release just unpaused would read as paused): read again.
+    if (promotedNow) continue;
     const byKey = new Map(lives.filter((live): live is KubeObject => live !== undefined).map((live) => [objectKey(live), live]));
     const states = await Promise.all(workloads.map(async (workload, index) => {
       const live = lives[index];
