@@ -183,7 +183,10 @@ export async function waitForRollout(cluster: Cluster, workloads: readonly KubeO
       return { workload, state: rolloutState(live, { workload: await referencedWorkload(cluster, live, byKey) }) };
     }));
     const pending = states.filter((s) => !s.state.done);
-    const waitingFor = pending.filter((s) => !s.state.awaitingPromotion);
+    // A rollback waits on for a paused release it has not promoted yet: the controller writes a
+    // release's status in steps, so a Rollout can read paused before its new pods' hash shows.
+    const waitingFor = pending.filter((s) => !s.state.awaitingPromotion
+      || (options.promoteRestored !== undefined && s.workload.kind === 'Rollout' && !promoted.has(objectKey(s.workload))));
     options.progress?.(states.length - pending.length, states.length, pending.map((s) => ({
       object: describeObject(s.workload), detail: s.state.detail, ...(s.state.awaitingPromotion ? { awaitingPromotion: true } : {}),
     })));
