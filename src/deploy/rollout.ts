@@ -152,6 +152,12 @@ export interface WaitResult {
   readonly awaitingPromotion: readonly { readonly object: KubeObject; readonly detail: string }[];
 }
 
+/** Full promotions a rollback sends one Rollout before it leaves it paused for a person. */
+const MAX_RESTORE_PROMOTIONS = 3;
+
+/** How long a rollback's wait gives the controller to show what it restores before a paused release counts as paused. */
+const RESTORE_SETTLE_MS = 30_000;
+
 /**
  * Reads the workloads until every one has rolled out or is a release paused for a person, one has
  * failed, or the timeout passes; then names each workload left and quotes its last events (and
@@ -160,16 +166,23 @@ export interface WaitResult {
  */
 export async function waitForRollout(cluster: Cluster, workloads: readonly KubeObject[], options: WaitOptions): Promise<WaitResult> {
   const deadline = Date.now() + options.timeoutMs;
-  const promoted = new Set<string>();
+  // Full promotions sent per Rollout. The controller resets `promoteFull` when it takes up a new
+  // template, so one that lands while it does so is lost: the Rollout pauses as if never promoted,
+  // and is promoted again (a few times at most).
+  const promotions = new Map<string, number>();
+  // How long a rollback waits for a paused release to show as a release of the restored version
+  // (a Rollout paused for a person on its stable version never will).
+  const restoreSettled = Date.now() + RESTORE_SETTLE_MS;
   for (;;) {
     const lives = await Promise.all(workloads.map((workload) => cluster.read(workload)));
     let promotedNow = false;
     if (options.promoteRestored) {
       for (const live of lives) {
-        if (!live || !rollbackPromotes(live) || promoted.has(objectKey(live))) continue;
-        promoted.add(objectKey(live));
+        const sent = live ? promotions.get(objectKey(live)) ?? 0 : 0;
+        if (!live || !rollbackPromotes(live) || sent >= MAX_RESTORE_PROMOTIONS) continue;
+        promotions.set(objectKey(live), sent + 1);
         if (await promoteFully(cluster, live)) {
-          options.promoteRestored(describeObject(live));
+          if (sent === 0) options.promoteRestored(describeObject(live));
           promotedNow = true;
         }
       }
@@ -183,10 +196,12 @@ export async function waitForRollout(cluster: Cluster, workloads: readonly KubeO
       return { workload, state: rolloutState(live, { workload: await referencedWorkload(cluster, live, byKey) }) };
     }));
     const pending = states.filter((s) => !s.state.done);
-    // A rollback waits on for a paused release it has not promoted yet: the controller writes a
-    // release's status in steps, so a Rollout can read paused before its new pods' hash shows.
+    // A rollback waits on for a paused release of a restored version: it promotes it (again) once
+    // the controller shows the release (it writes a release's status in steps, so a Rollout can
+    // read paused before its new pods' hash shows).
     const waitingFor = pending.filter((s) => !s.state.awaitingPromotion
-      || (options.promoteRestored !== undefined && s.workload.kind === 'Rollout' && !promoted.has(objectKey(s.workload))));
+      || (options.promoteRestored !== undefined && s.workload.kind === 'Rollout' && Date.now() < restoreSettled
+        && (promotions.get(objectKey(s.workload)) ?? 0) < MAX_RESTORE_PROMOTIONS));
     options.progress?.(states.length - pending.length, states.length, pending.map((s) => ({
       object: describeObject(s.workload), detail: s.state.detail, ...(s.state.awaitingPromotion ? { awaitingPromotion: true } : {}),
     })));

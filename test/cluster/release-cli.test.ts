@@ -277,7 +277,8 @@ describe('releases through nautilus on a prod-shaped control plane with the Argo
 
   it('rollback goes through the Rollouts: each restored version is promoted in full and returns at once, none waits for a person', async () => {
     const rolledBack = await nautilus(['rollback', 'prod', '--yes', '--timeout', '90']);
-    expect(rolledBack.stdout).toMatch(/^rollback prod: done, revision 1 restored, \d+ workloads rolled out/m);
+    // Both streams, so that a failure shows the promotions the tool reported.
+    expect(`${rolledBack.stdout}\n${rolledBack.stderr}`).toMatch(/^rollback prod: done, revision 1 restored, \d+ workloads rolled out/m);
     // risk-engine runs the released version as its stable one: going back is a release of the old
     // version (it would wait at its pause for a person), promoted in full. position-keeper's stable
     // version is the restored one (its release was aborted): the controller returns to it by itself.
