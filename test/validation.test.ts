@@ -324,6 +324,12 @@ const cases: Array<{
     expect: /\[prod\] backend: release\.policy\.scaleDownDelay = 3m: the old colour would be gone before the measurements after the switch end \(6m\).*Fix: give more than 6m/,
   },
   {
+    rule: 'release-policy',
+    catalog: withEngine('frontend', (e) => ({ ...e, release: { reason: 'no measurements', policy: { ...(e.tier.release as BlueGreenRelease), measurements: 0 } } })),
+    environment: STAGING,
+    expect: /\[staging\] frontend: release\.policy\.measurements = 0: must be a whole number of at least 1: a switch nobody measures could not be switched back.*Fix: give the measurements/,
+  },
+  {
     rule: 'release-target',
     catalog: withEngine('ml-training', (e) => ({ ...e, release: { reason: 'try it', policy: { ...(Tier.HIGH_PERFORMANCE.release as CanaryRelease) } } })),
     environment: PROD,

@@ -54,6 +54,8 @@ export interface BlueGreenRelease {
   readonly previewFor: Duration;
   /** The measurements after the switch. */
   readonly analysis: ReleaseAnalysis;
+  /** How many measurements are taken after the switch (a canary measures until its last step). */
+  readonly measurements: number;
 }
 
 /**
@@ -74,8 +76,6 @@ export interface ReleaseAnalysis {
    * release waits, paused, for a person to promote or abort it.
    */
   readonly minimumRequests: number;
-  /** Measurements a blue/green release takes after the switch (a canary measures until its last step). */
-  readonly count: number;
 }
 
 /** A catalog entry's release policy instead of its tier's, and why. */

@@ -37,8 +37,8 @@ export class Tier {
 
   // Release measurements read the new version's own requests over one interval (at least four
   // scrapes of the tier's interval); one noisy window is forgiven, the second failure aborts.
-  private static readonly ORDER_PATH_ANALYSIS: ReleaseAnalysis = { interval: Duration.minutes(1), failureLimit: 1, minimumRequests: 100, count: 5 };
-  private static readonly CLIENT_ANALYSIS: ReleaseAnalysis = { interval: Duration.minutes(1), failureLimit: 1, minimumRequests: 20, count: 5 };
+  private static readonly ORDER_PATH_ANALYSIS: ReleaseAnalysis = { interval: Duration.minutes(1), failureLimit: 1, minimumRequests: 100 };
+  private static readonly CLIENT_ANALYSIS: ReleaseAnalysis = { interval: Duration.minutes(1), failureLimit: 1, minimumRequests: 20 };
 
   /**
    * Risk, positions, orders: host networking, dedicated whole cores, hugepages, the latency pool,
@@ -114,7 +114,7 @@ export class Tier {
     runtime: Tier.POD_NETWORK_RUNTIME,
     // Clients hold connections (the websocket) and see every version mix: switch all at once, keep
     // the old colour warm to switch back.
-    release: { kind: 'blue-green', previewFor: Duration.minutes(2), scaleDownDelay: Duration.minutes(10), analysis: Tier.CLIENT_ANALYSIS },
+    release: { kind: 'blue-green', previewFor: Duration.minutes(2), scaleDownDelay: Duration.minutes(10), analysis: Tier.CLIENT_ANALYSIS, measurements: 5 },
   });
 
   /** Model inference and training on the GPU pool (arm64 GH200 nodes where there is one). */

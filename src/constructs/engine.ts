@@ -38,10 +38,7 @@ export class Engine extends Construct {
       // AnalysisTemplate does not exist yet is marked InvalidSpec by the controller.
       if (release.kind === 'blue-green') new EngineService(this, 'PreviewService', { plan, port, name: release.previewService });
       if (release.kind === 'canary' && release.traffic.kind === 'mesh') new EngineMeshRoutes(this, 'MeshRoutes', { plan, routing: release.traffic });
-      new EngineAnalysis(this, 'Analysis', {
-        plan, analysis: release.analysis, nonTrafficPaths: props.nonTrafficPaths,
-        count: release.kind === 'blue-green' ? release.analysis.count : undefined,
-      });
+      new EngineAnalysis(this, 'Analysis', { plan, analysis: release.analysis, nonTrafficPaths: props.nonTrafficPaths });
       const { rollout } = new EngineRollout(this, 'Rollout', { plan, release, deploymentName: workload.deployment.name });
       scaled = rolloutScalingTarget(rollout, workload.deployment);
     }

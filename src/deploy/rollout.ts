@@ -125,8 +125,9 @@ export interface WaitOptions {
   /** Polled between reads: stop waiting (Ctrl-C). */
   readonly interrupted?: () => boolean;
   /**
-   * A rollback's wait: each Rollout that takes up the restored template is promoted in full once
-   * (see {@link rollbackPromotes}), so the version that served before returns at once.
+   * A rollback's wait: each Rollout that takes up the restored template is promoted in full (see
+   * {@link rollbackPromotes}; again if the controller dropped the promotion), so the version that
+   * served before returns at once. Called once per Rollout promoted.
    */
   readonly promoteRestored?: (object: string) => void;
 }

@@ -38,7 +38,7 @@ export interface CanaryPlan {
 }
 
 /** A canary's requests: by its share of pods, or by weights on the mesh's routes. */
-export type CanaryTraffic = { readonly kind: 'replicas'; readonly because?: string } | MeshRouting;
+export type CanaryTraffic = { readonly kind: 'replicas' } | MeshRouting;
 
 /**
  * Weighted routes on an Istio mesh: a VirtualService whose route `route` sends `weight` % to the
@@ -84,6 +84,8 @@ export interface AnalysisPlan extends ReleaseAnalysis {
   readonly objectives: ServiceObjectives;
   /** Prometheus's URL as the controller reaches it. */
   readonly prometheusAddress: string;
+  /** Measurements before the run ends: a blue/green release's; a canary's run lasts until its last step. */
+  readonly count?: number;
 }
 
 /** The AnalysisTemplate an engine's releases are measured by. */
@@ -138,7 +140,7 @@ export function planRelease(
       previewService: previewServiceName(engine.name),
       autoPromotionAfter: delivery.attended ? undefined : policy.previewFor,
       scaleDownDelay: policy.scaleDownDelay,
-      analysis,
+      analysis: { ...analysis, count: policy.measurements },
     };
   }
   if (replicas < 2) return { kind: 'rolling', because: `a canary needs two pods at rest and ${environment.name} runs ${replicas}` };
@@ -163,9 +165,7 @@ function canaryTraffic(engine: EngineSpec, environment: EnvironmentSpec, asked: 
   const mesh = environment.progressiveDelivery?.mesh;
   if (asked === 'replicas') return { kind: 'replicas' };
   if (!mesh) return { kind: 'replicas' };
-  if (engine.tier.hostNetwork) {
-    return { kind: 'replicas', because: `its pods are on the host network, where the ${mesh} sidecar does not run` };
-  }
+  if (engine.tier.hostNetwork) return { kind: 'replicas' };
   return {
     kind: 'mesh', mesh, name: engine.name, host: serviceHost(engine.name, NAMESPACE_NAMES[engine.tier.namespaceRole]),
     route: 'primary', stableSubset: 'stable', canarySubset: 'canary',

@@ -1,7 +1,5 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as http from 'http';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -11,7 +9,7 @@ import { promotePatch as productPromotePatch } from '../../src/deploy/release';
 import { killOnExit, startWatchdog } from './support/process-guard';
 import { kubeRequest, ManifestObject } from './apply';
 import { ensureCachedBuild } from './binaries';
-import { ControlPlane } from './control-plane';
+import { ControlPlane, freePorts } from './control-plane';
 import { readCrds } from './dist-manifests';
 import { applyAll } from './environment-cluster';
 
@@ -127,12 +125,13 @@ export async function startArgoRollouts(controlPlane: ControlPlane, options: Arg
     if (report.errors.length > 0) throw new Error(`installing its namespace and RBAC failed:\n${report.errors.join('\n')}`);
 
     const kubeconfig = controlPlane.issueKubeconfig('argo-rollouts', ARGO_ROLLOUTS_USER, SERVICE_ACCOUNTS_GROUP);
-    const [metricsPort, healthzPort] = await freePorts(2);
+    // The controller binds every interface (v1.10.1 has no flag to change it): ports free on all of them.
+    const [metricsPort, healthzPort] = await freePorts(2, '0.0.0.0');
     controller.start(build.binary, argoRolloutsArgs({ kubeconfig, metricsPort, healthzPort, logLevel: options.logLevel ?? 'info' }));
     const healthzUrl = `http://127.0.0.1:${healthzPort}/healthz`;
     const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-    await controller.waitFor('/healthz to answer 200', deadline, async () => (await httpGet(healthzUrl)).status === 200);
-    await controller.waitFor('/metrics to answer 200', deadline, async () => (await httpGet(metricsUrl)).status === 200);
+    await controller.waitFor('/healthz to answer 200', deadline, async () => (await statusOf(healthzUrl)) === 200);
+    await controller.waitFor('/metrics to answer 200', deadline, async () => (await statusOf(metricsUrl)) === 200);
     // /healthz answers before the informers are listed; workers start only after this line.
     await controller.waitFor('its informer caches to sync ("Started controller" in its log)', deadline, async () => /msg="Started controller"/.test(controller.log()));
     return {
@@ -426,29 +425,15 @@ function installExitHandlers(): void {
   });
 }
 
-/** Distinct ports free on every interface (the controller binds 0.0.0.0); held open together so none repeats. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, () => resolve(server));
-  })));
-  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
-
-function httpGet(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.get(url, { timeout: 2_000 }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      response.on('error', reject);
-    });
-    request.on('timeout', () => request.destroy(new Error(`GET ${url} timed out`)));
-    request.on('error', reject);
-  });
+/** The status a GET of `url` answers with; a request that fails throws its cause (`connect ECONNREFUSED ...`), not fetch's bare `fetch failed`. */
+async function statusOf(url: string): Promise<number> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    await response.arrayBuffer();
+    return response.status;
+  } catch (error) {
+    throw (error as { cause?: unknown }).cause ?? error;
+  }
 }
 
 /**

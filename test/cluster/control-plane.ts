@@ -618,13 +618,16 @@ function writeKubeconfig(workDir: string, user: string, server: string, caFile: 
   return file;
 }
 
-/** Distinct free loopback ports; all are held open together so none repeats. */
-async function freePorts(count: number): Promise<number[]> {
+/**
+ * Distinct free ports on `host` (loopback by default; `'0.0.0.0'` for a process that binds every
+ * interface); all are held open together so none repeats.
+ */
+export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
   const servers = await Promise.all(
     Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
       const server = net.createServer();
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve(server));
+      server.listen(0, host, () => resolve(server));
     })),
   );
   const ports = servers.map((server) => (server.address() as net.AddressInfo).port);

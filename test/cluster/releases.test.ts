@@ -17,6 +17,7 @@ import { CanaryRelease, BlueGreenRelease } from '../../src/catalog/release';
 import { EngineSpec } from '../../src/catalog/engine-spec';
 import { PROD } from '../../src/environments/platform-environments';
 import { Duration } from '../../src/model/duration';
+import { NAMESPACE_NAMES } from '../../src/planning/namespaces';
 import { K8sObject, platformInput, synthObjects, withEngine } from '../support/platform';
 import { ManifestObject } from './apply';
 import { ArgoRollouts, promoteRollout, startArgoRollouts } from './argo-rollouts';
@@ -35,7 +36,7 @@ const CANARY = 'smart-order-router';
 const BLUE_GREEN = 'frontend';
 /** A canary whose requests the mesh splits by weight (prod's default for pod-network canaries). */
 const MESH_CANARY = 'market-data';
-const NAMESPACE = 'nautilus-engines';
+const NAMESPACE = NAMESPACE_NAMES.engines;
 /** The analysis window (and interval) at test speed. */
 const INTERVAL = Duration.seconds(5);
 /** What each version does: `bad` fails 20 % of its requests (the tier allows 0.5 %). */
@@ -47,7 +48,7 @@ let traffic: ReleaseTraffic | undefined;
 
 /** The catalog with the two engines under test releasing at test speed. */
 function testCatalog(): EngineSpec[] {
-  const analysis = { interval: INTERVAL, failureLimit: 1, minimumRequests: 20, count: 2 };
+  const analysis = { interval: INTERVAL, failureLimit: 1, minimumRequests: 20 };
   // By replica ratio on purpose: the load here is spread as kube-proxy spreads it, and no sidecar splits it.
   const canary = withEngine(CANARY, (e) => ({
     ...e, release: { reason: 'test speed', policy: { ...(e.tier.release as CanaryRelease), steps: [{ percent: 50 }], stepPause: Duration.seconds(10), analysis, traffic: 'replicas' } },
@@ -57,7 +58,7 @@ function testCatalog(): EngineSpec[] {
     ...e, release: { reason: 'test speed', policy: { ...(e.tier.release as CanaryRelease), stepPause: Duration.seconds(2), analysis } },
   }), canary);
   return withEngine(BLUE_GREEN, (e) => ({
-    ...e, release: { reason: 'test speed', policy: { ...(e.tier.release as BlueGreenRelease), scaleDownDelay: Duration.seconds(16), analysis } },
+    ...e, release: { reason: 'test speed', policy: { ...(e.tier.release as BlueGreenRelease), scaleDownDelay: Duration.seconds(16), analysis, measurements: 2 } },
   }), mesh);
 }
 

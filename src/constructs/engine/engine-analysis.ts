@@ -20,8 +20,6 @@ export interface EngineAnalysisProps {
   readonly plan: EnginePlan;
   /** Its release's measurements. */
   readonly analysis: AnalysisPlan;
-  /** Measurements to take before the run ends: a blue/green release's; a canary's run lasts until its last step. */
-  readonly count?: number;
   /** Paths left out of request counts, error ratios and latency (probes, scrapes): `nonTrafficPaths(catalog)`. */
   readonly nonTrafficPaths: readonly string[];
 }
@@ -61,7 +59,7 @@ export class EngineAnalysis extends Construct {
       interval: window.toPrometheus(),
       // The first window opens when the new pods start: measure once it is full.
       initialDelay: window.toPrometheus(),
-      count: props.count === undefined ? undefined : AnalysisTemplateSpecMetricsCount.fromNumber(props.count),
+      count: analysis.count === undefined ? undefined : AnalysisTemplateSpecMetricsCount.fromNumber(analysis.count),
       failureLimit: AnalysisTemplateSpecMetricsFailureLimit.fromNumber(analysis.failureLimit),
       inconclusiveLimit: AnalysisTemplateSpecMetricsInconclusiveLimit.fromNumber(analysis.failureLimit),
       consecutiveErrorLimit: AnalysisTemplateSpecMetricsConsecutiveErrorLimit.fromNumber(1),

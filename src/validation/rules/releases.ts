@@ -43,7 +43,10 @@ function policyFindings(engine: EngineSpec, policy: ReleasePolicy, scrapeInterva
     const preview = wholeSecondsProblem(policy.previewFor, Duration.seconds(1));
     if (preview) findings.push(about('previewFor', policy.previewFor.toString(), preview, 'give the time the new colour runs on its preview before an unattended switch, e.g. Duration.minutes(2)'));
     // The first measurement waits one interval, then `count` are taken one interval apart.
-    const measured = Duration.millis(policy.analysis.interval.milliseconds * (policy.analysis.count + 1));
+    if (!Number.isInteger(policy.measurements) || policy.measurements < 1) {
+      findings.push(about('measurements', String(policy.measurements), 'must be a whole number of at least 1: a switch nobody measures could not be switched back', 'give the measurements to take after the switch, e.g. 5'));
+    }
+    const measured = Duration.millis(policy.analysis.interval.milliseconds * (policy.measurements + 1));
     if (policy.scaleDownDelay.milliseconds <= measured.milliseconds) {
       findings.push(about('scaleDownDelay', policy.scaleDownDelay.toString(),
         `the old colour would be gone before the measurements after the switch end (${measured}), so a failed one could not switch back`, `give more than ${measured}`));
@@ -60,7 +63,7 @@ function analysisFindings(about: ReturnType<typeof findingsAbout>, analysis: Rel
     findings.push(about('analysis.interval', analysis.interval.toString(),
       `each measurement reads one interval, which needs at least four scrapes (the tier scrapes every ${scrapeInterval}) and whole seconds`, `give at least ${minimum}`));
   }
-  for (const [field, value, least] of [['failureLimit', analysis.failureLimit, 0], ['count', analysis.count, 1], ['minimumRequests', analysis.minimumRequests, 1]] as const) {
+  for (const [field, value, least] of [['failureLimit', analysis.failureLimit, 0], ['minimumRequests', analysis.minimumRequests, 1]] as const) {
     if (!Number.isInteger(value) || value < least) {
       findings.push(about(`analysis.${field}`, String(value), `must be a whole number of at least ${least}`, field === 'minimumRequests'
         ? 'give the requests a window needs to be judged (fewer makes a measurement inconclusive, not a pass)'

@@ -11,8 +11,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { SCRAPE_LABELS } from '../../../src/planning/monitoring';
 import { ManagedProcess, freePort, httpGet, poll } from '../../contract/processes';
 import { prometheusBinary } from '../../monitoring/promtool';
+import { startWatchdog } from './process-guard';
 
 const REPOSITORY = path.join(__dirname, '..', '..', '..');
 const FIXTURE = path.join(__dirname, 'release-version.ts');
@@ -82,6 +84,11 @@ export class ReleaseTraffic {
     const esbuild = require('esbuild') as typeof import('esbuild');
     esbuild.buildSync({ entryPoints: [FIXTURE], bundle: true, platform: 'node', target: 'node20', outfile: this.bundle, logLevel: 'error' });
     fs.writeFileSync(this.targetsFile, '[]');
+    // Its directory goes with the test process, also when that dies without stopping this (the
+    // processes themselves die with it: a signal at the terminal reaches them, exit kills them).
+    const groups = path.join(dir, 'process-groups');
+    fs.writeFileSync(groups, '');
+    startWatchdog('release-traffic-watchdog', groups, dir);
   }
 
   /** The URL the AnalysisTemplates must query. */
@@ -190,7 +197,8 @@ export class ReleaseTraffic {
   private writeTargets(): void {
     const targets = [...this.pods.values()].map((p) => ({
       targets: [`127.0.0.1:${p.port}`],
-      labels: { namespace: this.options.namespace, service: p.engine, pod: p.pod },
+      // The labels the operator gives a ServiceMonitor's targets, which the analyses select on.
+      labels: { [SCRAPE_LABELS.namespace]: this.options.namespace, [SCRAPE_LABELS.engine]: p.engine, [SCRAPE_LABELS.pod]: p.pod },
     }));
     const temporary = `${this.targetsFile}.tmp`;
     fs.writeFileSync(temporary, JSON.stringify(targets));
