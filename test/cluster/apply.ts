@@ -66,6 +66,8 @@ export interface KubeRequestOptions {
   readonly query?: Readonly<Record<string, string>>;
   readonly body?: string;
   readonly contentType?: string;
+  /** @default application/json */
+  readonly accept?: string;
   /** @default 30000 */
   readonly timeoutMs?: number;
 }
@@ -141,7 +143,7 @@ export async function kubeRequest(kc: KubeConfig, apiPath: string, options: Kube
   }
   const requestOptions: https.RequestOptions = {
     method: options.method ?? 'GET',
-    headers: { accept: 'application/json', ...(options.contentType ? { 'content-type': options.contentType } : {}) },
+    headers: { accept: options.accept ?? 'application/json', ...(options.contentType ? { 'content-type': options.contentType } : {}) },
     timeout: options.timeoutMs ?? 30_000,
   };
   await kc.applyToHTTPSOptions(requestOptions);
@@ -243,6 +245,50 @@ async function fetchResourceList(kc: KubeConfig, apiVersion: string): Promise<Ap
     throw new Error(`API discovery of ${apiVersion} failed: HTTP ${response.status}: ${statusMessage(response.body)}`);
   }
   return JSON.parse(response.body) as ApiResourceList;
+}
+
+/** Aggregated discovery (`/apis` as one document), the form kubectl reads and caches. */
+const AGGREGATED_DISCOVERY = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
+
+interface AggregatedDiscovery {
+  readonly items: readonly {
+    readonly metadata: { readonly name: string };
+    readonly versions: readonly { readonly version: string; readonly resources: readonly { readonly responseKind?: { readonly kind: string } }[] }[];
+  }[];
+}
+
+/**
+ * Waits until the API server's aggregated discovery lists every kind that `crds` serve.
+ *
+ * A CRD is Established before the discovery controller publishes it, and kubectl maps kinds
+ * through that published document: `kubectl apply` run in between fails with "resource mapping
+ * not found ... ensure CRDs are installed first" for the kinds not published yet.
+ */
+export async function waitForCrdKindsServed(kc: KubeConfig, crds: readonly ManifestObject[], timeoutMs = 30_000): Promise<void> {
+  const wanted = crds.flatMap((crd) => {
+    const spec = crd.spec as { group: string; names: { kind: string }; versions: { name: string; served: boolean }[] };
+    return spec.versions.filter((version) => version.served).map((version) => `${spec.group}/${version.name} ${spec.names.kind}`);
+  });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await kubeRequest(kc, '/apis', { accept: AGGREGATED_DISCOVERY });
+    if (response.status !== 200) {
+      throw new Error(`aggregated API discovery failed: HTTP ${response.status}: ${statusMessage(response.body)}`);
+    }
+    const served = new Set(
+      (JSON.parse(response.body) as AggregatedDiscovery).items.flatMap((group) =>
+        group.versions.flatMap((version) => version.resources.map((resource) => `${group.metadata.name}/${version.version} ${resource.responseKind?.kind}`)),
+      ),
+    );
+    const missing = wanted.filter((kind) => !served.has(kind));
+    if (missing.length === 0) {
+      return;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`after ${timeoutMs} ms the API server's discovery still does not list: ${missing.join(', ')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 function resourcePath(apiVersion: string, resource: string, name: string, namespace: string | undefined): string {

@@ -18,6 +18,7 @@ import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environme
 import { ensureControlPlaneBinaries } from './binaries';
 import { ControlPlane, startControlPlane } from './control-plane';
 import { clusterProvidedStorageClasses, distDirectory, monitoringStackNamespace, readCrds, readDistManifests } from './dist-manifests';
+import { waitForCrdKindsServed } from './apply';
 import { applyAll } from './environment-cluster';
 
 const run = promisify(execFile);
@@ -35,7 +36,7 @@ interface ApplyLine {
 const ALWAYS_PATCHED_KINDS = ['poddisruptionbudget.policy'];
 
 async function kubectl(controlPlane: ControlPlane, args: readonly string[]): Promise<string> {
-  const { stdout } = await run(path.join(controlPlane.binDir, 'kubectl'), ['--kubeconfig', controlPlane.kubeconfigPath, ...args], {
+  const { stdout } = await run(path.join(controlPlane.binDir, 'kubectl'), ['--kubeconfig', controlPlane.kubeconfigPath, '--cache-dir', path.join(path.dirname(controlPlane.kubeconfigPath), 'kubectl-cache'), ...args], {
     maxBuffer: 64 * 1024 * 1024,
   });
   return stdout;
@@ -81,6 +82,7 @@ describe.each(PLATFORM_ENVIRONMENTS.map((environment) => [environment.name, envi
       // What the cluster's operators provide (the CRDs, the monitoring stack's namespace) and, in dev, the cluster's own storage class.
       const report = await applyAll(controlPlane.kubeConfig, [...readCrds(), ...monitoringStackNamespace(environment), ...clusterProvidedStorageClasses(environment)], 'nautilus-k8s-test-harness');
       expect(report.errors).toEqual([]);
+      await waitForCrdKindsServed(controlPlane.kubeConfig, readCrds());
     }, 240_000);
 
     afterAll(async () => {
