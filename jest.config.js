@@ -5,11 +5,12 @@
  *             engine processes)
  *   cluster   test/cluster: starts a real control plane (etcd, kube-apiserver,
  *             kube-controller-manager, kube-scheduler, kwok), real nodes; see test/cluster/README.md
- *   delivery  the test/cluster files of the deploy tool and of releases (below)
+ *   control-plane  the test/cluster files that run on a control plane with fake nodes and that
+ *             `npm test` runs in the unit lane, beside the real nodes (below)
  *
- *   npx jest                       all three (npm test runs unit then delivery beside cluster)
+ *   npx jest                       all three (npm test runs unit then control-plane beside cluster)
  *   npx jest --selectProjects unit only the unit tests
- *   npx jest test/cluster          the cluster and delivery tests
+ *   npx jest test/cluster          the cluster and control-plane tests
  *
  * @kubernetes/client-node 1.x is published as ESM only ("type": "module"), and
  * jest's CommonJS runtime cannot load it (nor openid-client, oauth4webapi and
@@ -30,11 +31,15 @@ const shared = {
 };
 
 /**
- * The cluster tests of the deploy tool and of releases (a control plane with fake nodes, the CLI,
- * the Argo Rollouts controller): their own project, so that `npm test` can run them after the unit
- * tests, beside the rest of the cluster project (scripts/test.js).
+ * Cluster tests on a control plane with fake (kwok) nodes only: the deploy tool's and the releases'
+ * (the CLI, the Argo Rollouts controller), convergence, broken manifests and the control plane's
+ * own. Their own project, so that `npm test` runs them after the unit tests, beside the rest of
+ * the cluster project (scripts/test.js), which holds every real-node test (they must not overlap:
+ * each changes the machine's kernel settings) and, to keep the two lanes about even, the
+ * environments and TimescaleDB failover tests.
  */
-const delivery = ['deploy-cli', 'rollback', 'argo-rollouts', 'releases', 'release-cli'].map((name) => `<rootDir>/test/cluster/${name}\\.test\\.ts$`);
+const controlPlaneOnly = ['deploy-cli', 'rollback', 'argo-rollouts', 'releases', 'release-cli', 'convergence', 'broken-manifests', 'control-plane']
+  .map((name) => `<rootDir>/test/cluster/${name}\\.test\\.ts$`);
 
 module.exports = {
   projects: [
@@ -48,13 +53,13 @@ module.exports = {
       ...shared,
       displayName: 'cluster',
       roots: ['<rootDir>/test/cluster'],
-      testPathIgnorePatterns: ['/node_modules/', ...delivery],
+      testPathIgnorePatterns: ['/node_modules/', ...controlPlaneOnly],
     },
     {
       ...shared,
-      displayName: 'delivery',
+      displayName: 'control-plane',
       roots: ['<rootDir>/test/cluster'],
-      testRegex: delivery.map((pattern) => pattern.replace('<rootDir>/test/cluster/', '/')),
+      testRegex: controlPlaneOnly.map((pattern) => pattern.replace('<rootDir>/test/cluster/', '/')),
     },
   ],
 };

@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 /**
  * Entry of `npm test` after `tsc --noEmit`: runs jest's projects in two lanes side by side, each
- * one test file at a time: the unit and delivery projects (the delivery project: the deploy tool's
- * and the releases' tests on a control plane) in one lane, the cluster project (control planes and
- * real nodes) in the other. It exits non-zero when either lane fails. With arguments (`npm test --
+ * one test file at a time: the unit and control-plane projects (the control-plane project: cluster
+ * tests on a control plane with fake nodes, see jest.config.js) in one lane, the cluster project
+ * (every real node, and more control planes) in the other. It exits non-zero when either lane fails. With arguments (`npm test --
  * <path or flags>`) it runs one plain jest with them instead.
  *
  * Why two processes: most of the cluster tests' time is spent waiting (a control plane or a
  * kubelet starting, a rollout, a failover), and most of the unit project's is spent in local
- * servers and compilers, so on two cores they overlap well; the delivery tests fill the unit
+ * servers and compilers, so on two cores they overlap well; the control-plane tests fill the unit
  * lane, which would otherwise end long before the cluster lane. Each lane stays
  * serial, because the unit tests that run engines on their manifests' own ports must take turns
  * (see the README), and the cluster tests take every port they use from the kernel, so the two
@@ -26,7 +26,7 @@ const path = require('path');
 const ROOT = path.resolve(__dirname, '..');
 const JEST = path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js');
 /** The lanes, each one jest process running its projects one test file at a time. */
-const LANES = [['unit', 'delivery'], ['cluster']];
+const LANES = [['unit', 'control-plane'], ['cluster']];
 
 const args = process.argv.slice(2);
 if (args.length > 0) {

@@ -46,6 +46,14 @@ if [[ -f "$work/sysctls" ]]; then
   rm -f "$work/sysctls"
 fi
 
+# Rules the node added to the machine's own tables (iptables -I <rule>), one per line.
+if [[ -f "$work/host-rules" ]]; then
+  while read -r -a rule; do
+    while iptables -D "${rule[@]}" 2>/dev/null; do :; done
+  done <"$work/host-rules"
+  rm -f "$work/host-rules"
+fi
+
 slot="$(cat "$work/slot" 2>/dev/null || true)"
 [[ -n "$slot" ]] && ip link del "nautilus-n$slot" 2>/dev/null
 [[ "$keep" == "--keep" ]] || rm -rf "$work"

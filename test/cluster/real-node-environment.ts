@@ -93,3 +93,28 @@ export function realNodeAutoscaledEnvironment(engines: readonly string[], replic
       .map((engine) => ({ name: engine.name, reason: 'not deployed by the real-node autoscaling test' })),
   };
 }
+
+/** The zones of {@link realNodeFailoverEnvironment}: one real node each. */
+export const FAILOVER_ZONES = ['local-a', 'local-b', 'local-c'];
+
+/**
+ * dev with production's store topology, fitted to a machine running one real node per zone: the
+ * general pool spans three zones with one node each, Redis runs three members with Sentinel and
+ * TimescaleDB three Patroni members with synchronous replication (prod's settings, through the
+ * environment API; backups stay off as in dev, since no bucket is reachable). Only `engines` are
+ * deployed (they must include every engine they depend on). The stores' spread and affinity rules
+ * are those the environment renders; nothing is relaxed for the test.
+ */
+export function realNodeFailoverEnvironment(engines: readonly string[]): EnvironmentSpec {
+  const base = realNodeEnvironment();
+  const [pool] = base.nodePools;
+  return {
+    ...base,
+    zones: FAILOVER_ZONES,
+    nodePools: [{ ...pool, zones: FAILOVER_ZONES, nodesPerZone: 1, maxNodes: FAILOVER_ZONES.length }],
+    redis: PROD.redis,
+    timescaledb: { ...PROD.timescaledb, backup: DEV.timescaledb.backup },
+    disabledEngines: PLATFORM_ENGINES.filter((engine) => !engines.includes(engine.name))
+      .map((engine) => ({ name: engine.name, reason: 'not deployed by the real-node failover test' })),
+  };
+}

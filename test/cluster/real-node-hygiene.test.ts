@@ -1,5 +1,5 @@
 /**
- * A real node leaves nothing behind: no process, mount, network interface, iptables rule, ipset,
+ * Real nodes leave nothing behind (a cluster of two, so that the forwarding between them is covered): no process, mount, network interface, iptables rule, ipset,
  * cgroup or changed kernel setting, after Ctrl-C (SIGINT) and after the test process is killed
  * outright (SIGKILL: the node's watchdog cleans up). After a clean stop: the last test of
  * real-node.test.ts, with a whole environment on the node.
@@ -23,14 +23,17 @@ async function eventually(check: () => string[], timeoutMs = 20_000): Promise<st
   }
 }
 
-function startChild(): Promise<{ child: ChildProcess; workDir: string; cgroupRoot: string; controlPlaneDir: string }> {
+function startChild(): Promise<{ child: ChildProcess; nodes: { workDir: string; cgroupRoot: string }[]; controlPlaneDir: string }> {
   const child = spawn(process.execPath, ['--require', 'tsx/cjs', CHILD], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
-      const match = /^ready (\S+) (\S+) (\S+)$/m.exec(chunk.toString());
-      if (match) resolve({ child, workDir: match[1], cgroupRoot: match[2], controlPlaneDir: match[3] });
+      const match = /^ready (\S+) (.+)$/m.exec(chunk.toString());
+      if (match) {
+        const nodes = match[2].split(' ').map((node) => { const [workDir, cgroupRoot] = node.split(':'); return { workDir, cgroupRoot }; });
+        resolve({ child, nodes, controlPlaneDir: match[1] });
+      }
     });
     child.on('exit', (code) => reject(new Error(`the node process exited (${code}) before it was ready:\n${stderr}`)));
   });
@@ -53,11 +56,12 @@ describe('a real node leaves nothing behind', () => {
 
   for (const signal of ['SIGINT', 'SIGKILL'] as const) {
     test(`after ${signal} to the test process`, async () => {
-      const { child, workDir, cgroupRoot, controlPlaneDir } = await startChild();
+      const { child, nodes, controlPlaneDir } = await startChild();
+      expect(nodes).toHaveLength(2);
       const exited = new Promise((resolve) => child.on('exit', resolve));
       child.kill(signal);
       await exited;
-      expect(await eventually(() => [...leftovers(workDir, cgroupRoot), ...(fs.existsSync(controlPlaneDir) ? [controlPlaneDir] : [])])).toEqual([]);
+      expect(await eventually(() => [...nodes.flatMap((node) => leftovers(node.workDir, node.cgroupRoot)), ...(fs.existsSync(controlPlaneDir) ? [controlPlaneDir] : [])])).toEqual([]);
       expect(machineState()).toEqual(before);
     });
   }

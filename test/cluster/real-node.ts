@@ -75,12 +75,22 @@ export interface RealNode {
   stop(): Promise<void>;
 }
 
-/** A control plane with one real node joined to it. */
+/** A control plane with real nodes joined to it. */
 export interface RealNodeCluster {
   readonly controlPlane: ControlPlane;
+  /** The first node: the one the control plane's address is on, and whose settings the cluster's kernel settings are saved by. */
   readonly node: RealNode;
-  /** Stops the node, then the control plane. */
+  /** Every node: {@link node}, then those of {@link RealNodeOptions.joinNodes}, in order. */
+  readonly nodes: readonly RealNode[];
+  /** Stops the nodes (the joined ones first), then the control plane. */
   stop(): Promise<void>;
+}
+
+/** A further node of the cluster: its own sandbox, containerd, kubelet and kube-proxy. */
+export interface JoinedNodeOptions {
+  readonly name: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly taints?: RealNodeOptions['taints'];
 }
 
 /** What to start. */
@@ -118,6 +128,15 @@ export interface RealNodeOptions {
    * @default false
    */
   readonly metricsServer?: boolean;
+  /**
+   * More nodes to join, each a sandbox of its own with every image loaded (a machine with several
+   * kubelets, as store members spread over nodes need). Pods reach each other across nodes
+   * through the machine, which forwards between the nodes' links only (see {@link POD_NETWORK}).
+   * NetworkPolicy enforcement, metrics-server, hugepages and the static CPU manager are the first
+   * node's alone.
+   * @default none
+   */
+  readonly joinNodes?: readonly JoinedNodeOptions[];
 }
 
 const REPOSITORY = path.resolve(__dirname, '..', '..');
@@ -129,12 +148,18 @@ const NETWORK_POLICY_BUILD_SCRIPT = path.join(REPOSITORY, 'scripts', 'real-node'
 const WORK_PREFIX = 'nautilus-node-';
 const CONTAINERS_CONF = path.join(REPOSITORY, 'scripts', 'images', 'containers.conf');
 const CLUSTER_DNS = '10.0.0.10';
+/**
+ * Every node's pod subnet is a /24 of this network. A pod's traffic leaves its node unchanged to
+ * another node's pods (so the receiving side sees the pod's own address, as a flat pod network
+ * does) and masqueraded to the node's address otherwise (the API server on the machine's end).
+ */
+const POD_NETWORK = '10.202.0.0/16';
 const CNI_PLUGINS = '/usr/lib/cni';
 /**
  * The kernel settings a node changes and must put back: those the kubelet sets (pkg/kubelet/cm
  * setupKernelTunables), and the hugepages a node pre-allocates.
  */
-export const KUBELET_SYSCTLS = ['vm.overcommit_memory', 'vm.panic_on_oom', 'kernel.panic', 'kernel.panic_on_oops', 'kernel.keys.root_maxkeys', 'kernel.keys.root_maxbytes', 'vm.nr_hugepages'];
+export const KUBELET_SYSCTLS = ['vm.overcommit_memory', 'vm.panic_on_oom', 'kernel.panic', 'kernel.panic_on_oops', 'kernel.keys.root_maxkeys', 'kernel.keys.root_maxbytes', 'vm.nr_hugepages', 'net.ipv4.ip_forward'];
 const START_TIMEOUT_MS = 180_000;
 /** A node work directory without a sandbox for this long was left by a crash, not being created. */
 const ABANDONED_AFTER_MS = 10 * 60_000;
@@ -178,36 +203,35 @@ export async function startRealNodeCluster(options: RealNodeOptions): Promise<Re
   const [pauseImage, corednsImage] = run('bash', [NODE_IMAGES_SCRIPT, binDir]).trim().split(' ');
 
   sweepAbandonedNodes();
-  const sandbox = new NodeSandbox(options, binDir);
-  live.add(sandbox);
+  const sandbox = new NodeSandbox(options, binDir, true);
+  const joined = (options.joinNodes ?? []).map((join) => new NodeSandbox({ ...join, images: options.images }, binDir, false));
+  const sandboxes = [sandbox, ...joined];
+  for (const each of sandboxes) live.add(each);
   installExitHandlers();
   let controlPlane: ControlPlane | undefined;
+  const stopAll = async () => {
+    for (const each of [...sandboxes].reverse()) await each.stop();
+    await controlPlane?.stop();
+  };
   try {
-    await sandbox.create();
+    for (const each of sandboxes) await each.create();
     // The node's own link address, so 6443 (the port real clusters serve on) is free there.
     controlPlane = await startControlPlane({
       apiServerAddress: sandbox.hostAddress, apiServerPort: 6443, horizontalPodAutoscalerSyncPeriodSeconds: 2, aggregationLayer: metricsServer !== undefined,
     });
     const dns = options.clusterDns ?? true;
-    await sandbox.startComponents(controlPlane, pauseImage, [...options.images, ...(dns ? [corednsImage] : [])]);
+    // The first node saves the kernel settings before any node changes them.
+    for (const each of sandboxes) await each.startComponents(controlPlane, pauseImage, [...options.images, ...(dns ? [corednsImage] : [])]);
+    if (joined.length > 0) sandbox.forwardBetweenNodes(sandboxes);
     if (dns) await installCoreDns(controlPlane, corednsImage, sandbox);
     if (enforcer) await sandbox.startNetworkPolicyEnforcer(controlPlane, enforcer);
     if (metricsServer) await sandbox.startMetricsServer(controlPlane, metricsServer);
   } catch (error) {
-    const tails = sandbox.logTails();
-    await sandbox.stop();
-    await controlPlane?.stop();
+    const tails = sandboxes.map((each) => each.logTails()).join('\n');
+    await stopAll();
     throw new Error(`real node failed to start: ${error instanceof Error ? error.message : String(error)}\n${tails}`);
   }
-  const cp = controlPlane;
-  return {
-    controlPlane: cp,
-    node: sandbox,
-    stop: async () => {
-      await sandbox.stop();
-      await cp.stop();
-    },
-  };
+  return { controlPlane, node: sandbox, nodes: sandboxes, stop: stopAll };
 }
 
 class NodeSandbox implements RealNode {
@@ -226,7 +250,11 @@ class NodeSandbox implements RealNode {
   private stopping?: Promise<void>;
   private nextExec = 0;
 
-  constructor(private readonly options: RealNodeOptions, private readonly binDir: string) {
+  /**
+   * @param ownsMachineSettings whether this node saves the machine's kernel settings and host
+   * rules for cleanup.sh to restore (the cluster's first node; joined nodes stop before it).
+   */
+  constructor(private readonly options: RealNodeOptions, private readonly binDir: string, private readonly ownsMachineSettings: boolean) {
     this.name = options.name;
     this.workDir = fs.mkdtempSync(path.join(os.tmpdir(), WORK_PREFIX));
     this.cgroupRoot = `/${path.basename(this.workDir)}`;
@@ -296,6 +324,7 @@ class NodeSandbox implements RealNode {
       // Per network namespace: forwarding for the pods, and bridged traffic through iptables so
       // that kube-proxy's Service rules see pod-to-pod traffic on the bridge.
       'sysctl -q -w net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1',
+      `iptables -t nat -A POSTROUTING -s ${this.podSubnet} ! -d ${POD_NETWORK} -j MASQUERADE`,
     ].join('\n')]);
     // The machine reaches the pods directly (the tests probe pod IPs); the route goes with the link.
     run('ip', ['route', 'add', this.podSubnet, 'via', this.address, 'dev', this.hostInterface]);
@@ -315,7 +344,7 @@ class NodeSandbox implements RealNode {
     run('ctr', ['--address', this.containerdSocket, '--namespace', 'k8s.io', 'images', 'import', '--no-unpack=false', archive]);
     fs.rmSync(archive);
 
-    this.saveSysctls();
+    if (this.ownsMachineSettings) this.saveSysctls();
     if (this.options.hugepages2Mi) this.allocateHugepages(this.options.hugepages2Mi);
     this.createCgroupRoot();
     const kubeletKubeconfig = controlPlane.issueKubeconfig(`kubelet-${this.name}`, `system:node:${this.name}`, 'system:nodes');
@@ -399,6 +428,21 @@ class NodeSandbox implements RealNode {
       throw new Error(metricsServerStartFailure(error instanceof Error ? error.message : String(error),
         fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined, file, (Date.now() - started) / 1000));
     }
+  }
+
+  /**
+   * Lets the machine forward between the nodes' links, and nothing else: `net.ipv4.ip_forward`
+   * (saved by this node, restored by cleanup.sh) and, per node link, a rule dropping what would
+   * be forwarded anywhere but another node (recorded in each node's `host-rules` for cleanup.sh).
+   */
+  forwardBetweenNodes(nodes: readonly NodeSandbox[]): void {
+    for (const node of nodes) node.addHostRule(['FORWARD', '-i', node.hostInterface, '!', '-o', 'nautilus-n+', '-j', 'DROP']);
+    run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+  }
+
+  private addHostRule(rule: readonly string[]): void {
+    fs.appendFileSync(path.join(this.workDir, 'host-rules'), `${rule.join(' ')}\n`);
+    run('iptables', ['-I', ...rule]);
   }
 
   exec(command: readonly string[]): string {
@@ -556,7 +600,9 @@ state = "/run/containerd"
       name: 'nautilus',
       plugins: [
         {
-          type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: true, hairpinMode: true,
+          // Masquerading is the node's own rule (see POD_NETWORK), not the plugin's, which would
+          // hide a pod's address from pods on other nodes.
+          type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: false, hairpinMode: true,
           ipam: { type: 'host-local', ranges: [[{ subnet: this.podSubnet }]], routes: [{ dst: '0.0.0.0/0' }] },
         },
         { type: 'portmap', capabilities: { portMappings: true } },
@@ -606,7 +652,7 @@ state = "/run/containerd"
       kind: 'KubeProxyConfiguration',
       mode: 'iptables',
       clientConnection: { kubeconfig },
-      clusterCIDR: this.podSubnet,
+      clusterCIDR: POD_NETWORK,
       hostnameOverride: this.name,
       bindAddress: this.address,
       healthzBindAddress: '127.0.0.1:10256',
