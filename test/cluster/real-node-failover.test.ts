@@ -273,16 +273,21 @@ beforeAll(async () => {
   // Ctrl-C skips afterAll: the nodes clean themselves up, and so does this directory.
   process.once('exit', () => fs.rmSync(workDir, { recursive: true, force: true }));
   const dist = path.join(workDir, 'dist');
+  let lapStarted = Date.now();
+  const laps: string[] = [];
+  const lap = (what: string) => { laps.push(`${what} ${((Date.now() - lapStarted) / 1000).toFixed(1)} s`); lapStarted = Date.now(); };
 
   await buildEngineImages(environment, [ENGINE]);
   buildStoreStandIns();
   const objects = synthesizeEnvironment(dist, environment);
+  lap('images and synthesis');
 
   machineBefore = machineState();
   const [first, ...others] = NODE_NAMES.map((name, i) => ({
     name, labels: { ...poolLabels(pool), 'topology.kubernetes.io/zone': FAILOVER_ZONES[i] }, taints: poolTaints(pool),
   }));
   cluster = await startRealNodeCluster({ ...first, images: imagesOf(objects as KubeObject[]), joinNodes: others });
+  lap('control plane and three nodes');
   const kc = cluster.controlPlane.kubeConfig;
   // The volumes are directories the nodes share (the machine's filesystem); each PV is pinned to its node.
   binder = startVolumeBinder(kc, 500, path.join(workDir, 'volumes'));
@@ -295,6 +300,8 @@ beforeAll(async () => {
     stdout: (text) => { out.stdout += text; }, stderr: (text) => { out.stderr += text; },
     env: { ...process.env, KUBECONFIG: cluster.controlPlane.kubeconfigPath },
   });
+  lap('nautilus deploy');
+  figures.push(`up: ${laps.join(', ')}`);
   if (code !== 0) throw new Error(`nautilus deploy failed (${code}):\n${out.stdout}\n${out.stderr}\n${cluster.nodes.map((n) => n.logTails(15)).join('\n')}`);
 
   const leader = await waitFor('a Patroni leader', 60_000, patroniLeader);
@@ -426,7 +433,7 @@ describe('the stores fail over inside the cluster, on three real nodes', () => {
     const secondMembers = [...await storePods('redis'), ...await storePods('timescaledb')].filter((pod) => pod.spec?.nodeName === second);
     expect(secondMembers).toHaveLength(2);
 
-    const refused = await kubectl(['drain', second, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=15s']);
+    const refused = await kubectl(['drain', second, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=10s']);
     expect(refused.code).not.toBe(0);
     expect(refused.output).toMatch(/Cannot evict pod as it would violate the pod's disruption budget/);
     const stillThere = [...await storePods('redis'), ...await storePods('timescaledb')].filter((pod) => pod.spec?.nodeName === second);

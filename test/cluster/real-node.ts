@@ -1,4 +1,4 @@
-import { ChildProcess, spawn, spawnSync } from 'child_process';
+import { ChildProcess, execFile, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -220,8 +220,15 @@ export async function startRealNodeCluster(options: RealNodeOptions): Promise<Re
       apiServerAddress: sandbox.hostAddress, apiServerPort: 6443, horizontalPodAutoscalerSyncPeriodSeconds: 2, aggregationLayer: metricsServer !== undefined,
     });
     const dns = options.clusterDns ?? true;
-    // The first node saves the kernel settings before any node changes them.
-    for (const each of sandboxes) await each.startComponents(controlPlane, pauseImage, [...options.images, ...(dns ? [corednsImage] : [])]);
+    // Every image the nodes need, saved from the local store once (shared layers once), imported by each.
+    const archive = path.join(sandbox.workDir, 'images.tar');
+    run('podman', ['save', '--quiet', '--multi-image-archive', '--format', 'docker-archive', '-o', archive, pauseImage, ...options.images, ...(dns ? [corednsImage] : [])],
+      { CONTAINERS_CONF });
+    // The first node saves the kernel settings before any node's kubelet changes them; then the
+    // nodes start side by side.
+    sandbox.saveMachineSettings();
+    await Promise.all(sandboxes.map((each) => each.startComponents(controlPlane!, pauseImage, archive)));
+    fs.rmSync(archive);
     if (joined.length > 0) sandbox.forwardBetweenNodes(sandboxes);
     if (dns) await installCoreDns(controlPlane, corednsImage, sandbox);
     if (enforcer) await sandbox.startNetworkPolicyEnforcer(controlPlane, enforcer);
@@ -330,22 +337,27 @@ class NodeSandbox implements RealNode {
     run('ip', ['route', 'add', this.podSubnet, 'via', this.address, 'dev', this.hostInterface]);
   }
 
+  /**
+   * Records the kernel settings the nodes will change, for cleanup.sh to put back, and
+   * pre-allocates the hugepages the node asks for: the cluster's first node, before any kubelet starts.
+   */
+  saveMachineSettings(): void {
+    if (!this.ownsMachineSettings) throw new Error(`node ${this.name} is not the one that saves the machine's settings`);
+    this.saveSysctls();
+    if (this.options.hugepages2Mi) this.allocateHugepages(this.options.hugepages2Mi);
+  }
+
   /** containerd (with the images loaded), the kubelet and kube-proxy; resolves when the node is Ready. */
-  async startComponents(controlPlane: ControlPlane, pauseImage: string, images: readonly string[]): Promise<void> {
+  async startComponents(controlPlane: ControlPlane, pauseImage: string, imageArchive: string): Promise<void> {
     const deadline = Date.now() + START_TIMEOUT_MS;
     this.writeContainerdConfig(pauseImage);
     this.writeCniConfig();
     this.startInside('containerd', ['containerd', '--config', path.join(this.workDir, 'containerd', 'config.toml')]);
     await this.waitFor('containerd socket', deadline, () => fs.existsSync(this.containerdSocket));
 
-    const archive = path.join(this.workDir, 'images.tar');
-    run('podman', ['save', '--quiet', '--multi-image-archive', '--format', 'docker-archive', '-o', archive, pauseImage, ...images],
-      { CONTAINERS_CONF });
-    run('ctr', ['--address', this.containerdSocket, '--namespace', 'k8s.io', 'images', 'import', '--no-unpack=false', archive]);
-    fs.rmSync(archive);
+    // Asynchronously, so that the nodes of a cluster import (and unpack) side by side.
+    await runAsync('ctr', ['--address', this.containerdSocket, '--namespace', 'k8s.io', 'images', 'import', '--no-unpack=false', imageArchive]);
 
-    if (this.ownsMachineSettings) this.saveSysctls();
-    if (this.options.hugepages2Mi) this.allocateHugepages(this.options.hugepages2Mi);
     this.createCgroupRoot();
     const kubeletKubeconfig = controlPlane.issueKubeconfig(`kubelet-${this.name}`, `system:node:${this.name}`, 'system:nodes');
     const proxyKubeconfig = controlPlane.issueKubeconfig('kube-proxy', 'system:kube-proxy');
@@ -835,6 +847,15 @@ function readChildren(pid: number): number[] {
   } catch {
     return [];
   }
+}
+
+function runAsync(command: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${command} ${args.join(' ')} failed (${error.code ?? error.signal}): ${(stderr || stdout || error.message).trim()}`));
+      else resolve(stdout);
+    });
+  });
 }
 
 function run(command: string, args: readonly string[], env?: Record<string, string>): string {
