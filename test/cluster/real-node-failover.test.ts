@@ -126,11 +126,17 @@ async function sentinelPrimary(): Promise<string | undefined> {
   return top && top[1] >= 2 ? top[0] : undefined;
 }
 
+/** Why the last Redis write was not acknowledged, for failure messages. */
+let lastRedisWriteError: string | undefined;
+
 /** A write to the primary Sentinel names, acknowledged by a replica (`WAIT 1`): the primary's pod name when acknowledged. */
 async function redisAcknowledgedWrite(key: string): Promise<string | undefined> {
   const primary = await sentinelPrimary();
   const ip = primary && (await redisAddresses()).get(primary);
-  if (!ip) return undefined;
+  if (!ip) {
+    lastRedisWriteError = primary ? `no address for ${primary}` : 'no primary named by a majority of the Sentinels';
+    return undefined;
+  }
   const client = new Redis({
     host: ip, port: 6379, password: REDIS_PASSWORD, lazyConnect: true, connectTimeout: 1000, commandTimeout: 2000,
     maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false,
@@ -139,8 +145,11 @@ async function redisAcknowledgedWrite(key: string): Promise<string | undefined> 
   try {
     await client.connect();
     await client.set(key, 'acknowledged');
-    return (await client.wait(1, 1000)) >= 1 ? primary : undefined;
-  } catch {
+    const replicas = await client.wait(1, 1000);
+    lastRedisWriteError = replicas >= 1 ? undefined : `WAIT 1 on ${primary}: no replica acknowledged within 1 s`;
+    return replicas >= 1 ? primary : undefined;
+  } catch (error) {
+    lastRedisWriteError = `${primary}: ${error instanceof Error ? error.message : String(error)}`;
     return undefined;
   } finally {
     client.disconnect();
@@ -422,7 +431,11 @@ describe('the stores fail over inside the cluster, on three real nodes', () => {
   });
 
   test('draining a second store node while a member is away: the budgets make the drain wait', async () => {
-    const [first, second] = NODE_NAMES;
+    // The two nodes without cluster DNS: the harness runs one CoreDNS pod, where a real cluster runs
+    // two or more; draining its node would take name resolution (which the members replicate by)
+    // away for as long as its replacement takes to start, which is not what this test is about.
+    const dns = (await core().listNamespacedPod({ namespace: 'kube-system', labelSelector: 'k8s-app=kube-dns' })).items.map((pod) => pod.spec?.nodeName);
+    const [first, second] = NODE_NAMES.filter((name) => !dns.includes(name));
     const drained = await kubectl(['drain', first, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=90s']);
     expect(drained.code).toBe(0);
     // The evicted members cannot come back elsewhere: each volume is pinned to the drained node.
@@ -440,15 +453,14 @@ describe('the stores fail over inside the cluster, on three real nodes', () => {
     expect(stillThere.map((pod) => pod.metadata?.uid).sort()).toEqual(secondMembers.map((pod) => pod.metadata?.uid).sort());
     expect(stillThere.every(isReady)).toBe(true);
     // Both stores still take writes: two of three members each.
-    expect(await waitFor('an acknowledged Redis write', 30_000, () => redisAcknowledgedWrite('during-drain'))).toBeDefined();
+    const written = await waitFor('an acknowledged Redis write', 30_000, () => redisAcknowledgedWrite('during-drain'))
+      .catch((error: Error) => { throw new Error(`${error.message}; last: ${lastRedisWriteError}`); });
+    expect(written).toBeDefined();
     const leader = await waitFor('a Patroni leader', 30_000, patroniLeader);
     const client = await postgres(leader.status!.podIP!);
     await client.query('INSERT INTO failover_probe (id) VALUES (-1)');
     await client.end();
 
-    for (const node of [first, second]) expect((await kubectl(['uncordon', node])).code).toBe(0);
-    await allReady('redis', 180_000);
-    await allReady('timescaledb', 180_000);
   });
 
   test('stopping the three nodes leaves nothing behind: forwarding off again, the machine\'s rules and links as before', async () => {
