@@ -460,7 +460,6 @@ describe('the stores fail over inside the cluster, on three real nodes', () => {
     const client = await postgres(leader.status!.podIP!);
     await client.query('INSERT INTO failover_probe (id) VALUES (-1)');
     await client.end();
-
   });
 
   test('stopping the three nodes leaves nothing behind: forwarding off again, the machine\'s rules and links as before', async () => {
