@@ -1,16 +1,17 @@
 /**
- * Three jest projects:
- *   unit      everything under test/ except test/cluster (no control plane; the store
- *             configuration and engine contract tests start local Redis, PostgreSQL and
- *             engine processes)
- *   cluster   test/cluster: starts a real control plane (etcd, kube-apiserver,
- *             kube-controller-manager, kube-scheduler, kwok), real nodes; see test/cluster/README.md
- *   control-plane  the test/cluster files that run on a control plane with fake nodes and that
- *             `npm test` runs in the unit lane, beside the real nodes (below)
+ * Three jest projects, which `npm test` runs as three lanes side by side (scripts/test.js):
+ *   unit           everything under test/ except test/cluster (no control plane; the store
+ *                  configuration and engine contract tests start local Redis, PostgreSQL and
+ *                  engine processes)
+ *   control-plane  test/cluster files on a real control plane (etcd, kube-apiserver,
+ *                  kube-controller-manager, kube-scheduler) with fake (kwok) nodes, the Argo
+ *                  Rollouts controller, Patroni's DCS; see test/cluster/README.md
+ *   real-node      test/cluster files with real nodes (kubelet, containerd, real containers):
+ *                  they must not overlap, as each changes the machine's kernel settings
  *
- *   npx jest                       all three (npm test runs unit then control-plane beside cluster)
- *   npx jest --selectProjects unit only the unit tests
- *   npx jest test/cluster          the cluster and control-plane tests
+ *   npx jest                           all three
+ *   npx jest --selectProjects unit     only the unit tests
+ *   npx jest test/cluster              the control-plane and real-node tests
  *
  * @kubernetes/client-node 1.x is published as ESM only ("type": "module"), and
  * jest's CommonJS runtime cannot load it (nor openid-client, oauth4webapi and
@@ -30,15 +31,8 @@ const shared = {
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnlyPackages.join('|')})/)`],
 };
 
-/**
- * Cluster tests on a control plane with fake (kwok) nodes only: the deploy tool's and the releases'
- * (the CLI, the Argo Rollouts controller), convergence, broken manifests and the control plane's
- * own. Their own project, so that `npm test` runs them after the unit tests, beside the rest of
- * the cluster project (scripts/test.js), which holds every real-node test (they must not overlap:
- * each changes the machine's kernel settings) and, to keep the two lanes about even, the
- * environments and TimescaleDB failover tests.
- */
-const controlPlaneOnly = ['deploy-cli', 'rollback', 'argo-rollouts', 'releases', 'release-cli', 'convergence', 'broken-manifests', 'control-plane']
+/** The test/cluster files that start real nodes. */
+const realNode = ['real-node', 'real-node-pinning', 'real-node-autoscaling', 'real-node-failover', 'real-node-hygiene', 'metrics-server']
   .map((name) => `<rootDir>/test/cluster/${name}\\.test\\.ts$`);
 
 module.exports = {
@@ -51,15 +45,15 @@ module.exports = {
     },
     {
       ...shared,
-      displayName: 'cluster',
+      displayName: 'control-plane',
       roots: ['<rootDir>/test/cluster'],
-      testPathIgnorePatterns: ['/node_modules/', ...controlPlaneOnly],
+      testPathIgnorePatterns: ['/node_modules/', ...realNode],
     },
     {
       ...shared,
-      displayName: 'control-plane',
+      displayName: 'real-node',
       roots: ['<rootDir>/test/cluster'],
-      testRegex: controlPlaneOnly.map((pattern) => pattern.replace('<rootDir>/test/cluster/', '/')),
+      testRegex: realNode.map((pattern) => pattern.replace('<rootDir>/test/cluster/', '/')),
     },
   ],
 };

@@ -64,7 +64,7 @@ function main(): void {
     `${TEST} run ${runs} times on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}: three real nodes (a kubelet, containerd`,
     'and kube-proxy each) in three zones, Redis as three members with Sentinel (down-after 2 s) and TimescaleDB as three',
     'Patroni members with synchronous replication, all from the generated StatefulSets. Each figure runs from the',
-    'disruption to the first write acknowledged again (Redis: `SET` then `WAIT 1` on the primary Sentinel names;',
+    'disruption to the first write acknowledged again (Redis: `SET` then `WAIT 1` on the primary a client finds: the first Sentinel\'s answer, whose `ROLE` is master;',
     'TimescaleDB: an `INSERT` committed on the leader the role label names).',
     '',
     '| run | Redis: primary pod deleted | Redis: server process killed (SIGKILL) | TimescaleDB: leader pod deleted | whole test file |',

@@ -1,22 +1,22 @@
 #!/usr/bin/env node
 /**
- * Entry of `npm test` after `tsc --noEmit`: runs jest's projects in two lanes side by side, each
- * one test file at a time: the unit and control-plane projects (the control-plane project: cluster
- * tests on a control plane with fake nodes, see jest.config.js) in one lane, the cluster project
- * (every real node, and more control planes) in the other. It exits non-zero when either lane fails. With arguments (`npm test --
- * <path or flags>`) it runs one plain jest with them instead.
+ * Entry of `npm test` after `tsc --noEmit`: runs jest's three projects (jest.config.js) as three
+ * lanes side by side, each one test file at a time: unit, control-plane (cluster tests on a
+ * control plane with fake nodes) and real-node (cluster tests with real kubelets). It exits
+ * non-zero when any lane fails. With arguments (`npm test -- <path or flags>`) it runs one plain
+ * jest with them instead.
  *
- * Why two processes: most of the cluster tests' time is spent waiting (a control plane or a
- * kubelet starting, a rollout, a failover), and most of the unit project's is spent in local
- * servers and compilers, so on two cores they overlap well; the control-plane tests fill the unit
- * lane, which would otherwise end long before the cluster lane. Each lane stays
- * serial, because the unit tests that run engines on their manifests' own ports must take turns
- * (see the README), and the cluster tests take every port they use from the kernel, so the two
- * lanes never collide.
+ * Why side by side on two cores: most of the cluster tests' time is spent waiting (a control plane
+ * or a kubelet starting, a rollout, an analysis window, a failover), and most of the unit
+ * project's in local servers and compilers, so the lanes overlap well (one lane of real nodes
+ * alone keeps the machine about a third busy). Each lane stays serial: the unit tests that run
+ * engines on their manifests' own ports must take turns (see the README), and real nodes must not
+ * overlap (each changes the machine's kernel settings); the cluster tests take every port they
+ * use from the kernel, so the lanes never collide.
  *
- * Each line of output is prefixed with its lane's projects; the summary of both comes last. Ctrl-C at a
- * terminal reaches both jest processes directly (same process group), which stop their servers and
- * nodes as usual; a SIGTERM sent to this process alone is passed on to both.
+ * Each line of output is prefixed with its lane's project; the summary of every lane comes last.
+ * Ctrl-C at a terminal reaches every jest process directly (same process group), which stop their
+ * servers and nodes as usual; a SIGTERM sent to this process alone is passed on to them.
  * Plain JavaScript with Node's standard library only, like scripts/synth.js.
  */
 'use strict';
@@ -26,7 +26,7 @@ const path = require('path');
 const ROOT = path.resolve(__dirname, '..');
 const JEST = path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js');
 /** The lanes, each one jest process running its projects one test file at a time. */
-const LANES = [['unit', 'control-plane'], ['cluster']];
+const LANES = [['unit'], ['control-plane'], ['real-node']];
 
 const args = process.argv.slice(2);
 if (args.length > 0) {
@@ -72,10 +72,10 @@ function runSideBySide() {
   process.on('SIGTERM', () => {
     for (const { child } of runs) if (child.exitCode === null) child.kill('SIGTERM');
   });
-  // The terminal's Ctrl-C reaches both jest processes itself; this process only waits for them.
+  // The terminal's Ctrl-C reaches every jest process itself; this process only waits for them.
   process.on('SIGINT', () => {});
   Promise.all(runs.map((run) => run.done)).then((results) => {
-    process.stderr.write(`\nnpm test: both jest lanes finished in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+    process.stderr.write(`\nnpm test: the jest lanes finished in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
     for (const { project, code, summary } of results) {
       process.stderr.write(`  ${project}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`}\n${summary.map((line) => `    ${line}\n`).join('')}`);
     }

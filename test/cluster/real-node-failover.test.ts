@@ -129,12 +129,29 @@ async function sentinelPrimary(): Promise<string | undefined> {
 /** Why the last Redis write was not acknowledged, for failure messages. */
 let lastRedisWriteError: string | undefined;
 
-/** A write to the primary Sentinel names, acknowledged by a replica (`WAIT 1`): the primary's pod name when acknowledged. */
+/**
+ * The primary as a client finds it (ioredis does the same): the first Sentinel that answers names
+ * it, and that member says it is a master.
+ */
+async function writablePrimary(): Promise<string | undefined> {
+  const addresses = await redisAddresses();
+  for (const ip of addresses.values()) {
+    const answer = await redisCommand(ip, REDIS_SENTINEL.port, ['SENTINEL', 'get-master-addr-by-name', REDIS_SENTINEL.masterName]).catch(() => undefined);
+    const name = Array.isArray(answer) ? String(answer[0]).split('.')[0] : undefined;
+    const address = name && addresses.get(name);
+    if (!address) continue;
+    const role = await redisCommand(address, 6379, ['ROLE']).catch(() => undefined);
+    if (Array.isArray(role) && role[0] === 'master') return name;
+  }
+  return undefined;
+}
+
+/** A write to the primary a client finds, acknowledged by a replica (`WAIT 1`): the primary's pod name when acknowledged. */
 async function redisAcknowledgedWrite(key: string): Promise<string | undefined> {
-  const primary = await sentinelPrimary();
+  const primary = await writablePrimary();
   const ip = primary && (await redisAddresses()).get(primary);
   if (!ip) {
-    lastRedisWriteError = primary ? `no address for ${primary}` : 'no primary named by a majority of the Sentinels';
+    lastRedisWriteError = primary ? `no address for ${primary}` : 'no Sentinel names a member that says it is the master';
     return undefined;
   }
   const client = new Redis({
