@@ -92,6 +92,10 @@ export const DEV: EnvironmentSpec = {
   ingressNamespace: 'ingress-nginx',
   monitoringNamespace: 'monitoring',
   disabledEngines: [{ name: 'ml-training', reason: 'needs a GPU and dev has no GPU pool; training runs in staging and prod' }],
+  // Releases run unattended as in staging, so a change to the edge is tried on its preview before
+  // the switch where it is developed. Canaries need two pods at rest: with one replica each, those
+  // engines roll (the summary says so).
+  progressiveDelivery: { attended: false },
   // One node: replicas would share its fate, so a single server without Sentinel.
   redis: { members: 1 },
   timescaledb: {

@@ -18,6 +18,7 @@ import { DEFAULT_HISTORY_LIMIT } from '../../src/deploy/revisions';
 import { synthesizePlatform } from '../../src/synth/synthesize';
 import { platformInput } from '../support/platform';
 import { kubeRequest, ManifestObject } from './apply';
+import { ArgoRollouts, startArgoRollouts } from './argo-rollouts';
 import { ensureControlPlaneBinaries } from './binaries';
 import { CliRun, getJson, runNautilus } from './nautilus-cli';
 import { ControlPlane, startControlPlane } from './control-plane';
@@ -40,6 +41,8 @@ const REMOVED_ENGINE = 'websocket';
 
 let controlPlane: ControlPlane;
 let binder: VolumeBinder | undefined;
+/** dev's edge engines are Rollouts: the controller rolls them out. */
+let rollouts: ArgoRollouts | undefined;
 let scratch: string;
 /** dist roots (each holding `dev/`): as synthesized, one engine's image changed, one engine removed. */
 const dists: Record<'base' | 'changed' | 'removed', string> = { base: '', changed: '', removed: '' };
@@ -167,9 +170,11 @@ beforeAll(async () => {
   controlPlane = await startControlPlane({ horizontalPodAutoscalerSyncPeriodSeconds: 2 });
   await createFakeNodes(controlPlane.kubeConfig, environmentNodes(DEV));
   binder = startVolumeBinder(controlPlane.kubeConfig);
+  rollouts = await startArgoRollouts(controlPlane);
 }, 240_000);
 
 afterAll(async () => {
+  await rollouts?.stop();
   await binder?.stop();
   await controlPlane?.stop();
   if (scratch) fs.rmSync(scratch, { recursive: true, force: true });

@@ -79,7 +79,9 @@ export const REAL_NODE_HUGEPAGES = Memory.mebibytes(256);
  * through the environment's own `disabledEngines`, so the capacity checks hold for one node of two
  * cores): HorizontalPodAutoscalers are generated as in staging and prod, with the replica bounds
  * of production (`replicas: 'full'`) or staging (`'reduced'`) and each tier's untouched `behavior`.
- * `engines` must include every engine they depend on.
+ * Without progressive delivery, so that every autoscaled engine is a Deployment the test can read
+ * (HPAs on Rollouts are checked on the environment tests' control planes). `engines` must include
+ * every engine they depend on.
  */
 export function realNodeAutoscaledEnvironment(engines: readonly string[], replicas: EnvironmentSpec['replicas']): EnvironmentSpec {
   const base = realNodeEnvironment();
@@ -89,6 +91,7 @@ export function realNodeAutoscaledEnvironment(engines: readonly string[], replic
     ...base,
     autoscaling: true,
     replicas,
+    progressiveDelivery: undefined,
     disabledEngines: PLATFORM_ENGINES.filter((engine) => !engines.includes(engine.name))
       .map((engine) => ({ name: engine.name, reason: 'not deployed by the real-node autoscaling test' })),
   };

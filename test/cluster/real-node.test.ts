@@ -22,6 +22,7 @@ import { runCli } from '../../src/deploy/cli';
 import { imagesOf, KubeObject } from '../../src/deploy/objects';
 import { poolLabels, poolTaints } from '../../src/environments/node-pool-policy';
 import { applyManifests } from './apply';
+import { ArgoRollouts, startArgoRollouts } from './argo-rollouts';
 import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
 import { leftovers, machineState } from './machine-state';
 import { expectedFlows, Flow, FlowSource, probeFromContainer, probeFromNode } from './flow-matrix';
@@ -44,6 +45,8 @@ let workDir: string;
 let distRoot: string;
 let cluster: RealNodeCluster | undefined;
 let binder: VolumeBinder | undefined;
+/** dev's edge engines are blue/green Rollouts: the Argo Rollouts controller runs beside the node. */
+let rollouts: ArgoRollouts | undefined;
 let images: string[];
 /** The machine before the node started: stopping it must leave it so. */
 let machineBefore: ReturnType<typeof machineState>;
@@ -92,6 +95,7 @@ beforeAll(async () => {
   });
   const kc = cluster.controlPlane.kubeConfig;
   binder = startVolumeBinder(kc, 500, path.join(cluster.node.workDir, 'volumes'));
+  rollouts = await startArgoRollouts(cluster.controlPlane);
   const namespaces = objects.filter((o) => o.kind === 'Namespace');
   const prerequisites = [...readCrds(), ...monitoringStackNamespace(environment), ...clusterProvidedStorageClasses(environment), ...namespaces,
     ...credentialSecrets(namespaces.map((n) => n.metadata?.name ?? '').filter((n) => n.startsWith('nautilus-')))];
@@ -99,6 +103,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await rollouts?.stop();
   await binder?.stop();
   await cluster?.stop();
   if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
@@ -309,6 +314,7 @@ describe('dev on a real node', () => {
     // While it runs, its link and cgroups exist: the checks below can see them.
     expect(machineState().links).toContain(`nautilus-n${fs.readFileSync(path.join(workDir, 'slot'), 'utf8').trim()}`);
     expect(leftovers(workDir, cgroupRoot).some((line) => line.startsWith('cgroup'))).toBe(true);
+    await rollouts?.stop();
     await binder?.stop();
     await cluster!.stop();
     expect(leftovers(workDir, cgroupRoot)).toEqual([]);

@@ -16,6 +16,7 @@ import { DEV } from '../../src/environments/platform-environments';
 import { synthesizePlatform } from '../../src/synth/synthesize';
 import { platformInput } from '../support/platform';
 import { kubeRequest, ManifestObject } from './apply';
+import { ArgoRollouts, startArgoRollouts } from './argo-rollouts';
 import { ensureControlPlaneBinaries } from './binaries';
 import { CliRun, getJson, runNautilus } from './nautilus-cli';
 import { ControlPlane, startControlPlane } from './control-plane';
@@ -36,6 +37,7 @@ const REVISIONS = '/apis/nautilus.io/v1alpha1/applysetrevisions';
 
 let controlPlane: ControlPlane;
 let binder: VolumeBinder | undefined;
+let rollouts: ArgoRollouts | undefined;
 let scratch: string;
 /** dist roots (each holding `dev/`). */
 const dists = { base: '', changed: '', oldRedis: '', neverReady: '' };
@@ -121,6 +123,8 @@ beforeAll(async () => {
   controlPlane = await startControlPlane();
   await createFakeNodes(controlPlane.kubeConfig, environmentNodes(DEV));
   binder = startVolumeBinder(controlPlane.kubeConfig);
+  // dev's edge engines are Rollouts: the controller rolls them out (and back).
+  rollouts = await startArgoRollouts(controlPlane);
   const namespaces = ['nautilus-latency', 'nautilus-engines', 'nautilus-data'];
   const provided = await applyAll(controlPlane.kubeConfig, [
     ...readCrds(), ...monitoringStackNamespace(DEV), ...clusterProvidedStorageClasses(DEV),
@@ -131,6 +135,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
+  await rollouts?.stop();
   await binder?.stop();
   await controlPlane?.stop();
   if (scratch) fs.rmSync(scratch, { recursive: true, force: true });

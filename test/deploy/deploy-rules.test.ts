@@ -211,7 +211,7 @@ describe('order', () => {
       'Namespace',
       // ServiceAccounts, ConfigMaps, NetworkPolicies, PriorityClasses, Services, budgets...
       expect.not.stringMatching(/Deployment|StatefulSet|HorizontalPodAutoscaler|ServiceMonitor/),
-      'Deployment,StatefulSet',
+      'Deployment,Rollout,StatefulSet',
       expect.stringMatching(/^(HorizontalPodAutoscaler,)?ServiceMonitor$/),
     ]);
     expect(waves[1].map((entry) => entry.object.kind)).toEqual(expect.arrayContaining(['NetworkPolicy', 'ServiceAccount', 'ConfigMap', 'PriorityClass']));
