@@ -116,7 +116,7 @@ describe('dev on a real node', () => {
     if (code !== 0) process.stderr.write(`${out.stdout}\n${out.stderr}\n${cluster!.node.logTails(15)}\n`);
     expect(out.stderr).not.toMatch(/did not become ready|failed/);
     expect(code).toBe(0);
-    expect(out.stdout).toMatch(/deploy dev: done, 17 workloads rolled out/);
+    expect(out.stdout).toMatch(/deploy dev: done, 20 workloads rolled out/);
   });
 
   test('the node is a real kubelet of the control plane\'s release on containerd', async () => {
