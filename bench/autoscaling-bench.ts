@@ -11,13 +11,12 @@
  *   npm run bench:autoscaling                           three runs, print the table
  *   npm run bench:autoscaling -- --runs 5 --record      five runs, also write bench/AUTOSCALING-RESULTS.md
  */
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { METRICS_RESOLUTION_SECONDS, METRICS_SERVER_VERSION } from '../test/cluster/metrics-server';
+import { repeatTestFile } from './test-file-runs';
 
-const ROOT = path.resolve(__dirname, '..');
 const TEST = 'test/cluster/real-node-autoscaling.test.ts';
 const RESULTS = path.join(__dirname, 'AUTOSCALING-RESULTS.md');
 
@@ -29,30 +28,20 @@ interface Run {
   readonly wallSeconds: number;
 }
 
-function runOnce(): Run {
-  const started = Date.now();
-  const result = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), TEST], { cwd: ROOT, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-  const wallSeconds = (Date.now() - started) / 1000;
-  const output = `${result.stdout}\n${result.stderr}`;
-  if (result.status !== 0) throw new Error(`${TEST} failed (exit ${result.status}):\n${output.slice(-4000)}`);
+/** The figures one run printed. */
+function figures(output: string): Omit<Run, 'wallSeconds'> {
   const scaleOutLine = /autoscaling on real load: first scale-out after (.*) from load start/.exec(output)?.[1];
   const heldLine = /autoscaling on real load: (\d+) requests answered in ([\d.]+) s .*; ([\d.]+) s after the load stopped/.exec(output);
-  if (!scaleOutLine || !heldLine) throw new Error(`${TEST} passed but printed no figures:\n${output.slice(-4000)}`);
+  if (!scaleOutLine || !heldLine) throw new Error('it printed no figures');
   const scaleOut = [...scaleOutLine.matchAll(/([a-z-]+) ([\d.]+) s \((\d+) -> (\d+), CPU (\S+)% of request\)/g)]
     .map((m) => ({ engine: m[1], seconds: Number(m[2]), from: Number(m[3]), to: Number(m[4]), cpu: m[5] }));
-  return { scaleOut, answered: Number(heldLine[1]), loadSeconds: Number(heldLine[2]), heldAfter: Number(heldLine[3]), wallSeconds };
+  return { scaleOut, answered: Number(heldLine[1]), loadSeconds: Number(heldLine[2]), heldAfter: Number(heldLine[3]) };
 }
 
 function main(): void {
   const args = process.argv.slice(2);
-  const runsIndex = args.indexOf('--runs');
-  const runs = runsIndex >= 0 ? Number(args[runsIndex + 1]) : 3;
-  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number of at least 1, got ${args[runsIndex + 1]}`);
-  const results: Run[] = [];
-  for (let i = 0; i < runs; i++) {
-    process.stderr.write(`run ${i + 1} of ${runs} ...\n`);
-    results.push(runOnce());
-  }
+  const results: Run[] = repeatTestFile(TEST, args, figures);
+  const runs = results.length;
   const rows = results.map((run, i) => `| ${i + 1} | ${run.scaleOut.map((s) => `${s.engine} ${s.seconds.toFixed(1)} s (${s.from} → ${s.to}, CPU ${s.cpu} % of request)`).join('; ')} `
     + `| ${run.answered} in ${run.loadSeconds.toFixed(1)} s (${Math.round(run.answered / run.loadSeconds)}/s) | ${run.heldAfter.toFixed(1)} s | ${run.wallSeconds.toFixed(0)} s |`);
   const firsts = results.flatMap((run) => run.scaleOut.map((s) => s.seconds)).sort((a, b) => a - b);

@@ -9,12 +9,11 @@
  *   npm run bench:failover                           three runs, print the table
  *   npm run bench:failover -- --runs 5 --record      five runs, also write bench/FAILOVER-RESULTS.md
  */
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { repeatTestFile } from './test-file-runs';
 
-const ROOT = path.resolve(__dirname, '..');
 const TEST = 'test/cluster/real-node-failover.test.ts';
 const RESULTS = path.join(__dirname, 'FAILOVER-RESULTS.md');
 
@@ -28,18 +27,13 @@ const FIGURES = {
 type Figure = { readonly seconds: number; readonly detail: string };
 type Run = Record<keyof typeof FIGURES, Figure> & { readonly wallSeconds: number };
 
-function runOnce(): Run {
-  const started = Date.now();
-  const result = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), TEST], { cwd: ROOT, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-  const wallSeconds = (Date.now() - started) / 1000;
-  const output = `${result.stdout}\n${result.stderr}`;
-  if (result.status !== 0) throw new Error(`${TEST} failed (exit ${result.status}):\n${output.slice(-4000)}`);
-  const figures = Object.fromEntries(Object.entries(FIGURES).map(([key, pattern]) => {
+/** The figures one run printed. */
+function figures(output: string): Record<keyof typeof FIGURES, Figure> {
+  return Object.fromEntries(Object.entries(FIGURES).map(([key, pattern]) => {
     const match = pattern.exec(output);
-    if (!match) throw new Error(`${TEST} passed but printed no figure matching ${pattern}:\n${output.slice(-4000)}`);
+    if (!match) throw new Error(`it printed no figure matching ${pattern}`);
     return [key, { seconds: Number(match[1]), detail: match[2] }];
   })) as Record<keyof typeof FIGURES, Figure>;
-  return { ...figures, wallSeconds };
 }
 
 function range(values: readonly number[]): string {
@@ -49,14 +43,8 @@ function range(values: readonly number[]): string {
 
 function main(): void {
   const args = process.argv.slice(2);
-  const runsIndex = args.indexOf('--runs');
-  const runs = runsIndex >= 0 ? Number(args[runsIndex + 1]) : 3;
-  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number of at least 1, got ${args[runsIndex + 1]}`);
-  const results: Run[] = [];
-  for (let i = 0; i < runs; i++) {
-    process.stderr.write(`run ${i + 1} of ${runs} ...\n`);
-    results.push(runOnce());
-  }
+  const results: Run[] = repeatTestFile(TEST, args, figures);
+  const runs = results.length;
   const cell = (figure: Figure) => `${figure.seconds.toFixed(1)} s (${figure.detail})`;
   const table = [
     '# Store failover inside the cluster (bench/failover-bench.ts)',
