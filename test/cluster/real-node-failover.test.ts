@@ -173,6 +173,9 @@ async function redisAcknowledgedWrite(key: string): Promise<string | undefined> 
   }
 }
 
+/** How to stop each writer still running: a test that fails midway leaves its writer to afterAll. */
+const running = new Set<() => Promise<void>>();
+
 /** One write of a {@link Writer}: when it finished, and on which member it was acknowledged (none: it failed). */
 interface Attempt {
   readonly id: number;
@@ -187,6 +190,7 @@ interface Attempt {
 function startWriter(write: (id: number) => Promise<string | undefined>) {
   const attempts: Attempt[] = [];
   let stopped = false;
+  const stopWriting = async () => { stopped = true; await loop; };
   const loop = (async () => {
     for (let id = 1; !stopped; id++) {
       const member = await write(id).catch(() => undefined);
@@ -194,6 +198,7 @@ function startWriter(write: (id: number) => Promise<string | undefined>) {
       if (!member) await sleep(50);
     }
   })();
+  running.add(stopWriting);
   const acknowledged = () => attempts.filter((attempt) => attempt.member);
   return {
     /** Acknowledged writes since `since` (ms since the epoch). */
@@ -207,7 +212,7 @@ function startWriter(write: (id: number) => Promise<string | undefined>) {
       const firstFailure = after.findIndex((attempt) => !attempt.member);
       return after.find((attempt, i) => attempt.member && (attempt.member !== before || (firstFailure >= 0 && i > firstFailure)))?.at;
     },
-    stop: async () => { stopped = true; await loop; return acknowledged().map((attempt) => attempt.id); },
+    stop: async () => { await stopWriting(); running.delete(stopWriting); return acknowledged().map((attempt) => attempt.id); },
   };
 }
 type Writer = ReturnType<typeof startWriter>;
@@ -337,6 +342,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const stop of running) await stop();
   if (figures.length > 0) console.log(`[real-node failover] figures:\n  ${figures.join('\n  ')}`);
   await binder?.stop();
   await cluster?.stop();
