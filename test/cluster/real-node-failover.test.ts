@@ -32,6 +32,7 @@ import { imagesOf, KubeObject } from '../../src/deploy/objects';
 import { poolLabels, poolTaints } from '../../src/environments/node-pool-policy';
 import { NAMESPACE_NAMES } from '../../src/planning/namespaces';
 import { CREDENTIAL_SECRETS, TIMESCALEDB_SECRETS, TRADING_DATABASE } from '../../src/planning/runtime-contract';
+import { poll } from '../contract/processes';
 import { applyManifests } from './apply';
 import { leftovers, machineState } from './machine-state';
 import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
@@ -63,19 +64,11 @@ const figures: string[] = [];
 const core = () => cluster!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Waits for `attempt` to return a value (the project's `poll`), failing with `what` and the last error. */
 async function waitFor<T>(what: string, timeoutMs: number, attempt: () => Promise<T | undefined>, intervalMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await attempt();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await sleep(intervalMs);
-  }
+  const result = await poll(attempt, Date.now() + timeoutMs, intervalMs);
+  if (result instanceof Error) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what} (last: ${result.message})`);
+  return result;
 }
 
 async function storePods(store: 'redis' | 'timescaledb'): Promise<V1Pod[]> {

@@ -203,8 +203,8 @@ export async function startRealNodeCluster(options: RealNodeOptions): Promise<Re
   const [pauseImage, corednsImage] = run('bash', [NODE_IMAGES_SCRIPT, binDir]).trim().split(' ');
 
   sweepAbandonedNodes();
-  const sandbox = new NodeSandbox(options, binDir, true);
-  const joined = (options.joinNodes ?? []).map((join) => new NodeSandbox({ ...join, images: options.images }, binDir, false));
+  const sandbox = new NodeSandbox(options, binDir);
+  const joined = (options.joinNodes ?? []).map((join) => new NodeSandbox({ ...join, images: options.images }, binDir));
   const sandboxes = [sandbox, ...joined];
   for (const each of sandboxes) live.add(each);
   installExitHandlers();
@@ -257,11 +257,7 @@ class NodeSandbox implements RealNode {
   private stopping?: Promise<void>;
   private nextExec = 0;
 
-  /**
-   * @param ownsMachineSettings whether this node saves the machine's kernel settings and host
-   * rules for cleanup.sh to restore (the cluster's first node; joined nodes stop before it).
-   */
-  constructor(private readonly options: RealNodeOptions, private readonly binDir: string, private readonly ownsMachineSettings: boolean) {
+  constructor(private readonly options: RealNodeOptions, private readonly binDir: string) {
     this.name = options.name;
     this.workDir = fs.mkdtempSync(path.join(os.tmpdir(), WORK_PREFIX));
     this.cgroupRoot = `/${path.basename(this.workDir)}`;
@@ -339,10 +335,10 @@ class NodeSandbox implements RealNode {
 
   /**
    * Records the kernel settings the nodes will change, for cleanup.sh to put back, and
-   * pre-allocates the hugepages the node asks for: the cluster's first node, before any kubelet starts.
+   * pre-allocates the hugepages the node asks for: called on the cluster's first node only, before
+   * any kubelet starts (joined nodes stop before it, so its cleanup restores the settings last).
    */
   saveMachineSettings(): void {
-    if (!this.ownsMachineSettings) throw new Error(`node ${this.name} is not the one that saves the machine's settings`);
     this.saveSysctls();
     if (this.options.hugepages2Mi) this.allocateHugepages(this.options.hugepages2Mi);
   }
