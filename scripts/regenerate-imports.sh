@@ -16,6 +16,11 @@ PROMETHEUS_OPERATOR_VERSION=v0.85.0
 # Also in scripts/control-plane/build-argo-rollouts.sh (the controller the cluster tests run); change both together.
 ARGO_ROLLOUTS_VERSION=v1.10.1
 ISTIO_API_VERSION=v1.32.0
+# The edge and the secret manager (the Gateway API's version is the one Traefik, which the tests
+# run, is built against). Also in scripts/edge/; change both together.
+GATEWAY_API_VERSION=v1.6.1
+CERT_MANAGER_VERSION=v1.21.2
+EXTERNAL_SECRETS_VERSION=v0.16.2
 
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CDK8S_CHECK_UPGRADE=false
 
@@ -35,6 +40,9 @@ karpenter_dir=$(module_dir "sigs.k8s.io/karpenter@${KARPENTER_VERSION}")
 prometheus_dir=$(module_dir "github.com/prometheus-operator/prometheus-operator@${PROMETHEUS_OPERATOR_VERSION}")
 argo_rollouts_dir=$(module_dir "github.com/argoproj/argo-rollouts@${ARGO_ROLLOUTS_VERSION}")
 istio_api_dir=$(module_dir "istio.io/api@${ISTIO_API_VERSION}")
+gateway_api_dir=$(module_dir "sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}")
+cert_manager_dir=$(module_dir "github.com/cert-manager/cert-manager@${CERT_MANAGER_VERSION}")
+external_secrets_dir=$(module_dir "github.com/external-secrets/external-secrets@${EXTERNAL_SECRETS_VERSION}")
 
 staging=$(mktemp -d)
 trap 'rm -rf "$staging"' EXIT
@@ -58,6 +66,17 @@ for plural in destinationrules virtualservices; do
   ' "$istio_api_dir/kubernetes/customresourcedefinitions.gen.yaml" "$plural.networking.istio.io" "$staging/crds/networking.istio.io_$plural.yaml"
 done
 
+# The Gateway API's standard channel: what a controller needs to serve Gateways and HTTPRoutes.
+for plural in gatewayclasses gateways httproutes referencegrants; do
+  install -m 0644 "$gateway_api_dir/config/crd/standard/gateway.networking.k8s.io_$plural.yaml" "$staging/crds/"
+done
+# Every CRD cert-manager's controller watches, and the External Secrets CRDs its controller needs
+# for the stores and secrets the constructs create.
+install -m 0644 "$cert_manager_dir"/deploy/crds/*cert-manager.io_*.yaml "$staging/crds/"
+for plural in externalsecrets secretstores clustersecretstores clusterexternalsecrets pushsecrets clusterpushsecrets; do
+  install -m 0644 "$external_secrets_dir/config/crds/bases/external-secrets.io_$plural.yaml" "$staging/crds/"
+done
+
 echo "regenerate-imports: cdk8s import k8s@${K8S_API_VERSION}"
 NAUTILUS_K8S_SWAGGER="$k8s_dir/api/openapi-spec/swagger.json" \
   node -r ./scripts/imports/offline-schema.js node_modules/.bin/cdk8s import "k8s@${K8S_API_VERSION}" \
@@ -70,7 +89,20 @@ mkdir -p "$staging/groups"
 # The constructs create Rollouts and AnalysisTemplates only; the controller's other CRDs
 # (AnalysisRun, Experiment, ClusterAnalysisTemplate) are installed by the tests, not imported, as
 # their bindings would add about 2 MB of TypeScript to every compile.
-imported_crds=$(ls "$staging"/crds/*.yaml | grep -v -e argoproj.io_analysisruns -e argoproj.io_experiments -e argoproj.io_clusteranalysistemplates)
+imported_crds=$(ls "$staging"/crds/*.yaml | grep -v -e argoproj.io_analysisruns -e argoproj.io_experiments -e argoproj.io_clusteranalysistemplates \
+  -e gateway.networking.k8s.io_ -e cert-manager.io_ -e external-secrets.io_)
+# Of the edge's and the secret manager's CRDs, the kinds the constructs create, trimmed to the
+# branches they fill in (scripts/imports/trim-crd.js says why).
+mkdir -p "$staging/trimmed"
+trim() { node scripts/imports/trim-crd.js "$staging/crds/$1.yaml" "$staging/trimmed/$1.yaml" "${@:2}"; }
+trim gateway.networking.k8s.io_gateways
+trim gateway.networking.k8s.io_httproutes
+trim cert-manager.io_certificates
+trim cert-manager.io_issuers spec=acme,ca,selfSigned spec.acme.solvers=http01 spec.acme.solvers.http01=gatewayHTTPRoute,ingress \
+  spec.acme.solvers.http01.ingress=ingressClassName,serviceType spec.acme.solvers.http01.gatewayHTTPRoute=parentRefs,serviceType
+trim external-secrets.io_externalsecrets
+trim external-secrets.io_clustersecretstores spec.provider=vault
+imported_crds="$imported_crds $(ls "$staging"/trimmed/*.yaml)"
 for crd in $imported_crds; do
   group=$(basename "$crd" .yaml); group=${group%%_*}
   { cat "$crd"; echo '---'; } >> "$staging/groups/$group.yaml"

@@ -128,7 +128,7 @@ describe('npm run synth (scripts/synth.js): the compiled program is cached by it
     expect(result.stderr).not.toContain('synthesis failed');
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/^prod: \d+ objects, 16 engines/m);
-    expect(result.stdout).toContain('  - dist/prod/0003-engines.yaml\n');
+    expect(result.stdout).toContain('  - dist/prod/0004-engines.yaml\n');
   };
 
   test('first run compiles; an unchanged repository reuses the build without compiling', () => {
@@ -262,7 +262,7 @@ describe('cdk8s synth (the pinned cdk8s-cli running scripts/synth.js)', () => {
     const result = cdk8sSynth();
     expect(result.status).toBe(0);
     expect(result.stderr).toMatch(/^prod: \d+ objects, 16 engines/m);
-    expect(result.stdout).toContain('  - dist/prod/0003-engines.yaml\n');
+    expect(result.stdout).toContain('  - dist/prod/0004-engines.yaml\n');
   }, TIMEOUT);
 
   test('after a configuration problem or a type error, dist/ shows the previous synthesis again', () => {

@@ -69,7 +69,7 @@ describe('synthesis', () => {
     expect(buildPlan.include.map((b: { engine: string }) => b.engine)).toEqual(platformInput().catalog.map((e) => e.name));
     for (const env of ['dev', 'staging', 'prod']) {
       expect(fs.readdirSync(path.join(dist, env))).toEqual([
-        '0000-cluster.yaml', '0001-network-policies.yaml', '0002-data-stores.yaml', '0003-engines.yaml', '0004-monitoring.yaml', 'SUMMARY.txt',
+        '0000-cluster.yaml', '0001-secrets.yaml', '0002-network-policies.yaml', '0003-data-stores.yaml', '0004-engines.yaml', '0005-edge.yaml', '0006-monitoring.yaml', 'SUMMARY.txt',
       ]);
       const cluster = Yaml.load(path.join(dist, env, '0000-cluster.yaml')) as Array<{ kind: string }>;
       expect(cluster.slice(0, 3).every((o) => o.kind === 'Namespace')).toBe(true);
@@ -111,7 +111,7 @@ describe('synthesis', () => {
     const dist = path.join(workdir, 'dist');
     synthesizePlatform(platformInput(), dist, platformCharts);
     for (const folder of [dist, path.join(dist, 'prod'), path.join(dist, 'images')]) expect(fs.statSync(folder).mode & 0o777).toBe(0o755);
-    expect(fs.statSync(path.join(dist, 'prod', '0003-engines.yaml')).mode & 0o777).toBe(0o644);
+    expect(fs.statSync(path.join(dist, 'prod', '0004-engines.yaml')).mode & 0o777).toBe(0o644);
   });
 
   test('dist/ never goes missing while new builds replace it', async () => {
@@ -180,7 +180,7 @@ describe('synthesis', () => {
     fs.mkdirSync(path.join(workdir, '.dist-builds', `build-${process.ppid}-inprogress`));
     expect(restorePublished(dist)).toBe(true);
     expect(fs.readlinkSync(dist)).toBe(published);
-    expect(fs.existsSync(path.join(dist, 'prod', '0003-engines.yaml'))).toBe(true);
+    expect(fs.existsSync(path.join(dist, 'prod', '0004-engines.yaml'))).toBe(true);
   });
 
   test('a dist/ left as a plain folder by an older version is replaced by the published build', () => {

@@ -5,7 +5,7 @@ import { ConfigurationError, formatProblem } from '../src/model/errors';
 import { DEV, PROD, STAGING } from '../src/environments/platform-environments';
 import { BatchWorkload, EngineSpec, ServiceWorkload } from '../src/catalog/engine-spec';
 import { DataStoreSpec, PLATFORM_DATA_STORES } from '../src/catalog/data-stores';
-import { EnvironmentSpec } from '../src/environments/environment';
+import { EnvironmentSpec, VaultSecrets } from '../src/environments/environment';
 import { EngineSourceFiles } from '../src/images/engine-sources';
 import { renderEngineFiles } from '../src/images/engine-files';
 import { VALIDATION_RULES, ValidationOptions, validatePlatform } from '../src/validation/validate';
@@ -420,8 +420,78 @@ const cases: Array<{
   },
   {
     rule: 'external-namespaces',
-    environment: { ...PROD, ingressNamespace: 'nautilus-data' },
-    expect: /\[prod\] environment: ingressNamespace = "nautilus-data": one of the platform's own namespaces: .*ingress controller.*Fix: name the namespace the ingress controller runs in/,
+    environment: { ...PROD, externalAccess: { ...PROD.externalAccess, controller: { ...PROD.externalAccess.controller, namespace: 'nautilus-data' } } },
+    expect: /\[prod\] environment: externalAccess.controller.namespace = "nautilus-data": one of the platform's own namespaces: .*edge controller.*Fix: name the namespace the edge controller runs in/,
+  },
+  {
+    rule: 'public-routes',
+    catalog: withEngine('analytics', (e) => ({ ...e, publicRoute: { host: 'reports', pathPrefix: '/' } })),
+    environment: PROD,
+    expect: /\[prod\] analytics: publicRoute\.host = "reports": analytics is in the compute tier: only the edge tier's engines are reached from outside.*Fix: remove publicRoute, or move the engine to Tier\.EDGE/,
+  },
+  {
+    rule: 'public-routes',
+    catalog: withEngine('ml-training', (e) => ({ ...e, tier: Tier.EDGE, publicRoute: { host: 'train', pathPrefix: '/' } })),
+    environment: PROD,
+    expect: /\[prod\] ml-training: publicRoute\.host = "train": ml-training is a batch engine: it has no port and no Service to route to\. Fix: remove publicRoute/,
+  },
+  {
+    rule: 'public-routes',
+    catalog: withEngine('backend', (e) => ({ ...e, publicRoute: { host: 'App_1', pathPrefix: 'api/' } })),
+    environment: PROD,
+    expect: /\[prod\] backend: publicRoute\.host = "App_1": not a DNS label.*Fix: give the first label of the hostname/,
+  },
+  {
+    rule: 'public-routes',
+    catalog: withEngine('backend', (e) => ({ ...e, publicRoute: { host: 'app', pathPrefix: 'api/' } })),
+    environment: PROD,
+    expect: /\[prod\] backend: publicRoute\.pathPrefix = "api\/": must start with "\/"\. Fix: give a prefix such as "\/api"/,
+  },
+  {
+    rule: 'route-collisions',
+    catalog: withEngine('backend', (e) => ({ ...e, publicRoute: { host: 'app', pathPrefix: '/' } })),
+    environment: PROD,
+    expect: /\[prod\] frontend: publicRoute = app\.nautilus\.example\.com\/: backend already claims this host and path prefix.*Fix: give frontend another host or path prefix/,
+  },
+  {
+    rule: 'external-access',
+    environment: { ...PROD, externalAccess: { ...PROD.externalAccess, domain: 'Nautilus..example.com' } },
+    expect: /\[prod\] environment: externalAccess\.domain = "Nautilus\.\.example\.com": not a DNS name.*Fix: give the domain the public hosts are under/,
+  },
+  {
+    rule: 'external-access',
+    environment: { ...PROD, externalAccess: { ...PROD.externalAccess, issuer: { kind: 'private-ca' } } },
+    expect: /\[prod\] environment: externalAccess\.issuer\.kind = "private-ca": clients' browsers do not trust an environment's private root.*Fix: use \{ kind: "acme", \.\.\. \}/,
+  },
+  {
+    rule: 'external-access',
+    environment: { ...STAGING, externalAccess: { ...STAGING.externalAccess, issuer: { kind: 'acme', server: 'http://acme.example/directory', email: 'nobody' } } },
+    expect: /\[staging\] environment: externalAccess\.issuer\.server = "http:\/\/acme\.example\/directory": not an https URL/,
+  },
+  {
+    rule: 'external-access',
+    environment: { ...PROD, externalAccess: { ...PROD.externalAccess, api: 'gateway' } },
+    expect: /\[prod\] environment: externalAccess\.api = "gateway": ingress-nginx serves Ingresses only, not the Gateway API\. Fix: use api "ingress" with ingress-nginx/,
+  },
+  {
+    rule: 'external-access',
+    environment: { ...DEV, disabledEngines: [...DEV.disabledEngines, ...['frontend', 'backend', 'websocket'].map((name) => ({ name, reason: 'a test' }))] },
+    expect: /\[dev\] environment: externalAccess\.domain = "dev\.nautilus\.internal": no engine deployed here has a public route, so its certificate would name no host/,
+  },
+  {
+    rule: 'secret-manager',
+    environment: { ...PROD, secrets: { ...(PROD.secrets as VaultSecrets), paths: { 'timescaledb-replication': 'timescaledb-superuser' } } },
+    expect: /\[prod\] environment: secrets\.paths\.timescaledb-superuser = "timescaledb-superuser": timescaledb-replication is kept at the same path: both Secrets would be synced from one entry.*Fix: give timescaledb-superuser a path of its own/,
+  },
+  {
+    rule: 'secret-manager',
+    environment: { ...PROD, secrets: { ...(PROD.secrets as VaultSecrets), paths: { 'timescale-credentials': 'db/app' } } },
+    expect: /\[prod\] environment: secrets\.paths\.timescale-credentials = "db\/app": no workload here reads a Secret named timescale-credentials.*Fix: name one of/,
+  },
+  {
+    rule: 'secret-manager',
+    environment: { ...PROD, secrets: { ...(PROD.secrets as VaultSecrets), server: 'vault.internal', pathPrefix: '/nautilus/prod/', refreshInterval: Duration.seconds(5) } },
+    expect: /\[prod\] environment: secrets\.server = "vault\.internal": not a Vault address/,
   },
   {
     rule: 'node-reservation',

@@ -130,10 +130,27 @@ export interface EngineSpec {
   readonly resources: ResourceBudget;
   /** What it talks to. */
   readonly dependencies: Dependencies;
-  /** Whether clients outside the cluster reach it through the ingress controller. @default false */
-  readonly publicIngress?: boolean;
+  /** How clients outside the cluster reach it, through the environment's edge controller. @default not reachable from outside */
+  readonly publicRoute?: PublicRoute;
   /** How its new versions are released, where not as its tier's are (with the reason). @default the tier's */
   readonly release?: ReleaseOverride;
+}
+
+/**
+ * How an engine is reached from outside the cluster: HTTPS (HTTP is redirected) on a host of the
+ * environment's domain, under a path prefix, on the engine's port. The engine receives the path as
+ * the client sent it.
+ */
+export interface PublicRoute {
+  /** The host's first label: `app` is `app.<domain>` in every environment. */
+  readonly host: string;
+  /** The path prefix routed to the engine (`/` for everything no longer prefix claims). */
+  readonly pathPrefix: string;
+  /**
+   * Connections the engine upgrades to WebSocket: the proxy keeps them open however long they
+   * last, and closes one idle for this long. @default plain requests
+   */
+  readonly websocket?: { readonly idleTimeout: Duration };
 }
 
 /** Probe endpoints every engine runtime serves unless its entry says otherwise. */

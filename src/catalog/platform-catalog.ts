@@ -138,7 +138,8 @@ export const PLATFORM_ENGINES: readonly EngineSpec[] = [
     },
     resources: { cpu: Cpu.cores(1), memory: Memory.gibibytes(3) },
     dependencies: { stores: ['redis'], engines: ['market-data', 'backend'] },
-    publicIngress: true,
+    // Browsers hold one connection each for a session: an hour idle is a tab left open.
+    publicRoute: { host: 'stream', pathPrefix: '/', websocket: { idleTimeout: Duration.hours(1) } },
   },
   {
     name: 'backend',
@@ -153,7 +154,8 @@ export const PLATFORM_ENGINES: readonly EngineSpec[] = [
       stores: ['timescaledb', 'redis'],
       engines: ['risk-engine', 'position-keeper', 'order-manager', 'analytics', 'portfolio', 'strategy'],
     },
-    publicIngress: true,
+    // Beside the web UI on the same host, so the browser calls it without cross-origin requests.
+    publicRoute: { host: 'app', pathPrefix: '/api' },
   },
   {
     name: 'frontend',
@@ -162,6 +164,6 @@ export const PLATFORM_ENGINES: readonly EngineSpec[] = [
     workload: { kind: 'service', port: port(3000), health: standardHealth(), scaling: { minReplicas: 2, maxReplicas: 6 } },
     resources: { cpu: Cpu.cores(1), memory: Memory.gibibytes(2) },
     dependencies: { stores: [], engines: [] },
-    publicIngress: true,
+    publicRoute: { host: 'app', pathPrefix: '/' },
   },
 ];

@@ -4,6 +4,7 @@ import { IntOrString, NetworkPolicySpec } from '../../imports/k8s';
 import { EnvironmentSpec } from '../environments/environment';
 import { poolForRole } from '../environments/environment';
 import { DEVICE_PLUGIN_NAMESPACE, NAMESPACE_NAMES } from '../planning/namespaces';
+import { EdgePlan } from '../planning/edge';
 import { TrafficPlan, TrafficWorkload } from '../planning/traffic';
 import { setField } from './escape-hatches';
 import { selectorLabels } from './labels';
@@ -13,7 +14,12 @@ export interface NetworkPoliciesProps {
   readonly environment: EnvironmentSpec;
   /** Every flow the environment allows, as planned. */
   readonly traffic: TrafficPlan;
+  /** The public engines' edge, where there is one. */
+  readonly edge?: EdgePlan;
 }
+
+/** The port and pod label of cert-manager's HTTP-01 solver, which answers an ACME authority's challenge. */
+const ACME_SOLVER = { port: 8089, labels: { 'acme.cert-manager.io/http01-solver': 'true' } } as const;
 
 const tcp = (port: number): kplus.NetworkPolicyPort => kplus.NetworkPolicyPort.tcp(port);
 
@@ -79,7 +85,7 @@ export class NetworkPolicies extends Construct {
       // callers share the node CIDR, so the plan lists them once.
       for (const caller of callers) policy.addIngressRule(peer(caller), targetPorts);
       if (scraped) policy.addIngressRule(namespacePeer(environment.monitoringNamespace), targetPorts);
-      if (publicIngress) policy.addIngressRule(namespacePeer(environment.ingressNamespace), targetPorts);
+      if (publicIngress) policy.addIngressRule(namespacePeer(environment.externalAccess.controller.namespace), targetPorts);
     }
 
     // Members of a replicated store reach each other on the client port (replication) and their
@@ -111,6 +117,18 @@ export class NetworkPolicies extends Construct {
       });
       // cdk8s-plus-27 gives every rule a peer; "any address" here must include IPv6, so the rule has ports only.
       setField<NetworkPolicySpec, 'egress'>(policy, '/spec', 'egress', [{ ports: ports.map((port) => ({ protocol: 'TCP', port: IntOrString.fromNumber(port) })) }]);
+    }
+
+    // An ACME authority's HTTP-01 challenge reaches cert-manager's solver pod, in the routes'
+    // namespace, through the edge controller, while a certificate is being issued.
+    const edge = props.edge;
+    if (edge?.access.issuer.kind === 'acme') {
+      const policy = new kplus.NetworkPolicy(this, 'AcmeSolver', {
+        metadata: { name: 'acme-http01-solver-ingress', namespace: edge.namespace },
+        selector: podsPeer('AcmeSolver', { ...ACME_SOLVER.labels }),
+        ingress: deny,
+      });
+      policy.addIngressRule(namespacePeer(edge.access.controller.namespace), [tcp(ACME_SOLVER.port)]);
     }
 
     for (const { engine, targets } of traffic.egress) {

@@ -11,7 +11,7 @@ export interface KubeObject extends KubernetesObject {
 /** An object read from `dist/<env>/` with the file it came from (files are numbered in apply order). */
 export interface ManifestEntry {
   readonly object: KubeObject;
-  /** File name within `dist/<env>/`, e.g. `0003-engines.yaml`. */
+  /** File name within `dist/<env>/`, e.g. `0004-engines.yaml`. */
   readonly file: string;
 }
 
@@ -41,7 +41,7 @@ export function describeObject(object: Pick<KubeObject, 'kind' | 'metadata'>): s
 /**
  * Kinds that must exist before anything that lives in them or uses them, applied first whatever
  * file they are in (as kubectl and kapp do); everything else keeps the order of `dist/`, whose
- * files are numbered cluster → network policies → data stores → engines.
+ * files are numbered cluster → secrets → network policies → data stores → engines → edge → monitoring.
  */
 const APPLY_FIRST = ['CustomResourceDefinition', 'Namespace'];
 

@@ -1,4 +1,5 @@
 import { Cluster, mapConcurrently, requestError } from './cluster';
+import { ProducingExternalSecret, secretReferences } from '../model/secret-references';
 import { describeObject, groupOf, KubeObject } from './objects';
 
 /**
@@ -12,6 +13,9 @@ const PROVIDERS: Readonly<Record<string, string>> = {
   'monitoring.coreos.com': "install the Prometheus operator's CRDs (kube-prometheus-stack or prometheus-operator)",
   'karpenter.sh': 'install Karpenter (this environment emits NodePools for its node pools)',
   'argoproj.io': 'install Argo Rollouts v1.10 or later, its CRDs and its controller in namespace argo-rollouts (this environment releases engines as Rollouts)',
+  'cert-manager.io': 'install cert-manager v1.21 or later (its CRDs and its controller): it issues the edge\'s certificates',
+  'gateway.networking.k8s.io': 'install the Gateway API\'s standard CRDs (v1.6) and a controller serving the environment\'s GatewayClass',
+  'external-secrets.io': 'install the External Secrets Operator (v0.16 or later, its CRDs and its controller): it syncs the Secrets from the secret manager',
 };
 
 /**
@@ -22,56 +26,6 @@ function namespaceOwner(objects: readonly KubeObject[]): string {
   return objects.some((object) => object.kind === 'PrometheusRule')
     ? 'install the monitoring stack there first (kube-prometheus-stack, prometheus-adapter, Grafana)'
     : 'create it, or install what owns it';
-}
-
-/** A Secret the manifests read, and the keys they read from it. */
-export interface SecretReference {
-  readonly namespace: string;
-  readonly name: string;
-  readonly keys: readonly string[];
-  /** Objects that read it, for the message. */
-  readonly readers: readonly string[];
-}
-
-/**
- * Every Secret the manifests reference (`secretKeyRef`, `envFrom.secretRef`, `secret` volumes),
- * per namespace, with the keys read: derived from `dist/`, so it follows whatever the
- * manifests say.
- */
-export function secretReferences(manifests: readonly KubeObject[]): SecretReference[] {
-  const found = new Map<string, { namespace: string; name: string; keys: Set<string>; readers: Set<string> }>();
-  const note = (object: KubeObject, name: string, key?: string) => {
-    const namespace = object.metadata.namespace ?? 'default';
-    const id = `${namespace}/${name}`;
-    const entry = found.get(id) ?? { namespace, name, keys: new Set<string>(), readers: new Set<string>() };
-    if (key) entry.keys.add(key);
-    entry.readers.add(describeObject(object));
-    found.set(id, entry);
-  };
-  const walk = (object: KubeObject, value: unknown) => {
-    if (Array.isArray(value)) {
-      for (const item of value) walk(object, item);
-    } else if (value && typeof value === 'object') {
-      const record = value as Record<string, unknown>;
-      const keyRef = record.secretKeyRef as { name?: string; key?: string } | undefined;
-      if (keyRef?.name) note(object, keyRef.name, keyRef.key);
-      const envFrom = record.secretRef as { name?: string } | undefined;
-      if (envFrom?.name) note(object, envFrom.name);
-      const volume = record.secret as { secretName?: string } | undefined;
-      if (volume?.secretName) note(object, volume.secretName);
-      for (const [field, child] of Object.entries(record)) {
-        if (field !== 'metadata') walk(object, child);
-      }
-    }
-  };
-  for (const manifest of manifests) {
-    if (manifest.kind !== 'Secret') walk(manifest, manifest);
-  }
-  const provided = new Set(manifests.filter((m) => m.kind === 'Secret').map((m) => `${m.metadata.namespace}/${m.metadata.name}`));
-  return [...found.entries()]
-    .filter(([id]) => !provided.has(id))
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([, entry]) => ({ namespace: entry.namespace, name: entry.name, keys: [...entry.keys].sort(), readers: [...entry.readers].sort() }));
 }
 
 /**
@@ -133,6 +87,8 @@ export async function preflight(cluster: Cluster, manifests: readonly KubeObject
           `Fix: create the namespace (kubectl create namespace ${reference.namespace}; deploy then takes it over) and the Secret${keysToCreate(reference.keys)} from your secret manager`;
       }
       const secret = await cluster.read({ apiVersion: 'v1', kind: 'Secret', metadata: { name: reference.name, namespace: reference.namespace } });
+      const produced = reference.producedBy;
+      if (!secret && produced) return await notSyncedYet(cluster, reference.namespace, produced, label);
       if (!secret) return `${label} is missing (${readers}). Fix: create it${keysToCreate(reference.keys)} from your secret manager`;
       const present = new Set(Object.keys({ ...(secret.data as object | undefined), ...(secret.stringData as object | undefined) }));
       const absent = reference.keys.filter((key) => !present.has(key));
@@ -143,6 +99,20 @@ export async function preflight(cluster: Cluster, manifests: readonly KubeObject
   });
   problems.push(...secretProblems.filter((problem): problem is string => problem !== undefined));
   return problems;
+}
+
+/**
+ * Why a Secret an ExternalSecret of the manifests produces is not there: nothing, before the first
+ * deploy (the operator syncs it once the ExternalSecret is applied, and the pods reading it wait
+ * for it); otherwise the operator's own reason, with the secret manager's entries to provision.
+ */
+async function notSyncedYet(cluster: Cluster, namespace: string, produced: ProducingExternalSecret, label: string): Promise<string | undefined> {
+  const live = await cluster.read({ apiVersion: 'external-secrets.io/v1', kind: 'ExternalSecret', metadata: { name: produced.name, namespace } }).catch(() => undefined);
+  if (!live) return undefined;
+  const conditions = ((live.status as { conditions?: Array<{ type?: string; status?: string; message?: string }> } | undefined)?.conditions) ?? [];
+  const ready = conditions.find((c) => c.type === 'Ready');
+  return `${label} is not synced from the secret manager: ExternalSecret ${namespace}/${produced.name} ${ready ? `says "${ready.message ?? ready.status}"` : 'has not reported yet'}. ` +
+    `Fix: provision ${produced.entries.join('; ')} in the secret manager (the summary lists every entry)`;
 }
 
 /**

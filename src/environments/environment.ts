@@ -173,6 +173,110 @@ export interface ProgressiveDelivery {
   readonly mesh?: 'istio';
 }
 
+/**
+ * The controller that carries requests from outside the cluster to the public engines. The
+ * controller itself (its Deployment, its Service of type LoadBalancer, its GatewayClass or
+ * IngressClass) is the cluster's, like the monitoring stack.
+ */
+export interface EdgeController {
+  /**
+   * Which implementation it is: where the standard APIs leave a setting to the implementation (an
+   * Ingress's HTTP-to-HTTPS redirect and idle timeout), its own annotations carry it.
+   */
+  readonly implementation: 'traefik' | 'ingress-nginx';
+  /** The GatewayClass (Gateway API) or IngressClass (Ingress) it serves. */
+  readonly className: string;
+  /** The namespace its proxies run in: the only one the NetworkPolicies admit to public engines. */
+  readonly namespace: string;
+  /**
+   * The ports of the Gateway's listeners, where the implementation maps them to its own listening
+   * ports (Traefik's listeners must name its entry points' ports: 8000 and 8443 in its Helm chart).
+   * @default 80 and 443
+   */
+  readonly listenerPorts?: { readonly http: number; readonly https: number };
+}
+
+/**
+ * Who issues the certificates of the environment's hostnames (cert-manager, in the namespace of the
+ * routes).
+ */
+export type CertificateIssuer =
+  /**
+   * A private certificate authority of the environment's own: a self-signed root that cert-manager
+   * creates and keeps, which signs every certificate. Clients must trust the root (it is in the
+   * Secret `<environment>-root-ca`); for developers, not for clients.
+   */
+  | { readonly kind: 'private-ca' }
+  /**
+   * The company's certificate authority: its certificate and key, in a Secret of type
+   * kubernetes.io/tls that the secret manager provides (`secretName` in the routes' namespace).
+   */
+  | { readonly kind: 'company-ca'; readonly secretName: string }
+  /**
+   * An ACME certificate authority (Let's Encrypt): each hostname is proven by an HTTP-01 challenge
+   * answered through the environment's own routes.
+   */
+  | { readonly kind: 'acme'; readonly server: string; readonly email: string };
+
+/** Whose browsers and programs reach the environment; decides which issuers it may use. */
+export type EdgeAudience =
+  /** The platform's developers, who can trust a private root: any issuer. */
+  | 'developers'
+  /** Clients, whose browsers trust public or company authorities only: ACME or the company CA. */
+  | 'clients';
+
+/** How the public engines are reached from outside the cluster. */
+export interface ExternalAccess {
+  /**
+   * The routing API: a Gateway of the controller's class with an HTTPRoute per public engine
+   * (Gateway API), or one Ingress per host (Ingress).
+   */
+  readonly api: 'gateway' | 'ingress';
+  readonly controller: EdgeController;
+  /** The DNS domain public hosts are under: a route's host `app` is `app.<domain>`. */
+  readonly domain: string;
+  readonly audience: EdgeAudience;
+  readonly issuer: CertificateIssuer;
+}
+
+/**
+ * Credentials synced from HashiCorp Vault by the External Secrets Operator (running in the
+ * cluster): a ClusterSecretStore of the environment and an ExternalSecret for every Secret a
+ * workload reads. Each Secret's key path is `<mount>/<pathPrefix>/<path>`, its keys the
+ * properties of that KV version 2 entry.
+ */
+export interface VaultSecrets {
+  readonly kind: 'vault';
+  /** Vault's address as the operator reaches it, e.g. `https://vault.prod.internal:8200`. */
+  readonly server: string;
+  /** The mount of the KV version 2 secrets engine, e.g. `secret`. */
+  readonly mount: string;
+  /** The environment's folder in that engine, e.g. `nautilus/prod`. */
+  readonly pathPrefix: string;
+  /**
+   * Vault's Kubernetes auth method: its mount path and the role bound to the platform's
+   * `secrets-reader` service account. Vault checks the account's token with the cluster's
+   * TokenReview API, so the account may create token reviews (system:auth-delegator).
+   */
+  readonly auth: { readonly kind: 'kubernetes'; readonly mountPath: string; readonly role: string };
+  /** How often each Secret is read again from Vault, so a rotated value arrives on its own. */
+  readonly refreshInterval: Duration;
+  /**
+   * Where Vault already keeps a Secret elsewhere than its default path: Secret name to path under
+   * `pathPrefix`. @default every Secret at its default path
+   */
+  readonly paths?: Readonly<Record<string, string>>;
+}
+
+/** Secrets created by hand with kubectl (a laptop's cluster), with the reason. */
+export interface ManualSecrets {
+  readonly kind: 'manual';
+  readonly reason: string;
+}
+
+/** Where an environment's credentials come from. */
+export type SecretSource = VaultSecrets | ManualSecrets;
+
 /** An engine switched off in an environment, and why. */
 export interface DisabledEngine {
   readonly name: string;
@@ -231,8 +335,10 @@ export interface EnvironmentSpec {
   readonly storageScale: number;
   /** CIDR of the nodes' addresses: how pod-network engines reach host-network engines. */
   readonly nodeNetworkCidr: Cidr;
-  /** Namespace of the ingress controller allowed to reach public engines. */
-  readonly ingressNamespace: string;
+  /** How clients outside the cluster reach the public engines: routes, hostnames, certificates. */
+  readonly externalAccess: ExternalAccess;
+  /** Where the credentials the workloads read come from. */
+  readonly secrets: SecretSource;
   /** Namespace of the Prometheus that scrapes `/metrics`. */
   readonly monitoringNamespace: string;
   /** Karpenter node class the NodePools launch from; no NodePools are created without one. */

@@ -1,7 +1,7 @@
 import { cidr, imageRegistry } from '../model/domains';
 import { Cpu, Memory } from '../model/quantities';
 import { eksReservation, KUBELET_EVICTION_THRESHOLD } from './node-allocatable';
-import { EnvironmentSpec, InstanceShape, NodePoolSpec, ObjectStoreBackup, SentinelSettings, StorageClassSpec } from './environment';
+import { EnvironmentSpec, ExternalAccess, InstanceShape, NodePoolSpec, ObjectStoreBackup, SentinelSettings, StorageClassSpec, VaultSecrets } from './environment';
 import { Duration } from '../model/duration';
 
 const GENERAL_WORKER: InstanceShape = { cpu: Cpu.cores(8), memory: Memory.gibibytes(32), arch: 'amd64' };
@@ -48,6 +48,35 @@ function s3Backup(environment: string, retainFullBackups: number): ObjectStoreBa
 }
 
 /**
+ * Staging and production reach clients through ingress-nginx (Ingresses of class `nginx`), with
+ * certificates browsers trust.
+ */
+function clientEdge(domain: string, issuer: ExternalAccess['issuer']): ExternalAccess {
+  return {
+    api: 'ingress',
+    controller: { implementation: 'ingress-nginx', className: 'nginx', namespace: 'ingress-nginx' },
+    domain,
+    audience: 'clients',
+    issuer,
+  };
+}
+
+/**
+ * The environment's folder in the company Vault, read through its Kubernetes auth method (one
+ * mount per cluster, as each cluster has its own token issuer). Values are read again hourly.
+ */
+function vaultSecrets(environment: string): VaultSecrets {
+  return {
+    kind: 'vault',
+    server: 'https://vault.nautilus.internal:8200',
+    mount: 'secret',
+    pathPrefix: `nautilus/${environment}`,
+    auth: { kind: 'kubernetes', mountPath: `kubernetes-${environment}`, role: `nautilus-${environment}` },
+    refreshInterval: Duration.hours(1),
+  };
+}
+
+/**
  * Whole CPUs the latency pool's kubelets reserve (`reservedSystemCPUs`) for the kubelet, the
  * runtime, the operating system and interrupts: one physical core with its hyperthread sibling,
  * so no pinned core shares a physical core with the system.
@@ -89,7 +118,16 @@ export const DEV: EnvironmentSpec = {
   storageClassFor: { fast: 'standard', standard: 'standard' },
   storageScale: 0.1,
   nodeNetworkCidr: cidr('10.89.0.0/16'),
-  ingressNamespace: 'ingress-nginx',
+  // Traefik serves the Gateway API on a laptop's cluster as in the tests; a private root signs.
+  externalAccess: {
+    api: 'gateway',
+    // Its Helm chart's entry points: web on 8000 and websecure on 8443, behind its Service's 80 and 443.
+    controller: { implementation: 'traefik', className: 'traefik', namespace: 'traefik', listenerPorts: { http: 8000, https: 8443 } },
+    domain: 'dev.nautilus.internal',
+    audience: 'developers',
+    issuer: { kind: 'private-ca' },
+  },
+  secrets: { kind: 'manual', reason: 'a laptop has no Vault: create the Secrets the summary lists with kubectl' },
   monitoringNamespace: 'monitoring',
   disabledEngines: [{ name: 'ml-training', reason: 'needs a GPU and dev has no GPU pool; training runs in staging and prod' }],
   // Releases run unattended as in staging, so a change to the edge is tried on its preview before
@@ -126,7 +164,11 @@ export const STAGING: EnvironmentSpec = {
   storageClassFor: { fast: 'fast', standard: 'standard' },
   storageScale: 0.5,
   nodeNetworkCidr: cidr('10.20.0.0/16'),
-  ingressNamespace: 'ingress-nginx',
+  // Let's Encrypt's staging authority: real issuance, without production's rate limits.
+  externalAccess: clientEdge('staging.nautilus.example.com', {
+    kind: 'acme', server: 'https://acme-staging-v02.api.letsencrypt.org/directory', email: 'platform@nautilus.example.com',
+  }),
+  secrets: vaultSecrets('staging'),
   monitoringNamespace: 'monitoring',
   karpenterNodeClass: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'nautilus-staging' },
   disabledEngines: [],
@@ -163,7 +205,9 @@ export const PROD: EnvironmentSpec = {
   storageClassFor: { fast: 'fast', standard: 'standard' },
   storageScale: 1,
   nodeNetworkCidr: cidr('10.30.0.0/16'),
-  ingressNamespace: 'ingress-nginx',
+  // The company CA signs production's certificates; its key pair comes from Vault like every credential.
+  externalAccess: clientEdge('nautilus.example.com', { kind: 'company-ca', secretName: 'nautilus-company-ca' }),
+  secrets: vaultSecrets('prod'),
   monitoringNamespace: 'monitoring',
   karpenterNodeClass: { group: 'karpenter.k8s.aws', kind: 'EC2NodeClass', name: 'nautilus-prod' },
   survivesZoneLoss: true,

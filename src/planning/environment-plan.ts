@@ -6,6 +6,8 @@ import { ImageLock, formatImageReference, resolveImage } from '../images/image-r
 import { NAMESPACE_NAMES } from './namespaces';
 import { DataStorePlan, EnginePlan, enabledEngines, planDataStore, planEngine } from './plan';
 import { NamespaceQuotaPlan, planNamespaceQuota } from './quota';
+import { EdgePlan, planEdge } from './edge';
+import { PlatformSecret, planSecrets } from './secrets';
 import { TrafficPlan, planTraffic } from './traffic';
 
 /** Everything synthesis reads: a pure function of these gives byte-identical output. */
@@ -37,6 +39,10 @@ export interface EnvironmentPlan {
   readonly quotas: readonly NamespaceQuotaPlan[];
   /** Every flow the environment allows, which the NetworkPolicies render. */
   readonly traffic: TrafficPlan;
+  /** Routes, hostnames and certificate of the public engines; undefined when none is public. */
+  readonly edge?: EdgePlan;
+  /** Every Secret the workloads read, and where the secret manager keeps it. */
+  readonly secrets: readonly PlatformSecret[];
 }
 
 /** Resolves the input's catalog and stores against one environment. */
@@ -50,5 +56,9 @@ export function planEnvironment(input: PlatformInput, environment: EnvironmentSp
     images.set(plan.engine.name, formatImageReference(resolveImage(plan.engine.name, environment.imageRegistry, tag, input.imageLock)));
   }
   const quotas = Object.values(NAMESPACE_NAMES).flatMap((namespace) => planNamespaceQuota(namespace, engines, stores) ?? []);
-  return { environment, engines, stores, images, quotas, traffic: planTraffic(engines, stores) };
+  const edge = planEdge(environment, engines);
+  return {
+    environment, engines, stores, images, quotas, traffic: planTraffic(engines, stores), edge,
+    secrets: planSecrets(environment, engines, stores, edge),
+  };
 }

@@ -19,7 +19,7 @@ export interface IngressTraffic {
   readonly callers: readonly TrafficWorkload[];
   /** Whether the monitoring stack scrapes it on these ports (engines; stores are scraped on their metrics ports). */
   readonly scraped: boolean;
-  /** Whether the ingress controller reaches it (engines with public ingress). */
+  /** Whether the edge controller reaches it (engines with a public route). */
   readonly public: boolean;
 }
 
@@ -99,7 +99,7 @@ export function planTraffic(engines: readonly EnginePlan[], stores: readonly Dat
   return {
     ingress: [...endpoints.values()].sort(byName((e) => e.name)).map((target) => {
       const engine = engineByName.get(target.name);
-      return { target, callers: dedupe(callers.get(target.name) ?? []), scraped: engine !== undefined, public: engine?.engine.publicIngress ?? false };
+      return { target, callers: dedupe(callers.get(target.name) ?? []), scraped: engine !== undefined, public: engine?.engine.publicRoute !== undefined };
     }),
     peers: stores.filter((s) => s.replicas > 1).map((plan) => ({
       store: plan.store.name, namespace: plan.namespace, ports: [plan.store.port, ...plan.store.peerPorts.map((p) => p.port)],

@@ -3,11 +3,13 @@ import * as path from 'path';
 import { ApiObject, App, Chart } from 'cdk8s';
 import { imageBuildPlan, renderImageBuildPlan } from '../images/build-plan';
 import { EnvironmentPlan, PlatformInput, planEnvironment } from '../planning/environment-plan';
-import { CREDENTIAL_SECRETS } from '../planning/runtime-contract';
 import { kindOf } from '../planning/stores/store-kinds';
 import { EnvironmentSpec } from '../environments/environment';
 import { validatePlatform } from '../validation/validate';
+import { ConfigurationError, ConfigurationProblem } from '../model/errors';
+import { ManifestObject } from '../model/secret-references';
 import { ManifestYaml } from './manifest-yaml';
+import { secretCoverageProblems } from './secret-coverage';
 import { discardBuild, newBuild, publishBuild } from './publish';
 
 /** What was written for one environment. */
@@ -84,7 +86,33 @@ function releasesLine(environment: EnvironmentPlan['environment'], engines: Envi
   return `  releases (Argo Rollouts, ${delivery.attended ? 'the last step promoted by a person' : 'unattended'}): ${parts.join('; ')}`;
 }
 
-function summarize({ environment, engines, stores }: EnvironmentPlan, files: readonly ManifestFile[]): EnvironmentResult {
+/** How the public engines are reached and who signs their certificate: the summary's edge lines. */
+function edgeLines({ environment, edge }: EnvironmentPlan): string[] {
+  if (!edge) return ['  edge: no public engine'];
+  const { access } = edge;
+  const issuer = access.issuer.kind === 'private-ca' ? `the environment's private CA (root in Secret ${environment.name}-root-ca)`
+    : access.issuer.kind === 'company-ca' ? `the company CA (Secret ${access.issuer.secretName})` : `ACME ${access.issuer.server}`;
+  const routes = edge.routes.map((r) => `https://${r.host}${r.pathPrefix} -> ${r.engine}:${r.port}${r.websocket ? ` (WebSocket, closed after ${r.websocket.idleTimeout} idle)` : ''}`);
+  return [
+    `  edge (${access.api === 'gateway' ? 'Gateway API' : 'Ingress'}, ${access.controller.implementation} class ${access.controller.className} in namespace ${access.controller.namespace}; HTTP redirected to HTTPS): ${routes.join(', ')}`,
+    `  certificate ${edge.certificate.name} for ${edge.hosts.join(', ')}: signed by ${issuer}, renewed ${edge.certificate.renewBefore.toHours() / 24} days before expiry`,
+  ];
+}
+
+/** Where the credentials come from and what to provision: the summary's secrets lines. */
+function secretLines({ environment, secrets }: EnvironmentPlan): string[] {
+  const source = environment.secrets;
+  if (source.kind === 'manual') {
+    return [`  secrets to create by hand (${source.reason}): ${secrets.map((s) => `${s.name} [${s.keys.join(', ')}] in ${s.namespaces.join(', ')}`).join('; ')}`];
+  }
+  return [
+    `  secrets synced from Vault ${source.server} (KV v2 mount ${source.mount}, every ${source.refreshInterval}) by ClusterSecretStore nautilus-${environment.name}; entries to provision: ${secrets.map((s) => `${source.mount}/${source.pathPrefix}/${s.path} [${s.keys.join(', ')}]`).join(', ')}`,
+    `  Vault's Kubernetes auth at ${source.auth.mountPath}: role ${source.auth.role} bound to service account secrets-reader, reading ${source.mount}/${source.pathPrefix}/*`,
+  ];
+}
+
+function summarize(plan: EnvironmentPlan, files: readonly ManifestFile[]): EnvironmentResult {
+  const { environment, engines, stores } = plan;
   const counts = new Map<string, number>();
   for (const { objects } of files) {
     for (const object of objects) counts.set(object.kind, (counts.get(object.kind) ?? 0) + 1);
@@ -92,15 +120,13 @@ function summarize({ environment, engines, stores }: EnvironmentPlan, files: rea
   const kinds = [...counts.entries()].sort(([a], [b]) => a.localeCompare(b));
   const total = kinds.reduce((t, [, n]) => t + n, 0);
   const disabled = environment.disabledEngines.map((d) => `${d.name} (${d.reason})`);
-  // Secrets are read in the namespace of the pod that reads them: the stores' and their clients'.
-  const readers = [...stores.map((s) => s.namespace), ...engines.filter((e) => e.engine.dependencies.stores.length > 0).map((e) => e.namespace)];
-  const secrets = Object.values(CREDENTIAL_SECRETS).map((s) => `${s.name} [${s.keys.join(', ')}]`);
   const lines = [
     `${environment.name}: ${total} objects, ${engines.length} engines, ${stores.length} data stores`,
     ...kinds.map(([kind, n]) => `  ${String(n).padStart(4)}  ${kind}`),
     `  disabled engines: ${disabled.length > 0 ? disabled.join('; ') : 'none'}`,
     releasesLine(environment, engines),
-    `  secrets to provision in ${[...new Set(readers)].sort().join(', ')}: ${secrets.join(', ')}`,
+    ...edgeLines(plan),
+    ...secretLines(plan),
     // Each store's own: what its pods read, its backups.
     ...stores.flatMap((store) => kindOf(store).summary(store)),
   ];
@@ -117,16 +143,19 @@ export function synthesizePlatform(input: PlatformInput, distDir: string, charts
   const staging = newBuild(distDir);
   try {
     const yaml = new ManifestYaml();
+    const problems: ConfigurationProblem[] = [];
     const results = input.environments.map((environment) => {
       const outdir = path.join(staging, environment.name);
       const plan = planEnvironment(input, environment);
       const files = renderManifests(appFor(plan, charts));
+      problems.push(...secretCoverageProblems(environment, files.flatMap((f) => f.objects as ManifestObject[])));
       fs.mkdirSync(outdir);
       for (const { file, objects } of files) fs.writeFileSync(path.join(outdir, file), yaml.stringify(objects));
       const result = summarize(plan, files);
       fs.writeFileSync(path.join(outdir, 'SUMMARY.txt'), result.summary);
       return result;
     });
+    if (problems.length > 0) throw new ConfigurationError(problems);
     // The images every environment's manifests reference, for CI elsewhere to build and push.
     fs.mkdirSync(path.join(staging, 'images'));
     fs.writeFileSync(

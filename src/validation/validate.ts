@@ -5,12 +5,14 @@ import { EngineSourceFiles } from '../images/engine-sources';
 import { ConfigurationError } from '../model/errors';
 import { ValidationRule } from './rule';
 import { CAPACITY_RULES } from './rules/capacity';
+import { EDGE_RULES } from './rules/edge';
 import { ENGINE_SHAPE_RULES } from './rules/engine-shape';
 import { ENVIRONMENT_RULES } from './rules/environment';
 import { IMAGE_RULES } from './rules/images';
 import { NAMING_RULES } from './rules/naming';
 import { NODE_POOL_RULES } from './rules/node-pools';
 import { RELEASE_RULES } from './rules/releases';
+import { SECRET_RULES } from './rules/secrets';
 import { STORE_TOPOLOGY_RULES } from './rules/store-topology';
 
 /**
@@ -23,6 +25,8 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
   ...ENGINE_SHAPE_RULES,
   ...ENVIRONMENT_RULES,
   ...RELEASE_RULES,
+  ...EDGE_RULES,
+  ...SECRET_RULES,
   ...NODE_POOL_RULES,
   ...STORE_TOPOLOGY_RULES,
   ...IMAGE_RULES,

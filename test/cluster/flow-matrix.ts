@@ -101,7 +101,7 @@ function expectation(source: FlowSource, target: FlowSource, port: number, clien
   if (workload.kind === 'engine') {
     const engine = workload.spec;
     if (source.role === 'monitoring') return [true, 'the monitoring namespace scrapes every engine'];
-    if (source.role === 'ingress') return [engine.publicIngress === true, engine.publicIngress ? `${engine.name} is public` : `${engine.name} is not public`];
+    if (source.role === 'ingress') return [engine.publicRoute !== undefined, engine.publicRoute ? `${engine.name} is public` : `${engine.name} is not public`];
     if (source.workload?.kind === 'engine' && source.workload.spec.dependencies.engines.includes(engine.name)) return [true, `${source.name} depends on ${engine.name}`];
     return [false, `${source.name} does not depend on ${engine.name}`];
   }

@@ -196,7 +196,7 @@ describe('dev on a real node', () => {
     // A probe pod in each namespace that is not the platform's: the monitoring and ingress
     // namespaces the environment names, and one the platform knows nothing of.
     const probeImage = images.find((i) => i.includes('/nautilus/'))!;
-    const roles = { monitoring: environment.monitoringNamespace, ingress: environment.ingressNamespace, unrelated: 'nautilus-unrelated' } as const;
+    const roles = { monitoring: environment.monitoringNamespace, ingress: environment.externalAccess.controller.namespace, unrelated: 'nautilus-unrelated' } as const;
     await applyManifests(cluster!.controlPlane.kubeConfig, Object.values(roles).flatMap((namespace) => [
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
       {
@@ -295,7 +295,7 @@ describe('dev on a real node', () => {
     expect(spawnSync('podman', ['save', '--quiet', '-o', archive, broken], { env: { ...process.env, CONTAINERS_CONF } }).status).toBe(0);
     expect(spawnSync('ctr', ['--address', cluster!.node.containerdSocket, '-n', 'k8s.io', 'images', 'import', archive]).status).toBe(0);
     // The environment's engines file with risk-engine's image swapped, as a bad build would leave it.
-    const enginesFile = path.join(distRoot, 'dist', 'dev', '0003-engines.yaml');
+    const enginesFile = path.join(distRoot, 'dist', 'dev', '0004-engines.yaml');
     fs.writeFileSync(enginesFile, fs.readFileSync(enginesFile, 'utf8').split(good).join(broken));
 
     const { io, out } = cliIo();

@@ -7,7 +7,7 @@ import { createHash } from 'crypto';
 import { applySetId, asMember, recordFor, toolingName, unionRecord } from '../../src/deploy/applyset';
 import { applyOrder, applyWaves, KubeObject } from '../../src/deploy/objects';
 import { pruneOrder } from '../../src/deploy/plan';
-import { secretReferences } from '../../src/deploy/preflight';
+import { secretReferences } from '../../src/model/secret-references';
 import { podNamePattern, rolloutState } from '../../src/deploy/rollout';
 import { autoscalerHealth, cronJobHealth } from '../../src/deploy/status';
 import { DEV } from '../../src/environments/platform-environments';

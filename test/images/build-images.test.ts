@@ -46,7 +46,7 @@ describe('npm run images', () => {
       `${environment.imageRegistry}/${engine.name}:${tags.get(engine.name)}`)).filter((ref) => !images.includes(ref));
     expect(missing).toEqual([]);
     // dev's manifests reference exactly these.
-    const devEngines = fs.readFileSync(path.join(ROOT, 'dist', 'dev', '0003-engines.yaml'), 'utf8');
+    const devEngines = fs.readFileSync(path.join(ROOT, 'dist', 'dev', '0004-engines.yaml'), 'utf8');
     for (const engine of PLATFORM_ENGINES.filter((e) => e.name !== 'ml-training')) {
       expect(devEngines).toContain(`image: registry.dev.nautilus.internal/nautilus/${engine.name}:${tags.get(engine.name)}`);
     }

@@ -19,7 +19,9 @@ describe.each(environments.map((e) => [e.name, e] as const))('engines in %s', (_
       expect(podSpecOf(objects, engine).serviceAccountName).toBe(engine.name);
       if (isService(engine)) {
         const service = find(objects, 'Service', engine.name);
-        expect(service.spec.ports).toEqual([{ name: 'http', port: engine.workload.port, targetPort: 'http', protocol: 'TCP' }]);
+        // A WebSocket engine's port says so where the edge is a Gateway (dev's is).
+        const appProtocol = engine.publicRoute?.websocket && environment.externalAccess.api === 'gateway' ? { appProtocol: 'kubernetes.io/ws' } : {};
+        expect(service.spec.ports).toEqual([{ name: 'http', port: engine.workload.port, targetPort: 'http', protocol: 'TCP', ...appProtocol }]);
       }
     }
     for (const disabled of environment.disabledEngines) {

@@ -314,7 +314,7 @@ describe.each([DEV, STAGING, PROD].map((e) => [e.name, e] as const))('network po
       const fromNamespace = (ns: string) => rules.some((r: K8sObject['spec']) =>
         r.from.some((p: K8sObject['spec']) => p.namespaceSelector?.matchLabels['kubernetes.io/metadata.name'] === ns && Object.keys(p.podSelector ?? {}).length === 0));
       expect(fromNamespace(environment.monitoringNamespace)).toBe(true);
-      expect(fromNamespace(environment.ingressNamespace)).toBe(plan.engine.publicIngress === true);
+      expect(fromNamespace(environment.externalAccess.controller.namespace)).toBe(plan.engine.publicRoute !== undefined);
     }
   });
 });

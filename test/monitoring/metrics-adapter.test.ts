@@ -15,7 +15,7 @@ describe.each(PLATFORM_ENVIRONMENTS.map((e) => [e.name, e] as const))('%s', (_na
 
   it('the adapter rules ConfigMap is in the monitoring stack\'s namespace', () => {
     expect(adapter.metadata.namespace).toBe(environment.monitoringNamespace);
-    expect(adapter.file).toBe('0004-monitoring.yaml');
+    expect(adapter.file).toBe('0006-monitoring.yaml');
   });
 
   it('every custom metric an HPA uses is served by exactly one adapter rule', () => {
@@ -41,7 +41,7 @@ describe('the monitoring namespace has one home, the environment', () => {
   const objects = synthObjects({ ...DEV, monitoringNamespace: 'observability' });
 
   it('every object for the monitoring stack is in it', () => {
-    const monitoring = objects.filter((o) => o.file === '0004-monitoring.yaml');
+    const monitoring = objects.filter((o) => o.file === '0006-monitoring.yaml');
     expect(monitoring.length).toBeGreaterThan(0);
     expect(monitoring.filter((o) => o.metadata.namespace !== 'observability').map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([]);
   });

@@ -6,6 +6,9 @@ import { service, setField } from '../escape-hatches';
 import { componentLabels, selectorLabels } from '../labels';
 import { HTTP_PORT_NAME, engineMetadata } from './engine-metadata';
 
+/** The standard `appProtocol` of a WebSocket port (Kubernetes' own prefix, KEP-3726). */
+const WEBSOCKET_APP_PROTOCOL = 'kubernetes.io/ws';
+
 /** Properties of an {@link EngineService}. */
 export interface EngineServiceProps {
   /** The engine as it runs in this environment. */
@@ -37,5 +40,9 @@ export class EngineService extends Construct {
     // cdk8s-plus-27 takes a numeric target port only: target the container port by name, so the
     // Service follows the container's port.
     setField<ServicePort, 'targetPort'>(engineService, '/spec/ports/0', 'targetPort', IntOrString.fromString(HTTP_PORT_NAME));
+    // The Gateway API's WebSocket backend protocol: a gateway forwards the upgrade to this port.
+    if (plan.engine.publicRoute?.websocket && plan.environment.externalAccess.api === 'gateway') {
+      setField<ServicePort, 'appProtocol'>(engineService, '/spec/ports/0', 'appProtocol', WEBSOCKET_APP_PROTOCOL);
+    }
   }
 }

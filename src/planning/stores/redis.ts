@@ -90,6 +90,7 @@ export const REDIS_KIND: StoreKind<RedisPlan> = {
       { name: ENV.redisPassword, secretKey: credentialRef(plan.store.name, 'password') },
     ];
   },
+  ownSecrets: () => [],
   summary: () => [],
   alerts: redisAlerts,
   panels: redisPanels,

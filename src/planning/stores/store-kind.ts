@@ -5,6 +5,7 @@ import { DataFormat } from '../../model/data-format';
 import { Finding } from '../../model/errors';
 import { Cpu, Memory } from '../../model/quantities';
 import { EnvironmentVariable } from '../environment-variables';
+import { SecretDefinition } from '../store-access';
 import { DisruptionBudgetPlan, EnginePlan } from '../plan';
 import { AlertingRule } from '../monitoring';
 import { StoreMonitoringPlan } from '../store-monitoring';
@@ -119,7 +120,9 @@ export interface StoreKind<P extends StorePlanBase> {
   readonly checks: ReadonlyArray<StoreCheck<P>>;
   /** The variables an engine depending on the store is given to reach it (hosts, ports, credentials). */
   engineEnv(plan: P, engine: EnginePlan): EnvironmentVariable[];
-  /** The lines the environment's SUMMARY.txt gives the store: what to provision for its own pods, its backups. */
+  /** The Secrets only the store's own pods read (its superuser, replication and backup credentials), besides its clients' credentials. */
+  ownSecrets(plan: P): SecretDefinition[];
+  /** The lines the environment's SUMMARY.txt gives the store besides its Secrets: its backups. */
   summary(plan: P): string[];
   /** The alerts on the kind's own series (no primary, replication, failover, its own parts), after the alerts every store has. */
   alerts(plan: P, context: StoreAlertContext): AlertingRule[];

@@ -4,7 +4,7 @@ import { ENV } from '../../engines/runtime/environment-contract';
 import { imageVersion } from '../../model/domains';
 import { Duration } from '../../model/duration';
 import { serviceHost } from '../namespaces';
-import { TIMESCALEDB_SECRETS, TRADING_DATABASE, credentialRef } from '../store-access';
+import { OBJECT_STORE_CREDENTIAL_KEYS, TIMESCALEDB_SECRETS, TRADING_DATABASE, credentialRef } from '../store-access';
 import { StoreScrapeEndpoint } from '../store-monitoring';
 import { TIMESCALEDB_CHECKS } from './timescaledb-checks';
 import { StoreKind, StorePlanBase } from './store-kind';
@@ -72,12 +72,16 @@ export const TIMESCALEDB_KIND: StoreKind<TimescaleDbPlan> = {
       ? [{ name: ENV.postgresReadOnlyHost, value: serviceHost(TIMESCALEDB_PATRONI.replicaService, plan.namespace) }]
       : []),
   ],
+  ownSecrets: (plan) => {
+    const { backup } = plan.environment.timescaledb;
+    return [
+      TIMESCALEDB_SECRETS.superuser, TIMESCALEDB_SECRETS.replication,
+      ...(backup.kind === 'object-store' ? [{ name: backup.credentialsSecret, keys: OBJECT_STORE_CREDENTIAL_KEYS }] : []),
+    ];
+  },
   summary: (plan) => {
     const { backup } = plan.environment.timescaledb;
-    const secrets = Object.values(TIMESCALEDB_SECRETS).map((s) => `${s.name} [${s.keys.join(', ')}]`);
-    if (backup.kind === 'object-store') secrets.push(`${backup.credentialsSecret} [access-key-id, secret-access-key]`);
     return [
-      `  secrets to provision in ${plan.namespace} for TimescaleDB: ${secrets.join(', ')}`,
       `  TimescaleDB backups: ${backup.kind === 'object-store'
         ? `s3://${backup.bucket} (${backup.region}), ${backup.retainFullBackups} full backups kept, one every ${backup.fullBackupEvery.toHours()} h, WAL archived continuously`
         : `disabled (${backup.reason})`}`,

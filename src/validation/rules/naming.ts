@@ -19,7 +19,7 @@ export const NAMING_RULES: readonly ValidationRule[] = [
       ['environment', 'name', environment.name],
       ...catalog.map((e): [string, string, string] => [e.name, 'name', e.name]),
       ...environment.nodePools.map((p): [string, string, string] => [`node pool ${p.name}`, 'name', p.name]),
-      ['environment', 'ingressNamespace', environment.ingressNamespace],
+      ['environment', 'externalAccess.controller.namespace', environment.externalAccess.controller.namespace],
       ['environment', 'monitoringNamespace', environment.monitoringNamespace],
     ];
     for (const [subject, field, name] of named) {
@@ -113,12 +113,16 @@ export const NAMING_RULES: readonly ValidationRule[] = [
   }),
   defineRule('external-namespaces', ({ environment }) => {
     const ours = [...Object.values(NAMESPACE_NAMES), DEVICE_PLUGIN_NAMESPACE];
-    return (['ingressNamespace', 'monitoringNamespace'] as const)
-      .filter((field) => ours.includes(environment[field]))
-      .map((field) => ({
-        subject: 'environment', field, value: JSON.stringify(environment[field]),
-        problem: `one of the platform's own namespaces: the network policies would admit every pod of it as if it were the ${field === 'ingressNamespace' ? 'ingress controller' : 'monitoring stack'}`,
-        fix: `name the namespace the ${field === 'ingressNamespace' ? 'ingress controller' : 'Prometheus'} runs in, e.g. "${field === 'ingressNamespace' ? 'ingress-nginx' : 'monitoring'}" (not ${ours.join(', ')})`,
+    const external = [
+      { field: 'externalAccess.controller.namespace', value: environment.externalAccess.controller.namespace, what: 'edge controller', example: 'ingress-nginx' },
+      { field: 'monitoringNamespace', value: environment.monitoringNamespace, what: 'monitoring stack', example: 'monitoring' },
+    ];
+    return external
+      .filter(({ value }) => ours.includes(value))
+      .map(({ field, value, what, example }) => ({
+        subject: 'environment', field, value: JSON.stringify(value),
+        problem: `one of the platform's own namespaces: the network policies would admit every pod of it as if it were the ${what}`,
+        fix: `name the namespace the ${what} runs in, e.g. "${example}" (not ${ours.join(', ')})`,
       }));
   }),
 ];
