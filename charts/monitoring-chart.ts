@@ -19,7 +19,7 @@ export class MonitoringChart extends Chart {
     // admit scrapes from too.
     const namespace = props.environment.monitoringNamespace;
     new MetricsAdapterRules(this, 'MetricsAdapter', { namespace, nonTrafficPaths: paths });
-    new PlatformRules(this, 'Rules', { environment: props.environment, engines: props.engines, stores: props.stores, nonTrafficPaths: paths });
+    new PlatformRules(this, 'Rules', { environment: props.environment, engines: props.engines, stores: props.stores, nonTrafficPaths: paths, edge: props.edge });
     new PlatformDashboards(this, 'Dashboards', { environment: props.environment.name, namespace, engines: props.engines, stores: props.stores });
   }
 }

@@ -246,6 +246,45 @@ describe('promtool test rules: each alert fires on its trigger and stays silent 
     });
   });
 
+  describe('the edge certificate, from cert-manager\'s series (as its controller names them)', () => {
+    const edge = prodPlans.edge!;
+    const certificate = { namespace: edge.namespace, name: edge.certificate.name };
+    const issuerLabels = { issuer_name: edge.issuerName, issuer_kind: 'Issuer', issuer_group: 'cert-manager.io' };
+    const labelText = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',');
+    const day = 24 * 3600;
+    /** The certificate's expiry as a timestamp, `days` after the evaluation at minute 20. */
+    const expiresIn = (days: number): Series => ({
+      series: `certmanager_certificate_expiration_timestamp_seconds{${labelText({ ...certificate, ...issuerLabels })}}`,
+      values: `${20 * 60 + days * day}x30`,
+    });
+
+    it('NautilusCertificateExpiringSoon and NautilusCertificateExpiring: a renewal failing for weeks warns, a week left pages', () => {
+      const soon = alertRule('NautilusCertificateExpiringSoon');
+      const close = alertRule('NautilusCertificateExpiring');
+      expect([soon.labels.severity, close.labels.severity]).toEqual(['warning', 'critical']);
+      const labels = { name: certificate.name, ...issuerLabels };
+      expectCase({ alert: 'NautilusCertificateExpiringSoon', at: 20, input: [expiresIn(10)], expect: [{ rule: soon, labels, value: '10d 0h 0m 0s' }] });
+      expectCase({ alert: 'NautilusCertificateExpiringSoon', at: 20, input: [expiresIn(20)], expect: [] });
+      expectCase({ alert: 'NautilusCertificateExpiring', at: 20, input: [expiresIn(3)], expect: [{ rule: close, labels, value: '3d 0h 0m 0s' }] });
+      expectCase({ alert: 'NautilusCertificateExpiring', at: 20, input: [expiresIn(10)], expect: [] });
+    });
+
+    it('NautilusCertificateNotReady: fires once the certificate has not been Ready for 15 minutes', () => {
+      const rule = alertRule('NautilusCertificateNotReady');
+      const ready = (condition: string, values: string): Series => ({ series: `certmanager_certificate_ready_status{${labelText({ ...certificate, condition })}}`, values });
+      const notReady = [ready('True', '0x30'), ready('False', '1x30'), ready('Unknown', '0x30')];
+      expectCase({ alert: 'NautilusCertificateNotReady', at: 20, input: notReady, expect: [{ rule, labels: { name: certificate.name }, value: '1' }] });
+      expectCase({ alert: 'NautilusCertificateNotReady', at: 10, input: notReady, expect: [] });
+      expectCase({ alert: 'NautilusCertificateNotReady', at: 20, input: [ready('True', '1x30'), ready('False', '0x30'), ready('Unknown', '0x30')], expect: [] });
+    });
+
+    it('NautilusCertificateUnmonitored: fires when cert-manager\'s series of the certificate are missing for 30 minutes', () => {
+      const rule = alertRule('NautilusCertificateUnmonitored');
+      expectCase({ alert: 'NautilusCertificateUnmonitored', at: 35, input: [{ series: 'up{job="other"}', values: '1x40' }], expect: [{ rule, labels: { name: certificate.name }, value: '1' }] });
+      expectCase({ alert: 'NautilusCertificateUnmonitored', at: 35, input: [{ ...expiresIn(60), values: `${60 * day}x40` }], expect: [] });
+    });
+  });
+
   /** Request-duration buckets of one engine: `perMinute` requests a minute, all answered just under `seconds`. */
   function durations(engine: string, namespace: string, seconds: number, perMinute: number): Series[] {
     return [...LATENCY_BUCKETS.map(String), '+Inf'].map((le) => ({

@@ -8,6 +8,7 @@ import { Duration } from '../../model/duration';
 import {
   AlertingRule, errorRatioQuery, latencyQuantileQuery, MONITORING_STACK, REQUESTS_PER_SECOND, SCRAPE_LABELS, trafficPathMatcher,
 } from '../../planning/monitoring';
+import { EdgePlan } from '../../planning/edge';
 import { DEVICE_PLUGIN_NAMESPACE } from '../../planning/namespaces';
 import { DataStorePlan, EnginePlan, isBatch, isService } from '../../planning/plan';
 import { dataStoreAlerts } from './store-rules';
@@ -87,7 +88,20 @@ export interface PlatformRulesInput {
   readonly stores: readonly DataStorePlan[];
   /** Paths left out of request rates, latency and error ratios: `nonTrafficPaths(catalog)`. */
   readonly nonTrafficPaths: readonly string[];
+  /** The public engines' edge, whose certificate is watched; undefined when none is public. */
+  readonly edge?: EdgePlan;
 }
+
+/** The series cert-manager's controller exports for every Certificate, as it names them. */
+export const CERT_MANAGER_METRICS = {
+  expiration: 'certmanager_certificate_expiration_timestamp_seconds',
+  ready: 'certmanager_certificate_ready_status',
+} as const;
+
+/** How long cert-manager's series of a certificate may be missing before its alerts are known blind. */
+const CERTIFICATE_UNMONITORED_AFTER = Duration.minutes(30);
+/** A certificate this close to expiry pages: clients will see errors within days. */
+const CERTIFICATE_CRITICAL_BEFORE = Duration.hours(7 * 24);
 
 /** What every engine rule of one environment shares: its service engines, and the labels every alert carries. */
 interface EngineRulesContext {
@@ -364,6 +378,58 @@ function batchAlerts({ common }: EngineRulesContext, engines: readonly EnginePla
 }
 
 /**
+ * The edge certificate's alerts, on cert-manager's series. cert-manager renews `renewBefore` the
+ * expiry, so a certificate with half that left has failed to renew for weeks (the ACME authority
+ * or the company CA refusing, a challenge the routes do not reach); one not Ready for 15 minutes
+ * cannot be issued at all; series missing mean cert-manager is not scraped and these alerts are blind.
+ */
+function edgeAlerts(edge: EdgePlan | undefined, common: EngineRulesContext['common']): AlertingRule[] {
+  if (!edge) return [];
+  const { certificate, namespace } = edge;
+  const matchers = { namespace, name: certificate.name };
+  const expiration = selector(CERT_MANAGER_METRICS.expiration, matchers);
+  const labels = { ...common, namespace, certificate: certificate.name };
+  const inspect = `kubectl -n ${namespace} describe certificate ${certificate.name} (conditions, events); kubectl -n ${namespace} get certificaterequests,orders,challenges; cert-manager's logs`;
+  const expiring = (alert: string, before: Duration, severity: string): AlertingRule => ({
+    alert,
+    expr: `${expiration} - time() < ${before.toSeconds()}`,
+    for: Duration.minutes(10),
+    labels: { ...labels, severity },
+    annotations: {
+      summary: `certificate ${certificate.name} (${certificate.hosts.join(', ')}) expires in {{ $value | humanizeDuration }}`,
+      description: `cert-manager should have renewed it ${certificate.renewBefore.toHours() / 24} days before expiry; it has not, and clients will be refused when it expires.`,
+      runbook: `${inspect}: the issuer refusing, an HTTP-01 challenge the routes do not reach, or the CA's Secret missing.`,
+    },
+  });
+  return [
+    expiring('NautilusCertificateExpiringSoon', Duration.millis(certificate.renewBefore.milliseconds / 2), 'warning'),
+    expiring('NautilusCertificateExpiring', CERTIFICATE_CRITICAL_BEFORE, 'critical'),
+    {
+      alert: 'NautilusCertificateNotReady',
+      expr: `max by (namespace, name) (${selector(CERT_MANAGER_METRICS.ready, matchers, ['condition!="True"'])}) == 1`,
+      for: Duration.minutes(15),
+      labels: { ...labels, severity: 'warning' },
+      annotations: {
+        summary: `certificate ${certificate.name} is not Ready`,
+        description: `cert-manager cannot issue or renew ${certificate.name}; the Gateway or Ingresses serve the last certificate issued, if any.`,
+        runbook: `${inspect}.`,
+      },
+    },
+    {
+      alert: 'NautilusCertificateUnmonitored',
+      expr: `absent(${expiration})`,
+      for: CERTIFICATE_UNMONITORED_AFTER,
+      labels: { ...labels, severity: 'warning' },
+      annotations: {
+        summary: `no cert-manager series for certificate ${certificate.name}`,
+        description: 'Prometheus has no expiry for the certificate: cert-manager is not running, not scraped (its ServiceMonitor), or the Certificate is missing. Its expiry is not watched.',
+        runbook: `kubectl -n ${namespace} get certificate ${certificate.name}; check cert-manager's pods and its ServiceMonitor in the monitoring stack.`,
+      },
+    },
+  ];
+}
+
+/**
  * The recording and alerting rules of one environment, derived from its plans: recording rules per
  * engine (request rate, errors, error ratio, latency quantiles) and the alerts, each with its
  * severity, the engine or store, and a runbook line.
@@ -384,6 +450,7 @@ export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
     { name: 'nautilus-scheduling', rules: schedulingAlerts(context, engines, stores) },
     ...(batch.length > 0 ? [{ name: 'nautilus-batch', rules: batch }] : []),
     { name: 'nautilus-data-stores', rules: dataStoreAlerts(environment, stores) },
+    ...(input.edge ? [{ name: 'nautilus-edge', rules: edgeAlerts(input.edge, context.common) }] : []),
   ];
 }
 
