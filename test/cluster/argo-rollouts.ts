@@ -1,4 +1,3 @@
-import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -6,7 +5,7 @@ import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@
 import { parse } from 'yaml';
 import { KubeObject } from '../../src/deploy/objects';
 import { promotePatch as productPromotePatch } from '../../src/deploy/release';
-import { killOnExit, startWatchdog } from './support/process-guard';
+import { HostProcess, messageOf, sleep, statusOf } from './support/host-process';
 import { kubeRequest, ManifestObject } from './apply';
 import { ensureCachedBuild } from './binaries';
 import { ControlPlane, freePorts } from './control-plane';
@@ -58,7 +57,6 @@ const SERVICE_ACCOUNTS_GROUP = 'system:serviceaccounts';
 const ARGO_GROUP = 'argoproj.io';
 const FIELD_MANAGER = 'nautilus-k8s-test-harness';
 const DEFAULT_START_TIMEOUT_MS = 60_000;
-const STOP_GRACE_MS = 5_000;
 
 /** Options for {@link startArgoRollouts}. */
 export interface ArgoRolloutsOptions {
@@ -116,9 +114,8 @@ export async function startArgoRollouts(controlPlane: ControlPlane, options: Arg
   const deadline = started + startTimeoutMs;
   const kc = controlPlane.kubeConfig;
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-argo-rollouts-'));
-  const controller = new ControllerProcess(workDir, options.keepWorkDir ?? false);
-  live.add(controller);
-  installExitHandlers();
+  // POD_NAMESPACE is how upstream's pod tells it the namespace of its configuration.
+  const controller = new HostProcess('rollouts-controller', workDir, options.keepWorkDir ?? false, { POD_NAMESPACE: ARGO_ROLLOUTS_NAMESPACE });
   try {
     await installArgoCrds(kc, deadline);
     const report = await applyAll(kc, argoRolloutsObjects(readClusterRole(build.clusterRole)), FIELD_MANAGER);
@@ -295,155 +292,4 @@ export interface RolloutForPromotion {
 export function promotePatch(rollout: RolloutForPromotion, options: { readonly full?: boolean } = {}): { spec?: Record<string, unknown>; status?: Record<string, unknown> } {
   const { spec, status } = productPromotePatch({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', metadata: { name: '' }, ...rollout } as KubeObject, options);
   return { spec, status };
-}
-
-/** Controllers whose processes must die with this process. */
-const live = new Set<ControllerProcess>();
-
-/**
- * The controller's process, leading its own process group so that a signal to the group also
- * reaches anything it forks (its analysis plugins), and a detached watchdog shell that kills the
- * group and removes the directory if this (node) process disappears without running its exit
- * handlers (SIGKILL, a jest worker torn down), as the control plane's does.
- */
-class ControllerProcess {
-  readonly logPath: string;
-  private child?: ChildProcess;
-  private exit?: string;
-  private exited?: Promise<void>;
-  private readonly groupFile: string;
-  private readonly watchdog: ChildProcess;
-  private stopping?: Promise<void>;
-
-  constructor(private readonly workDir: string, private readonly keepWorkDir: boolean) {
-    this.logPath = path.join(workDir, 'rollouts-controller.log');
-    this.groupFile = path.join(workDir, 'process-group');
-    fs.writeFileSync(this.groupFile, '');
-    this.watchdog = startWatchdog('argo-rollouts-watchdog', this.groupFile, keepWorkDir ? '' : workDir);
-  }
-
-  get pid(): number {
-    return this.child?.pid ?? 0;
-  }
-
-  start(binary: string, args: readonly string[]): void {
-    const logFd = fs.openSync(this.logPath, 'a');
-    fs.writeSync(logFd, `$ ${binary} ${args.join(' ')}\n`);
-    let child: ChildProcess;
-    try {
-      child = spawn(binary, args, {
-        cwd: this.workDir,
-        detached: true,
-        stdio: ['ignore', logFd, logFd],
-        // Nothing of this machine's environment (a KUBECONFIG, an in-cluster service host) reaches
-        // it; POD_NAMESPACE is how upstream's pod tells it the namespace of its configuration.
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.workDir, POD_NAMESPACE: ARGO_ROLLOUTS_NAMESPACE },
-      });
-    } finally {
-      fs.closeSync(logFd);
-    }
-    if (child.pid === undefined) throw new Error(`could not start ${binary}; is the cache intact?`);
-    this.child = child;
-    this.exited = new Promise<void>((resolve) => child.on('exit', (code, signal) => {
-      this.exit = signal ? `killed by ${signal}` : `exited with code ${code}`;
-      resolve();
-    }));
-    child.on('error', (error) => { this.exit ??= `failed to spawn: ${error.message}`; });
-    fs.appendFileSync(this.groupFile, `${child.pid}\n`);
-  }
-
-  log(): string {
-    try {
-      return fs.readFileSync(this.logPath, 'utf8');
-    } catch {
-      return '';
-    }
-  }
-
-  /** Polls `check` until it is true; fails early if the controller exits, or at the deadline. */
-  async waitFor(what: string, deadline: number, check: () => Promise<boolean>): Promise<void> {
-    let lastError = '';
-    for (;;) {
-      if (this.exit !== undefined) throw new Error(`rollouts-controller ${this.exit} while waiting for ${what}`);
-      try {
-        if (await check()) return;
-        lastError = '';
-      } catch (error) {
-        lastError = messageOf(error);
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${lastError})` : ''}`);
-      await sleep(200);
-    }
-  }
-
-  stop(): Promise<void> {
-    this.stopping ??= (async () => {
-      const pid = this.child?.pid;
-      if (pid !== undefined && this.exit === undefined) {
-        signalGroup(pid, 'SIGTERM');
-        const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), STOP_GRACE_MS).unref());
-        if ((await Promise.race([this.exited, timer])) === 'timeout') {
-          signalGroup(pid, 'SIGKILL');
-          await this.exited;
-        }
-      }
-      // Whatever it forked shares its group and must not outlive it.
-      signalGroup(pid, 'SIGKILL');
-      fs.rmSync(this.groupFile, { force: true });
-      signalGroup(this.watchdog.pid, 'SIGKILL');
-      if (!this.keepWorkDir) fs.rmSync(this.workDir, { recursive: true, force: true });
-      live.delete(this);
-    })();
-    return this.stopping;
-  }
-
-  /** Synchronous last resort for process exit: SIGKILL the group and the watchdog, drop the directory. */
-  killNow(): void {
-    signalGroup(this.child?.pid, 'SIGKILL');
-    signalGroup(this.watchdog.pid, 'SIGKILL');
-    if (!this.keepWorkDir) fs.rmSync(this.workDir, { recursive: true, force: true });
-  }
-}
-
-function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // ESRCH: the group is already gone.
-  }
-}
-
-let exitHandlersInstalled = false;
-
-function installExitHandlers(): void {
-  if (exitHandlersInstalled) return;
-  exitHandlersInstalled = true;
-  killOnExit(() => {
-    for (const controller of live) controller.killNow();
-    live.clear();
-  });
-}
-
-/** The status a GET of `url` answers with; a request that fails throws its cause (`connect ECONNREFUSED ...`), not fetch's bare `fetch failed`. */
-async function statusOf(url: string): Promise<number> {
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-    await response.arrayBuffer();
-    return response.status;
-  } catch (error) {
-    throw (error as { cause?: unknown }).cause ?? error;
-  }
-}
-
-/**
- * An error's message. Not `instanceof Error`: under jest, errors thrown by Node's own modules (a
- * refused connection) come from another realm and fail that test.
- */
-function messageOf(error: unknown): string {
-  return typeof error === 'object' && error !== null && 'message' in error ? String(error.message) : String(error);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
