@@ -1,8 +1,10 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  ClusterSecretStore, ClusterSecretStoreSpecProviderVaultVersion, ExternalSecret, ExternalSecretSpecSecretStoreRefKind,
-  ExternalSecretSpecTargetCreationPolicy, ExternalSecretSpecTargetDeletionPolicy,
+  ClusterSecretStore, ClusterSecretStoreSpecProviderVaultVersion, ExternalSecret, ExternalSecretSpecDataRemoteRefConversionStrategy,
+  ExternalSecretSpecDataRemoteRefDecodingStrategy, ExternalSecretSpecDataRemoteRefMetadataPolicy, ExternalSecretSpecSecretStoreRefKind,
+  ExternalSecretSpecTargetCreationPolicy, ExternalSecretSpecTargetDeletionPolicy, ExternalSecretSpecTargetTemplateEngineVersion,
+  ExternalSecretSpecTargetTemplateMergePolicy,
 } from '../../imports/external-secrets.io';
 import { KubeClusterRoleBinding } from '../../imports/k8s';
 import { VaultSecrets } from '../environments/environment';
@@ -71,9 +73,24 @@ export class ExternalSecrets extends Construct {
               creationPolicy: ExternalSecretSpecTargetCreationPolicy.OWNER,
               // A value gone from Vault leaves the last one in place rather than break the readers.
               deletionPolicy: ExternalSecretSpecTargetDeletionPolicy.RETAIN,
-              ...(secret.type ? { template: { type: secret.type } } : {}),
+              ...(secret.type ? {
+                template: {
+                  type: secret.type,
+                  // The operator's defaults, written out: the form the API server stores.
+                  engineVersion: ExternalSecretSpecTargetTemplateEngineVersion.V2, mergePolicy: ExternalSecretSpecTargetTemplateMergePolicy.REPLACE,
+                },
+              } : {}),
             },
-            data: secret.keys.map((key) => ({ secretKey: key, remoteRef: { key: `${vault.pathPrefix}/${secret.path}`, property: key } })),
+            data: secret.keys.map((key) => ({
+              secretKey: key,
+              remoteRef: {
+                key: `${vault.pathPrefix}/${secret.path}`, property: key,
+                // The operator's defaults, written out: the form the API server stores.
+                conversionStrategy: ExternalSecretSpecDataRemoteRefConversionStrategy.DEFAULT,
+                decodingStrategy: ExternalSecretSpecDataRemoteRefDecodingStrategy.NONE,
+                metadataPolicy: ExternalSecretSpecDataRemoteRefMetadataPolicy.NONE,
+              },
+            })),
           },
         });
       }

@@ -20,14 +20,14 @@ describe('the edge through the Gateway API (dev)', () => {
       ...hosts.map((host) => [`https-${host.split('.')[0]}`, access.controller.listenerPorts!.https, host]),
     ]);
     for (const listener of gateway.spec.listeners.slice(1)) {
-      expect(listener.tls).toEqual({ mode: 'Terminate', certificateRefs: [{ kind: 'Secret', name: 'nautilus-edge-tls' }] });
+      expect(listener.tls).toEqual({ mode: 'Terminate', certificateRefs: [{ group: '', kind: 'Secret', name: 'nautilus-edge-tls' }] });
     }
   });
 
   test('HTTP answers with a redirect to HTTPS for every host, and nothing else', () => {
     const redirect = find(objects, 'HTTPRoute', 'https-redirect');
     expect(redirect.spec.parentRefs).toEqual([{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'nautilus-edge', sectionName: 'http' }]);
-    expect(redirect.spec.rules).toEqual([{ filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', statusCode: 301 } }] }]);
+    expect(redirect.spec.rules).toEqual([{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', statusCode: 301 } }] }]);
     expect(ofKind(objects, 'HTTPRoute').filter((r) => r.spec.parentRefs.some((p: { sectionName: string }) => p.sectionName === 'http'))).toHaveLength(1);
   });
 
@@ -39,7 +39,7 @@ describe('the edge through the Gateway API (dev)', () => {
       expect(route.spec.parentRefs[0].sectionName).toBe(`https-${engine.publicRoute!.host}`);
       const [rule] = route.spec.rules;
       expect(rule.matches).toEqual([{ path: { type: 'PathPrefix', value: engine.publicRoute!.pathPrefix } }]);
-      expect(rule.backendRefs).toEqual([{ group: '', kind: 'Service', name: engine.name, port: (engine.workload as { port: number }).port }]);
+      expect(rule.backendRefs).toEqual([{ group: '', kind: 'Service', name: engine.name, port: (engine.workload as { port: number }).port, weight: 1 }]);
       // A WebSocket lives as long as it is used: no request deadline on it.
       expect(rule.timeouts).toEqual(engine.publicRoute!.websocket ? { request: '0s' } : undefined);
     }
@@ -110,13 +110,13 @@ describe('secrets from Vault (staging, prod)', () => {
     for (const externalSecret of externalSecrets) {
       const name = externalSecret.metadata.name;
       expect(externalSecret.spec.target).toMatchObject({ name, creationPolicy: 'Owner', deletionPolicy: 'Retain' });
-      for (const item of externalSecret.spec.data) expect(item.remoteRef).toEqual({ key: `nautilus/prod/${name}`, property: item.secretKey });
+      for (const item of externalSecret.spec.data) expect(item.remoteRef).toMatchObject({ key: `nautilus/prod/${name}`, property: item.secretKey });
     }
     expect(externalSecrets.map((e) => `${e.metadata.namespace}/${e.metadata.name}`)).toEqual(expect.arrayContaining([
       'nautilus-engines/nautilus-company-ca', 'nautilus-latency/redis-credentials', 'nautilus-data/timescaledb-superuser', 'nautilus-data/timescaledb-backup-credentials',
     ]));
     // The company CA's key pair comes as a TLS Secret, which cert-manager's CA issuer reads.
-    expect(find(objects, 'ExternalSecret', 'nautilus-company-ca').spec.target.template).toEqual({ type: 'kubernetes.io/tls' });
+    expect(find(objects, 'ExternalSecret', 'nautilus-company-ca').spec.target.template).toMatchObject({ type: 'kubernetes.io/tls' });
     expect(find(objects, 'Issuer', 'nautilus-edge').spec).toEqual({ ca: { secretName: 'nautilus-company-ca' } });
   });
 

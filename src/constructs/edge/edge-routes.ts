@@ -47,7 +47,7 @@ export class EdgeRoutes extends Construct {
           { name: HTTP_LISTENER, protocol: 'HTTP', port: ports.http, allowedRoutes: sameNamespace },
           ...edge.hosts.map((host) => ({
             name: httpsListener(host), protocol: 'HTTPS', port: ports.https, hostname: host, allowedRoutes: sameNamespace,
-            tls: { mode: GatewaySpecListenersTlsMode.TERMINATE, certificateRefs: [{ kind: 'Secret', name: edge.certificate.secretName }] },
+            tls: { mode: GatewaySpecListenersTlsMode.TERMINATE, certificateRefs: [{ group: '', kind: 'Secret', name: edge.certificate.secretName }] },
           })),
         ],
       },
@@ -59,6 +59,7 @@ export class EdgeRoutes extends Construct {
         parentRefs: [parent(HTTP_LISTENER)],
         hostnames: [...edge.hosts],
         rules: [{
+          matches: [{ path: { type: HttpRouteSpecRulesMatchesPathType.PATH_PREFIX, value: '/' } }],
           filters: [{
             type: HttpRouteSpecRulesFiltersType.REQUEST_REDIRECT,
             requestRedirect: { scheme: HttpRouteSpecRulesFiltersRequestRedirectScheme.HTTPS, statusCode: 301 },
@@ -74,7 +75,7 @@ export class EdgeRoutes extends Construct {
           hostnames: [route.host],
           rules: [{
             matches: [{ path: { type: HttpRouteSpecRulesMatchesPathType.PATH_PREFIX, value: route.pathPrefix } }],
-            backendRefs: [{ group: '', kind: 'Service', name: route.engine, port: route.port }],
+            backendRefs: [{ group: '', kind: 'Service', name: route.engine, port: route.port, weight: 1 }],
             // An upgraded connection is one request for as long as it lives: no deadline on it
             // (the zero duration disables the timeout). Its idle timeout is the controller's.
             ...(route.websocket ? { timeouts: { request: '0s' } } : {}),
