@@ -328,7 +328,7 @@ describe('nautilus on a dev-shaped control plane', () => {
       const [kind, id] = name.split(' ');
       const group = /^(Deployment|StatefulSet|DaemonSet)$/.test(kind) ? '.apps' : kind === 'HorizontalPodAutoscaler' ? '.autoscaling'
         : kind === 'PodDisruptionBudget' ? '.policy' : kind === 'NetworkPolicy' ? '.networking.k8s.io' : kind === 'ServiceMonitor' ? '.monitoring.coreos.com'
-          : kind === 'Rollout' || kind === 'AnalysisTemplate' ? '.argoproj.io' : '';
+          : kind === 'Rollout' || kind === 'AnalysisTemplate' ? '.argoproj.io' : kind === 'HTTPRoute' ? '.gateway.networking.k8s.io' : '';
       return `${kind.toLowerCase()}${group}/${id.split('/').pop()}`;
     };
     expect(kubectlPruned.sort()).toEqual(ours.map(asKubectl).sort());
