@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { ExternalSecrets } from '../src/constructs/external-secrets';
 import { environmentLabels } from '../src/constructs/labels';
 import { EnvironmentPlan } from '../src/planning/environment-plan';
-import { NAMESPACE_NAMES } from '../src/planning/namespaces';
+import { SECRETS_READER } from '../src/planning/secrets';
 
 /**
  * The environment's credentials from its secret manager, applied after the namespaces and before
@@ -16,7 +16,7 @@ export class SecretsChart extends Chart {
     const source = plan.environment.secrets;
     if (source.kind === 'vault') {
       new ExternalSecrets(this, 'ExternalSecrets', {
-        environmentName: plan.environment.name, vault: source, secrets: plan.secrets, readerNamespace: NAMESPACE_NAMES.data,
+        environmentName: plan.environment.name, vault: source, secrets: plan.secrets, reader: SECRETS_READER,
       });
     }
   }

@@ -6,8 +6,6 @@ import { Construct } from 'constructs';
 /**
  * Gateway represents an instance of a service-traffic handling infrastructure
 by binding Listeners to a set of IP addresses.
-A Gateway name SHOULD be compliant with RFC 1035, consisting of a maximum of 63 lower case alphanumeric
-characters or hyphens ('-'), and MUST start and end with an alphanumeric character.
  *
  * @schema Gateway
  */
@@ -63,8 +61,6 @@ export class Gateway extends ApiObject {
 /**
  * Gateway represents an instance of a service-traffic handling infrastructure
  * by binding Listeners to a set of IP addresses.
- * A Gateway name SHOULD be compliant with RFC 1035, consisting of a maximum of 63 lower case alphanumeric
- * characters or hyphens ('-'), and MUST start and end with an alphanumeric character.
  *
  * @schema Gateway
  */
@@ -128,14 +124,6 @@ export interface GatewaySpec {
    * @schema GatewaySpec#addresses
    */
   readonly addresses?: GatewaySpecAddresses[];
-
-  /**
-   * AllowedListeners defines which ListenerSets can be attached to this Gateway.
-   * The default value is to allow no ListenerSets.
-   *
-   * @schema GatewaySpec#allowedListeners
-   */
-  readonly allowedListeners?: GatewaySpecAllowedListeners;
 
   /**
    * GatewayClassName used for this Gateway. This is the name of a
@@ -284,12 +272,6 @@ export interface GatewaySpec {
    * request to "foo.example.com" SHOULD only be routed using routes attached
    * to the "foo.example.com" Listener (and not the "*.example.com" Listener).
    *
-   * If traffic to a Gateway does not match any Listener's hostname (or if
-   * the Listener does not specify a hostname and the request does not match
-   * any attached Route), the request MUST be rejected. The specific mechanism
-   * for rejection depends on the protocol: HTTP returns a 404 status code,
-   * while gRPC returns an Unimplemented status code.
-   *
    * This concept is known as "Listener Isolation", and it is an Extended feature
    * of Gateway API. Implementations that do not support Listener Isolation MUST
    * clearly document this, and MUST NOT claim support for the
@@ -326,15 +308,6 @@ export interface GatewaySpec {
    * @schema GatewaySpec#listeners
    */
   readonly listeners: GatewaySpecListeners[];
-
-  /**
-   * TLS specifies frontend and backend tls configuration for entire gateway.
-   *
-   * Support: Extended
-   *
-   * @schema GatewaySpec#tls
-   */
-  readonly tls?: GatewaySpecTls;
 }
 
 /**
@@ -345,11 +318,9 @@ export function toJson_GatewaySpec(obj: GatewaySpec | undefined): Record<string,
   if (obj === undefined) { return undefined; }
   const result = {
     'addresses': obj.addresses?.map(y => toJson_GatewaySpecAddresses(y)),
-    'allowedListeners': toJson_GatewaySpecAllowedListeners(obj.allowedListeners),
     'gatewayClassName': obj.gatewayClassName,
     'infrastructure': toJson_GatewaySpecInfrastructure(obj.infrastructure),
     'listeners': obj.listeners?.map(y => toJson_GatewaySpecListeners(y)),
-    'tls': toJson_GatewaySpecTls(obj.tls),
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -392,36 +363,6 @@ export function toJson_GatewaySpecAddresses(obj: GatewaySpecAddresses | undefine
   const result = {
     'type': obj.type,
     'value': obj.value,
-  };
-  // filter undefined values
-  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
-}
-/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
- * AllowedListeners defines which ListenerSets can be attached to this Gateway.
- * The default value is to allow no ListenerSets.
- *
- * @schema GatewaySpecAllowedListeners
- */
-export interface GatewaySpecAllowedListeners {
-  /**
-   * Namespaces defines which namespaces ListenerSets can be attached to this Gateway.
-   * The default value is to allow no ListenerSets.
-   *
-   * @schema GatewaySpecAllowedListeners#namespaces
-   */
-  readonly namespaces?: GatewaySpecAllowedListenersNamespaces;
-}
-
-/**
- * Converts an object of type 'GatewaySpecAllowedListeners' to JSON representation.
- */
-/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-export function toJson_GatewaySpecAllowedListeners(obj: GatewaySpecAllowedListeners | undefined): Record<string, any> | undefined {
-  if (obj === undefined) { return undefined; }
-  const result = {
-    'namespaces': toJson_GatewaySpecAllowedListenersNamespaces(obj.namespaces),
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -575,7 +516,7 @@ export interface GatewaySpecListeners {
    * the Gateway SHOULD return a 421.
    * * If the current Listener (selected by SNI matching during ClientHello)
    * does not match the Host:
-   * * If another Listener does match the Host, the Gateway SHOULD return a
+   * * If another Listener does match the Host the Gateway SHOULD return a
    * 421.
    * * If no other Listener matches the Host, the Gateway MUST return a
    * 404.
@@ -656,99 +597,6 @@ export function toJson_GatewaySpecListeners(obj: GatewaySpecListeners | undefine
     'port': obj.port,
     'protocol': obj.protocol,
     'tls': toJson_GatewaySpecListenersTls(obj.tls),
-  };
-  // filter undefined values
-  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
-}
-/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
- * TLS specifies frontend and backend tls configuration for entire gateway.
- *
- * Support: Extended
- *
- * @schema GatewaySpecTls
- */
-export interface GatewaySpecTls {
-  /**
-   * Backend describes TLS configuration for gateway when connecting
-   * to backends.
-   *
-   * Note that this contains only details for the Gateway as a TLS client,
-   * and does _not_ imply behavior about how to choose which backend should
-   * get a TLS connection. That is determined by the presence of a BackendTLSPolicy.
-   *
-   * Support: Core
-   *
-   * @schema GatewaySpecTls#backend
-   */
-  readonly backend?: GatewaySpecTlsBackend;
-
-  /**
-   * Frontend describes TLS config when client connects to Gateway.
-   * Support: Core
-   *
-   * @schema GatewaySpecTls#frontend
-   */
-  readonly frontend?: GatewaySpecTlsFrontend;
-}
-
-/**
- * Converts an object of type 'GatewaySpecTls' to JSON representation.
- */
-/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-export function toJson_GatewaySpecTls(obj: GatewaySpecTls | undefined): Record<string, any> | undefined {
-  if (obj === undefined) { return undefined; }
-  const result = {
-    'backend': toJson_GatewaySpecTlsBackend(obj.backend),
-    'frontend': toJson_GatewaySpecTlsFrontend(obj.frontend),
-  };
-  // filter undefined values
-  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
-}
-/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
- * Namespaces defines which namespaces ListenerSets can be attached to this Gateway.
- * The default value is to allow no ListenerSets.
- *
- * @schema GatewaySpecAllowedListenersNamespaces
- */
-export interface GatewaySpecAllowedListenersNamespaces {
-  /**
-   * From indicates where ListenerSets can attach to this Gateway. Possible
-   * values are:
-   *
-   * * Same: Only ListenerSets in the same namespace may be attached to this Gateway.
-   * * Selector: ListenerSets in namespaces selected by the selector may be attached to this Gateway.
-   * * All: ListenerSets in all namespaces may be attached to this Gateway.
-   * * None: Only listeners defined in the Gateway's spec are allowed
-   *
-   * The default value None
-   *
-   * @schema GatewaySpecAllowedListenersNamespaces#from
-   */
-  readonly from?: GatewaySpecAllowedListenersNamespacesFrom;
-
-  /**
-   * Selector must be specified when From is set to "Selector". In that case,
-   * only ListenerSets in Namespaces matching this Selector will be selected by this
-   * Gateway. This field is ignored for other values of "From".
-   *
-   * @schema GatewaySpecAllowedListenersNamespaces#selector
-   */
-  readonly selector?: GatewaySpecAllowedListenersNamespacesSelector;
-}
-
-/**
- * Converts an object of type 'GatewaySpecAllowedListenersNamespaces' to JSON representation.
- */
-/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-export function toJson_GatewaySpecAllowedListenersNamespaces(obj: GatewaySpecAllowedListenersNamespaces | undefined): Record<string, any> | undefined {
-  if (obj === undefined) { return undefined; }
-  const result = {
-    'from': obj.from,
-    'selector': toJson_GatewaySpecAllowedListenersNamespacesSelector(obj.selector),
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -985,175 +833,6 @@ export function toJson_GatewaySpecListenersTls(obj: GatewaySpecListenersTls | un
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
- * Backend describes TLS configuration for gateway when connecting
- * to backends.
- *
- * Note that this contains only details for the Gateway as a TLS client,
- * and does _not_ imply behavior about how to choose which backend should
- * get a TLS connection. That is determined by the presence of a BackendTLSPolicy.
- *
- * Support: Core
- *
- * @schema GatewaySpecTlsBackend
- */
-export interface GatewaySpecTlsBackend {
-  /**
-   * ClientCertificateRef references an object that contains a client certificate
-   * and its associated private key. It can reference standard Kubernetes resources,
-   * i.e., Secret, or implementation-specific custom resources.
-   *
-   * A ClientCertificateRef is considered invalid if:
-   *
-   * * It refers to a resource that cannot be resolved (e.g., the referenced resource
-   * does not exist) or is misconfigured (e.g., a Secret does not contain the keys
-   * named `tls.crt` and `tls.key`). In this case, the `ResolvedRefs` condition
-   * on the Gateway MUST be set to False with the Reason `InvalidClientCertificateRef`
-   * and the Message of the Condition MUST indicate why the reference is invalid.
-   *
-   * * It refers to a resource in another namespace UNLESS there is a ReferenceGrant
-   * in the target namespace that allows the certificate to be attached.
-   * If a ReferenceGrant does not allow this reference, the `ResolvedRefs` condition
-   * on the Gateway MUST be set to False with the Reason `RefNotPermitted`.
-   *
-   * Implementations MAY choose to perform further validation of the certificate
-   * content (e.g., checking expiry or enforcing specific formats). In such cases,
-   * an implementation-specific Reason and Message MUST be set.
-   *
-   * Support: Core - Reference to a Kubernetes TLS Secret (with the type `kubernetes.io/tls`).
-   * Support: Implementation-specific - Other resource kinds or Secrets with a
-   * different type (e.g., `Opaque`).
-   *
-   * @schema GatewaySpecTlsBackend#clientCertificateRef
-   */
-  readonly clientCertificateRef?: GatewaySpecTlsBackendClientCertificateRef;
-}
-
-/**
- * Converts an object of type 'GatewaySpecTlsBackend' to JSON representation.
- */
-/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-export function toJson_GatewaySpecTlsBackend(obj: GatewaySpecTlsBackend | undefined): Record<string, any> | undefined {
-  if (obj === undefined) { return undefined; }
-  const result = {
-    'clientCertificateRef': toJson_GatewaySpecTlsBackendClientCertificateRef(obj.clientCertificateRef),
-  };
-  // filter undefined values
-  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
-}
-/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
- * Frontend describes TLS config when client connects to Gateway.
- * Support: Core
- *
- * @schema GatewaySpecTlsFrontend
- */
-export interface GatewaySpecTlsFrontend {
-  /**
-   * Default specifies the default client certificate validation configuration
-   * for all Listeners handling HTTPS traffic, unless a per-port configuration
-   * is defined.
-   *
-   * support: Core
-   *
-   * @schema GatewaySpecTlsFrontend#default
-   */
-  readonly default: GatewaySpecTlsFrontendDefault;
-
-  /**
-   * PerPort specifies tls configuration assigned per port.
-   * Per port configuration is optional. Once set this configuration overrides
-   * the default configuration for all Listeners handling HTTPS traffic
-   * that match this port.
-   * Each override port requires a unique TLS configuration.
-   *
-   * support: Core
-   *
-   * @schema GatewaySpecTlsFrontend#perPort
-   */
-  readonly perPort?: GatewaySpecTlsFrontendPerPort[];
-}
-
-/**
- * Converts an object of type 'GatewaySpecTlsFrontend' to JSON representation.
- */
-/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-export function toJson_GatewaySpecTlsFrontend(obj: GatewaySpecTlsFrontend | undefined): Record<string, any> | undefined {
-  if (obj === undefined) { return undefined; }
-  const result = {
-    'default': toJson_GatewaySpecTlsFrontendDefault(obj.default),
-    'perPort': obj.perPort?.map(y => toJson_GatewaySpecTlsFrontendPerPort(y)),
-  };
-  // filter undefined values
-  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
-}
-/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
- * From indicates where ListenerSets can attach to this Gateway. Possible
- * values are:
- *
- * * Same: Only ListenerSets in the same namespace may be attached to this Gateway.
- * * Selector: ListenerSets in namespaces selected by the selector may be attached to this Gateway.
- * * All: ListenerSets in all namespaces may be attached to this Gateway.
- * * None: Only listeners defined in the Gateway's spec are allowed
- *
- * The default value None
- *
- * @schema GatewaySpecAllowedListenersNamespacesFrom
- */
-export enum GatewaySpecAllowedListenersNamespacesFrom {
-  /** All */
-  ALL = "All",
-  /** Selector */
-  SELECTOR = "Selector",
-  /** Same */
-  SAME = "Same",
-  /** None */
-  NONE = "None",
-}
-
-/**
- * Selector must be specified when From is set to "Selector". In that case,
- * only ListenerSets in Namespaces matching this Selector will be selected by this
- * Gateway. This field is ignored for other values of "From".
- *
- * @schema GatewaySpecAllowedListenersNamespacesSelector
- */
-export interface GatewaySpecAllowedListenersNamespacesSelector {
-  /**
-   * matchExpressions is a list of label selector requirements. The requirements are ANDed.
-   *
-   * @schema GatewaySpecAllowedListenersNamespacesSelector#matchExpressions
-   */
-  readonly matchExpressions?: GatewaySpecAllowedListenersNamespacesSelectorMatchExpressions[];
-
-  /**
-   * matchLabels is a map of {key,value} pairs. A single {key,value} in the matchLabels
-   * map is equivalent to an element of matchExpressions, whose key field is "key", the
-   * operator is "In", and the values array contains only "value". The requirements are ANDed.
-   *
-   * @schema GatewaySpecAllowedListenersNamespacesSelector#matchLabels
-   */
-  readonly matchLabels?: { [key: string]: string };
-}
-
-/**
- * Converts an object of type 'GatewaySpecAllowedListenersNamespacesSelector' to JSON representation.
- */
-/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-export function toJson_GatewaySpecAllowedListenersNamespacesSelector(obj: GatewaySpecAllowedListenersNamespacesSelector | undefined): Record<string, any> | undefined {
-  if (obj === undefined) { return undefined; }
-  const result = {
-    'matchExpressions': obj.matchExpressions?.map(y => toJson_GatewaySpecAllowedListenersNamespacesSelectorMatchExpressions(y)),
-    'matchLabels': ((obj.matchLabels) === undefined) ? undefined : (Object.entries(obj.matchLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
-  };
-  // filter undefined values
-  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
-}
-/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
  * RouteGroupKind indicates the group and kind of a Route resource.
  *
  * @schema GatewaySpecListenersAllowedRoutesKinds
@@ -1334,218 +1013,6 @@ export enum GatewaySpecListenersTlsMode {
 }
 
 /**
- * ClientCertificateRef references an object that contains a client certificate
- * and its associated private key. It can reference standard Kubernetes resources,
- * i.e., Secret, or implementation-specific custom resources.
- *
- * A ClientCertificateRef is considered invalid if:
- *
- * * It refers to a resource that cannot be resolved (e.g., the referenced resource
- * does not exist) or is misconfigured (e.g., a Secret does not contain the keys
- * named `tls.crt` and `tls.key`). In this case, the `ResolvedRefs` condition
- * on the Gateway MUST be set to False with the Reason `InvalidClientCertificateRef`
- * and the Message of the Condition MUST indicate why the reference is invalid.
- *
- * * It refers to a resource in another namespace UNLESS there is a ReferenceGrant
- * in the target namespace that allows the certificate to be attached.
- * If a ReferenceGrant does not allow this reference, the `ResolvedRefs` condition
- * on the Gateway MUST be set to False with the Reason `RefNotPermitted`.
- *
- * Implementations MAY choose to perform further validation of the certificate
- * content (e.g., checking expiry or enforcing specific formats). In such cases,
- * an implementation-specific Reason and Message MUST be set.
- *
- * Support: Core - Reference to a Kubernetes TLS Secret (with the type `kubernetes.io/tls`).
- * Support: Implementation-specific - Other resource kinds or Secrets with a
- * different type (e.g., `Opaque`).
- *
- * @schema GatewaySpecTlsBackendClientCertificateRef
- */
-export interface GatewaySpecTlsBackendClientCertificateRef {
-  /**
-   * Group is the group of the referent. For example, "gateway.networking.k8s.io".
-   * When unspecified or empty string, core API group is inferred.
-   *
-   * @schema GatewaySpecTlsBackendClientCertificateRef#group
-   */
-  readonly group?: string;
-
-  /**
-   * Kind is kind of the referent. For example "Secret".
-   *
-   * @schema GatewaySpecTlsBackendClientCertificateRef#kind
-   */
-  readonly kind?: string;
-
-  /**
-   * Name is the name of the referent.
-   *
-   * @schema GatewaySpecTlsBackendClientCertificateRef#name
-   */
-  readonly name: string;
-
-  /**
-   * Namespace is the namespace of the referenced object. When unspecified, the local
-   * namespace is inferred.
-   *
-   * Note that when a namespace different than the local namespace is specified,
-   * a ReferenceGrant object is required in the referent namespace to allow that
-   * namespace's owner to accept the reference. See the ReferenceGrant
-   * documentation for details.
-   *
-   * Support: Core
-   *
-   * @schema GatewaySpecTlsBackendClientCertificateRef#namespace
-   */
-  readonly namespace?: string;
-}
-
-/**
- * Converts an object of type 'GatewaySpecTlsBackendClientCertificateRef' to JSON representation.
- */
-/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-export function toJson_GatewaySpecTlsBackendClientCertificateRef(obj: GatewaySpecTlsBackendClientCertificateRef | undefined): Record<string, any> | undefined {
-  if (obj === undefined) { return undefined; }
-  const result = {
-    'group': obj.group,
-    'kind': obj.kind,
-    'name': obj.name,
-    'namespace': obj.namespace,
-  };
-  // filter undefined values
-  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
-}
-/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
- * Default specifies the default client certificate validation configuration
- * for all Listeners handling HTTPS traffic, unless a per-port configuration
- * is defined.
- *
- * support: Core
- *
- * @schema GatewaySpecTlsFrontendDefault
- */
-export interface GatewaySpecTlsFrontendDefault {
-  /**
-   * Validation holds configuration information for validating the frontend (client).
-   * Setting this field will result in mutual authentication when connecting to the gateway.
-   * In browsers this may result in a dialog appearing
-   * that requests a user to specify the client certificate.
-   * The maximum depth of a certificate chain accepted in verification is Implementation specific.
-   *
-   * Support: Core
-   *
-   * @schema GatewaySpecTlsFrontendDefault#validation
-   */
-  readonly validation?: GatewaySpecTlsFrontendDefaultValidation;
-}
-
-/**
- * Converts an object of type 'GatewaySpecTlsFrontendDefault' to JSON representation.
- */
-/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-export function toJson_GatewaySpecTlsFrontendDefault(obj: GatewaySpecTlsFrontendDefault | undefined): Record<string, any> | undefined {
-  if (obj === undefined) { return undefined; }
-  const result = {
-    'validation': toJson_GatewaySpecTlsFrontendDefaultValidation(obj.validation),
-  };
-  // filter undefined values
-  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
-}
-/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
- * @schema GatewaySpecTlsFrontendPerPort
- */
-export interface GatewaySpecTlsFrontendPerPort {
-  /**
-   * The Port indicates the Port Number to which the TLS configuration will be
-   * applied. This configuration will be applied to all Listeners handling HTTPS
-   * traffic that match this port.
-   *
-   * Support: Core
-   *
-   * @schema GatewaySpecTlsFrontendPerPort#port
-   */
-  readonly port: number;
-
-  /**
-   * TLS store the configuration that will be applied to all Listeners handling
-   * HTTPS traffic and matching given port.
-   *
-   * Support: Core
-   *
-   * @schema GatewaySpecTlsFrontendPerPort#tls
-   */
-  readonly tls: GatewaySpecTlsFrontendPerPortTls;
-}
-
-/**
- * Converts an object of type 'GatewaySpecTlsFrontendPerPort' to JSON representation.
- */
-/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-export function toJson_GatewaySpecTlsFrontendPerPort(obj: GatewaySpecTlsFrontendPerPort | undefined): Record<string, any> | undefined {
-  if (obj === undefined) { return undefined; }
-  const result = {
-    'port': obj.port,
-    'tls': toJson_GatewaySpecTlsFrontendPerPortTls(obj.tls),
-  };
-  // filter undefined values
-  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
-}
-/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
- * A label selector requirement is a selector that contains values, a key, and an operator that
- * relates the key and values.
- *
- * @schema GatewaySpecAllowedListenersNamespacesSelectorMatchExpressions
- */
-export interface GatewaySpecAllowedListenersNamespacesSelectorMatchExpressions {
-  /**
-   * key is the label key that the selector applies to.
-   *
-   * @schema GatewaySpecAllowedListenersNamespacesSelectorMatchExpressions#key
-   */
-  readonly key: string;
-
-  /**
-   * operator represents a key's relationship to a set of values.
-   * Valid operators are In, NotIn, Exists and DoesNotExist.
-   *
-   * @schema GatewaySpecAllowedListenersNamespacesSelectorMatchExpressions#operator
-   */
-  readonly operator: string;
-
-  /**
-   * values is an array of string values. If the operator is In or NotIn,
-   * the values array must be non-empty. If the operator is Exists or DoesNotExist,
-   * the values array must be empty. This array is replaced during a strategic
-   * merge patch.
-   *
-   * @schema GatewaySpecAllowedListenersNamespacesSelectorMatchExpressions#values
-   */
-  readonly values?: string[];
-}
-
-/**
- * Converts an object of type 'GatewaySpecAllowedListenersNamespacesSelectorMatchExpressions' to JSON representation.
- */
-/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-export function toJson_GatewaySpecAllowedListenersNamespacesSelectorMatchExpressions(obj: GatewaySpecAllowedListenersNamespacesSelectorMatchExpressions | undefined): Record<string, any> | undefined {
-  if (obj === undefined) { return undefined; }
-  const result = {
-    'key': obj.key,
-    'operator': obj.operator,
-    'values': obj.values?.map(y => y),
-  };
-  // filter undefined values
-  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
-}
-/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
  * From indicates where Routes will be selected for this Gateway. Possible
  * values are:
  *
@@ -1610,143 +1077,6 @@ export function toJson_GatewaySpecListenersAllowedRoutesNamespacesSelector(obj: 
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
- * Validation holds configuration information for validating the frontend (client).
- * Setting this field will result in mutual authentication when connecting to the gateway.
- * In browsers this may result in a dialog appearing
- * that requests a user to specify the client certificate.
- * The maximum depth of a certificate chain accepted in verification is Implementation specific.
- *
- * Support: Core
- *
- * @schema GatewaySpecTlsFrontendDefaultValidation
- */
-export interface GatewaySpecTlsFrontendDefaultValidation {
-  /**
-   * CACertificateRefs contains one or more references to Kubernetes
-   * objects that contain a PEM-encoded TLS CA certificate bundle, which
-   * is used as a trust anchor to validate the certificates presented by
-   * the client.
-   *
-   * A CACertificateRef is invalid if:
-   *
-   * * It refers to a resource that cannot be resolved (e.g., the
-   * referenced resource does not exist) or is misconfigured (e.g., a
-   * ConfigMap does not contain a key named `ca.crt`). In this case, the
-   * Reason on all matching HTTPS listeners must be set to `InvalidCACertificateRef`
-   * and the Message of the Condition must indicate which reference is invalid and why.
-   *
-   * * It refers to an unknown or unsupported kind of resource. In this
-   * case, the Reason on all matching HTTPS listeners must be set to
-   * `InvalidCACertificateKind` and the Message of the Condition must explain
-   * which kind of resource is unknown or unsupported.
-   *
-   * * It refers to a resource in another namespace UNLESS there is a
-   * ReferenceGrant in the target namespace that allows the CA
-   * certificate to be attached. If a ReferenceGrant does not allow this
-   * reference, the `ResolvedRefs` on all matching HTTPS listeners condition
-   * MUST be set with the Reason `RefNotPermitted`.
-   *
-   * Implementations MAY choose to perform further validation of the
-   * certificate content (e.g., checking expiry or enforcing specific formats).
-   * In such cases, an implementation-specific Reason and Message MUST be set.
-   *
-   * In all cases, the implementation MUST ensure that the `ResolvedRefs`
-   * condition is set to `status: False` on all targeted listeners (i.e.,
-   * listeners serving HTTPS on a matching port). The condition MUST
-   * include a Reason and Message that indicate the cause of the error. If
-   * ALL CACertificateRefs are invalid, the implementation MUST also ensure
-   * the `Accepted` condition on the listener is set to `status: False`, with
-   * the Reason `NoValidCACertificate`.
-   * Implementations MAY choose to support attaching multiple CA certificates
-   * to a listener, but this behavior is implementation-specific.
-   *
-   * Support: Core - A single reference to a Kubernetes ConfigMap, with the
-   * CA certificate in a key named `ca.crt`.
-   *
-   * Support: Implementation-specific - More than one reference, other kinds
-   * of resources, or a single reference that includes multiple certificates.
-   *
-   * @schema GatewaySpecTlsFrontendDefaultValidation#caCertificateRefs
-   */
-  readonly caCertificateRefs: GatewaySpecTlsFrontendDefaultValidationCaCertificateRefs[];
-
-  /**
-   * FrontendValidationMode defines the mode for validating the client certificate.
-   * There are two possible modes:
-   *
-   * - AllowValidOnly: In this mode, the gateway will accept connections only if
-   * the client presents a valid certificate. This certificate must successfully
-   * pass validation against the CA certificates specified in `CACertificateRefs`.
-   * - AllowInsecureFallback: In this mode, the gateway will accept connections
-   * even if the client certificate is not presented or fails verification.
-   *
-   * This approach delegates client authorization to the backend and introduce
-   * a significant security risk. It should be used in testing environments or
-   * on a temporary basis in non-testing environments.
-   *
-   * Defaults to AllowValidOnly.
-   *
-   * Support: Core
-   *
-   * @default AllowValidOnly.
-   * @schema GatewaySpecTlsFrontendDefaultValidation#mode
-   */
-  readonly mode?: GatewaySpecTlsFrontendDefaultValidationMode;
-}
-
-/**
- * Converts an object of type 'GatewaySpecTlsFrontendDefaultValidation' to JSON representation.
- */
-/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-export function toJson_GatewaySpecTlsFrontendDefaultValidation(obj: GatewaySpecTlsFrontendDefaultValidation | undefined): Record<string, any> | undefined {
-  if (obj === undefined) { return undefined; }
-  const result = {
-    'caCertificateRefs': obj.caCertificateRefs?.map(y => toJson_GatewaySpecTlsFrontendDefaultValidationCaCertificateRefs(y)),
-    'mode': obj.mode,
-  };
-  // filter undefined values
-  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
-}
-/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
- * TLS store the configuration that will be applied to all Listeners handling
- * HTTPS traffic and matching given port.
- *
- * Support: Core
- *
- * @schema GatewaySpecTlsFrontendPerPortTls
- */
-export interface GatewaySpecTlsFrontendPerPortTls {
-  /**
-   * Validation holds configuration information for validating the frontend (client).
-   * Setting this field will result in mutual authentication when connecting to the gateway.
-   * In browsers this may result in a dialog appearing
-   * that requests a user to specify the client certificate.
-   * The maximum depth of a certificate chain accepted in verification is Implementation specific.
-   *
-   * Support: Core
-   *
-   * @schema GatewaySpecTlsFrontendPerPortTls#validation
-   */
-  readonly validation?: GatewaySpecTlsFrontendPerPortTlsValidation;
-}
-
-/**
- * Converts an object of type 'GatewaySpecTlsFrontendPerPortTls' to JSON representation.
- */
-/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-export function toJson_GatewaySpecTlsFrontendPerPortTls(obj: GatewaySpecTlsFrontendPerPortTls | undefined): Record<string, any> | undefined {
-  if (obj === undefined) { return undefined; }
-  const result = {
-    'validation': toJson_GatewaySpecTlsFrontendPerPortTlsValidation(obj.validation),
-  };
-  // filter undefined values
-  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
-}
-/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
  * A label selector requirement is a selector that contains values, a key, and an operator that
  * relates the key and values.
  *
@@ -1794,298 +1124,6 @@ export function toJson_GatewaySpecListenersAllowedRoutesNamespacesSelectorMatchE
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
 }
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
- * ObjectReference identifies an API object including its namespace.
- *
- * The API object must be valid in the cluster; the Group and Kind must
- * be registered in the cluster for this reference to be valid.
- *
- * References to objects with invalid Group and Kind are not valid, and must
- * be rejected by the implementation, with appropriate Conditions set
- * on the containing object.
- *
- * @schema GatewaySpecTlsFrontendDefaultValidationCaCertificateRefs
- */
-export interface GatewaySpecTlsFrontendDefaultValidationCaCertificateRefs {
-  /**
-   * Group is the group of the referent. For example, "gateway.networking.k8s.io".
-   * When set to the empty string, core API group is inferred.
-   *
-   * @schema GatewaySpecTlsFrontendDefaultValidationCaCertificateRefs#group
-   */
-  readonly group: string;
-
-  /**
-   * Kind is kind of the referent. For example "ConfigMap" or "Service".
-   *
-   * @schema GatewaySpecTlsFrontendDefaultValidationCaCertificateRefs#kind
-   */
-  readonly kind: string;
-
-  /**
-   * Name is the name of the referent.
-   *
-   * @schema GatewaySpecTlsFrontendDefaultValidationCaCertificateRefs#name
-   */
-  readonly name: string;
-
-  /**
-   * Namespace is the namespace of the referenced object. When unspecified, the local
-   * namespace is inferred.
-   *
-   * Note that when a namespace different than the local namespace is specified,
-   * a ReferenceGrant object is required in the referent namespace to allow that
-   * namespace's owner to accept the reference. See the ReferenceGrant
-   * documentation for details.
-   *
-   * Support: Core
-   *
-   * @schema GatewaySpecTlsFrontendDefaultValidationCaCertificateRefs#namespace
-   */
-  readonly namespace?: string;
-}
-
-/**
- * Converts an object of type 'GatewaySpecTlsFrontendDefaultValidationCaCertificateRefs' to JSON representation.
- */
-/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-export function toJson_GatewaySpecTlsFrontendDefaultValidationCaCertificateRefs(obj: GatewaySpecTlsFrontendDefaultValidationCaCertificateRefs | undefined): Record<string, any> | undefined {
-  if (obj === undefined) { return undefined; }
-  const result = {
-    'group': obj.group,
-    'kind': obj.kind,
-    'name': obj.name,
-    'namespace': obj.namespace,
-  };
-  // filter undefined values
-  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
-}
-/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
- * FrontendValidationMode defines the mode for validating the client certificate.
- * There are two possible modes:
- *
- * - AllowValidOnly: In this mode, the gateway will accept connections only if
- * the client presents a valid certificate. This certificate must successfully
- * pass validation against the CA certificates specified in `CACertificateRefs`.
- * - AllowInsecureFallback: In this mode, the gateway will accept connections
- * even if the client certificate is not presented or fails verification.
- *
- * This approach delegates client authorization to the backend and introduce
- * a significant security risk. It should be used in testing environments or
- * on a temporary basis in non-testing environments.
- *
- * Defaults to AllowValidOnly.
- *
- * Support: Core
- *
- * @default AllowValidOnly.
- * @schema GatewaySpecTlsFrontendDefaultValidationMode
- */
-export enum GatewaySpecTlsFrontendDefaultValidationMode {
-  /** AllowValidOnly */
-  ALLOW_VALID_ONLY = "AllowValidOnly",
-  /** AllowInsecureFallback */
-  ALLOW_INSECURE_FALLBACK = "AllowInsecureFallback",
-}
-
-/**
- * Validation holds configuration information for validating the frontend (client).
- * Setting this field will result in mutual authentication when connecting to the gateway.
- * In browsers this may result in a dialog appearing
- * that requests a user to specify the client certificate.
- * The maximum depth of a certificate chain accepted in verification is Implementation specific.
- *
- * Support: Core
- *
- * @schema GatewaySpecTlsFrontendPerPortTlsValidation
- */
-export interface GatewaySpecTlsFrontendPerPortTlsValidation {
-  /**
-   * CACertificateRefs contains one or more references to Kubernetes
-   * objects that contain a PEM-encoded TLS CA certificate bundle, which
-   * is used as a trust anchor to validate the certificates presented by
-   * the client.
-   *
-   * A CACertificateRef is invalid if:
-   *
-   * * It refers to a resource that cannot be resolved (e.g., the
-   * referenced resource does not exist) or is misconfigured (e.g., a
-   * ConfigMap does not contain a key named `ca.crt`). In this case, the
-   * Reason on all matching HTTPS listeners must be set to `InvalidCACertificateRef`
-   * and the Message of the Condition must indicate which reference is invalid and why.
-   *
-   * * It refers to an unknown or unsupported kind of resource. In this
-   * case, the Reason on all matching HTTPS listeners must be set to
-   * `InvalidCACertificateKind` and the Message of the Condition must explain
-   * which kind of resource is unknown or unsupported.
-   *
-   * * It refers to a resource in another namespace UNLESS there is a
-   * ReferenceGrant in the target namespace that allows the CA
-   * certificate to be attached. If a ReferenceGrant does not allow this
-   * reference, the `ResolvedRefs` on all matching HTTPS listeners condition
-   * MUST be set with the Reason `RefNotPermitted`.
-   *
-   * Implementations MAY choose to perform further validation of the
-   * certificate content (e.g., checking expiry or enforcing specific formats).
-   * In such cases, an implementation-specific Reason and Message MUST be set.
-   *
-   * In all cases, the implementation MUST ensure that the `ResolvedRefs`
-   * condition is set to `status: False` on all targeted listeners (i.e.,
-   * listeners serving HTTPS on a matching port). The condition MUST
-   * include a Reason and Message that indicate the cause of the error. If
-   * ALL CACertificateRefs are invalid, the implementation MUST also ensure
-   * the `Accepted` condition on the listener is set to `status: False`, with
-   * the Reason `NoValidCACertificate`.
-   * Implementations MAY choose to support attaching multiple CA certificates
-   * to a listener, but this behavior is implementation-specific.
-   *
-   * Support: Core - A single reference to a Kubernetes ConfigMap, with the
-   * CA certificate in a key named `ca.crt`.
-   *
-   * Support: Implementation-specific - More than one reference, other kinds
-   * of resources, or a single reference that includes multiple certificates.
-   *
-   * @schema GatewaySpecTlsFrontendPerPortTlsValidation#caCertificateRefs
-   */
-  readonly caCertificateRefs: GatewaySpecTlsFrontendPerPortTlsValidationCaCertificateRefs[];
-
-  /**
-   * FrontendValidationMode defines the mode for validating the client certificate.
-   * There are two possible modes:
-   *
-   * - AllowValidOnly: In this mode, the gateway will accept connections only if
-   * the client presents a valid certificate. This certificate must successfully
-   * pass validation against the CA certificates specified in `CACertificateRefs`.
-   * - AllowInsecureFallback: In this mode, the gateway will accept connections
-   * even if the client certificate is not presented or fails verification.
-   *
-   * This approach delegates client authorization to the backend and introduce
-   * a significant security risk. It should be used in testing environments or
-   * on a temporary basis in non-testing environments.
-   *
-   * Defaults to AllowValidOnly.
-   *
-   * Support: Core
-   *
-   * @default AllowValidOnly.
-   * @schema GatewaySpecTlsFrontendPerPortTlsValidation#mode
-   */
-  readonly mode?: GatewaySpecTlsFrontendPerPortTlsValidationMode;
-}
-
-/**
- * Converts an object of type 'GatewaySpecTlsFrontendPerPortTlsValidation' to JSON representation.
- */
-/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-export function toJson_GatewaySpecTlsFrontendPerPortTlsValidation(obj: GatewaySpecTlsFrontendPerPortTlsValidation | undefined): Record<string, any> | undefined {
-  if (obj === undefined) { return undefined; }
-  const result = {
-    'caCertificateRefs': obj.caCertificateRefs?.map(y => toJson_GatewaySpecTlsFrontendPerPortTlsValidationCaCertificateRefs(y)),
-    'mode': obj.mode,
-  };
-  // filter undefined values
-  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
-}
-/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
- * ObjectReference identifies an API object including its namespace.
- *
- * The API object must be valid in the cluster; the Group and Kind must
- * be registered in the cluster for this reference to be valid.
- *
- * References to objects with invalid Group and Kind are not valid, and must
- * be rejected by the implementation, with appropriate Conditions set
- * on the containing object.
- *
- * @schema GatewaySpecTlsFrontendPerPortTlsValidationCaCertificateRefs
- */
-export interface GatewaySpecTlsFrontendPerPortTlsValidationCaCertificateRefs {
-  /**
-   * Group is the group of the referent. For example, "gateway.networking.k8s.io".
-   * When set to the empty string, core API group is inferred.
-   *
-   * @schema GatewaySpecTlsFrontendPerPortTlsValidationCaCertificateRefs#group
-   */
-  readonly group: string;
-
-  /**
-   * Kind is kind of the referent. For example "ConfigMap" or "Service".
-   *
-   * @schema GatewaySpecTlsFrontendPerPortTlsValidationCaCertificateRefs#kind
-   */
-  readonly kind: string;
-
-  /**
-   * Name is the name of the referent.
-   *
-   * @schema GatewaySpecTlsFrontendPerPortTlsValidationCaCertificateRefs#name
-   */
-  readonly name: string;
-
-  /**
-   * Namespace is the namespace of the referenced object. When unspecified, the local
-   * namespace is inferred.
-   *
-   * Note that when a namespace different than the local namespace is specified,
-   * a ReferenceGrant object is required in the referent namespace to allow that
-   * namespace's owner to accept the reference. See the ReferenceGrant
-   * documentation for details.
-   *
-   * Support: Core
-   *
-   * @schema GatewaySpecTlsFrontendPerPortTlsValidationCaCertificateRefs#namespace
-   */
-  readonly namespace?: string;
-}
-
-/**
- * Converts an object of type 'GatewaySpecTlsFrontendPerPortTlsValidationCaCertificateRefs' to JSON representation.
- */
-/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-export function toJson_GatewaySpecTlsFrontendPerPortTlsValidationCaCertificateRefs(obj: GatewaySpecTlsFrontendPerPortTlsValidationCaCertificateRefs | undefined): Record<string, any> | undefined {
-  if (obj === undefined) { return undefined; }
-  const result = {
-    'group': obj.group,
-    'kind': obj.kind,
-    'name': obj.name,
-    'namespace': obj.namespace,
-  };
-  // filter undefined values
-  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
-}
-/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
- * FrontendValidationMode defines the mode for validating the client certificate.
- * There are two possible modes:
- *
- * - AllowValidOnly: In this mode, the gateway will accept connections only if
- * the client presents a valid certificate. This certificate must successfully
- * pass validation against the CA certificates specified in `CACertificateRefs`.
- * - AllowInsecureFallback: In this mode, the gateway will accept connections
- * even if the client certificate is not presented or fails verification.
- *
- * This approach delegates client authorization to the backend and introduce
- * a significant security risk. It should be used in testing environments or
- * on a temporary basis in non-testing environments.
- *
- * Defaults to AllowValidOnly.
- *
- * Support: Core
- *
- * @default AllowValidOnly.
- * @schema GatewaySpecTlsFrontendPerPortTlsValidationMode
- */
-export enum GatewaySpecTlsFrontendPerPortTlsValidationMode {
-  /** AllowValidOnly */
-  ALLOW_VALID_ONLY = "AllowValidOnly",
-  /** AllowInsecureFallback */
-  ALLOW_INSECURE_FALLBACK = "AllowInsecureFallback",
-}
 
 
 /**
@@ -2801,16 +1839,6 @@ export function toJson_HttpRouteSpecRulesBackendRefs(obj: HttpRouteSpecRulesBack
  */
 export interface HttpRouteSpecRulesFilters {
   /**
-   * CORS defines a schema for a filter that responds to the
-   * cross-origin request based on HTTP response header.
-   *
-   * Support: Extended
-   *
-   * @schema HttpRouteSpecRulesFilters#cors
-   */
-  readonly cors?: HttpRouteSpecRulesFiltersCors;
-
-  /**
    * ExtensionRef is an optional, implementation-specific extension to the
    * "filter" behavior.  For example, resource "myroutefilter" in group
    * "networking.example.net"). ExtensionRef MUST NOT be used for core and
@@ -2924,7 +1952,6 @@ export interface HttpRouteSpecRulesFilters {
 export function toJson_HttpRouteSpecRulesFilters(obj: HttpRouteSpecRulesFilters | undefined): Record<string, any> | undefined {
   if (obj === undefined) { return undefined; }
   const result = {
-    'cors': toJson_HttpRouteSpecRulesFiltersCors(obj.cors),
     'extensionRef': toJson_HttpRouteSpecRulesFiltersExtensionRef(obj.extensionRef),
     'requestHeaderModifier': toJson_HttpRouteSpecRulesFiltersRequestHeaderModifier(obj.requestHeaderModifier),
     'requestMirror': toJson_HttpRouteSpecRulesFiltersRequestMirror(obj.requestMirror),
@@ -3106,16 +2133,6 @@ export function toJson_HttpRouteSpecRulesTimeouts(obj: HttpRouteSpecRulesTimeout
  */
 export interface HttpRouteSpecRulesBackendRefsFilters {
   /**
-   * CORS defines a schema for a filter that responds to the
-   * cross-origin request based on HTTP response header.
-   *
-   * Support: Extended
-   *
-   * @schema HttpRouteSpecRulesBackendRefsFilters#cors
-   */
-  readonly cors?: HttpRouteSpecRulesBackendRefsFiltersCors;
-
-  /**
    * ExtensionRef is an optional, implementation-specific extension to the
    * "filter" behavior.  For example, resource "myroutefilter" in group
    * "networking.example.net"). ExtensionRef MUST NOT be used for core and
@@ -3229,7 +2246,6 @@ export interface HttpRouteSpecRulesBackendRefsFilters {
 export function toJson_HttpRouteSpecRulesBackendRefsFilters(obj: HttpRouteSpecRulesBackendRefsFilters | undefined): Record<string, any> | undefined {
   if (obj === undefined) { return undefined; }
   const result = {
-    'cors': toJson_HttpRouteSpecRulesBackendRefsFiltersCors(obj.cors),
     'extensionRef': toJson_HttpRouteSpecRulesBackendRefsFiltersExtensionRef(obj.extensionRef),
     'requestHeaderModifier': toJson_HttpRouteSpecRulesBackendRefsFiltersRequestHeaderModifier(obj.requestHeaderModifier),
     'requestMirror': toJson_HttpRouteSpecRulesBackendRefsFiltersRequestMirror(obj.requestMirror),
@@ -3237,267 +2253,6 @@ export function toJson_HttpRouteSpecRulesBackendRefsFilters(obj: HttpRouteSpecRu
     'responseHeaderModifier': toJson_HttpRouteSpecRulesBackendRefsFiltersResponseHeaderModifier(obj.responseHeaderModifier),
     'type': obj.type,
     'urlRewrite': toJson_HttpRouteSpecRulesBackendRefsFiltersUrlRewrite(obj.urlRewrite),
-  };
-  // filter undefined values
-  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
-}
-/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
- * CORS defines a schema for a filter that responds to the
- * cross-origin request based on HTTP response header.
- *
- * Support: Extended
- *
- * @schema HttpRouteSpecRulesFiltersCors
- */
-export interface HttpRouteSpecRulesFiltersCors {
-  /**
-   * AllowCredentials indicates whether the actual cross-origin request allows
-   * to include credentials.
-   *
-   * When set to true, the gateway will include the `Access-Control-Allow-Credentials`
-   * response header with value true (case-sensitive).
-   *
-   * When set to false or omitted the gateway will omit the header
-   * `Access-Control-Allow-Credentials` entirely (this is the standard CORS
-   * behavior).
-   *
-   * Support: Extended
-   *
-   * @schema HttpRouteSpecRulesFiltersCors#allowCredentials
-   */
-  readonly allowCredentials?: boolean;
-
-  /**
-   * AllowHeaders indicates which HTTP request headers are supported for
-   * accessing the requested resource.
-   *
-   * Header names are not case-sensitive.
-   *
-   * Multiple header names in the value of the `Access-Control-Allow-Headers`
-   * response header are separated by a comma (",").
-   *
-   * When the `allowHeaders` field is configured with one or more headers, the
-   * gateway must return the `Access-Control-Allow-Headers` response header
-   * which value is present in the `allowHeaders` field.
-   *
-   * If any header name in the `Access-Control-Request-Headers` request header
-   * is not included in the list of header names specified by the response
-   * header `Access-Control-Allow-Headers`, it will present an error on the
-   * client side.
-   *
-   * If any header name in the `Access-Control-Allow-Headers` response header
-   * does not recognize by the client, it will also occur an error on the
-   * client side.
-   *
-   * A wildcard indicates that the requests with all HTTP headers are allowed.
-   *
-   * If the configuration contains the wildcard `*` in `allowHeaders` and
-   * `allowCredentials` is set to `false`, the `Access-Control-Allow-Headers`
-   * response header may either contain the wildcard `*` or echo the value
-   * of the `Access-Control-Request-Headers` request header.
-   *
-   * If the configuration contains the wildcard `*` in `allowHeaders` and
-   * `allowCredentials` is set to `true`, the gateway must not return `*`
-   * in the `Access-Control-Allow-Headers` response header. Instead, it must
-   * return one or more header names matching the value of the
-   * `Access-Control-Request-Headers` request header.
-   * If the `Access-Control-Request-Headers` header is not present in the
-   * request, the gateway must omit the `Access-Control-Allow-Headers`
-   * response header.
-   *
-   * Support: Extended
-   *
-   * @schema HttpRouteSpecRulesFiltersCors#allowHeaders
-   */
-  readonly allowHeaders?: string[];
-
-  /**
-   * AllowMethods indicates which HTTP methods are supported for accessing the
-   * requested resource.
-   *
-   * Valid values are any method defined by RFC9110, along with the special
-   * value `*`, which represents all HTTP methods are allowed.
-   *
-   * Method names are case-sensitive, so these values are also case-sensitive.
-   * (See https://www.rfc-editor.org/rfc/rfc2616#section-5.1.1)
-   *
-   * Multiple method names in the value of the `Access-Control-Allow-Methods`
-   * response header are separated by a comma (",").
-   *
-   * A CORS-safelisted method is a method that is `GET`, `HEAD`, or `POST`.
-   * (See https://fetch.spec.whatwg.org/#cors-safelisted-method) The
-   * CORS-safelisted methods are always allowed, regardless of whether they
-   * are specified in the `allowMethods` field.
-   *
-   * When the `allowMethods` field is configured with one or more methods, the
-   * gateway must return the `Access-Control-Allow-Methods` response header
-   * which value is present in the `allowMethods` field.
-   *
-   * If the HTTP method of the `Access-Control-Request-Method` request header
-   * is not included in the list of methods specified by the response header
-   * `Access-Control-Allow-Methods`, it will present an error on the client
-   * side.
-   *
-   * If the configuration contains the wildcard `*` in `allowMethods` and
-   * `allowCredentials` is set to `false`, the `Access-Control-Allow-Methods`
-   * response header may either contain the wildcard `*` or echo the value
-   * of the `Access-Control-Request-Method` request header.
-   *
-   * If the configuration contains the wildcard `*` in `allowMethods` and
-   * `allowCredentials` is set to `true`, the gateway must not return `*`
-   * in the `Access-Control-Allow-Methods` response header. Instead, it must
-   * return a single HTTP method matching the value of the
-   * `Access-Control-Request-Method` request header.
-   * If the `Access-Control-Request-Method` header is not present in the request,
-   * the gateway must omit the `Access-Control-Allow-Methods` response header.
-   *
-   * Support: Extended
-   *
-   * @schema HttpRouteSpecRulesFiltersCors#allowMethods
-   */
-  readonly allowMethods?: HttpRouteSpecRulesFiltersCorsAllowMethods[];
-
-  /**
-   * AllowOrigins indicates whether the response can be shared with requested
-   * resource from the given `Origin`.
-   *
-   * The `Origin` consists of a scheme and a host, with an optional port, and
-   * takes the form `<scheme>://<host>(:<port>)`.
-   *
-   * Valid values for scheme are: `http` and `https`.
-   *
-   * Valid values for port are any integer between 1 and 65535 (the list of
-   * available TCP/UDP ports). Note that, if not included, port `80` is
-   * assumed for `http` scheme origins, and port `443` is assumed for `https`
-   * origins. This may affect origin matching.
-   *
-   * The host part of the origin may contain the wildcard character `*`. These
-   * wildcard characters behave as follows:
-   *
-   * * `*` is a greedy match to the _left_, including any number of
-   * DNS labels to the left of its position. This also means that
-   * `*` will include any number of period `.` characters to the
-   * left of its position.
-   * * A wildcard by itself matches all hosts.
-   *
-   * An origin value that includes _only_ the `*` character indicates requests
-   * from all `Origin`s are allowed.
-   *
-   * When the `allowOrigins` field is configured with multiple origins, it
-   * means the server supports clients from multiple origins. If the request
-   * `Origin` matches the configured allowed origins, the gateway must return
-   * the given `Origin` and sets value of the header
-   * `Access-Control-Allow-Origin` same as the `Origin` header provided by the
-   * client.
-   *
-   * The status code of a successful response to a "preflight" request is
-   * always an OK status (i.e., 204 or 200).
-   *
-   * If the request `Origin` does not match the configured allowed origins,
-   * the gateway returns 204/200 response but doesn't set the relevant
-   * cross-origin response headers. Alternatively, the gateway responds with
-   * 403 status to the "preflight" request is denied, coupled with omitting
-   * the CORS headers. The cross-origin request fails on the client side.
-   * Therefore, the client doesn't attempt the actual cross-origin request.
-   *
-   * Conversely, if the request `Origin` matches one of the configured
-   * allowed origins, the gateway sets the response header
-   * `Access-Control-Allow-Origin` to the same value as the `Origin`
-   * header provided by the client.
-   *
-   * If the configuration contains the wildcard `*` in `allowOrigins` and
-   * `allowCredentials` is set to `false`, the `Access-Control-Allow-Origin`
-   * response header may either contain the wildcard `*` or echo the value
-   * of the `Origin` request header.
-   *
-   * If the configuration contains the wildcard `*` in `allowOrigins` and
-   * `allowCredentials` is set to `true`, the gateway must not return `*`
-   * in the `Access-Control-Allow-Origin` response header. Instead, it must
-   * return a single origin matching the value of the `Origin` request header.
-   *
-   * Support: Extended
-   *
-   * @schema HttpRouteSpecRulesFiltersCors#allowOrigins
-   */
-  readonly allowOrigins?: string[];
-
-  /**
-   * ExposeHeaders indicates which HTTP response headers can be exposed
-   * to client-side scripts in response to a cross-origin request.
-   *
-   * A CORS-safelisted response header is an HTTP header in a CORS response
-   * that it is considered safe to expose to the client scripts.
-   * The CORS-safelisted response headers include the following headers:
-   * `Cache-Control`
-   * `Content-Language`
-   * `Content-Length`
-   * `Content-Type`
-   * `Expires`
-   * `Last-Modified`
-   * `Pragma`
-   * (See https://fetch.spec.whatwg.org/#cors-safelisted-response-header-name)
-   * The CORS-safelisted response headers are exposed to client by default.
-   *
-   * When an HTTP header name is specified using the `exposeHeaders` field,
-   * this additional header will be exposed as part of the response to the
-   * client.
-   *
-   * Header names are not case-sensitive.
-   *
-   * Multiple header names in the value of the `Access-Control-Expose-Headers`
-   * response header are separated by a comma (",").
-   *
-   * A wildcard indicates that the responses with all HTTP headers are exposed
-   * to clients.
-   *
-   * If the configuration contains the wildcard `*` in `exposeHeaders` and
-   * `allowCredentials` is set to `false`, the `Access-Control-Expose-Headers`
-   * response header can contain the wildcard `*`.
-   *
-   * If the configuration contains the wildcard `*` in `exposeHeaders` and
-   * `allowCredentials` is set to `true`, the gateway cannot use the `*`
-   * in the `Access-Control-Expose-Headers` response header.
-   *
-   * Support: Extended
-   *
-   * @schema HttpRouteSpecRulesFiltersCors#exposeHeaders
-   */
-  readonly exposeHeaders?: string[];
-
-  /**
-   * MaxAge indicates the duration (in seconds) for the client to cache the
-   * results of a "preflight" request.
-   *
-   * The information provided by the `Access-Control-Allow-Methods` and
-   * `Access-Control-Allow-Headers` response headers can be cached by the
-   * client until the time specified by `Access-Control-Max-Age` elapses.
-   *
-   * The default value of `Access-Control-Max-Age` response header is 5
-   * (seconds).
-   *
-   * When the `MaxAge` field is unspecified, the gateway sets the response
-   * header "Access-Control-Max-Age: 5" by default.
-   *
-   * @schema HttpRouteSpecRulesFiltersCors#maxAge
-   */
-  readonly maxAge?: number;
-}
-
-/**
- * Converts an object of type 'HttpRouteSpecRulesFiltersCors' to JSON representation.
- */
-/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-export function toJson_HttpRouteSpecRulesFiltersCors(obj: HttpRouteSpecRulesFiltersCors | undefined): Record<string, any> | undefined {
-  if (obj === undefined) { return undefined; }
-  const result = {
-    'allowCredentials': obj.allowCredentials,
-    'allowHeaders': obj.allowHeaders?.map(y => y),
-    'allowMethods': obj.allowMethods?.map(y => y),
-    'allowOrigins': obj.allowOrigins?.map(y => y),
-    'exposeHeaders': obj.exposeHeaders?.map(y => y),
-    'maxAge': obj.maxAge,
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -3686,10 +2441,6 @@ export interface HttpRouteSpecRulesFiltersRequestMirror {
    * Support: Extended for Kubernetes Service
    *
    * Support: Implementation-specific for any other resource
-   *
-   * If the backend service requires TLS, use BackendTLSPolicy to tell the
-   * implementation to supply the TLS details to be used to connect to that
-   * backend.
    *
    * @schema HttpRouteSpecRulesFiltersRequestMirror#backendRef
    */
@@ -3990,8 +2741,6 @@ export enum HttpRouteSpecRulesFiltersType {
   URL_REWRITE = "URLRewrite",
   /** ExtensionRef */
   EXTENSION_REF = "ExtensionRef",
-  /** CORS */
-  CORS = "CORS",
 }
 
 /**
@@ -4246,267 +2995,6 @@ export function toJson_HttpRouteSpecRulesMatchesQueryParams(obj: HttpRouteSpecRu
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
- * CORS defines a schema for a filter that responds to the
- * cross-origin request based on HTTP response header.
- *
- * Support: Extended
- *
- * @schema HttpRouteSpecRulesBackendRefsFiltersCors
- */
-export interface HttpRouteSpecRulesBackendRefsFiltersCors {
-  /**
-   * AllowCredentials indicates whether the actual cross-origin request allows
-   * to include credentials.
-   *
-   * When set to true, the gateway will include the `Access-Control-Allow-Credentials`
-   * response header with value true (case-sensitive).
-   *
-   * When set to false or omitted the gateway will omit the header
-   * `Access-Control-Allow-Credentials` entirely (this is the standard CORS
-   * behavior).
-   *
-   * Support: Extended
-   *
-   * @schema HttpRouteSpecRulesBackendRefsFiltersCors#allowCredentials
-   */
-  readonly allowCredentials?: boolean;
-
-  /**
-   * AllowHeaders indicates which HTTP request headers are supported for
-   * accessing the requested resource.
-   *
-   * Header names are not case-sensitive.
-   *
-   * Multiple header names in the value of the `Access-Control-Allow-Headers`
-   * response header are separated by a comma (",").
-   *
-   * When the `allowHeaders` field is configured with one or more headers, the
-   * gateway must return the `Access-Control-Allow-Headers` response header
-   * which value is present in the `allowHeaders` field.
-   *
-   * If any header name in the `Access-Control-Request-Headers` request header
-   * is not included in the list of header names specified by the response
-   * header `Access-Control-Allow-Headers`, it will present an error on the
-   * client side.
-   *
-   * If any header name in the `Access-Control-Allow-Headers` response header
-   * does not recognize by the client, it will also occur an error on the
-   * client side.
-   *
-   * A wildcard indicates that the requests with all HTTP headers are allowed.
-   *
-   * If the configuration contains the wildcard `*` in `allowHeaders` and
-   * `allowCredentials` is set to `false`, the `Access-Control-Allow-Headers`
-   * response header may either contain the wildcard `*` or echo the value
-   * of the `Access-Control-Request-Headers` request header.
-   *
-   * If the configuration contains the wildcard `*` in `allowHeaders` and
-   * `allowCredentials` is set to `true`, the gateway must not return `*`
-   * in the `Access-Control-Allow-Headers` response header. Instead, it must
-   * return one or more header names matching the value of the
-   * `Access-Control-Request-Headers` request header.
-   * If the `Access-Control-Request-Headers` header is not present in the
-   * request, the gateway must omit the `Access-Control-Allow-Headers`
-   * response header.
-   *
-   * Support: Extended
-   *
-   * @schema HttpRouteSpecRulesBackendRefsFiltersCors#allowHeaders
-   */
-  readonly allowHeaders?: string[];
-
-  /**
-   * AllowMethods indicates which HTTP methods are supported for accessing the
-   * requested resource.
-   *
-   * Valid values are any method defined by RFC9110, along with the special
-   * value `*`, which represents all HTTP methods are allowed.
-   *
-   * Method names are case-sensitive, so these values are also case-sensitive.
-   * (See https://www.rfc-editor.org/rfc/rfc2616#section-5.1.1)
-   *
-   * Multiple method names in the value of the `Access-Control-Allow-Methods`
-   * response header are separated by a comma (",").
-   *
-   * A CORS-safelisted method is a method that is `GET`, `HEAD`, or `POST`.
-   * (See https://fetch.spec.whatwg.org/#cors-safelisted-method) The
-   * CORS-safelisted methods are always allowed, regardless of whether they
-   * are specified in the `allowMethods` field.
-   *
-   * When the `allowMethods` field is configured with one or more methods, the
-   * gateway must return the `Access-Control-Allow-Methods` response header
-   * which value is present in the `allowMethods` field.
-   *
-   * If the HTTP method of the `Access-Control-Request-Method` request header
-   * is not included in the list of methods specified by the response header
-   * `Access-Control-Allow-Methods`, it will present an error on the client
-   * side.
-   *
-   * If the configuration contains the wildcard `*` in `allowMethods` and
-   * `allowCredentials` is set to `false`, the `Access-Control-Allow-Methods`
-   * response header may either contain the wildcard `*` or echo the value
-   * of the `Access-Control-Request-Method` request header.
-   *
-   * If the configuration contains the wildcard `*` in `allowMethods` and
-   * `allowCredentials` is set to `true`, the gateway must not return `*`
-   * in the `Access-Control-Allow-Methods` response header. Instead, it must
-   * return a single HTTP method matching the value of the
-   * `Access-Control-Request-Method` request header.
-   * If the `Access-Control-Request-Method` header is not present in the request,
-   * the gateway must omit the `Access-Control-Allow-Methods` response header.
-   *
-   * Support: Extended
-   *
-   * @schema HttpRouteSpecRulesBackendRefsFiltersCors#allowMethods
-   */
-  readonly allowMethods?: HttpRouteSpecRulesBackendRefsFiltersCorsAllowMethods[];
-
-  /**
-   * AllowOrigins indicates whether the response can be shared with requested
-   * resource from the given `Origin`.
-   *
-   * The `Origin` consists of a scheme and a host, with an optional port, and
-   * takes the form `<scheme>://<host>(:<port>)`.
-   *
-   * Valid values for scheme are: `http` and `https`.
-   *
-   * Valid values for port are any integer between 1 and 65535 (the list of
-   * available TCP/UDP ports). Note that, if not included, port `80` is
-   * assumed for `http` scheme origins, and port `443` is assumed for `https`
-   * origins. This may affect origin matching.
-   *
-   * The host part of the origin may contain the wildcard character `*`. These
-   * wildcard characters behave as follows:
-   *
-   * * `*` is a greedy match to the _left_, including any number of
-   * DNS labels to the left of its position. This also means that
-   * `*` will include any number of period `.` characters to the
-   * left of its position.
-   * * A wildcard by itself matches all hosts.
-   *
-   * An origin value that includes _only_ the `*` character indicates requests
-   * from all `Origin`s are allowed.
-   *
-   * When the `allowOrigins` field is configured with multiple origins, it
-   * means the server supports clients from multiple origins. If the request
-   * `Origin` matches the configured allowed origins, the gateway must return
-   * the given `Origin` and sets value of the header
-   * `Access-Control-Allow-Origin` same as the `Origin` header provided by the
-   * client.
-   *
-   * The status code of a successful response to a "preflight" request is
-   * always an OK status (i.e., 204 or 200).
-   *
-   * If the request `Origin` does not match the configured allowed origins,
-   * the gateway returns 204/200 response but doesn't set the relevant
-   * cross-origin response headers. Alternatively, the gateway responds with
-   * 403 status to the "preflight" request is denied, coupled with omitting
-   * the CORS headers. The cross-origin request fails on the client side.
-   * Therefore, the client doesn't attempt the actual cross-origin request.
-   *
-   * Conversely, if the request `Origin` matches one of the configured
-   * allowed origins, the gateway sets the response header
-   * `Access-Control-Allow-Origin` to the same value as the `Origin`
-   * header provided by the client.
-   *
-   * If the configuration contains the wildcard `*` in `allowOrigins` and
-   * `allowCredentials` is set to `false`, the `Access-Control-Allow-Origin`
-   * response header may either contain the wildcard `*` or echo the value
-   * of the `Origin` request header.
-   *
-   * If the configuration contains the wildcard `*` in `allowOrigins` and
-   * `allowCredentials` is set to `true`, the gateway must not return `*`
-   * in the `Access-Control-Allow-Origin` response header. Instead, it must
-   * return a single origin matching the value of the `Origin` request header.
-   *
-   * Support: Extended
-   *
-   * @schema HttpRouteSpecRulesBackendRefsFiltersCors#allowOrigins
-   */
-  readonly allowOrigins?: string[];
-
-  /**
-   * ExposeHeaders indicates which HTTP response headers can be exposed
-   * to client-side scripts in response to a cross-origin request.
-   *
-   * A CORS-safelisted response header is an HTTP header in a CORS response
-   * that it is considered safe to expose to the client scripts.
-   * The CORS-safelisted response headers include the following headers:
-   * `Cache-Control`
-   * `Content-Language`
-   * `Content-Length`
-   * `Content-Type`
-   * `Expires`
-   * `Last-Modified`
-   * `Pragma`
-   * (See https://fetch.spec.whatwg.org/#cors-safelisted-response-header-name)
-   * The CORS-safelisted response headers are exposed to client by default.
-   *
-   * When an HTTP header name is specified using the `exposeHeaders` field,
-   * this additional header will be exposed as part of the response to the
-   * client.
-   *
-   * Header names are not case-sensitive.
-   *
-   * Multiple header names in the value of the `Access-Control-Expose-Headers`
-   * response header are separated by a comma (",").
-   *
-   * A wildcard indicates that the responses with all HTTP headers are exposed
-   * to clients.
-   *
-   * If the configuration contains the wildcard `*` in `exposeHeaders` and
-   * `allowCredentials` is set to `false`, the `Access-Control-Expose-Headers`
-   * response header can contain the wildcard `*`.
-   *
-   * If the configuration contains the wildcard `*` in `exposeHeaders` and
-   * `allowCredentials` is set to `true`, the gateway cannot use the `*`
-   * in the `Access-Control-Expose-Headers` response header.
-   *
-   * Support: Extended
-   *
-   * @schema HttpRouteSpecRulesBackendRefsFiltersCors#exposeHeaders
-   */
-  readonly exposeHeaders?: string[];
-
-  /**
-   * MaxAge indicates the duration (in seconds) for the client to cache the
-   * results of a "preflight" request.
-   *
-   * The information provided by the `Access-Control-Allow-Methods` and
-   * `Access-Control-Allow-Headers` response headers can be cached by the
-   * client until the time specified by `Access-Control-Max-Age` elapses.
-   *
-   * The default value of `Access-Control-Max-Age` response header is 5
-   * (seconds).
-   *
-   * When the `MaxAge` field is unspecified, the gateway sets the response
-   * header "Access-Control-Max-Age: 5" by default.
-   *
-   * @schema HttpRouteSpecRulesBackendRefsFiltersCors#maxAge
-   */
-  readonly maxAge?: number;
-}
-
-/**
- * Converts an object of type 'HttpRouteSpecRulesBackendRefsFiltersCors' to JSON representation.
- */
-/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-export function toJson_HttpRouteSpecRulesBackendRefsFiltersCors(obj: HttpRouteSpecRulesBackendRefsFiltersCors | undefined): Record<string, any> | undefined {
-  if (obj === undefined) { return undefined; }
-  const result = {
-    'allowCredentials': obj.allowCredentials,
-    'allowHeaders': obj.allowHeaders?.map(y => y),
-    'allowMethods': obj.allowMethods?.map(y => y),
-    'allowOrigins': obj.allowOrigins?.map(y => y),
-    'exposeHeaders': obj.exposeHeaders?.map(y => y),
-    'maxAge': obj.maxAge,
-  };
-  // filter undefined values
-  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
-}
-/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
  * ExtensionRef is an optional, implementation-specific extension to the
  * "filter" behavior.  For example, resource "myroutefilter" in group
  * "networking.example.net"). ExtensionRef MUST NOT be used for core and
@@ -4688,10 +3176,6 @@ export interface HttpRouteSpecRulesBackendRefsFiltersRequestMirror {
    * Support: Extended for Kubernetes Service
    *
    * Support: Implementation-specific for any other resource
-   *
-   * If the backend service requires TLS, use BackendTLSPolicy to tell the
-   * implementation to supply the TLS details to be used to connect to that
-   * backend.
    *
    * @schema HttpRouteSpecRulesBackendRefsFiltersRequestMirror#backendRef
    */
@@ -4992,8 +3476,6 @@ export enum HttpRouteSpecRulesBackendRefsFiltersType {
   URL_REWRITE = "URLRewrite",
   /** ExtensionRef */
   EXTENSION_REF = "ExtensionRef",
-  /** CORS */
-  CORS = "CORS",
 }
 
 /**
@@ -5038,32 +3520,6 @@ export function toJson_HttpRouteSpecRulesBackendRefsFiltersUrlRewrite(obj: HttpR
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
 }
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
-
-/**
- * @schema HttpRouteSpecRulesFiltersCorsAllowMethods
- */
-export enum HttpRouteSpecRulesFiltersCorsAllowMethods {
-  /** GET */
-  GET = "GET",
-  /** HEAD */
-  HEAD = "HEAD",
-  /** POST */
-  POST = "POST",
-  /** PUT */
-  PUT = "PUT",
-  /** DELETE */
-  DELETE = "DELETE",
-  /** CONNECT */
-  CONNECT = "CONNECT",
-  /** OPTIONS */
-  OPTIONS = "OPTIONS",
-  /** TRACE */
-  TRACE = "TRACE",
-  /** PATCH */
-  PATCH = "PATCH",
-  /** * */
-  VALUE_ASTERISK = "*",
-}
 
 /**
  * HTTPHeader represents an HTTP Header name and value as defined by RFC 7230.
@@ -5175,10 +3631,6 @@ export function toJson_HttpRouteSpecRulesFiltersRequestHeaderModifierSet(obj: Ht
  * Support: Extended for Kubernetes Service
  *
  * Support: Implementation-specific for any other resource
- *
- * If the backend service requires TLS, use BackendTLSPolicy to tell the
- * implementation to supply the TLS details to be used to connect to that
- * backend.
  *
  * @schema HttpRouteSpecRulesFiltersRequestMirrorBackendRef
  */
@@ -5416,12 +3868,6 @@ export enum HttpRouteSpecRulesFiltersRequestRedirectStatusCode {
   VALUE_301 = 301,
   /** 302 */
   VALUE_302 = 302,
-  /** 303 */
-  VALUE_303 = 303,
-  /** 307 */
-  VALUE_307 = 307,
-  /** 308 */
-  VALUE_308 = 308,
 }
 
 /**
@@ -5641,32 +4087,6 @@ export enum HttpRouteSpecRulesMatchesQueryParamsType {
 }
 
 /**
- * @schema HttpRouteSpecRulesBackendRefsFiltersCorsAllowMethods
- */
-export enum HttpRouteSpecRulesBackendRefsFiltersCorsAllowMethods {
-  /** GET */
-  GET = "GET",
-  /** HEAD */
-  HEAD = "HEAD",
-  /** POST */
-  POST = "POST",
-  /** PUT */
-  PUT = "PUT",
-  /** DELETE */
-  DELETE = "DELETE",
-  /** CONNECT */
-  CONNECT = "CONNECT",
-  /** OPTIONS */
-  OPTIONS = "OPTIONS",
-  /** TRACE */
-  TRACE = "TRACE",
-  /** PATCH */
-  PATCH = "PATCH",
-  /** * */
-  VALUE_ASTERISK = "*",
-}
-
-/**
  * HTTPHeader represents an HTTP Header name and value as defined by RFC 7230.
  *
  * @schema HttpRouteSpecRulesBackendRefsFiltersRequestHeaderModifierAdd
@@ -5776,10 +4196,6 @@ export function toJson_HttpRouteSpecRulesBackendRefsFiltersRequestHeaderModifier
  * Support: Extended for Kubernetes Service
  *
  * Support: Implementation-specific for any other resource
- *
- * If the backend service requires TLS, use BackendTLSPolicy to tell the
- * implementation to supply the TLS details to be used to connect to that
- * backend.
  *
  * @schema HttpRouteSpecRulesBackendRefsFiltersRequestMirrorBackendRef
  */
@@ -6017,12 +4433,6 @@ export enum HttpRouteSpecRulesBackendRefsFiltersRequestRedirectStatusCode {
   VALUE_301 = 301,
   /** 302 */
   VALUE_302 = 302,
-  /** 303 */
-  VALUE_303 = 303,
-  /** 307 */
-  VALUE_307 = 307,
-  /** 308 */
-  VALUE_308 = 308,
 }
 
 /**

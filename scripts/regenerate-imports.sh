@@ -16,9 +16,9 @@ PROMETHEUS_OPERATOR_VERSION=v0.85.0
 # Also in scripts/control-plane/build-argo-rollouts.sh (the controller the cluster tests run); change both together.
 ARGO_ROLLOUTS_VERSION=v1.10.1
 ISTIO_API_VERSION=v1.32.0
-# The edge and the secret manager (the Gateway API's version is the one Traefik, which the tests
+# The edge and the secret manager (the Gateway API's version is the one Traefik v3.6, which the tests
 # run, is built against). Also in scripts/edge/; change both together.
-GATEWAY_API_VERSION=v1.6.1
+GATEWAY_API_VERSION=v1.4.1
 CERT_MANAGER_VERSION=v1.21.2
 EXTERNAL_SECRETS_VERSION=v0.16.2
 
@@ -66,8 +66,8 @@ for plural in destinationrules virtualservices; do
   ' "$istio_api_dir/kubernetes/customresourcedefinitions.gen.yaml" "$plural.networking.istio.io" "$staging/crds/networking.istio.io_$plural.yaml"
 done
 
-# The Gateway API's standard channel: what a controller needs to serve Gateways and HTTPRoutes.
-for plural in gatewayclasses gateways httproutes referencegrants; do
+# The Gateway API's standard channel: every kind a controller such as Traefik watches.
+for plural in gatewayclasses gateways httproutes grpcroutes referencegrants backendtlspolicies; do
   install -m 0644 "$gateway_api_dir/config/crd/standard/gateway.networking.k8s.io_$plural.yaml" "$staging/crds/"
 done
 # Every CRD cert-manager's controller watches, and the External Secrets CRDs its controller needs

@@ -6,7 +6,6 @@ import {
   ExternalSecretSpecTargetCreationPolicy, ExternalSecretSpecTargetDeletionPolicy, ExternalSecretSpecTargetTemplateEngineVersion,
   ExternalSecretSpecTargetTemplateMergePolicy,
 } from '../../imports/external-secrets.io';
-import { KubeClusterRoleBinding } from '../../imports/k8s';
 import { VaultSecrets } from '../environments/environment';
 import { PlatformSecret } from '../planning/secrets';
 import { componentLabels } from './labels';
@@ -17,17 +16,14 @@ export interface ExternalSecretsProps {
   readonly vault: VaultSecrets;
   /** Every Secret the workloads read. */
   readonly secrets: readonly PlatformSecret[];
-  /** The namespace of the service account Vault's Kubernetes auth logs in as. */
-  readonly readerNamespace: string;
+  /** The service account the operator logs in to Vault as. */
+  readonly reader: { readonly name: string; readonly namespace: string };
 }
-
-/** The service account the secret store logs in to Vault as. */
-export const SECRETS_READER = 'secrets-reader';
 
 /**
  * The environment's credentials, synced from Vault by the External Secrets Operator: one
  * ClusterSecretStore (usable from the namespaces that read Secrets only), logging in with Vault's
- * Kubernetes auth as the `secrets-reader` service account, and an ExternalSecret per Secret and
+ * JWT auth with a token of the reader's service account, and an ExternalSecret per Secret and
  * namespace, each key a property of the Secret's KV entry. The operator owns the Secrets it writes
  * (they go when their ExternalSecret goes) and reads them again every refresh interval.
  *
@@ -38,16 +34,9 @@ export class ExternalSecrets extends Construct {
     super(scope, id);
     const { vault, secrets } = props;
     const storeName = `nautilus-${props.environmentName}`;
-    const labels = componentLabels(SECRETS_READER, 'secrets');
-    // Never mounted: the operator asks the API server for the account's tokens (TokenRequest).
-    new kplus.ServiceAccount(this, 'Reader', { metadata: { name: SECRETS_READER, namespace: props.readerNamespace, labels }, automountToken: false });
-    // Vault, outside the cluster, checks the account's token by calling the TokenReview API with
-    // that same token, which the account may do with this role.
-    new KubeClusterRoleBinding(this, 'ReaderTokenReview', {
-      metadata: { name: `${storeName}-${SECRETS_READER}-token-review`, labels },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:auth-delegator' },
-      subjects: [{ kind: 'ServiceAccount', name: SECRETS_READER, namespace: props.readerNamespace }],
-    });
+    const labels = componentLabels(props.reader.name, 'secrets');
+    // Never mounted: the operator asks the API server for the account's short-lived tokens (TokenRequest).
+    new kplus.ServiceAccount(this, 'Reader', { metadata: { name: props.reader.name, namespace: props.reader.namespace, labels }, automountToken: false });
     const namespaces = [...new Set(secrets.flatMap((s) => s.namespaces))].sort();
     new ClusterSecretStore(this, 'Store', {
       metadata: { name: storeName, labels },
@@ -56,7 +45,12 @@ export class ExternalSecrets extends Construct {
         provider: {
           vault: {
             server: vault.server, path: vault.mount, version: ClusterSecretStoreSpecProviderVaultVersion.V2,
-            auth: { kubernetes: { mountPath: vault.auth.mountPath, role: vault.auth.role, serviceAccountRef: { name: SECRETS_READER, namespace: props.readerNamespace } } },
+            auth: {
+              jwt: {
+                path: vault.auth.mountPath, role: vault.auth.role,
+                kubernetesServiceAccountToken: { serviceAccountRef: { name: props.reader.name, namespace: props.reader.namespace }, audiences: [vault.auth.audience] },
+              },
+            },
           },
         },
       },

@@ -254,11 +254,13 @@ export interface VaultSecrets {
   /** The environment's folder in that engine, e.g. `nautilus/prod`. */
   readonly pathPrefix: string;
   /**
-   * Vault's Kubernetes auth method: its mount path and the role bound to the platform's
-   * `secrets-reader` service account. Vault checks the account's token with the cluster's
-   * TokenReview API, so the account may create token reviews (system:auth-delegator).
+   * Vault's JWT auth method, trusting the cluster's service account tokens (configured with the
+   * cluster's issuer: its OIDC discovery or its signing keys): its mount path, and the role bound to
+   * the subject `system:serviceaccount:nautilus-data:secrets-reader` and `audience`. The operator
+   * logs in with a short-lived token it requests for that account (TokenRequest); Vault needs no
+   * access to the cluster's API.
    */
-  readonly auth: { readonly kind: 'kubernetes'; readonly mountPath: string; readonly role: string };
+  readonly auth: { readonly kind: 'jwt'; readonly mountPath: string; readonly role: string; readonly audience: string };
   /** How often each Secret is read again from Vault, so a rotated value arrives on its own. */
   readonly refreshInterval: Duration;
   /**

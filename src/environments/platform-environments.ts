@@ -62,8 +62,8 @@ function clientEdge(domain: string, issuer: ExternalAccess['issuer']): ExternalA
 }
 
 /**
- * The environment's folder in the company Vault, read through its Kubernetes auth method (one
- * mount per cluster, as each cluster has its own token issuer). Values are read again hourly.
+ * The environment's folder in the company Vault, read through its JWT auth method (one mount per
+ * cluster, as each cluster has its own token issuer). Values are read again hourly.
  */
 function vaultSecrets(environment: string): VaultSecrets {
   return {
@@ -71,7 +71,7 @@ function vaultSecrets(environment: string): VaultSecrets {
     server: 'https://vault.nautilus.internal:8200',
     mount: 'secret',
     pathPrefix: `nautilus/${environment}`,
-    auth: { kind: 'kubernetes', mountPath: `kubernetes-${environment}`, role: `nautilus-${environment}` },
+    auth: { kind: 'jwt', mountPath: `jwt-${environment}`, role: `nautilus-${environment}`, audience: 'vault' },
     refreshInterval: Duration.hours(1),
   };
 }

@@ -1,6 +1,7 @@
 import { EnvironmentSpec } from '../environments/environment';
 import { EdgePlan } from './edge';
 import { DataStorePlan, EnginePlan } from './plan';
+import { NAMESPACE_NAMES } from './namespaces';
 import { CREDENTIAL_SECRETS, SecretDefinition } from './store-access';
 import { kindOf } from './stores/store-kinds';
 
@@ -17,6 +18,12 @@ export interface PlatformSecret extends SecretDefinition {
    */
   readonly path: string;
 }
+
+/**
+ * The service account the secret manager is read as (Vault's role is bound to it): in the data
+ * namespace, beside the most sensitive Secrets.
+ */
+export const SECRETS_READER = { name: 'secrets-reader', namespace: NAMESPACE_NAMES.data } as const;
 
 /** The Secret of the company CA's certificate and key, where the edge's issuer signs with it. */
 function edgeSecrets(edge: EdgePlan | undefined): Array<{ definition: SecretDefinition; namespace: string }> {

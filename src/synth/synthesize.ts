@@ -3,6 +3,7 @@ import * as path from 'path';
 import { ApiObject, App, Chart } from 'cdk8s';
 import { imageBuildPlan, renderImageBuildPlan } from '../images/build-plan';
 import { EnvironmentPlan, PlatformInput, planEnvironment } from '../planning/environment-plan';
+import { SECRETS_READER } from '../planning/secrets';
 import { kindOf } from '../planning/stores/store-kinds';
 import { EnvironmentSpec } from '../environments/environment';
 import { validatePlatform } from '../validation/validate';
@@ -107,7 +108,7 @@ function secretLines({ environment, secrets }: EnvironmentPlan): string[] {
   }
   return [
     `  secrets synced from Vault ${source.server} (KV v2 mount ${source.mount}, every ${source.refreshInterval}) by ClusterSecretStore nautilus-${environment.name}; entries to provision: ${secrets.map((s) => `${source.mount}/${source.pathPrefix}/${s.path} [${s.keys.join(', ')}]`).join(', ')}`,
-    `  Vault's Kubernetes auth at ${source.auth.mountPath}: role ${source.auth.role} bound to service account secrets-reader, reading ${source.mount}/${source.pathPrefix}/*`,
+    `  Vault's JWT auth at ${source.auth.mountPath}, trusting this cluster's service account tokens: role ${source.auth.role} bound to subject system:serviceaccount:${SECRETS_READER.namespace}:${SECRETS_READER.name} and audience ${source.auth.audience}, reading ${source.mount}/${source.pathPrefix}/*`,
   ];
 }
 

@@ -94,14 +94,18 @@ describe('secrets from Vault (staging, prod)', () => {
   const objects = synthObjects(PROD);
   const vault = PROD.secrets as VaultSecrets;
 
-  test('one ClusterSecretStore: Vault\'s KV v2 through its Kubernetes auth, usable from the namespaces that read Secrets only', () => {
+  test('one ClusterSecretStore: Vault\'s KV v2 through its JWT auth with the reader\'s service account tokens, usable from the namespaces that read Secrets only', () => {
     const store = find(objects, 'ClusterSecretStore', 'nautilus-prod');
     expect(store.spec.provider.vault).toEqual({
       server: vault.server, path: vault.mount, version: 'v2',
-      auth: { kubernetes: { mountPath: vault.auth.mountPath, role: vault.auth.role, serviceAccountRef: { name: 'secrets-reader', namespace: 'nautilus-data' } } },
+      auth: {
+        jwt: {
+          path: vault.auth.mountPath, role: vault.auth.role,
+          kubernetesServiceAccountToken: { serviceAccountRef: { name: 'secrets-reader', namespace: 'nautilus-data' }, audiences: [vault.auth.audience] },
+        },
+      },
     });
     expect(store.spec.conditions).toEqual([{ namespaces: ['nautilus-data', 'nautilus-engines', 'nautilus-latency'] }]);
-    expect(find(objects, 'ClusterRoleBinding', 'nautilus-prod-secrets-reader-token-review').roleRef.name).toBe('system:auth-delegator');
   });
 
   test('every Secret a workload reads is produced by an ExternalSecret in its namespace, each key from its one Vault entry', () => {

@@ -25,6 +25,9 @@ export const SECRET_RULES: readonly ValidationRule[] = [
     if (!/^https?:\/\/[^\s/]+$/.test(source.server)) {
       findings.push(about('server', JSON.stringify(source.server), 'not a Vault address: a scheme and a host (and port), nothing after them', 'give the address, e.g. "https://vault.example.internal:8200"'));
     }
+    if (!/^[^\s,]+$/.test(source.auth.audience)) {
+      findings.push(about('auth.audience', JSON.stringify(source.auth.audience), 'not a token audience: one word, no spaces or commas', 'give the audience the Vault role is bound to, e.g. "vault"'));
+    }
     for (const [field, value] of [['mount', source.mount], ['pathPrefix', source.pathPrefix], ['auth.mountPath', source.auth.mountPath], ['auth.role', source.auth.role]] as const) {
       const problem = vaultPathProblem(value);
       if (problem) findings.push(about(field, JSON.stringify(value), problem, 'e.g. "secret" for the mount, "nautilus/prod" for the prefix'));
