@@ -116,6 +116,11 @@ export interface ControlPlane {
   /** The cluster CA's certificate file (what a kubelet's client CA and a kubeconfig trust). */
   readonly caFile: string;
   /**
+   * How the API server signs service account tokens: the issuer (`iss`) it writes and the public
+   * key that verifies them (PEM), e.g. for a JWT auth method trusting the cluster's tokens.
+   */
+  readonly serviceAccountTokens: { readonly issuer: string; readonly publicKeyFile: string };
+  /**
    * Issues a client certificate from the cluster CA and writes a kubeconfig for it, e.g. for a
    * real kubelet (`system:node:<name>` in `system:nodes`) or kube-proxy (`system:kube-proxy`).
    * @returns the kubeconfig's path
@@ -332,6 +337,7 @@ async function boot(
     binDir: binaries.binDir,
     processes: processes.list(),
     caFile: certs.ca.cert,
+    serviceAccountTokens: { issuer: SERVICE_ACCOUNT_ISSUER, publicKeyFile: certs.serviceAccount.publicKey },
     issueKubeconfig: (user, commonName, organization) => writeKubeconfig(workDir, user, server, certs.ca.cert,
       issueCertificate(pkiDir, user, `${organization ? `/O=${organization}` : ''}/CN=${commonName}`, CLIENT_EXTENSIONS)),
     issueServingCertificate: (name, dnsNames) => issueCertificate(pkiDir, name, `/CN=${dnsNames[0] ?? name}`, [

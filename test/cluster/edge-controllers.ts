@@ -1,0 +1,156 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { randomBytes } from 'crypto';
+import { ensureCachedBuild } from './binaries';
+import { ControlPlane, freePorts } from './control-plane';
+import { HostProcess, messageOf, statusOf } from './support/host-process';
+
+/**
+ * The edge's and the secret manager's real programs, run on this machine beside a test control
+ * plane as host processes (as kube-controller-manager is): a Vault server in dev mode, the External
+ * Secrets Operator's controller and cert-manager's controller, each built from the Go module proxy
+ * by its script in scripts/edge/ and cached by version. Each resolves once it serves; on failure
+ * everything it started is stopped and one error names the program, its version, the time it was
+ * given, why, and the last error line of its log. Call `stop()` (e.g. in `afterAll`); exit and
+ * signal handlers and a watchdog process also kill it if the test process dies first.
+ */
+
+/** The versions the scripts build (and cache under); bump both together. */
+export const EDGE_VERSIONS = { vault: 'v1.21.2', externalSecrets: 'v0.16.2', certManager: 'v1.21.2' } as const;
+
+const SCRIPTS = path.resolve(__dirname, '..', '..', 'scripts', 'edge');
+const DEFAULT_START_TIMEOUT_MS = 60_000;
+
+/** A running program: its log, and how to stop it. */
+export interface RunningProgram {
+  readonly logPath: string;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/** A Vault server in dev mode: in memory, unsealed, KV version 2 mounted at `secret/`, one root token. */
+export interface VaultServer extends RunningProgram {
+  /** `http://127.0.0.1:<port>`. */
+  readonly address: string;
+  /** Calls Vault's HTTP API as root: `request('POST', '/v1/sys/auth/jwt', { type: 'jwt' })`. Throws on a status of 400 or more. */
+  request(method: string, apiPath: string, body?: unknown): Promise<unknown>;
+}
+
+/**
+ * Starts `vault server -dev` on a free loopback port and resolves once it reports itself
+ * initialized, unsealed and active (`/v1/sys/health` answers 200).
+ */
+export async function startVault(options: { readonly keepWorkDir?: boolean } = {}): Promise<VaultServer> {
+  const binary = path.join(await ensureCachedBuild(path.join(SCRIPTS, 'build-vault.sh'), `Vault ${EDGE_VERSIONS.vault}`), 'bin', 'vault');
+  const [port] = await freePorts(1);
+  const address = `http://127.0.0.1:${port}`;
+  const token = randomBytes(16).toString('hex');
+  return startProgram('vault', `Vault ${EDGE_VERSIONS.vault}`, options.keepWorkDir ?? false, {}, async (program, deadline) => {
+    program.start(binary, ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, `-dev-root-token-id=${token}`, '-dev-no-store-token']);
+    await program.waitFor('/v1/sys/health to answer 200 (initialized, unsealed, active)', deadline, async () => (await statusOf(`${address}/v1/sys/health`)) === 200);
+    const request = async (method: string, apiPath: string, body?: unknown): Promise<unknown> => {
+      const response = await fetch(`${address}${apiPath}`, {
+        method, headers: { 'X-Vault-Token': token, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.text();
+      if (response.status >= 400) throw new Error(`Vault ${method} ${apiPath} answered ${response.status}: ${text}`);
+      return text === '' ? undefined : JSON.parse(text);
+    };
+    return { address, request };
+  });
+}
+
+/**
+ * Configures `vault` to let the cluster's service account tokens log in, as the environment's
+ * secret settings expect: a JWT auth method at `mountPath` trusting the API server's signing key
+ * and issuer, a role bound to `subject` and `audience`, and a policy reading `<mount>/<pathPrefix>/*`.
+ */
+export async function trustClusterTokens(vault: VaultServer, controlPlane: ControlPlane, settings: {
+  readonly mountPath: string; readonly role: string; readonly audience: string; readonly subject: string; readonly mount: string; readonly pathPrefix: string;
+}): Promise<void> {
+  await vault.request('POST', `/v1/sys/auth/${settings.mountPath}`, { type: 'jwt' });
+  await vault.request('POST', `/v1/auth/${settings.mountPath}/config`, {
+    jwt_validation_pubkeys: [fs.readFileSync(controlPlane.serviceAccountTokens.publicKeyFile, 'utf8')],
+    bound_issuer: controlPlane.serviceAccountTokens.issuer,
+  });
+  const policy = `path "${settings.mount}/data/${settings.pathPrefix}/*" { capabilities = ["read"] }`;
+  await vault.request('PUT', `/v1/sys/policies/acl/${settings.role}`, { policy });
+  await vault.request('POST', `/v1/auth/${settings.mountPath}/role/${settings.role}`, {
+    role_type: 'jwt', user_claim: 'sub', bound_subject: settings.subject, bound_audiences: [settings.audience], token_policies: [settings.role], token_ttl: '10m',
+  });
+}
+
+/** Writes a KV version 2 entry: `<mount>/<key>` with `data` as its properties. */
+export async function writeVaultEntry(vault: VaultServer, mount: string, key: string, data: Readonly<Record<string, string>>): Promise<void> {
+  await vault.request('POST', `/v1/${mount}/data/${key}`, { data });
+}
+
+/**
+ * Starts the External Secrets Operator's core controller (no webhook, no certificate controller:
+ * the CRDs are installed without conversion webhooks) as the control plane's admin, and resolves
+ * once its metrics endpoint answers and its controllers have started their workers.
+ */
+export async function startExternalSecrets(controlPlane: ControlPlane, options: { readonly keepWorkDir?: boolean } = {}): Promise<RunningProgram> {
+  const dir = await ensureCachedBuild(path.join(SCRIPTS, 'build-external-secrets.sh'), `the External Secrets Operator ${EDGE_VERSIONS.externalSecrets}`);
+  const [metricsPort] = await freePorts(1);
+  // controller-runtime reads the cluster from KUBECONFIG.
+  return startProgram('external-secrets', `the External Secrets Operator ${EDGE_VERSIONS.externalSecrets}`, options.keepWorkDir ?? false,
+    { KUBECONFIG: controlPlane.kubeconfigPath }, async (program, deadline) => {
+      program.start(path.join(dir, 'bin', 'external-secrets'), [
+        `--metrics-addr=127.0.0.1:${metricsPort}`, '--enable-leader-election=false', '--concurrent=4', '--loglevel=info',
+        // Refresh a store's status every few seconds rather than every 5 minutes, so a test sees it.
+        '--store-requeue-interval=5s',
+      ]);
+      await program.waitFor('/metrics to answer 200', deadline, async () => (await statusOf(`http://127.0.0.1:${metricsPort}/metrics`)) === 200);
+      await program.waitFor('its ExternalSecret controller to start its workers', deadline,
+        async () => /Starting workers.*"controller":\s*"externalsecret"|"controller":"externalsecret".*Starting workers/.test(program.log()));
+      return {};
+    });
+}
+
+/**
+ * Starts cert-manager's controller (every default controller but Venafi's, scripts/edge/go/cert-manager)
+ * as the control plane's admin, and resolves once its metrics endpoint answers.
+ */
+export async function startCertManager(controlPlane: ControlPlane, options: { readonly keepWorkDir?: boolean } = {}): Promise<RunningProgram & { readonly metricsUrl: string }> {
+  const dir = await ensureCachedBuild(path.join(SCRIPTS, 'build-cert-manager.sh'), `cert-manager ${EDGE_VERSIONS.certManager}`);
+  const [metricsPort] = await freePorts(1);
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  return startProgram('cert-manager-controller', `cert-manager ${EDGE_VERSIONS.certManager}`, options.keepWorkDir ?? false, {}, async (program, deadline) => {
+    program.start(path.join(dir, 'bin', 'cert-manager-controller'), [
+      `--kubeconfig=${controlPlane.kubeconfigPath}`, '--leader-elect=false', `--metrics-listen-address=127.0.0.1:${metricsPort}`, '--cluster-resource-namespace=kube-system',
+    ]);
+    await program.waitFor('/metrics to answer 200', deadline, async () => (await statusOf(metricsUrl)) === 200);
+    return { metricsUrl };
+  });
+}
+
+/**
+ * Starts one program in a directory of its own: `run` starts it and waits until it serves. A
+ * failure stops it and names it, the time it was given, why, and the last error line of its log.
+ */
+async function startProgram<T extends object>(
+  name: string, what: string, keepWorkDir: boolean, env: Readonly<Record<string, string>>,
+  run: (program: HostProcess, deadline: number) => Promise<T>,
+): Promise<RunningProgram & T> {
+  const started = Date.now();
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `nautilus-${name}-`));
+  const program = new HostProcess(name, workDir, keepWorkDir, env);
+  try {
+    const extra = await run(program, started + DEFAULT_START_TIMEOUT_MS);
+    return { ...extra, logPath: program.logPath, log: () => program.log(), stop: () => program.stop() };
+  } catch (error) {
+    const log = program.pid ? program.log() : undefined;
+    await program.stop();
+    throw new Error(`${what} (${name}) did not start within ${Math.ceil((Date.now() - started) / 1000)} s: ${messageOf(error)}; `
+      + `its log ${keepWorkDir ? `(${program.logPath}) ` : ''}ends: ${log === undefined ? '(not started)' : lastErrorLine(log)}`);
+  }
+}
+
+/** The line of a log that says why a program stopped: its last error line, or its last line. */
+export function lastErrorLine(log: string): string {
+  const lines = log.trim().split('\n');
+  const errors = lines.filter((line) => /\b(error|fatal|panic)\b|"level":"error"|^E\d{4} /i.test(line));
+  return (errors.pop() ?? lines.pop() ?? '').slice(0, 500);
+}
