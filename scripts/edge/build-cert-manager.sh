@@ -35,7 +35,7 @@ source "$HERE/../lib/kubernetes-build.sh"
 exit_if_cached "$DEST" "${1:-}"
 
 command -v go >/dev/null || die "go is not on PATH; install Go >= 1.26 (the cert-manager controller is built from source)."
-grep -q "^require $MODULE $CERT_MANAGER_VERSION\$\|^[[:space:]]$MODULE $CERT_MANAGER_VERSION\$" "$HERE/go/cert-manager/go.mod" \
+grep -Eq "^(require )?[[:space:]]*$MODULE $CERT_MANAGER_VERSION( // indirect)?\$" "$HERE/go/cert-manager/go.mod" \
   || die "go/cert-manager/go.mod does not require $MODULE $CERT_MANAGER_VERSION; bump both this script and the wrapper module together."
 begin_cached_build "$DEST" "$KEY"
 mkdir -p "$WORK/bin" "$WORK/crds"
