@@ -6,6 +6,9 @@ import * as path from 'path';
 import { DEV, PROD } from '../../src/environments/platform-environments';
 import { EnvironmentSpec, VaultSecrets } from '../../src/environments/environment';
 import { planEnvironment } from '../../src/planning/environment-plan';
+import { Cluster } from '../../src/deploy/cluster';
+import { KubeObject } from '../../src/deploy/objects';
+import { preflight } from '../../src/deploy/preflight';
 import { SECRETS_READER } from '../../src/planning/secrets';
 import { poll } from '../contract/processes';
 import { platformInput, synthObjects } from '../support/platform';
@@ -141,6 +144,36 @@ describe('certificates and secrets issued and synced by the real controllers', (
       }, Date.now() + SYNC_TIMEOUT_MS, 250);
       expect(updated instanceof Error ? `${namespace}: ${updated.message}` : 'rotated').toBe('rotated');
     }
+  }, 120_000);
+
+  test('an entry missing from Vault: its ExternalSecret reports it, and nautilus preflight names the entry to provision', async () => {
+    const source = prod.secrets as VaultSecrets;
+    const name = 'fix-gateway-credentials';
+    const externalSecret: ManifestObject = {
+      apiVersion: 'external-secrets.io/v1', kind: 'ExternalSecret', metadata: { name, namespace: 'nautilus-engines' },
+      spec: {
+        refreshInterval: '1h', secretStoreRef: { kind: 'ClusterSecretStore', name: 'nautilus-prod' }, target: { name },
+        data: [{ secretKey: 'password', remoteRef: { key: `${source.pathPrefix}/${name}`, property: 'password' } }],
+      },
+    };
+    const reader: ManifestObject = {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'fix-gateway', namespace: 'nautilus-engines' },
+      spec: { template: { spec: { containers: [{ name: 'main', env: [{ name: 'PASSWORD', valueFrom: { secretKeyRef: { name, key: 'password' } } }] }] } } },
+    };
+    const cluster = new Cluster(controlPlane.kubeConfig);
+    // Before the ExternalSecret is applied (a first deploy) the missing Secret is not a problem:
+    // the operator syncs it once deploy applies the ExternalSecret.
+    expect((await preflight(cluster, [externalSecret, reader] as KubeObject[])).filter((p) => p.includes(name))).toEqual([]);
+    expect((await applyAll(controlPlane.kubeConfig, [externalSecret])).errors).toEqual([]);
+    const failed = await poll(async () => {
+      const condition = ready(await get(`/apis/external-secrets.io/v1/namespaces/nautilus-engines/externalsecrets/${name}`));
+      return condition?.status === 'False' ? condition : undefined;
+    }, Date.now() + SYNC_TIMEOUT_MS, 250);
+    expect(failed).not.toBeInstanceOf(Error);
+    const problems = (await preflight(cluster, [externalSecret, reader] as KubeObject[])).filter((p) => p.includes(name));
+    expect(problems).toEqual([expect.stringMatching(new RegExp(
+      `^Secret nautilus-engines/${name} is not synced from the secret manager: ExternalSecret nautilus-engines/${name} says ".+"\\. ` +
+      `Fix: provision nautilus-prod: ${source.pathPrefix}/${name} \\[password\\] in the secret manager`))]);
   }, 120_000);
 
   /** The certificate cert-manager wrote to `secretName`, once its Certificate is Ready. */
