@@ -76,6 +76,7 @@ export class ReleaseTraffic {
   private stopped = false;
   /** Errors of the loops, for the test's failure message. */
   public readonly errors: string[] = [];
+  private readonly usedPorts = new Set<number>();
 
   private constructor(private readonly options: ReleaseTrafficOptions, private readonly dir: string) {
     this.bundle = path.join(dir, 'release-version.js');
@@ -151,11 +152,13 @@ export class ReleaseTraffic {
       }
       const live = pods.items.filter((pod) => pod.status?.phase === 'Running' && !pod.metadata?.deletionTimestamp);
       const names = new Set(live.map((pod) => pod.metadata!.name!));
-      for (const [name, pod] of this.pods) {
-        if (!names.has(name)) {
-          this.pods.delete(name);
-          await pod.process.stop(2000);
-        }
+      const gone = [...this.pods.values()].filter((pod) => !names.has(pod.pod));
+      if (gone.length > 0) {
+        // Their targets leave Prometheus before their processes stop, so that no scrape of a
+        // stopped pod's port can reach another process under the gone pod's labels.
+        for (const pod of gone) this.pods.delete(pod.pod);
+        this.writeTargets();
+        await Promise.all(gone.map((pod) => pod.process.stop(2000)));
       }
       let changed = false;
       for (const pod of live) {
@@ -179,7 +182,12 @@ export class ReleaseTraffic {
     const engine = pod.metadata!.labels!['app.kubernetes.io/name'];
     const image = pod.spec!.containers[0].image ?? '';
     const tag = image.slice(image.lastIndexOf(':') + 1);
-    const port = await freePort();
+    // A port is never given to two pods of one run: a new version's process on a port an old
+    // version's target still names would be scraped under the old pod's labels (Prometheus reads
+    // the targets file asynchronously), mixing the versions' error ratios.
+    let port = await freePort();
+    while (this.usedPorts.has(port)) port = await freePort();
+    this.usedPorts.add(port);
     const process = new ManagedProcess(`release/${pod.metadata!.name}`, globalThis.process.execPath, [this.bundle], {
       cwd: this.dir,
       env: {
