@@ -19,7 +19,7 @@ set -euo pipefail
 
 # go/cert-manager/go.mod requires the same version; change both together.
 readonly CERT_MANAGER_VERSION=v1.21.2
-readonly RECIPE=1
+readonly RECIPE=2
 readonly MODULE=github.com/cert-manager/cert-manager
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
