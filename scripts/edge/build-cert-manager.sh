@@ -19,10 +19,11 @@ set -euo pipefail
 
 # go/cert-manager/go.mod requires the same version; change both together.
 readonly CERT_MANAGER_VERSION=v1.21.2
-readonly RECIPE=1
+readonly RECIPE=2
 readonly MODULE=github.com/cert-manager/cert-manager
 
-readonly HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly HERE
 readonly CACHE_ROOT="${NAUTILUS_CACHE_DIR:-$HOME/.cache/nautilus-k8s}/edge"
 readonly KEY="cert-manager-${CERT_MANAGER_VERSION}_r${RECIPE}"
 readonly DEST="$CACHE_ROOT/$KEY"
@@ -48,8 +49,8 @@ if ! out="$(cd "$HERE/go/cert-manager" && go mod download 2>&1)"; then
   printf '%s\n' "$out" | tail -n 20 >&2
   die "could not download the Go modules for cert-manager $CERT_MANAGER_VERSION. The Go module proxy (GOPROXY=$(go env GOPROXY)) is unreachable or refused a module."
 fi
-MODULE_DIR="$(cd "$HERE/go/cert-manager" && go list -m -f '{{.Dir}}' "$MODULE")" && [[ -d "$MODULE_DIR" ]] \
-  || die "$MODULE@$CERT_MANAGER_VERSION is not in the Go module cache after the download."
+MODULE_DIR="$(cd "$HERE/go/cert-manager" && go list -m -f '{{.Dir}}' "$MODULE")" || MODULE_DIR=""
+[[ -d "$MODULE_DIR" ]] || die "$MODULE@$CERT_MANAGER_VERSION is not in the Go module cache after the download."
 # The controller-gen output of the release, plain YAML (the Helm chart's copies of the same specs
 # are templated); no conversion webhook is configured in them.
 for crd in cert-manager.io_certificates cert-manager.io_certificaterequests cert-manager.io_issuers \

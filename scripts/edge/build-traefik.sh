@@ -26,7 +26,8 @@ readonly GATEWAY_API_VERSION=v1.4.1
 readonly RECIPE=1
 readonly MODULE=github.com/traefik/traefik/v3
 
-readonly HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly HERE
 readonly CACHE_ROOT="${NAUTILUS_CACHE_DIR:-$HOME/.cache/nautilus-k8s}/edge"
 readonly KEY="traefik-${TRAEFIK_VERSION}_gateway-api-${GATEWAY_API_VERSION}_r${RECIPE}"
 readonly DEST="$CACHE_ROOT/$KEY"

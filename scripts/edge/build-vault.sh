@@ -26,7 +26,8 @@ readonly VAULT_VERSION=v1.21.2
 readonly RECIPE=1
 readonly MODULE=github.com/hashicorp/vault
 
-readonly HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly HERE
 readonly CACHE_ROOT="${NAUTILUS_CACHE_DIR:-$HOME/.cache/nautilus-k8s}/edge"
 readonly KEY="vault-${VAULT_VERSION}_r${RECIPE}"
 readonly DEST="$CACHE_ROOT/$KEY"

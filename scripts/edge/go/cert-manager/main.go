@@ -8,7 +8,8 @@
 // context and the metrics server are in the main module, which the proxy does serve; this file
 // is only the wiring: flags (a subset of upstream's, same names and defaults), the context, the
 // metrics endpoint and the control loops. Leader election, the config file, pprof and TLS on the
-// metrics endpoint are left out: the tests run one instance.
+// metrics endpoint are left out: the tests run one instance. Certificate request back-off keeps
+// upstream's defaults (1 h doubling to 32 h), which upstream sets only in its config file.
 package main
 
 import (
@@ -34,6 +35,7 @@ import (
 	"github.com/cert-manager/cert-manager/pkg/controller"
 	"github.com/cert-manager/cert-manager/pkg/controller/acmechallenges"
 	"github.com/cert-manager/cert-manager/pkg/controller/acmeorders"
+	shimgateways "github.com/cert-manager/cert-manager/pkg/controller/certificate-shim/gateways"
 	shimingresses "github.com/cert-manager/cert-manager/pkg/controller/certificate-shim/ingresses"
 	cracme "github.com/cert-manager/cert-manager/pkg/controller/certificaterequests/acme"
 	crapprover "github.com/cert-manager/cert-manager/pkg/controller/certificaterequests/approver"
@@ -98,6 +100,7 @@ type options struct {
 	defaultIssuerName, defaultIssuerKind                    string
 	defaultIssuerGroup                                      string
 	autoCertificateAnnotations                              []string
+	enableGatewayAPI                                        bool
 	showVersion                                             bool
 }
 
@@ -126,6 +129,7 @@ func main() {
 	fs.StringVar(&o.defaultIssuerKind, "default-issuer-kind", "Issuer", "Kind of that issuer.")
 	fs.StringVar(&o.defaultIssuerGroup, "default-issuer-group", "cert-manager.io", "Group of that issuer.")
 	fs.StringSliceVar(&o.autoCertificateAnnotations, "auto-certificate-annotations", []string{"kubernetes.io/tls-acme"}, "Annotations that make ingress-shim request a certificate.")
+	fs.BoolVar(&o.enableGatewayAPI, "enable-gateway-api", false, "Run the gateway-shim controller (Certificates for annotated Gateways) and let HTTP-01 use Gateway API; needs the Gateway API CRDs.")
 	fs.BoolVar(&o.showVersion, "version", false, "Print the version and exit.")
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(klogFlags)
@@ -153,26 +157,35 @@ func main() {
 	}
 }
 
-// enabledControllers resolves --controllers the way upstream does: '*' is the default set,
-// '-name' removes one, any other name adds one.
+// enabledControllers resolves --controllers the way upstream does: '*' is the default set, a
+// name adds a controller, '-name' removes one after everything else (and implies '*' when only
+// removals are given); --enable-gateway-api adds gateway-shim, and --namespace drops the
+// cluster-scoped clusterissuers.
 func enabledControllers(o options) (sets.Set[string], error) {
-	enabled := sets.New[string]()
+	known := append(slices.Clone(defaultControllers), shimgateways.ControllerName)
+	enabled, disabled := sets.New[string](), []string{}
 	for _, name := range o.controllers {
 		switch {
 		case name == "*":
 			enabled.Insert(defaultControllers...)
 		case strings.HasPrefix(name, "-"):
-			enabled.Delete(strings.TrimPrefix(name, "-"))
-		case slices.Contains(defaultControllers, name):
+			disabled = append(disabled, strings.TrimPrefix(name, "-"))
+		case slices.Contains(known, name):
 			enabled.Insert(name)
 		default:
-			return nil, fmt.Errorf("--controllers: unknown controller %q (this build has: %s)", name, strings.Join(defaultControllers, ", "))
+			return nil, fmt.Errorf("--controllers: unknown controller %q (this build has: %s)", name, strings.Join(known, ", "))
 		}
+	}
+	if len(disabled) > 0 && enabled.Len() == 0 {
+		enabled.Insert(defaultControllers...)
+	}
+	if o.enableGatewayAPI {
+		enabled.Insert(shimgateways.ControllerName)
 	}
 	if o.namespace != "" {
 		enabled.Delete(clusterissuers.ControllerName)
 	}
-	return enabled, nil
+	return enabled.Delete(disabled...), nil
 }
 
 func run(rootCtx context.Context, o options) error {
@@ -226,6 +239,7 @@ func run(rootCtx context.Context, o options) error {
 			CertificateRequestMinimumBackoffDuration: time.Hour,
 			CertificateRequestMaximumBackoffDuration: 32 * time.Hour,
 		},
+		ConfigOptions: controller.ConfigOptions{EnableGatewayAPI: o.enableGatewayAPI},
 	})
 	if err != nil {
 		return err
@@ -274,8 +288,14 @@ func run(rootCtx context.Context, o options) error {
 	cctx.SharedInformerFactory.Start(ctx.Done())
 	cctx.KubeSharedInformerFactory.Start(ctx.Done())
 	cctx.HTTP01ResourceMetadataInformersFactory.Start(ctx.Done())
+	if o.enableGatewayAPI {
+		cctx.GWShared.Start(ctx.Done())
+	}
 
 	err = g.Wait()
+	if o.enableGatewayAPI {
+		cctx.GWShared.Shutdown()
+	}
 	cctx.HTTP01ResourceMetadataInformersFactory.Shutdown()
 	cctx.KubeSharedInformerFactory.Shutdown()
 	cctx.SharedInformerFactory.Shutdown()
