@@ -39,9 +39,7 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off
 START=$SECONDS
 
 log "downloading $MODULE@$ARGO_ROLLOUTS_VERSION (GOPROXY=$(go env GOPROXY))"
-if ! MODULE_DIR="$(cd "$WORK" && GOFLAGS=-mod=mod go mod download -json "$MODULE@$ARGO_ROLLOUTS_VERSION" 2>&1 | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')" || [[ -z "$MODULE_DIR" ]]; then
-  die "could not download $MODULE@$ARGO_ROLLOUTS_VERSION. The Go module proxy (GOPROXY=$(go env GOPROXY)) is unreachable or refused the module."
-fi
+MODULE_DIR="$(module_dir "$MODULE@$ARGO_ROLLOUTS_VERSION")"
 # The module cache is read-only; the build writes nothing there, but go.sum may need filling in.
 cp -r "$MODULE_DIR" "$WORK/src"
 chmod -R u+w "$WORK/src"

@@ -59,9 +59,7 @@ download() {
 log "downloading Go modules (GOPROXY=$(go env GOPROXY))"
 download "$HERE/go/etcd" "etcd $ETCD_VERSION"
 download "$HERE/go/kubernetes" "kubernetes $K8S_VERSION"
-if ! KWOK_DIR="$(cd "$WORK" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" 2>&1 | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')" || [[ -z "$KWOK_DIR" ]]; then
-  die "could not download sigs.k8s.io/kwok@$KWOK_VERSION. The Go module proxy (GOPROXY=$(go env GOPROXY)) is unreachable or refused the module."
-fi
+KWOK_DIR="$(module_dir "sigs.k8s.io/kwok@$KWOK_VERSION")"
 log "modules ready after $((SECONDS - BUILD_START))s"
 
 build_one() {

@@ -43,9 +43,7 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off
 START=$SECONDS
 
 log "downloading $MODULE@$EXTERNAL_SECRETS_VERSION (GOPROXY=$(go env GOPROXY))"
-if ! MODULE_DIR="$(cd "$WORK" && GOFLAGS=-mod=mod go mod download -json "$MODULE@$EXTERNAL_SECRETS_VERSION" 2>&1 | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')" || [[ -z "$MODULE_DIR" ]]; then
-  die "could not download $MODULE@$EXTERNAL_SECRETS_VERSION. The Go module proxy (GOPROXY=$(go env GOPROXY)) is unreachable or refused the module."
-fi
+MODULE_DIR="$(module_dir "$MODULE@$EXTERNAL_SECRETS_VERSION")"
 install -m 0644 "$MODULE_DIR/deploy/crds/bundle.yaml" "$WORK/crds/" \
   || die "the CRD bundle (deploy/crds/bundle.yaml) is missing from $MODULE@$EXTERNAL_SECRETS_VERSION."
 # The module cache is read-only, and two of its files are rewritten below.

@@ -55,9 +55,7 @@ if ! out="$(cd "$HERE/go/traefik" && go list -deps "$MODULE/cmd/traefik" 2>&1 >/
   printf '%s\n' "$out" | tail -n 20 >&2
   die "could not download the Go modules for Traefik $TRAEFIK_VERSION. The Go module proxy (GOPROXY=$(go env GOPROXY)) is unreachable or refused a module."
 fi
-if ! GATEWAY_API_DIR="$(cd "$WORK" && GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" 2>&1 | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')" || [[ -z "$GATEWAY_API_DIR" ]]; then
-  die "could not download sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION (for its CRDs). The Go module proxy (GOPROXY=$(go env GOPROXY)) is unreachable or refused the module."
-fi
+GATEWAY_API_DIR="$(module_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")"
 for kind in gatewayclasses gateways httproutes grpcroutes referencegrants backendtlspolicies; do
   install -m 0644 "$GATEWAY_API_DIR/config/crd/standard/gateway.networking.k8s.io_$kind.yaml" "$WORK/crds/" \
     || die "the CRD config/crd/standard/gateway.networking.k8s.io_$kind.yaml is missing from sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION."

@@ -57,3 +57,14 @@ publish_cached_build() {
   trap - EXIT
   echo "$1"
 }
+
+# module_dir MODULE@VERSION: downloads one module into the Go module cache (from WORK, so no
+# go.mod around it counts) and prints its read-only directory there; dies with the proxy's address
+# when the module cannot be had.
+module_dir() {
+  local dir
+  if ! dir="$(cd "$WORK" && GOFLAGS=-mod=mod go mod download -json "$1" 2>&1 | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')" || [[ -z "$dir" ]]; then
+    die "could not download $1. The Go module proxy (GOPROXY=$(go env GOPROXY)) is unreachable or refused the module."
+  fi
+  echo "$dir"
+}
