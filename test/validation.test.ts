@@ -474,11 +474,6 @@ const cases: Array<{
     expect: /\[prod\] environment: externalAccess\.api = "gateway": ingress-nginx serves Ingresses only, not the Gateway API\. Fix: use api "ingress" with ingress-nginx/,
   },
   {
-    rule: 'external-access',
-    environment: { ...DEV, disabledEngines: [...DEV.disabledEngines, ...['frontend', 'backend', 'websocket'].map((name) => ({ name, reason: 'a test' }))] },
-    expect: /\[dev\] environment: externalAccess\.domain = "dev\.nautilus\.internal": no engine deployed here has a public route, so its certificate would name no host/,
-  },
-  {
     rule: 'secret-manager',
     environment: { ...PROD, secrets: { ...(PROD.secrets as VaultSecrets), paths: { 'timescaledb-replication': 'timescaledb-superuser' } } },
     expect: /\[prod\] environment: secrets\.paths\.timescaledb-superuser = "timescaledb-superuser": timescaledb-replication is kept at the same path: both Secrets would be synced from one entry.*Fix: give timescaledb-superuser a path of its own/,

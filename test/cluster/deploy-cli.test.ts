@@ -18,7 +18,7 @@ import { DEFAULT_HISTORY_LIMIT } from '../../src/deploy/revisions';
 import { synthesizePlatform } from '../../src/synth/synthesize';
 import { platformInput } from '../support/platform';
 import { kubeRequest, ManifestObject } from './apply';
-import { ArgoRollouts, startArgoRollouts } from './argo-rollouts';
+import { ArgoRollouts, ensureArgoRollouts, startArgoRollouts } from './argo-rollouts';
 import { ensureControlPlaneBinaries } from './binaries';
 import { CliRun, getJson, runNautilus } from './nautilus-cli';
 import { ControlPlane, startControlPlane } from './control-plane';
@@ -152,6 +152,7 @@ function synthesizeDev(root: string, change: (input: ReturnType<typeof platformI
 
 beforeAll(async () => {
   await ensureControlPlaneBinaries();
+  await ensureArgoRollouts();
 }, BUILD_TIMEOUT_MS);
 
 beforeAll(async () => {

@@ -13,10 +13,11 @@ import { SECRETS_READER } from '../../src/planning/secrets';
 import { poll } from '../contract/processes';
 import { platformInput, synthObjects } from '../support/platform';
 import { kubeRequest, ManifestObject, waitForCrdKindsServed } from './apply';
+import { ensureControlPlaneBinaries } from './binaries';
 import { ControlPlane, startControlPlane } from './control-plane';
 import { readCrds } from './dist-manifests';
 import {
-  RunningProgram, VaultServer, startCertManager, startExternalSecrets, startVault, trustClusterTokens, writeVaultEntry,
+  RunningProgram, VaultServer, ensureEdgePrograms, startCertManager, startExternalSecrets, startVault, trustClusterTokens, writeVaultEntry,
 } from './edge-controllers';
 import { applyAll } from './environment-cluster';
 
@@ -40,6 +41,7 @@ interface Condition { readonly type: string; readonly status: string; readonly m
 interface LiveObject { readonly metadata: { readonly name: string; readonly namespace?: string }; readonly status?: { readonly conditions?: readonly Condition[] }; readonly data?: Record<string, string>; readonly type?: string }
 
 const SYNC_TIMEOUT_MS = 60_000;
+const BUILD_TIMEOUT_MS = 60 * 60 * 1000;
 
 describe('certificates and secrets issued and synced by the real controllers', () => {
   let controlPlane: ControlPlane;
@@ -60,6 +62,13 @@ describe('certificates and secrets issued and synced by the real controllers', (
   };
   const ready = (object: LiveObject | undefined) => object?.status?.conditions?.find((c) => c.type === 'Ready');
   const decoded = (secret: LiveObject) => Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+
+  beforeAll(async () => {
+    // A cold cache compiles Kubernetes, Vault, the operator and cert-manager (about 17 minutes on
+    // 2 cores): that must not count against any start-up bound below.
+    await ensureControlPlaneBinaries();
+    await ensureEdgePrograms();
+  }, BUILD_TIMEOUT_MS);
 
   beforeAll(async () => {
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-edge-test-'));

@@ -12,6 +12,7 @@ import { NAMESPACE_NAMES } from '../../src/planning/namespaces';
 import { environmentPinsCores } from '../../src/planning/plan';
 import { applyAll } from './environment-cluster';
 import { ManifestObject, kubeRequest } from './apply';
+import { ensureArgoRollouts } from './argo-rollouts';
 import { ensureControlPlaneBinaries } from './binaries';
 import {
   ClusterState,
@@ -62,8 +63,10 @@ function log(environment: EnvironmentSpec, message: string): void {
 const testIf = (condition: boolean) => (condition ? test : test.skip);
 
 beforeAll(async () => {
-  // A cold cache compiles Kubernetes (minutes); that must not count against the bring-up bound.
+  // A cold cache compiles Kubernetes and the Argo Rollouts controller (minutes); that must not
+  // count against the bring-up bound.
   await ensureControlPlaneBinaries();
+  await ensureArgoRollouts();
 }, BUILD_TIMEOUT_MS);
 
 describe.each(PLATFORM_ENVIRONMENTS.map((environment) => [environment.name, environment] as const))('environment %s', (name, environment) => {

@@ -27,15 +27,17 @@ import { CoreV1Api, DiscoveryV1Api, V1Pod } from '@kubernetes/client-node';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { REDIS_SENTINEL, TIMESCALEDB_PATRONI } from '../../src/catalog/data-stores';
+import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
 import { runCli } from '../../src/deploy/cli';
 import { imagesOf, KubeObject } from '../../src/deploy/objects';
 import { poolLabels, poolTaints } from '../../src/environments/node-pool-policy';
 import { NAMESPACE_NAMES } from '../../src/planning/namespaces';
 import { CREDENTIAL_SECRETS, TIMESCALEDB_SECRETS, TRADING_DATABASE } from '../../src/planning/runtime-contract';
 import { poll } from '../contract/processes';
-import { applyManifests } from './apply';
+import { applyManifests, ManifestObject } from './apply';
 import { leftovers, machineState } from './machine-state';
 import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
+import { probeFromContainer, probeFromNode } from './flow-matrix';
 import { RealNodeCluster, startRealNodeCluster } from './real-node';
 import { FAILOVER_ZONES, realNodeFailoverEnvironment } from './real-node-environment';
 import { buildEngineImages, buildStoreStandIns, synthesizeEnvironment } from './real-node-setup';
@@ -47,6 +49,12 @@ const execFileAsync = promisify(execFile);
 jest.setTimeout(20 * 60_000);
 
 const ENGINE = 'market-data';
+/** The engine's port, from the catalog. */
+const enginePort = (() => {
+  const workload = PLATFORM_ENGINES.find((e) => e.name === ENGINE)!.workload;
+  if (workload.kind !== 'service') throw new Error(`${ENGINE} is not a service`);
+  return workload.port;
+})();
 const environment = realNodeFailoverEnvironment([ENGINE]);
 const pool = environment.nodePools[0];
 const NODE_NAMES = FAILOVER_ZONES.map((zone) => `${pool.name}-${zone}-0`);
@@ -281,6 +289,28 @@ function postgresWriter(): Writer {
   return { ...writer, stop: async () => { const ids = await writer.stop(); await client?.end().catch(() => undefined); return ids; } };
 }
 
+/**
+ * The one policy the test adds to the generated ones: this test's writers and readers run on the
+ * machine and reach the stores from its addresses on the nodes' links, which no generated policy
+ * admits (nor should). Policies only add up, so every flow between pods is still the generated
+ * policies' to allow or refuse.
+ */
+function testClientPolicy(machineAddresses: readonly string[]): ManifestObject {
+  return {
+    apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'failover-test-clients', namespace: NAMESPACE_NAMES.data },
+    spec: {
+      podSelector: {}, policyTypes: ['Ingress'],
+      ingress: [{ from: machineAddresses.map((address) => ({ ipBlock: { cidr: `${address}/32` } })) }],
+    },
+  };
+}
+
+/** A pod's main container, as containerd names it. */
+function containerOf(pod: V1Pod): string {
+  const main = pod.spec!.containers[0].name;
+  return (pod.status?.containerStatuses?.find((c) => c.name === main)?.containerID ?? '').replace(/^containerd:\/\//, '');
+}
+
 async function kubectl(args: readonly string[]): Promise<{ code: number; output: string }> {
   const binary = path.join(cluster!.controlPlane.binDir, 'kubectl');
   try {
@@ -310,14 +340,15 @@ beforeAll(async () => {
   const [first, ...others] = NODE_NAMES.map((name, i) => ({
     name, labels: { ...poolLabels(pool), 'topology.kubernetes.io/zone': FAILOVER_ZONES[i] }, taints: poolTaints(pool),
   }));
-  cluster = await startRealNodeCluster({ ...first, images: imagesOf(objects as KubeObject[]), joinNodes: others });
+  cluster = await startRealNodeCluster({ ...first, images: imagesOf(objects as KubeObject[]), joinNodes: others, enforceNetworkPolicies: true });
   lap('control plane and three nodes');
   const kc = cluster.controlPlane.kubeConfig;
   // The volumes are directories the nodes share (the machine's filesystem); each PV is pinned to its node.
   binder = startVolumeBinder(kc, 500, path.join(workDir, 'volumes'));
   const namespaces = objects.filter((o) => o.kind === 'Namespace');
   await applyManifests(kc, [...readCrds(), ...monitoringStackNamespace(environment), ...clusterProvidedStorageClasses(environment), ...namespaces,
-    ...credentialSecrets(namespaces.map((n) => n.metadata?.name ?? '').filter((n) => n.startsWith('nautilus-')))], { fieldManager: 'nautilus-test-cluster' });
+    ...credentialSecrets(namespaces.map((n) => n.metadata?.name ?? '').filter((n) => n.startsWith('nautilus-'))),
+    testClientPolicy(cluster.nodes.map((node) => node.hostAddress))], { fieldManager: 'nautilus-test-cluster' });
 
   const out = { stdout: '', stderr: '' };
   const code = await runCli(['deploy', environment.name, '--dist', dist, '--timeout', '420', '--yes'], {
@@ -350,6 +381,41 @@ describe('the stores fail over inside the cluster, on three real nodes', () => {
     }
     expect(await sentinelPrimary()).toBeDefined();
     expect(await waitFor('the engine on the Redis primary', 30_000, engineConnectedToPrimary)).toBeDefined();
+  });
+
+  test('NetworkPolicies are enforced on every node: members reach each other and the engine reaches both stores across nodes; what the catalog does not declare is refused', async () => {
+    const [redis, timescaledb] = [await allReady('redis'), await allReady('timescaledb')];
+    const { pod: engine } = await enginePod();
+    const nodeOf = (pod: V1Pod) => cluster!.nodes.find((node) => node.name === pod.spec?.nodeName)!;
+    const otherNode = (from: V1Pod, members: readonly V1Pod[]) => members.filter((member) => member.spec?.nodeName !== from.spec?.nodeName);
+    const at = (pod: V1Pod, port: number) => `${pod.status!.podIP}:${port}`;
+    const probe = (from: V1Pod, targets: readonly string[]) => probeFromContainer(nodeOf(from), containerOf(from), targets, 3);
+    const cases: Array<{ from: V1Pod; to: string; allowed: boolean; what: string }> = [
+      // Declared: the engine depends on both stores; members replicate and elect across nodes.
+      ...otherNode(engine, redis).flatMap((m) => [
+        { from: engine, to: at(m, 6379), allowed: true, what: `${ENGINE} -> redis ${m.metadata!.name}` },
+        { from: engine, to: at(m, REDIS_SENTINEL.port), allowed: true, what: `${ENGINE} -> sentinel ${m.metadata!.name}` },
+      ]),
+      ...otherNode(engine, timescaledb).map((m) => ({ from: engine, to: at(m, 5432), allowed: true, what: `${ENGINE} -> timescaledb ${m.metadata!.name}` })),
+      ...otherNode(redis[0], redis).map((m) => ({ from: redis[0], to: at(m, REDIS_SENTINEL.port), allowed: true, what: `redis peers: ${redis[0].metadata!.name} -> ${m.metadata!.name} sentinel` })),
+      ...otherNode(timescaledb[0], timescaledb).map((m) => ({ from: timescaledb[0], to: at(m, TIMESCALEDB_PATRONI.restApiPort), allowed: true, what: `patroni peers: ${timescaledb[0].metadata!.name} -> ${m.metadata!.name}` })),
+      // Not declared: a store calling the engine, one store calling the other.
+      ...otherNode(engine, redis).map((m) => ({ from: m, to: at(engine, enginePort), allowed: false, what: `redis ${m.metadata!.name} -> ${ENGINE}` })),
+      ...otherNode(redis[0], timescaledb).map((m) => ({ from: redis[0], to: at(m, 5432), allowed: false, what: `redis ${redis[0].metadata!.name} -> timescaledb ${m.metadata!.name}` })),
+    ];
+    expect(cases.filter((c) => c.allowed).length).toBeGreaterThanOrEqual(8);
+    // Every destination listens: from its own node (admitted as node-local) each port answers, so a refusal is the policy's.
+    for (const c of cases) {
+      const target = [...redis, ...timescaledb, engine].find((pod) => c.to.startsWith(`${pod.status!.podIP}:`))!;
+      expect({ what: c.what, listening: probeFromNode((command) => nodeOf(target).exec(command), [c.to], 3).has(c.to) }).toEqual({ what: c.what, listening: true });
+    }
+    const wrong: string[] = [];
+    for (const c of cases) {
+      const connected = (await probe(c.from, [c.to])).has(c.to);
+      if (connected !== c.allowed) wrong.push(`${c.what} (${c.to}): ${connected ? 'connected, but the catalog does not declare it' : 'refused, but the catalog declares it'}`);
+    }
+    expect(wrong).toEqual([]);
+    figures.push(`NetworkPolicies across nodes: ${cases.length} flows probed, ${cases.filter((c) => c.allowed).length} allowed and ${cases.filter((c) => !c.allowed).length} refused as declared`);
   });
 
   test('deleting the Redis primary\'s pod: a replica is promoted, acknowledged writes survive, the engine follows without a restart', async () => {

@@ -41,6 +41,11 @@ export interface RealNode {
   readonly name: string;
   /** The node's address (the kubelet's InternalIP, host-network pods' address). */
   readonly address: string;
+  /**
+   * The machine's address on the node's link: what a test client on the machine reaches the
+   * node's pods from (not the node's own address, which policy enforcers admit as node-local).
+   */
+  readonly hostAddress: string;
   /** The pods' subnet on the node's bridge. */
   readonly podSubnet: string;
   /** The work directory: configuration, logs, containerd's and the kubelet's state. */
@@ -106,8 +111,9 @@ export interface RealNodeOptions {
   /** Keep the work directories after stop(). @default false */
   readonly keepWorkDir?: boolean;
   /**
-   * Enforce NetworkPolicies on the node with kube-router's firewall controller (iptables and
-   * ipsets in the node's network namespace). Without it, policies are stored but nothing enforces them.
+   * Enforce NetworkPolicies on every node (the joined ones too) with kube-router's firewall
+   * controller (iptables and ipsets in each node's network namespace). Without it, policies are
+   * stored but nothing enforces them.
    * @default false
    */
   readonly enforceNetworkPolicies?: boolean;
@@ -231,7 +237,12 @@ export async function startRealNodeCluster(options: RealNodeOptions): Promise<Re
     fs.rmSync(archive);
     if (joined.length > 0) sandbox.forwardBetweenNodes(sandboxes);
     if (dns) await installCoreDns(controlPlane, corednsImage, sandbox);
-    if (enforcer) await sandbox.startNetworkPolicyEnforcer(controlPlane, enforcer);
+    if (enforcer) {
+      // One enforcer per node, each rendering the policies of its own pods in its own namespace:
+      // traffic between nodes is checked where it arrives, as on a cluster.
+      await applyManifests(controlPlane.kubeConfig, NETWORK_POLICY_ENFORCER_RBAC, { fieldManager: 'nautilus-test-cluster' });
+      await Promise.all(sandboxes.map((each) => each.startNetworkPolicyEnforcer(controlPlane!, enforcer)));
+    }
     if (metricsServer) await sandbox.startMetricsServer(controlPlane, metricsServer);
   } catch (error) {
     const tails = sandboxes.map((each) => each.logTails()).join('\n');
@@ -383,11 +394,11 @@ class NodeSandbox implements RealNode {
   /**
    * kube-router's firewall controller only (no routing, no service proxy, no CNI): it watches
    * NetworkPolicies, pods and namespaces and renders them as iptables chains and ipsets in the
-   * node's network namespace, which go with the namespace. Resolves once its chains are in place.
+   * node's network namespace, which go with the namespace. Its RBAC (NETWORK_POLICY_ENFORCER_RBAC)
+   * is applied first, once for every node. Resolves once its chains are in place.
    */
   async startNetworkPolicyEnforcer(controlPlane: ControlPlane, binary: string): Promise<void> {
-    await applyManifests(controlPlane.kubeConfig, NETWORK_POLICY_ENFORCER_RBAC, { fieldManager: 'nautilus-test-cluster' });
-    const kubeconfig = controlPlane.issueKubeconfig('kube-router', 'kube-router');
+    const kubeconfig = controlPlane.issueKubeconfig(`kube-router-${this.name}`, 'kube-router');
     this.startInside('kube-router', [
       binary, `--kubeconfig=${kubeconfig}`, `--hostname-override=${this.name}`,
       '--run-firewall=true', '--run-router=false', '--run-service-proxy=false', '--enable-cni=false',

@@ -20,7 +20,7 @@ import { Duration } from '../../src/model/duration';
 import { NAMESPACE_NAMES } from '../../src/planning/namespaces';
 import { K8sObject, platformInput, synthObjects, withEngine } from '../support/platform';
 import { ManifestObject } from './apply';
-import { ArgoRollouts, promoteRollout, startArgoRollouts } from './argo-rollouts';
+import { ArgoRollouts, ensureArgoRollouts, promoteRollout, startArgoRollouts } from './argo-rollouts';
 import { ensureControlPlaneBinaries } from './binaries';
 import { ControlPlane, startControlPlane } from './control-plane';
 import { credentialSecrets, readCrds } from './dist-manifests';
@@ -143,6 +143,7 @@ function podEnvironment(engine: string): Record<string, string> {
 
 beforeAll(async () => {
   await ensureControlPlaneBinaries();
+  await ensureArgoRollouts();
 }, BUILD_TIMEOUT_MS);
 
 beforeAll(async () => {

@@ -16,7 +16,7 @@ import { DEV } from '../../src/environments/platform-environments';
 import { synthesizePlatform } from '../../src/synth/synthesize';
 import { platformInput } from '../support/platform';
 import { kubeRequest, ManifestObject } from './apply';
-import { ArgoRollouts, startArgoRollouts } from './argo-rollouts';
+import { ArgoRollouts, ensureArgoRollouts, startArgoRollouts } from './argo-rollouts';
 import { ensureControlPlaneBinaries } from './binaries';
 import { CliRun, getJson, runNautilus } from './nautilus-cli';
 import { ControlPlane, startControlPlane } from './control-plane';
@@ -94,6 +94,7 @@ async function configMapNote(): Promise<string | undefined> {
 
 beforeAll(async () => {
   await ensureControlPlaneBinaries();
+  await ensureArgoRollouts();
 }, BUILD_TIMEOUT_MS);
 
 beforeAll(async () => {

@@ -63,6 +63,12 @@ describe('the edge through the Gateway API (dev)', () => {
   });
 });
 
+test('an environment that deploys no public engine renders no edge: no Gateway, route, issuer or certificate', () => {
+  const internal = { ...DEV, disabledEngines: [...DEV.disabledEngines, ...publicEngines.map((e) => ({ name: e.name, reason: 'a test' }))] };
+  const kinds = new Set(synthObjects(internal).map((o) => o.kind));
+  expect(['Gateway', 'HTTPRoute', 'Ingress', 'Issuer', 'Certificate'].filter((kind) => kinds.has(kind))).toEqual([]);
+});
+
 describe('the edge through Ingresses (staging: ingress-nginx, ACME)', () => {
   const objects = synthObjects(STAGING);
 

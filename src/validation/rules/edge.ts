@@ -82,11 +82,6 @@ export const EDGE_RULES: readonly ValidationRule[] = [
       const problem = hostnameProblem(host);
       if (problem) findings.push(about('domain', JSON.stringify(access.domain), `${engine.name}'s host ${host} is not a DNS name: ${problem}`, 'use a shorter domain'));
     }
-    if (!enabledEngines(catalog, environment).some((e) => e.publicRoute && isService(e))) {
-      findings.push(about('domain', JSON.stringify(access.domain),
-        'no engine deployed here has a public route, so its certificate would name no host and nothing would be reachable from outside',
-        'give an edge engine a publicRoute, or enable one the environment disables'));
-    }
     if (access.api === 'gateway' && access.controller.implementation === 'ingress-nginx') {
       findings.push(about('api', '"gateway"', 'ingress-nginx serves Ingresses only, not the Gateway API', 'use api "ingress" with ingress-nginx, or a controller that serves the Gateway API ("traefik")'));
     }
