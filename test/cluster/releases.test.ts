@@ -300,7 +300,6 @@ describe('a canary on the mesh (market-data, prod: Istio weights)', () => {
 
   test('the controller moves the VirtualService\'s weights step by step (10, 25, 50 %), labels the subsets, and puts all traffic on the new version once promoted', async () => {
     const before = await rollout(MESH_CANARY);
-    await release(MESH_CANARY, 'v2');
     const seen: string[] = [];
     const record = async () => {
       const r = await routes();
@@ -308,6 +307,10 @@ describe('a canary on the mesh (market-data, prod: Istio weights)', () => {
       if (seen[seen.length - 1] !== step) seen.push(step);
       return r;
     };
+    // The weights at rest are read before the release: the controller may set the first step's
+    // before the first sample after it.
+    await record();
+    await release(MESH_CANARY, 'v2');
     const paused = await until('paused at its last step', async () => ({ status: await rollout(MESH_CANARY), routes: await record() }),
       ({ status }) => status.phase === 'Paused' && status.currentPodHash !== before.stableRS && (status.currentStepIndex ?? 0) >= 5, 60_000);
     expect(paused.routes).toMatchObject({ stable: 50, canary: 50, subsets: { stable: before.stableRS, canary: paused.status.currentPodHash } });
