@@ -89,11 +89,8 @@ export function secretReferences(manifests: readonly ManifestObject[]): SecretRe
       }
     }
   };
-  // ExternalSecrets and the certificates' issuers name Secrets they write or read in their own
-  // terms (a target, a store's token); only workloads' references are followed.
-  const notReaders = new Set(['Secret', 'ExternalSecret', 'ClusterSecretStore', 'SecretStore', 'Certificate', 'Issuer', 'Gateway', 'Ingress']);
   for (const manifest of manifests) {
-    if (!notReaders.has(manifest.kind)) walk(manifest, manifest);
+    if (manifest.kind !== 'Secret') walk(manifest, manifest);
   }
   const provided = new Set(manifests.filter((m) => m.kind === 'Secret').map((m) => `${m.metadata.namespace}/${m.metadata.name}`));
   const produced = producedSecrets(manifests);

@@ -41,6 +41,11 @@ export interface EdgePlan {
   readonly certificate: CertificatePlan;
   /** The Issuer signing the certificate (for a private CA, the CA issuer its root backs). */
   readonly issuerName: string;
+  /**
+   * A private CA's self-signed root, which cert-manager creates and keeps (its Certificate and
+   * Secret share the name): present for the `private-ca` issuer only.
+   */
+  readonly privateRoot?: { readonly name: string; readonly duration: Duration; readonly renewBefore: Duration };
   /** The Gateway's name (Gateway API): the routes attach to it. */
   readonly gatewayName: string;
 }
@@ -54,6 +59,10 @@ const EDGE_NAME = 'nautilus-edge';
  */
 const CERTIFICATE_DURATION = Duration.hours(90 * 24);
 const CERTIFICATE_RENEW_BEFORE = Duration.hours(30 * 24);
+
+/** A private root's lifetime: ten years, renewed (and so re-trusted by clients) a year before. */
+const PRIVATE_ROOT_DURATION = Duration.hours(10 * 365 * 24);
+const PRIVATE_ROOT_RENEW_BEFORE = Duration.hours(365 * 24);
 
 /** The full hostname of a route host in `environment`. */
 export function publicHostname(environment: EnvironmentSpec, host: string): string {
@@ -85,6 +94,9 @@ export function planEdge(environment: EnvironmentSpec, engines: readonly EngineP
       name: EDGE_NAME, secretName: `${EDGE_NAME}-tls`, hosts, duration: CERTIFICATE_DURATION, renewBefore: CERTIFICATE_RENEW_BEFORE,
     },
     issuerName: EDGE_NAME,
+    ...(environment.externalAccess.issuer.kind === 'private-ca'
+      ? { privateRoot: { name: `${environment.name}-root-ca`, duration: PRIVATE_ROOT_DURATION, renewBefore: PRIVATE_ROOT_RENEW_BEFORE } }
+      : {}),
     gatewayName: EDGE_NAME,
   };
 }

@@ -88,10 +88,10 @@ function releasesLine(environment: EnvironmentPlan['environment'], engines: Envi
 }
 
 /** How the public engines are reached and who signs their certificate: the summary's edge lines. */
-function edgeLines({ environment, edge }: EnvironmentPlan): string[] {
+function edgeLines({ edge }: EnvironmentPlan): string[] {
   if (!edge) return ['  edge: no public engine'];
   const { access } = edge;
-  const issuer = access.issuer.kind === 'private-ca' ? `the environment's private CA (root in Secret ${environment.name}-root-ca)`
+  const issuer = access.issuer.kind === 'private-ca' ? `the environment's private CA (root in Secret ${edge.privateRoot!.name})`
     : access.issuer.kind === 'company-ca' ? `the company CA (Secret ${access.issuer.secretName})` : `ACME ${access.issuer.server}`;
   const routes = edge.routes.map((r) => `https://${r.host}${r.pathPrefix} -> ${r.engine}:${r.port}${r.websocket ? ` (WebSocket, closed after ${r.websocket.idleTimeout} idle)` : ''}`);
   return [

@@ -230,7 +230,7 @@ describe('certificates and secrets issued and synced by the real controllers', (
     const applied = await applyAll(controlPlane.kubeConfig, objects);
     expect(applied.errors).toEqual([]);
     const edge = planEnvironment(platformInput(), DEV).edge!;
-    const root = await issued(edge.namespace, `${DEV.name}-root-ca`, `${DEV.name}-root-ca`, started);
+    const root = await issued(edge.namespace, edge.privateRoot!.name, edge.privateRoot!.name, started);
     expect(root.leaf.ca).toBe(true);
     expect(root.leaf.checkIssued(root.leaf)).toBe(true);
     const { leaf, data } = await issued(edge.namespace, edge.certificate.name, edge.certificate.secretName, started);

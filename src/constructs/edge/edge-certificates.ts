@@ -1,18 +1,14 @@
 import { Construct } from 'constructs';
 import { Certificate, CertificateSpecPrivateKeyAlgorithm, CertificateSpecPrivateKeyRotationPolicy, Issuer, IssuerSpec } from '../../../imports/cert-manager.io';
-import { Duration } from '../../model/duration';
 import { EdgePlan } from '../../planning/edge';
 import { componentLabels } from '../labels';
+import { HTTP_LISTENER, gatewayListener } from './edge-routes';
 
 /** Properties of {@link EdgeCertificates}. */
 export interface EdgeCertificatesProps {
   readonly edge: EdgePlan;
   readonly environmentName: string;
 }
-
-/** A private root's lifetime: ten years, renewed (and so re-trusted by clients) a year before. */
-const ROOT_DURATION = Duration.hours(10 * 365 * 24);
-const ROOT_RENEW_BEFORE = Duration.hours(365 * 24);
 
 /**
  * The certificate of the environment's public hostnames and the cert-manager Issuer that signs it,
@@ -33,18 +29,20 @@ export class EdgeCertificates extends Construct {
     const issuer = edge.access.issuer;
     let spec: IssuerSpec;
     if (issuer.kind === 'private-ca') {
-      const root = `${props.environmentName}-root-ca`;
-      new Issuer(this, 'RootIssuer', { metadata: { name: `${root}-self-signed`, namespace, labels }, spec: { selfSigned: {} } });
+      // The plan names and times the root of every private-CA edge.
+      const root = edge.privateRoot!;
+      const selfSigned = `${root.name}-self-signed`;
+      new Issuer(this, 'RootIssuer', { metadata: { name: selfSigned, namespace, labels }, spec: { selfSigned: {} } });
       new Certificate(this, 'Root', {
-        metadata: { name: root, namespace, labels },
+        metadata: { name: root.name, namespace, labels },
         spec: {
-          isCa: true, commonName: `Nautilus ${props.environmentName} root CA`, secretName: root,
-          duration: ROOT_DURATION.toPrometheus(), renewBefore: ROOT_RENEW_BEFORE.toPrometheus(),
+          isCa: true, commonName: `Nautilus ${props.environmentName} root CA`, secretName: root.name,
+          duration: root.duration.toPrometheus(), renewBefore: root.renewBefore.toPrometheus(),
           privateKey: { algorithm: CertificateSpecPrivateKeyAlgorithm.ECDSA, size: 256 },
-          issuerRef: { kind: 'Issuer', name: `${root}-self-signed` },
+          issuerRef: { kind: 'Issuer', name: selfSigned },
         },
       });
-      spec = { ca: { secretName: root } };
+      spec = { ca: { secretName: root.name } };
     } else if (issuer.kind === 'company-ca') {
       spec = { ca: { secretName: issuer.secretName } };
     } else {
@@ -54,7 +52,7 @@ export class EdgeCertificates extends Construct {
           server: issuer.server, email: issuer.email, privateKeySecretRef: { name: `${edge.issuerName}-acme-account` },
           solvers: [{
             http01: gateway
-              ? { gatewayHttpRoute: { parentRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: edge.gatewayName, sectionName: 'http' }] } }
+              ? { gatewayHttpRoute: { parentRefs: [gatewayListener(edge, HTTP_LISTENER)] } }
               : { ingress: { ingressClassName: edge.access.controller.className } },
           }],
         },

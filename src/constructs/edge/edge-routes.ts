@@ -14,7 +14,13 @@ export interface EdgeRoutesProps {
 
 /** A Gateway API listener's name for a host: `https-` and the host's first label. */
 const httpsListener = (host: string) => `https-${host.split('.')[0]}`;
-const HTTP_LISTENER = 'http';
+/** The Gateway's HTTP listener: the redirect to HTTPS, and an ACME authority's HTTP-01 challenges. */
+export const HTTP_LISTENER = 'http';
+
+/** A route's parent: one listener of the environment's Gateway. */
+export function gatewayListener(edge: EdgePlan, sectionName: string): { group: string; kind: string; name: string; sectionName: string } {
+  return { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: edge.gatewayName, sectionName };
+}
 
 /**
  * How requests from outside reach the public engines: a Gateway of the edge controller's class
@@ -52,11 +58,10 @@ export class EdgeRoutes extends Construct {
         ],
       },
     });
-    const parent = (sectionName: string) => ({ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: edge.gatewayName, sectionName });
     new HttpRoute(this, 'HttpsRedirect', {
       metadata: { name: 'https-redirect', namespace: edge.namespace, labels: componentLabels(edge.gatewayName, 'edge') },
       spec: {
-        parentRefs: [parent(HTTP_LISTENER)],
+        parentRefs: [gatewayListener(edge, HTTP_LISTENER)],
         hostnames: [...edge.hosts],
         rules: [{
           matches: [{ path: { type: HttpRouteSpecRulesMatchesPathType.PATH_PREFIX, value: '/' } }],
@@ -71,7 +76,7 @@ export class EdgeRoutes extends Construct {
       new HttpRoute(this, `Route-${route.engine}`, {
         metadata: { name: route.engine, namespace: edge.namespace, labels: componentLabels(route.engine, 'edge') },
         spec: {
-          parentRefs: [parent(httpsListener(route.host))],
+          parentRefs: [gatewayListener(edge, httpsListener(route.host))],
           hostnames: [route.host],
           rules: [{
             matches: [{ path: { type: HttpRouteSpecRulesMatchesPathType.PATH_PREFIX, value: route.pathPrefix } }],
