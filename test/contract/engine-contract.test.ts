@@ -23,6 +23,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { WebSocket } from 'ws';
 import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
 import { PLATFORM_ENVIRONMENTS } from '../../src/environments/platform-environments';
 import { enabledEngines } from '../../src/planning/plan';
@@ -171,6 +172,32 @@ async function startService(workload: EngineWorkload, envOverride?: (env: Record
   return { process, command };
 }
 
+/** A WebSocket client connected to a local engine, or the error its upgrade ended with. */
+function connectWebSocket(port: number, urlPath: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`ws://127.0.0.1:${port}${urlPath}`, { handshakeTimeout: 2000 });
+    socket.once('open', () => resolve(socket));
+    socket.once('unexpected-response', (_request, response) => {
+      socket.terminate();
+      reject(new Error(`upgrade answered ${response.statusCode}`));
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Resolves with the close code and reason the peer sent, and when it came. */
+function closeOf(socket: WebSocket): Promise<{ code: number; reason: string; at: number }> {
+  return new Promise((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: reason.toString(), at: Date.now() })));
+}
+
+/** A gauge's or counter's value on the engine's /metrics, 0 when the series is absent. */
+async function metricValue(port: number, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const families = parsePrometheusText((await httpGet(port, '/metrics', 2000)).body);
+  const family = families.get(name.replace(/_total$/, '')) ?? families.get(name);
+  const sample = family?.samples.find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  return sample?.value ?? 0;
+}
+
 function running(engine: RunningEngine | undefined): ManagedProcess {
   if (!engine) throw new Error('the engine was never started');
   if (engine.error) throw new Error(engine.error);
@@ -279,6 +306,34 @@ for (const { environment, workloads, missing } of environments) {
           expect(families.get('nautilus_ready')?.samples[0]?.value).toBe(1);
           const pinned = testEnv(workload)[RUNTIME_ENV.pinned] === 'true';
           expect(families.has('nautilus_cpu_set_size')).toBe(pinned);
+        });
+
+        const catalogEntry = PLATFORM_ENGINES.find((e) => e.name === workload.name);
+        const webSocketPath = catalogEntry?.publicRoute?.websocket ? catalogEntry.publicRoute.pathPrefix : undefined;
+        test(webSocketPath
+          ? `accepts a WebSocket connection under its public route's ${webSocketPath}: pings answered, counted on /metrics`
+          : 'refuses WebSocket upgrades: its public route, if any, carries plain requests', async () => {
+          running(started.get(workload.name));
+          const port = startup.port;
+          if (!webSocketPath) {
+            await expect(connectWebSocket(port, '/')).rejects.toThrow(/socket hang up|ECONNRESET|upgrade answered/);
+            return;
+          }
+          const socket = await connectWebSocket(port, webSocketPath);
+          try {
+            const pong = new Promise<string>((resolve) => socket.once('pong', (data) => resolve(data.toString())));
+            socket.ping('contract');
+            expect(await pong).toBe('contract');
+            expect(await metricValue(port, 'nautilus_websocket_connections')).toBe(1);
+          } finally {
+            const closed = closeOf(socket);
+            socket.close(1000, 'done');
+            await closed;
+          }
+          // The server's side ends with the client's close.
+          const gone = await poll(async () => ((await metricValue(port, 'nautilus_websocket_connections')) === 0 ? true : undefined), Date.now() + 3000);
+          expect(gone).toBe(true);
+          expect(await metricValue(port, 'nautilus_websocket_closed_total', { reason: 'client' })).toBe(1);
         });
 
         test(`SIGTERM: exits 0 within terminationGracePeriodSeconds (${grace}s)`, async () => {
@@ -440,5 +495,77 @@ describe('graceful shutdown drains in-flight requests', () => {
     } finally {
       await process.stop(1000);
     }
+  });
+});
+
+describe('WebSocket connections on the real runtime', () => {
+  // A fixture engine on the real runtime, its connections closed after 1 s without traffic; its
+  // hook streams to clients that ask for it, standing in for trading logic.
+  const port = 20_000 + Math.floor(Math.random() * 2000);
+  let process: ManagedProcess;
+
+  beforeAll(async () => {
+    const dir = path.join(compiled, 'websocket-fixture');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    fs.writeFileSync(path.join(dir, 'main.js'), `
+      const { runService } = require('../runtime');
+      runService({ name: 'websocket-fixture', kind: 'service', port: ${port},
+        health: { liveness: '/health/live', readiness: '/health/ready' }, stores: [], upstreams: [],
+        websocket: { path: '/stream', idleTimeoutSeconds: 1 } }, {
+        onWebSocket: (socket) => socket.on('message', (data) => {
+          if (data.toString() !== 'subscribe') return;
+          const timer = setInterval(() => socket.send('tick'), 300);
+          socket.once('close', () => clearInterval(timer));
+        }),
+      });
+    `, { mode: 0o644 });
+    process = new ManagedProcess('websocket-fixture', globalThis.process.execPath, [path.join(dir, 'main.js')], {
+      env: {
+        NAUTILUS_ENGINE: 'websocket-fixture', NAUTILUS_ENVIRONMENT: 'test', NAUTILUS_TIER: 'edge', NAUTILUS_PINNED: 'false',
+        NAUTILUS_SHUTDOWN_TIMEOUT_SECONDS: '10', NAUTILUS_LOG_FORMAT: 'json',
+      },
+    });
+    const up = await poll(async () => ((await httpGet(port, '/health/ready', 1000)).status === 200 ? true : undefined), Date.now() + 10_000);
+    if (up !== true) throw new Error(`the fixture engine did not become ready:\n${process.log}`);
+  });
+  afterAll(async () => {
+    await process?.stop(1000);
+  });
+
+  test('an upgrade outside the route\'s path is answered 404', async () => {
+    await expect(connectWebSocket(port, '/other')).rejects.toThrow('upgrade answered 404');
+    await expect(connectWebSocket(port, '/streaming')).rejects.toThrow('upgrade answered 404');
+  });
+
+  test('a connection without traffic either way is closed after the idle timeout, with 1000 "idle timeout"', async () => {
+    const socket = await connectWebSocket(port, '/stream/prices');
+    const opened = Date.now();
+    const closed = await closeOf(socket);
+    expect({ code: closed.code, reason: closed.reason }).toEqual({ code: 1000, reason: 'idle timeout' });
+    expect(closed.at - opened).toBeGreaterThanOrEqual(900);
+    expect(closed.at - opened).toBeLessThan(3000);
+    expect(await metricValue(port, 'nautilus_websocket_closed_total', { reason: 'idle' })).toBe(1);
+  });
+
+  test('a stream the engine keeps sending on stays open however quiet its client is', async () => {
+    const socket = await connectWebSocket(port, '/stream');
+    const ticks: string[] = [];
+    socket.on('message', (data) => ticks.push(data.toString()));
+    socket.send('subscribe');
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+    expect(ticks.length).toBeGreaterThanOrEqual(6);
+    socket.close(1000);
+    await closeOf(socket);
+  });
+
+  test('SIGTERM closes open connections with 1001 "going away", refuses new ones, and exits 0', async () => {
+    const socket = await connectWebSocket(port, '/stream');
+    socket.send('subscribe');
+    const closed = closeOf(socket);
+    process.signal('SIGTERM');
+    expect(await closed).toEqual({ code: 1001, reason: 'going away', at: expect.any(Number) });
+    await expect(connectWebSocket(port, '/stream')).rejects.toThrow(/ECONNREFUSED|upgrade answered 503/);
+    expect(await process.waitForExit(5000)).toEqual({ code: 0, signal: null });
   });
 });

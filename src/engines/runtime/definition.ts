@@ -27,6 +27,16 @@ export interface ServiceEngineDefinition {
   readonly stores: readonly StoreName[];
   /** Engines it calls; their URLs must be configured, their readiness is not ours. */
   readonly upstreams: readonly string[];
+  /** WebSocket connections it accepts, when its public route upgrades them. @default none (upgrades are refused) */
+  readonly websocket?: WebSocketDefinition;
+}
+
+/** The WebSocket connections a service engine accepts (its catalog entry's `publicRoute.websocket`). */
+export interface WebSocketDefinition {
+  /** Upgrades are accepted on paths under this prefix (the public route's). */
+  readonly path: string;
+  /** A connection with no message either way for this long is closed. */
+  readonly idleTimeoutSeconds: number;
 }
 
 /** A batch engine: runs one job and exits. */
@@ -101,5 +111,16 @@ export function parseEngineDefinition(raw: unknown, source: string): EngineDefin
     health: { liveness: health.liveness as string, readiness: health.readiness as string },
     stores: stores as StoreName[],
     upstreams,
+    ...(value.websocket === undefined ? {} : { websocket: parseWebSocket(source, value.websocket) }),
   };
+}
+
+function parseWebSocket(source: string, raw: unknown): WebSocketDefinition {
+  if (typeof raw !== 'object' || raw === null) fail(source, 'websocket', raw, 'expected { path, idleTimeoutSeconds } or no websocket field');
+  const { path, idleTimeoutSeconds } = raw as Record<string, unknown>;
+  if (typeof path !== 'string' || !HTTP_PATH.test(path)) fail(source, 'websocket.path', path, 'expected an absolute HTTP path prefix');
+  if (typeof idleTimeoutSeconds !== 'number' || !Number.isInteger(idleTimeoutSeconds) || idleTimeoutSeconds < 1) {
+    fail(source, 'websocket.idleTimeoutSeconds', idleTimeoutSeconds, 'expected a whole number of seconds, at least 1');
+  }
+  return { path, idleTimeoutSeconds };
 }

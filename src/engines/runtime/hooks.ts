@@ -1,4 +1,5 @@
 import { IncomingMessage, ServerResponse } from 'http';
+import type { WebSocket } from 'ws';
 import { RuntimeConfig } from './config';
 import { EngineDefinition } from './definition';
 import { Logger } from './logger';
@@ -27,6 +28,12 @@ export type RouteHandler = (request: IncomingMessage, response: ServerResponse, 
 export interface ServiceHooks {
   /** The engine's own API, keyed `METHOD /path` (e.g. `POST /orders`). */
   readonly routes?: Readonly<Record<string, RouteHandler>>;
+  /**
+   * Takes each WebSocket connection the engine accepts (engines whose engine.json has `websocket`):
+   * subscribe it, send on it. The runtime closes it when idle or at shutdown. @default the
+   * connection is held open and answers pings
+   */
+  readonly onWebSocket?: (socket: WebSocket, request: IncomingMessage, context: EngineContext) => void;
   /** Runs once at start (JIT warm-up, cache loads); readiness stays false until it resolves. */
   readonly warmUp?: (context: EngineContext) => Promise<void>;
   /** Runs during shutdown after in-flight requests have drained. */

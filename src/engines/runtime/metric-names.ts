@@ -11,6 +11,10 @@ export const RUNTIME_METRICS = {
   requestDuration: 'nautilus_http_request_duration_seconds',
   /** Gauge of HTTP requests being answered. */
   requestsInFlight: 'nautilus_http_requests_in_flight',
+  /** Gauge of open WebSocket connections (engines whose public route upgrades them). */
+  webSocketConnections: 'nautilus_websocket_connections',
+  /** Counter of closed WebSocket connections, label `reason` (`client`, `idle`, `shutdown`, `error`). */
+  webSocketClosed: 'nautilus_websocket_closed_total',
   /** Gauge: 1 while the engine reports ready. */
   ready: 'nautilus_ready',
   /** Gauge, always 1, labels `engine`, `environment`, `tier`. */

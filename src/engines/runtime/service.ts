@@ -4,6 +4,7 @@ import { DependencyMonitor } from './dependencies';
 import { EngineContext, RouteHandler, ServiceHooks } from './hooks';
 import { LATENCY_BUCKETS, METRICS_PATH, RUNTIME_METRICS, UNMATCHED_PATH } from './metric-names';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics';
+import { WebSocketEndpoint } from './websocket';
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -96,6 +97,7 @@ export function runService(rawDefinition: unknown, hooks: ServiceHooks = {}): vo
   };
 
   server = createServer(handle);
+  const webSockets = definition.websocket ? new WebSocketEndpoint(server, definition.websocket, hooks, context) : undefined;
   server.on('error', (error: NodeJS.ErrnoException) => {
     logger.error('cannot serve', { port, error: error.message, code: error.code });
     process.exit(1);
@@ -103,6 +105,7 @@ export function runService(rawDefinition: unknown, hooks: ServiceHooks = {}): vo
   server.listen(port, () => {
     logger.info('listening', {
       port, liveness: health.liveness, readiness: health.readiness, metrics: METRICS_PATH,
+      ...(definition.websocket ? { websocket: definition.websocket } : {}),
       stores: definition.stores, upstreams: Object.fromEntries([...config.upstreams].map(([name, url]) => [name, url.href])),
     });
   });
@@ -131,7 +134,9 @@ export function runService(rawDefinition: unknown, hooks: ServiceHooks = {}): vo
       process.exit(1);
     }, config.shutdownTimeoutSeconds * 1000);
     monitor.stop();
-    // Stops accepting at once; the callback runs once every in-flight request has been answered.
+    // Stops accepting at once; the callback runs once every in-flight request has been answered
+    // and every WebSocket connection has been closed (they are the server's connections too).
+    void webSockets?.closeAll();
     server.close(() => {
       const finish = async () => {
         if (hooks.onShutdown) await hooks.onShutdown(context);
