@@ -34,14 +34,14 @@ const JEST = path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js');
 const LANES = [['unit'], ['control-plane'], ['real-node']];
 
 /**
- * Cached builds a lane needs only late in a cold run (the edge's programs, about 11 minutes of
+ * Cached builds a lane needs only late in a cold run (the edge's programs, about 19 minutes of
  * compiling on 2 cores), started at once in the background at the lowest priority: they take the
  * cores the lanes leave idle (a control plane starting, a rollout, a failover) instead of adding
  * their minutes to the end of the longest lane. The tests still run the same scripts: with the
  * cache complete those return at once, and while a prefetch holds a script's lock they wait for it
  * (and report a failure themselves). Nothing is started when every cache is complete.
  */
-const PREFETCH = ['scripts/edge/build-vault.sh', 'scripts/edge/build-external-secrets.sh', 'scripts/edge/build-cert-manager.sh'];
+const PREFETCH = ['scripts/edge/build-cert-manager.sh', 'scripts/edge/build-traefik.sh', 'scripts/edge/build-vault.sh', 'scripts/edge/build-external-secrets.sh'];
 
 const args = process.argv.slice(2);
 if (args.length > 0) {

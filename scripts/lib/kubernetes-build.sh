@@ -17,11 +17,38 @@ k8s_ldflags() {
 
 # lock_cache LOCKFILE WHAT: holds an exclusive lock on LOCKFILE (file descriptor 9) for the rest of
 # the script, so that parallel test workers build a cache once; the others wait, then reuse it.
+# The holder's pid is kept in LOCKFILE.holder: a waiter running at a higher priority than the
+# holder raises the holder's (a build npm test started in the background at the lowest priority
+# is on a test's critical path once that test waits for it).
 lock_cache() {
   exec 9>"$1"
   if ! flock -n 9; then
     log "another build of $2 is running; waiting for it to finish"
+    raise_holder_priority "$1.holder"
     flock 9
+  fi
+  echo "$$" >"$1.holder"
+}
+
+# raise_holder_priority HOLDERFILE: gives the lock holder named there, and every process below it
+# (the compilers it runs), this script's niceness when that is lower (a higher priority) than its
+# own; never lowers a priority. Best effort: a holder that is gone, or a renice refused, is skipped.
+raise_holder_priority() {
+  local holder holder_nice ours pids i=0
+  holder="$(cat "$1" 2>/dev/null || true)"
+  # Only a build script: the file may outlive its holder, and its pid be reused.
+  [[ "$holder" =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$holder/cmdline" 2>/dev/null | grep -q 'bash.*build' || return 0
+  holder_nice="$(ps -o ni= -p "$holder" 2>/dev/null | tr -d ' ')"
+  ours="$(nice)"
+  [[ "$holder_nice" =~ ^-?[0-9]+$ ]] && (( ours < holder_nice )) || return 0
+  pids=("$holder")
+  while (( i < ${#pids[@]} )); do
+    # shellcheck disable=SC2207
+    pids+=($(pgrep -P "${pids[i]}" || true))
+    i=$((i + 1))
+  done
+  if renice -n "$ours" -p "${pids[@]}" >/dev/null 2>&1; then
+    log "raised the running build (pid $holder, ${#pids[@]} processes) from niceness $holder_nice to $ours"
   fi
 }
 

@@ -6,29 +6,42 @@
  * passing, that the engines reach their stores through the generated Service names and Secrets,
  * that the processes are real, that `nautilus status` is healthy, that the generated
  * NetworkPolicies, enforced on the node by kube-router, let through exactly the flows the catalog
- * declares (probed from inside the pods, see flow-matrix.ts), that a broken image fails the
+ * declares (probed from inside the pods, see flow-matrix.ts), that dev's edge serves its routes
+ * through Traefik (the controller dev names, a real pod: edge-proxy.ts) over HTTPS with the
+ * certificate cert-manager issues from dev's private root, redirects HTTP, and holds a WebSocket to
+ * the websocket engine open past the proxy's default timeouts, that a broken image fails the
  * deploy with the kubelet's reason and the container's last lines, and that the node leaves
  * nothing behind.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as http from 'http';
+import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
-import { CoreV1Api, V1Pod } from '@kubernetes/client-node';
+import { PeerCertificate, TLSSocket } from 'tls';
+import { X509Certificate } from 'crypto';
+import { CoreV1Api, CustomObjectsApi, V1Pod } from '@kubernetes/client-node';
+import { WebSocket } from 'ws';
 import { PLATFORM_DATA_STORES } from '../../src/catalog/data-stores';
 import { ENGINE_UID } from '../../src/catalog/engine-spec';
 import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
 import { runCli } from '../../src/deploy/cli';
 import { imagesOf, KubeObject } from '../../src/deploy/objects';
+import { planEnvironment } from '../../src/planning/environment-plan';
+import { platformInput } from '../support/platform';
 import { poolLabels, poolTaints } from '../../src/environments/node-pool-policy';
 import { applyManifests } from './apply';
 import { ArgoRollouts, startArgoRollouts } from './argo-rollouts';
+import { RunningProgram, startCertManager } from './edge-controllers';
+import { TRAEFIK_VERSION, traefikImage, traefikManifests } from './edge-proxy';
 import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
 import { leftovers, machineState } from './machine-state';
 import { expectedFlows, Flow, FlowSource, probeFromContainer, probeFromNode } from './flow-matrix';
 import { RealNodeCluster, startRealNodeCluster } from './real-node';
 import { realNodeEnvironment } from './real-node-environment';
 import { buildEngineImages, buildStoreStandIns, synthesizeEnvironment } from './real-node-setup';
+import { parsePrometheusText } from '../contract/prometheus-text';
 import { startVolumeBinder, VolumeBinder } from './volume-binder';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -47,6 +60,11 @@ let cluster: RealNodeCluster | undefined;
 let binder: VolumeBinder | undefined;
 /** dev's edge engines are blue/green Rollouts: the Argo Rollouts controller runs beside the node. */
 let rollouts: ArgoRollouts | undefined;
+/** dev's edge: cert-manager issues its certificate, Traefik (a pod on the node) serves its routes. */
+let certManager: RunningProgram | undefined;
+const edge = planEnvironment(platformInput(), environment).edge!;
+/** Traefik's image, loaded into the node by the edge's tests (on a cold cache its build runs beside the node's start). */
+let traefik: string;
 let images: string[];
 /** The machine before the node started: stopping it must leave it so. */
 let machineBefore: ReturnType<typeof machineState>;
@@ -103,11 +121,71 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  heldSocket?.terminate();
+  await certManager?.stop();
   await rollouts?.stop();
   await binder?.stop();
   await cluster?.stop();
   if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
 });
+
+/** A lookup sending every hostname to `address`, as the edge's DNS records send clients to the controller. */
+function resolveTo(address: string) {
+  return ((_hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => (options.all
+    ? callback(null, [{ address, family: 4 }])
+    : callback(null, address, 4))) as unknown as https.RequestOptions['lookup'];
+}
+
+interface EdgeAnswer { status: number; headers: Record<string, string | string[] | undefined>; body: string; certificate?: PeerCertificate }
+
+/** GETs `url` (its host one of the edge's names) from Traefik's pod at `address`, trusting only `ca`. */
+function edgeGet(url: string, address: string, ca?: string): Promise<EdgeAnswer> {
+  return new Promise((resolve, reject) => {
+    const options = { lookup: resolveTo(address), agent: false, timeout: 5000 };
+    const onResponse = (response: http.IncomingMessage) => {
+      const certificate = response.socket instanceof TLSSocket ? response.socket.getPeerCertificate() : undefined;
+      let body = '';
+      response.on('data', (chunk: Buffer) => { body += chunk.toString(); });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body, certificate }));
+    };
+    const request = url.startsWith('https:') ? https.get(url, { ...options, ca }, onResponse) : http.get(url, options, onResponse);
+    request.on('timeout', () => request.destroy(new Error(`GET ${url} at ${address}: no answer within 5 s`)));
+    request.on('error', reject);
+  });
+}
+
+/** The sum over an engine's running pods of a series of its /metrics, read from the node. */
+async function engineMetric(engine: string, namespace: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const core = cluster!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+  const pods = (await core.listNamespacedPod({ namespace, labelSelector: `app.kubernetes.io/name=${engine}` })).items
+    .filter((pod) => pod.status?.phase === 'Running' && pod.status.podIP);
+  let total = 0;
+  for (const pod of pods) {
+    const port = pod.spec!.containers[0].ports![0].containerPort;
+    const families = parsePrometheusText(cluster!.node.httpGet(`http://${pod.status!.podIP}:${port}/metrics`).body);
+    for (const sample of families.get(name)?.samples ?? []) {
+      if (Object.entries(labels).every(([key, value]) => sample.labels[key] === value)) total += sample.value;
+    }
+  }
+  return total;
+}
+
+/** Polls `read` every 250 ms until it returns a value other than undefined; throws `what` at the deadline with the last state. */
+async function waitUntil<T>(what: string, timeoutMs: number, read: () => Promise<T | undefined>, state: () => Promise<string> = async () => ''): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs / 1000} s; ${await state()}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** The WebSocket opened through Traefik, held open without traffic until a later test checks it. */
+let heldSocket: WebSocket | undefined;
+let heldSince = 0;
+/** How long the held WebSocket must stay open: past Traefik's 60-second default read timeout. */
+const HOLD_MS = 65_000;
 
 describe('dev on a real node', () => {
   test('nautilus deploy rolls every engine and store out as real pods', async () => {
@@ -188,6 +266,110 @@ describe('dev on a real node', () => {
     const code = await runCli(['status', 'dev', '--dist', path.join(distRoot, 'dist')], io);
     expect(out.stdout).not.toMatch(/PENDING|FAILED|UNHEALTHY/);
     expect(code).toBe(0);
+  });
+
+  describe(`dev's edge: Traefik ${TRAEFIK_VERSION} serves the generated routes over HTTPS with the certificate cert-manager issues`, () => {
+    const access = environment.externalAccess;
+    const ports = access.controller.listenerPorts!;
+    const appHost = edge.routes.find((route) => route.engine === 'frontend')!.host;
+    const streamRoute = edge.routes.find((route) => route.websocket)!;
+    let rootCa: string;
+    let traefikAddress: string;
+    const custom = () => cluster!.controlPlane.kubeConfig.makeApiClient(CustomObjectsApi);
+
+    test('cert-manager issues dev\'s certificate from dev\'s private root, for exactly the routes\' hosts', async () => {
+      certManager = await startCertManager(cluster!.controlPlane);
+      const certificate = () => custom().getNamespacedCustomObject({
+        group: 'cert-manager.io', version: 'v1', namespace: edge.namespace, plural: 'certificates', name: edge.certificate.name,
+      }) as Promise<{ status?: { conditions?: Array<{ type: string; status: string; message?: string }> } }>;
+      await waitUntil(`Certificate ${edge.namespace}/${edge.certificate.name} did not become Ready`, 60_000,
+        async () => ((await certificate()).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined),
+        async () => `its status: ${JSON.stringify((await certificate()).status)}; cert-manager's log ends: ${certManager!.log().trim().split('\n').slice(-3).join(' | ')}`);
+      const core = cluster!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+      const secret = await core.readNamespacedSecret({ name: edge.certificate.secretName, namespace: edge.namespace });
+      const leaf = new X509Certificate(Buffer.from(secret.data!['tls.crt'], 'base64'));
+      rootCa = Buffer.from(secret.data!['ca.crt'], 'base64').toString();
+      const root = new X509Certificate(rootCa);
+      expect(leaf.subjectAltName?.split(', ').sort()).toEqual(edge.hosts.map((host) => `DNS:${host}`));
+      expect(leaf.checkIssued(root)).toBe(true);
+      expect(root.subject).toBe(root.issuer);
+      expect(Date.parse(leaf.validTo) - Date.parse(leaf.validFrom)).toBe(edge.certificate.duration.milliseconds);
+    });
+
+    test(`Traefik, a pod in the controller's namespace ${access.controller.namespace}, programs the generated Gateway and accepts every generated HTTPRoute`, async () => {
+      traefik = await traefikImage();
+      await cluster!.node.importImages([traefik]);
+      await applyManifests(cluster!.controlPlane.kubeConfig, traefikManifests({
+        namespace: access.controller.namespace, className: access.controller.className, ports, image: traefik,
+      }), { fieldManager: 'nautilus-test-cluster' });
+      const core = cluster!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+      const pod = () => core.readNamespacedPod({ name: 'traefik', namespace: access.controller.namespace });
+      traefikAddress = await waitUntil('the Traefik pod did not become Ready', 60_000,
+        async () => { const p = await pod(); return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p.status.podIP : undefined; },
+        async () => `its status: ${JSON.stringify((await pod()).status?.containerStatuses)}`);
+      type Condition = { type: string; status: string; reason?: string; message?: string };
+      const object = (plural: string, name: string) => custom().getNamespacedCustomObject({
+        group: 'gateway.networking.k8s.io', version: 'v1', namespace: edge.namespace, plural, name,
+      }) as Promise<{ status?: { conditions?: Condition[]; parents?: Array<{ controllerName: string; conditions: Condition[] }> } }>;
+      const holds = (conditions: Condition[] | undefined, type: string) => conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
+      await waitUntil(`Gateway ${edge.namespace}/${edge.gatewayName} was not Programmed by Traefik`, 30_000,
+        async () => (holds((await object('gateways', edge.gatewayName)).status?.conditions, 'Programmed') ? true : undefined),
+        async () => `its status: ${JSON.stringify((await object('gateways', edge.gatewayName)).status)}`);
+      const routes = ['https-redirect', ...edge.routes.map((route) => route.engine)];
+      const parents = await Promise.all(routes.map(async (name) => ({ name, parents: await waitUntil(`HTTPRoute ${name} has no status from Traefik`, 30_000,
+        async () => (await object('httproutes', name)).status?.parents?.filter((parent) => parent.controllerName === 'traefik.io/gateway-controller').length
+          ? (await object('httproutes', name)).status!.parents! : undefined) })));
+      expect(parents.map(({ name, parents: [parent] }) => ({ name, accepted: holds(parent.conditions, 'Accepted'), resolvedRefs: holds(parent.conditions, 'ResolvedRefs') })))
+        .toEqual(routes.map((name) => ({ name, accepted: true, resolvedRefs: true })));
+    });
+
+    test('HTTPS reaches each public engine under its path with the issued certificate: the frontend under /, the backend under /api', async () => {
+      const unmatched = (engine: string) => engineMetric(engine, edge.namespace, 'nautilus_http_requests_total', { path: 'unmatched', status: '404' });
+      const before = { frontend: await unmatched('frontend'), backend: await unmatched('backend') };
+      // A probe path is served by the frontend (the / route): the engine's own answer, through Traefik.
+      const ready = await edgeGet(`https://${appHost}:${ports.https}/health/ready`, traefikAddress, rootCa);
+      expect({ status: ready.status, body: JSON.parse(ready.body).status }).toEqual({ status: 200, body: 'ready' });
+      expect(ready.certificate?.subjectaltname?.split(', ').sort()).toEqual(edge.hosts.map((host) => `DNS:${host}`));
+      // Paths no engine serves are answered 404 by the runtime (JSON), not by Traefik (text): each
+      // engine counts what it got, so the routing is read on the engines' side.
+      for (const url of [`https://${appHost}:${ports.https}/portfolio`, `https://${appHost}:${ports.https}/api/orders`, `https://${appHost}:${ports.https}/api/orders/17`]) {
+        const answer = await edgeGet(url, traefikAddress, rootCa);
+        expect({ url, status: answer.status, body: answer.body }).toEqual({ url, status: 404, body: JSON.stringify({ error: 'not found' }) });
+      }
+      await waitUntil('the engines did not count the requests routed to them', 10_000, async () => {
+        const after = { frontend: await unmatched('frontend'), backend: await unmatched('backend') };
+        return after.frontend - before.frontend === 1 && after.backend - before.backend === 2 ? true : undefined;
+      }, async () => `frontend ${await unmatched('frontend') - before.frontend}, backend ${await unmatched('backend') - before.backend} (expected 1 and 2)`);
+      // Only the issued certificate's root is trusted: a client without it refuses the edge.
+      await expect(edgeGet(`https://${appHost}:${ports.https}/health/ready`, traefikAddress)).rejects.toThrow(/self[- ]signed|unable to (get|verify)/);
+    });
+
+    test('plain HTTP on every host is redirected to HTTPS with 301, path kept', async () => {
+      for (const host of edge.hosts) {
+        const answer = await edgeGet(`http://${host}:${ports.http}/health/ready?from=test`, traefikAddress);
+        expect({ host, status: answer.status, location: answer.headers.location }).toEqual({ host, status: 301, location: `https://${host}/health/ready?from=test` });
+      }
+    });
+
+    test(`a WebSocket to ${streamRoute.host} upgrades through Traefik to the websocket engine, which sees Traefik's pod as its peer`, async () => {
+      const opened = (await engineMetric('websocket', edge.namespace, 'nautilus_websocket_connections'));
+      heldSocket = await new Promise<WebSocket>((resolve, reject) => {
+        const socket = new WebSocket(`wss://${streamRoute.host}:${ports.https}${streamRoute.pathPrefix}`, { ca: rootCa, lookup: resolveTo(traefikAddress), handshakeTimeout: 5000 } as never);
+        socket.once('open', () => resolve(socket));
+        socket.once('unexpected-response', (_request, response) => reject(new Error(`the upgrade was answered ${response.statusCode}`)));
+        socket.once('error', reject);
+      });
+      heldSince = Date.now();
+      const pong = new Promise<string>((resolve) => heldSocket!.once('pong', (data) => resolve(data.toString())));
+      heldSocket.ping('through-traefik');
+      expect(await pong).toBe('through-traefik');
+      expect(await engineMetric('websocket', edge.namespace, 'nautilus_websocket_connections')).toBe(opened + 1);
+      const core = cluster!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+      const [pod] = (await core.listNamespacedPod({ namespace: edge.namespace, labelSelector: 'app.kubernetes.io/name=websocket' })).items.filter((p) => p.status?.phase === 'Running');
+      const log = await core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: edge.namespace, container: pod.spec!.containers[0].name });
+      const peers = log.split('\n').flatMap((line) => { try { const entry = JSON.parse(line); return entry.msg === 'websocket opened' ? [String(entry.peer).replace(/^::ffff:/, '')] : []; } catch { return []; } });
+      expect(peers).toContain(traefikAddress);
+    });
   });
 
   test('NetworkPolicies are enforced: every flow the catalog declares connects, every other flow is refused', async () => {
@@ -291,9 +473,7 @@ describe('dev on a real node', () => {
     const container = spawnSync('buildah', ['from', '--pull=never', good], { encoding: 'utf8', env: { ...process.env, CONTAINERS_CONF } }).stdout.trim();
     spawnSync('buildah', ['config', '--entrypoint', '["node", "/app/risk-engine/missing.js"]', container], { env: { ...process.env, CONTAINERS_CONF } });
     expect(spawnSync('buildah', ['commit', '--rm', container, broken], { env: { ...process.env, CONTAINERS_CONF } }).status).toBe(0);
-    const archive = path.join(workDir, 'broken.tar');
-    expect(spawnSync('podman', ['save', '--quiet', '-o', archive, broken], { env: { ...process.env, CONTAINERS_CONF } }).status).toBe(0);
-    expect(spawnSync('ctr', ['--address', cluster!.node.containerdSocket, '-n', 'k8s.io', 'images', 'import', archive]).status).toBe(0);
+    await cluster!.node.importImages([broken]);
     // The environment's engines file with risk-engine's image swapped, as a bad build would leave it.
     const enginesFile = path.join(distRoot, 'dist', 'dev', '0004-engines.yaml');
     fs.writeFileSync(enginesFile, fs.readFileSync(enginesFile, 'utf8').split(good).join(broken));
@@ -309,11 +489,25 @@ describe('dev on a real node', () => {
     spawnSync('buildah', ['rmi', broken], { env: { ...process.env, CONTAINERS_CONF } });
   });
 
+  test('the WebSocket through Traefik stayed open for over a minute without traffic, and still carries frames', async () => {
+    if (!heldSocket) throw new Error('no WebSocket was opened through Traefik (see the test above)');
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, heldSince + HOLD_MS - Date.now())));
+    expect({ state: heldSocket.readyState, heldSeconds: Math.round((Date.now() - heldSince) / 1000) >= HOLD_MS / 1000 }).toEqual({ state: WebSocket.OPEN, heldSeconds: true });
+    const pong = new Promise<string>((resolve) => heldSocket!.once('pong', (data) => resolve(data.toString())));
+    heldSocket.ping('still-open');
+    expect(await pong).toBe('still-open');
+    const closed = new Promise<number>((resolve) => heldSocket!.once('close', (code) => resolve(code)));
+    heldSocket.close(1000, 'done');
+    expect(await closed).toBe(1000);
+    expect(await engineMetric('websocket', edge.namespace, 'nautilus_websocket_closed_total', { reason: 'idle' })).toBe(0);
+  });
+
   test('stopping the node leaves nothing behind: processes, mounts, interfaces, rules, ipsets, cgroups, kernel settings', async () => {
     const { workDir, cgroupRoot } = cluster!.node;
     // While it runs, its link and cgroups exist: the checks below can see them.
     expect(machineState().links).toContain(`nautilus-n${fs.readFileSync(path.join(workDir, 'slot'), 'utf8').trim()}`);
     expect(leftovers(workDir, cgroupRoot).some((line) => line.startsWith('cgroup'))).toBe(true);
+    await certManager?.stop();
     await rollouts?.stop();
     await binder?.stop();
     await cluster!.stop();

@@ -72,6 +72,11 @@ export interface RealNode {
    * they admit the kubelet's probes. Resolves with the status (an HTTP error status included).
    */
   httpGet(url: string): { status: number; body: string };
+  /**
+   * Loads images of the local image store (containers-storage) into the node's containerd, as its
+   * start loads the cluster's: for an image a test builds once the node runs.
+   */
+  importImages(refs: readonly string[]): Promise<void>;
   /** The containers containerd runs for the kubelet, as `ctr containers list` prints them. */
   listContainers(): string;
   /** The last lines of every node component's log. */
@@ -507,6 +512,16 @@ class NodeSandbox implements RealNode {
     ].join('\n');
     const [status, ...body] = this.exec(['python3', '-c', script, url]).split('\n');
     return { status: Number(status), body: body.join('\n') };
+  }
+
+  async importImages(refs: readonly string[]): Promise<void> {
+    const archive = path.join(this.workDir, `images-${(this.nextExec++).toString(36)}.tar`);
+    try {
+      run('podman', ['save', '--quiet', '--multi-image-archive', '--format', 'docker-archive', '-o', archive, ...refs], { CONTAINERS_CONF });
+      await runAsync('ctr', ['--address', this.containerdSocket, '--namespace', 'k8s.io', 'images', 'import', '--no-unpack=false', archive]);
+    } finally {
+      fs.rmSync(archive, { force: true });
+    }
   }
 
   listContainers(): string {
