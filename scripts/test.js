@@ -41,7 +41,8 @@ const LANES = [['unit'], ['control-plane'], ['real-node']];
  * cache complete those return at once, and while a prefetch holds a script's lock they wait for it
  * (and report a failure themselves). Nothing is started when every cache is complete.
  */
-const PREFETCH = ['scripts/edge/build-cert-manager.sh', 'scripts/edge/build-traefik.sh', 'scripts/edge/build-vault.sh', 'scripts/edge/build-external-secrets.sh'];
+const PREFETCH = ['scripts/edge/build-cert-manager.sh', 'scripts/edge/build-pebble.sh', 'scripts/edge/build-traefik.sh', 'scripts/edge/build-vault.sh',
+  'scripts/edge/build-external-secrets.sh'];
 
 const args = process.argv.slice(2);
 if (args.length > 0) {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds cert-manager's controller (github.com/cert-manager/cert-manager) the edge tests run as a
-# host process against the test kube-apiserver, once, into a cache outside the repository keyed by
+# host process against the test kube-apiserver, and its HTTP-01 solver (the program of the solver
+# pods an ACME issuer starts, which the real-node test runs as pods), once, into a cache outside
+# the repository keyed by
 # version, with the CRDs it serves beside it in crds/ (Certificate, CertificateRequest, Issuer,
 # ClusterIssuer, Order, Challenge: the tests install them from there). A later run with the same
 # version exits at once.
@@ -12,14 +14,16 @@
 # github.com/cert-manager/cert-manager/controller-binary: its path does not match its directory,
 # so the Go module proxy serves no version of it (404). The wrapper module in go/cert-manager/
 # requires the main module at the release and holds a small main of ours that wires upstream's
-# controllers, issuers and metrics server together (Venafi left out; see its main.go). The
-# webhook and cainjector are not built: the tests install the CRDs without conversion webhooks.
+# controllers, issuers and metrics server together (Venafi left out; see its main.go), and
+# acmesolver/main.go over upstream's solver package (upstream's cmd/acmesolver is a nested module
+# too). The webhook and cainjector are not built: the tests install the CRDs without conversion
+# webhooks.
 # Progress goes to stderr; the only stdout line is the cache directory.
 set -euo pipefail
 
 # go/cert-manager/go.mod requires the same version; change both together.
 readonly CERT_MANAGER_VERSION=v1.21.2
-readonly RECIPE=2
+readonly RECIPE=3
 readonly MODULE=github.com/cert-manager/cert-manager
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -69,6 +73,10 @@ log "building cert-manager-controller ($MODULE@$CERT_MANAGER_VERSION through go/
 [[ -x "$WORK/bin/cert-manager-controller" ]] || die "cert-manager-controller is missing from the build output."
 [[ "$("$WORK/bin/cert-manager-controller" --version)" == "$CERT_MANAGER_VERSION" ]] \
   || die "the built controller does not report $CERT_MANAGER_VERSION (the version stamp did not apply)."
+log "building acmesolver ..."
+(cd "$HERE/go/cert-manager" && go build -p 2 -trimpath -ldflags="-s -w" -o "$WORK/bin/acmesolver" ./acmesolver) \
+  || die "building acmesolver failed (see the go output above)."
+"$WORK/bin/acmesolver" --help 2>&1 | grep -q -- '--listen-port' || die "the built acmesolver does not take --listen-port."
 
 printf 'cert-manager=%s\nseconds=%s\n' "$CERT_MANAGER_VERSION" "$((SECONDS - START))" >"$WORK/.complete"
 publish_cached_build "$DEST"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Traefik proxy (github.com/traefik/traefik/v3) the edge tests run as a host process:
+# Builds the Traefik proxy (github.com/traefik/traefik/v3) the real-node test runs as a pod (its image
+# is the binary alone, test/cluster/edge-proxy.ts):
 # the Gateway API implementation (HTTPRoute with TLS termination and websockets) and, through its
 # second provider, an Ingress controller, against the test kube-apiserver. Built once, into a
 # cache outside the repository keyed by version, with the Gateway API CRDs it implements beside it

@@ -189,6 +189,16 @@ export class Tier {
     this.release = props.release;
   }
 
+  /**
+   * This tier with some of its runtime policy changed (its probes, scrape interval, rollout pace,
+   * capabilities or autoscaling behavior): the same tier otherwise, compared by name. For a
+   * platform trying a policy on one engine before changing the tier, and for tests that must fit
+   * the tier's timings to their clock.
+   */
+  public withRuntime(changes: Partial<TierRuntimePolicy>): Tier {
+    return new Tier({ ...this, runtime: { ...this.runtime, ...changes } });
+  }
+
   /** The tier's name. */
   public toString(): string {
     return this.name;

@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
@@ -17,7 +18,7 @@ import { HostProcess, messageOf, statusOf } from './support/host-process';
  */
 
 /** The versions the scripts build (and cache under); bump both together. */
-export const EDGE_VERSIONS = { vault: 'v1.21.2', externalSecrets: 'v0.16.2', certManager: 'v1.21.2' } as const;
+export const EDGE_VERSIONS = { vault: 'v1.21.2', externalSecrets: 'v0.16.2', certManager: 'v1.21.2', pebble: 'v2.10.3' } as const;
 
 const SCRIPTS = path.resolve(__dirname, '..', '..', 'scripts', 'edge');
 const DEFAULT_START_TIMEOUT_MS = 60_000;
@@ -28,6 +29,23 @@ const BUILDS = {
   externalSecrets: () => ensureCachedBuild(path.join(SCRIPTS, 'build-external-secrets.sh'), `the External Secrets Operator ${EDGE_VERSIONS.externalSecrets}`),
   certManager: () => ensureCachedBuild(path.join(SCRIPTS, 'build-cert-manager.sh'), `cert-manager ${EDGE_VERSIONS.certManager}`),
 } as const;
+const buildPebble = () => ensureCachedBuild(path.join(SCRIPTS, 'build-pebble.sh'), `Pebble ${EDGE_VERSIONS.pebble}`);
+
+/** Builds Pebble when the cache lacks it (for a build hook; {@link startAcmeServer} would otherwise). */
+export async function ensureAcmeServer(): Promise<void> {
+  await buildPebble();
+}
+
+/**
+ * Where a program runs when not on the machine's own network: a real node's network namespace
+ * (its loopback, its cluster DNS and Service addresses through kube-proxy), everything else of it
+ * on the machine. `address` is how the machine reaches it there.
+ */
+export interface NetworkNamespace {
+  /** The command run in that network namespace (`nsenter --net ... -- command`). */
+  readonly wrap: (command: readonly string[]) => string[];
+  readonly address: string;
+}
 
 /**
  * Builds every program of this file that the cache lacks, one after the other (each build uses both
@@ -125,21 +143,124 @@ export async function startExternalSecrets(controlPlane: ControlPlane, options: 
     });
 }
 
+/** How cert-manager's ACME issuers work where the test runs one: what their solver pods run, and whom they trust. */
+export interface AcmeSettings {
+  /** The image of the HTTP-01 solver pods (see {@link acmeSolverImage}). */
+  readonly solverImage: string;
+  /** The DNS servers (host:port) its HTTP-01 self-checks resolve the challenged names with. */
+  readonly nameservers: readonly string[];
+  /** A PEM file of the CA the ACME server's TLS certificate chains to (the machine trusts none of a test server's). */
+  readonly trustedCaFile: string;
+}
+
 /**
  * Starts cert-manager's controller (every default controller but Venafi's, scripts/edge/go/cert-manager)
- * as the control plane's admin, and resolves once its metrics endpoint answers.
+ * as the control plane's admin, and resolves once its metrics endpoint answers. With `network` it
+ * runs in that network namespace; with `acme` its ACME issuers' HTTP-01 solvers work there;
+ * `gatewayApi` lets HTTP-01 solvers be HTTPRoutes on a Gateway.
  */
-export async function startCertManager(controlPlane: ControlPlane, options: { readonly keepWorkDir?: boolean } = {}): Promise<RunningProgram & { readonly metricsUrl: string }> {
+export async function startCertManager(controlPlane: ControlPlane, options: {
+  readonly keepWorkDir?: boolean; readonly network?: NetworkNamespace; readonly acme?: AcmeSettings; readonly gatewayApi?: boolean;
+} = {}): Promise<RunningProgram & { readonly metricsUrl: string }> {
   const dir = await BUILDS.certManager();
   const [metricsPort] = await freePorts(1);
-  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-  return startProgram('cert-manager-controller', `cert-manager ${EDGE_VERSIONS.certManager}`, options.keepWorkDir ?? false, {}, async (program, deadline) => {
-    program.start(path.join(dir, 'bin', 'cert-manager-controller'), [
-      `--kubeconfig=${controlPlane.kubeconfigPath}`, '--leader-elect=false', `--metrics-listen-address=127.0.0.1:${metricsPort}`, '--cluster-resource-namespace=kube-system',
+  const address = options.network?.address ?? '127.0.0.1';
+  const metricsUrl = `http://${address}:${metricsPort}/metrics`;
+  const { acme } = options;
+  // Go reads SSL_CERT_FILE for the trusted roots: the ACME server's CA, and nothing else.
+  const env: Record<string, string> = acme ? { SSL_CERT_FILE: acme.trustedCaFile } : {};
+  return startProgram('cert-manager-controller', `cert-manager ${EDGE_VERSIONS.certManager}`, options.keepWorkDir ?? false, env, async (program, deadline) => {
+    const [binary, ...args] = (options.network?.wrap ?? ((command) => [...command]))([
+      path.join(dir, 'bin', 'cert-manager-controller'),
+      `--kubeconfig=${controlPlane.kubeconfigPath}`, '--leader-elect=false', `--metrics-listen-address=${address}:${metricsPort}`, '--cluster-resource-namespace=kube-system',
+      ...(options.gatewayApi ? ['--enable-gateway-api'] : []),
+      ...(acme ? [`--acme-http01-solver-image=${acme.solverImage}`, `--acme-http01-solver-nameservers=${acme.nameservers.join(',')}`] : []),
     ]);
+    program.start(binary, args);
     await program.waitFor('/metrics to answer 200', deadline, async () => (await statusOf(metricsUrl)) === 200);
     return { metricsUrl };
   });
+}
+
+/** cert-manager's HTTP-01 solver binary (built with the controller): for an image of the solver pods. */
+export async function acmeSolverBinary(): Promise<string> {
+  return path.join(await BUILDS.certManager(), 'bin', 'acmesolver');
+}
+
+/** An ACME server (Pebble, Let's Encrypt's test server) and the DNS server it and cert-manager resolve challenged names with. */
+export interface AcmeServer extends RunningProgram {
+  /** The ACME directory URL, as the issuer names it: `https://localhost:<port>/dir` in the network it runs in. */
+  readonly directoryUrl: string;
+  /** `host:port` of the test DNS server, which answers every A query with `answer`. */
+  readonly nameserver: string;
+  /** The CA of the ACME server's TLS certificate (for localhost and 127.0.0.1), a PEM file. */
+  readonly trustedCaFile: string;
+  /** The PEM of the root Pebble signs certificates under (new at each start). */
+  issuingRoot(): Promise<string>;
+}
+
+/** Fixed ports: each runs alone in the network namespace it is given. */
+const PEBBLE_PORTS = { acme: 14000, management: 15000, dns: 8053, dnsManagement: 8055 } as const;
+
+/**
+ * Starts Pebble v2 with its test DNS server (pebble-challtestsrv) in `network`: every name resolves
+ * to `answer` (where the challenged hosts' traffic is to go, e.g. the edge controller's Service),
+ * HTTP-01 is validated on port 80, as an ACME authority validates it, without Pebble's random
+ * delays and refused nonces. Resolves once the directory answers.
+ */
+export async function startAcmeServer(network: NetworkNamespace, answer: string, options: { readonly keepWorkDir?: boolean } = {}): Promise<AcmeServer> {
+  const dir = await buildPebble();
+  const trustedCaFile = path.join(dir, 'certs', 'pebble.minica.pem');
+  const dns = await startProgram('pebble-challtestsrv', `pebble-challtestsrv ${EDGE_VERSIONS.pebble}`, options.keepWorkDir ?? false, {}, async (program, deadline) => {
+    const [binary, ...args] = network.wrap([path.join(dir, 'bin', 'pebble-challtestsrv'),
+      '-dnsserver', `:${PEBBLE_PORTS.dns}`, '-management', `${network.address}:${PEBBLE_PORTS.dnsManagement}`, '-defaultIPv4', answer, '-defaultIPv6', '',
+      '-http01', '', '-https01', '', '-doh', '', '-tlsalpn01', '']);
+    program.start(binary, args);
+    // Its management API starts after its DNS server: any answer there means both serve.
+    await program.waitFor('its management API to answer', deadline, async () => (await statusOf(`http://${network.address}:${PEBBLE_PORTS.dnsManagement}/`)) > 0);
+    return {};
+  });
+  try {
+    const pebble = await startProgram('pebble', `Pebble ${EDGE_VERSIONS.pebble}`, options.keepWorkDir ?? false,
+      { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' }, async (program, deadline) => {
+        const config = path.join(program.workDir, 'pebble-config.json');
+        fs.writeFileSync(config, JSON.stringify({
+          pebble: {
+            listenAddress: `0.0.0.0:${PEBBLE_PORTS.acme}`, managementListenAddress: `0.0.0.0:${PEBBLE_PORTS.management}`,
+            certificate: path.join(dir, 'certs', 'localhost-cert.pem'), privateKey: path.join(dir, 'certs', 'localhost-key.pem'),
+            httpPort: 80, tlsPort: 443, ocspResponderURL: '', externalAccountBindingRequired: false,
+          },
+        }));
+        const [binary, ...args] = network.wrap([path.join(dir, 'bin', 'pebble'), '-config', config, '-dnsserver', `127.0.0.1:${PEBBLE_PORTS.dns}`, '-strict']);
+        program.start(binary, args);
+        await program.waitFor('it to listen', deadline, async () => program.log().includes(`Listening on: 0.0.0.0:${PEBBLE_PORTS.acme}`));
+        return {};
+      });
+    const ca = fs.readFileSync(trustedCaFile, 'utf8');
+    return {
+      directoryUrl: `https://localhost:${PEBBLE_PORTS.acme}/dir`,
+      nameserver: `127.0.0.1:${PEBBLE_PORTS.dns}`,
+      trustedCaFile,
+      logPath: pebble.logPath,
+      log: () => `${pebble.log()}\n${dns.log()}`,
+      stop: async () => { await Promise.all([pebble.stop(), dns.stop()]); },
+      issuingRoot: () => new Promise((resolve, reject) => {
+        // The management API serves with the same localhost certificate: asked for by that name, at the namespace's address.
+        const request = https.get(`https://localhost:${PEBBLE_PORTS.management}/roots/0`, {
+          ca, agent: false, lookup: ((_host: string, opts: { all?: boolean }, callback: (...a: unknown[]) => void) => (opts.all
+            ? callback(null, [{ address: network.address, family: 4 }]) : callback(null, network.address, 4))) as unknown as https.RequestOptions['lookup'],
+        }, (response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => { body += chunk.toString(); });
+          response.on('end', () => (response.statusCode === 200 ? resolve(body) : reject(new Error(`Pebble's /roots/0 answered ${response.statusCode}: ${body}`))));
+        });
+        request.on('error', reject);
+      }),
+    };
+  } catch (error) {
+    await dns.stop();
+    throw error;
+  }
 }
 
 /**

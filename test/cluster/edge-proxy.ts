@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ManifestObject } from './apply';
 import { ensureCachedBuild } from './binaries';
+import { EDGE_VERSIONS, acmeSolverBinary } from './edge-controllers';
 
 /**
  * Traefik, the edge controller dev names (`externalAccess.controller`: Gateway API, class
@@ -12,6 +13,8 @@ import { ensureCachedBuild } from './binaries';
  * upstream's image is), with what its installation would create: a ServiceAccount, the cluster
  * role upstream documents for its Gateway API provider, and the GatewayClass of dev's class name.
  * The generated Gateway and HTTPRoutes are the environment's, applied by the deploy as they are.
+ * Also the image of cert-manager's ACME HTTP-01 solver pods, which the real-node test's ACME
+ * issuance starts.
  */
 
 /** The version build-traefik.sh builds; bump both together. */
@@ -23,8 +26,8 @@ export const TRAEFIK_CONTROLLER_NAME = 'traefik.io/gateway-controller';
 const BUILD_SCRIPT = path.resolve(__dirname, '..', '..', 'scripts', 'edge', 'build-traefik.sh');
 const CONTAINERS_CONF = path.resolve(__dirname, '..', '..', 'scripts', 'images', 'containers.conf');
 
-/** The user the image runs as (upstream's image runs as root; nothing here needs it). */
-const TRAEFIK_UID = 65532;
+/** The user the images run as (upstream's Traefik image runs as root; nothing here needs it). */
+const IMAGE_UID = 65532;
 
 /** The Traefik binary's cache directory, built first when the cache lacks it (about 8 minutes on 2 cores). */
 export function ensureTraefik(): Promise<string> {
@@ -36,18 +39,34 @@ export function ensureTraefik(): Promise<string> {
  * imported from the cached binary when missing: one layer holding `/traefik`, its entrypoint.
  */
 export async function traefikImage(): Promise<string> {
-  const dir = await ensureTraefik();
-  const ref = `localhost/nautilus-test/traefik:${TRAEFIK_VERSION}`;
+  return binaryImage(`localhost/nautilus-test/traefik:${TRAEFIK_VERSION}`, path.join(await ensureTraefik(), 'bin', 'traefik'));
+}
+
+/**
+ * The image of cert-manager's ACME HTTP-01 solver pods, `localhost/nautilus-test/cert-manager-acmesolver:<version>`,
+ * from the solver binary built with the controller, as upstream's image holds it: the binary
+ * alone, its entrypoint, run as a non-root user (cert-manager's solver pods require one).
+ */
+export async function acmeSolverImage(): Promise<string> {
+  return binaryImage(`localhost/nautilus-test/cert-manager-acmesolver:${EDGE_VERSIONS.certManager}`, await acmeSolverBinary());
+}
+
+/**
+ * `ref` in the local image store, imported when missing from one static binary: a single layer
+ * holding it at the root, as its entrypoint, run as {@link IMAGE_UID}.
+ */
+function binaryImage(ref: string, binary: string): string {
   const env = { ...process.env, CONTAINERS_CONF };
   if (spawnSync('podman', ['image', 'exists', ref], { env }).status === 0) return ref;
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-traefik-image-'));
+  const name = path.basename(binary);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), `nautilus-${name}-image-`));
   try {
-    const archive = path.join(work, 'traefik.tar');
-    const tar = spawnSync('tar', ['--owner=0', '--group=0', '--mode=0755', '-C', path.join(dir, 'bin'), '-cf', archive, 'traefik'], { encoding: 'utf8' });
-    if (tar.status !== 0) throw new Error(`packing the Traefik binary failed: ${tar.stderr}`);
-    const imported = spawnSync('podman', ['import', '--quiet', '--change', 'ENTRYPOINT ["/traefik"]', '--change', `USER ${TRAEFIK_UID}:${TRAEFIK_UID}`, archive, ref],
+    const archive = path.join(work, `${name}.tar`);
+    const tar = spawnSync('tar', ['--owner=0', '--group=0', '--mode=0755', '-C', path.dirname(binary), '-cf', archive, name], { encoding: 'utf8' });
+    if (tar.status !== 0) throw new Error(`packing ${binary} failed: ${tar.stderr}`);
+    const imported = spawnSync('podman', ['import', '--quiet', '--change', `ENTRYPOINT ["/${name}"]`, '--change', `USER ${IMAGE_UID}:${IMAGE_UID}`, archive, ref],
       { encoding: 'utf8', env });
-    if (imported.status !== 0) throw new Error(`podman import of the Traefik image ${ref} failed: ${imported.stderr}`);
+    if (imported.status !== 0) throw new Error(`podman import of the image ${ref} failed: ${imported.stderr}`);
     return ref;
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -71,8 +90,8 @@ export const TRAEFIK_PING_PORT = 8080;
 /**
  * What installing Traefik as dev's Gateway API controller creates: its namespace, ServiceAccount,
  * cluster role and binding (the rules of upstream's docs/content/reference/dynamic-configuration/
- * kubernetes-gateway-rbac.yml, less the OpenTelemetry-only pod read), the GatewayClass, and one
- * Traefik pod whose entry points listen on the Gateway's ports.
+ * kubernetes-gateway-rbac.yml, less the OpenTelemetry-only pod read), the GatewayClass, one
+ * Traefik pod whose entry points listen on the Gateway's ports, and its Service on 80 and 443.
  */
 export function traefikManifests(installation: TraefikInstallation): ManifestObject[] {
   const { namespace, className, ports, image } = installation;
@@ -99,12 +118,18 @@ export function traefikManifests(installation: TraefikInstallation): ManifestObj
       subjects: [{ kind: 'ServiceAccount', name, namespace }],
     },
     { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: className }, spec: { controllerName: TRAEFIK_CONTROLLER_NAME } },
+    // What a cloud load balancer is in front of the controller: the public ports 80 and 443 to
+    // the entry points' (an ACME authority validates HTTP-01 on port 80).
+    {
+      apiVersion: 'v1', kind: 'Service', metadata: { name, namespace, labels },
+      spec: { selector: labels, ports: [{ name: 'web', port: 80, targetPort: 'web' }, { name: 'websecure', port: 443, targetPort: 'websecure' }] },
+    },
     {
       apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels },
       spec: {
         serviceAccountName: name,
         tolerations: [{ operator: 'Exists' }],
-        securityContext: { runAsNonRoot: true, runAsUser: TRAEFIK_UID, runAsGroup: TRAEFIK_UID, seccompProfile: { type: 'RuntimeDefault' } },
+        securityContext: { runAsNonRoot: true, runAsUser: IMAGE_UID, runAsGroup: IMAGE_UID, seccompProfile: { type: 'RuntimeDefault' } },
         containers: [{
           name, image, imagePullPolicy: 'Never',
           args: [

@@ -13,20 +13,28 @@
  *     scale-out is measured;
  *   - when the load stops, neither scales in: frontend's HPA keeps the scaled-out count because of
  *     the tier's ten-minute scale-down stabilization window (`ScaleDownStabilized`), and
- *     smart-order-router's refuses to compute a lower count while a metric is missing.
- * Scale-in itself (after the ten-minute window, then one pod every two minutes) is not waited for.
+ *     smart-order-router's refuses to compute a lower count while a metric is missing;
+ *   - scale-in follows the generated scale-down behavior: with frontend's tier given a scale-down
+ *     pace at the test's scale through the catalog (`Tier.withRuntime`: a 20-second window, one pod
+ *     per 10 s, where the tier says ten minutes and one pod per two minutes) and production's
+ *     replica bounds (2 to 6), the rendered HPA, applied, scales frontend out under load again and,
+ *     when the load stops, brings it down one pod per period, after the window, to its minimum.
+ * The tier's own ten minutes and two minutes are not waited out: the window is shown holding, the
+ * pace is shown at test scale.
  */
 import { ChildProcess, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { AppsV1Api, AutoscalingV2Api, CoreV1Api, CoreV1Event, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import { PLATFORM_ENGINES } from '../../src/catalog/platform-catalog';
 import { imagesOf, KubeObject } from '../../src/deploy/objects';
+import { Duration } from '../../src/model/duration';
 import { poolLabels, poolTaints } from '../../src/environments/node-pool-policy';
 import { REQUESTS_PER_SECOND } from '../../src/planning/monitoring';
 import { applyManifests, ManifestObject } from './apply';
 import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
-import { RealNodeCluster, startRealNodeCluster } from './real-node';
+import { RealNodeCluster, ensureRealNodeBinaries, startRealNodeCluster } from './real-node';
 import { realNodeAutoscaledEnvironment } from './real-node-environment';
 import { buildEngineImages, buildStoreStandIns, synthesizeEnvironment } from './real-node-setup';
 import { startVolumeBinder, VolumeBinder } from './volume-binder';
@@ -47,6 +55,8 @@ const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'CronJ
 const LOAD_MAX_SECONDS = 150;
 const LOAD_MAX_REQUESTS = 1_000_000;
 const LOAD_THREADS_PER_TARGET = 4;
+/** frontend's scale-down pace at the test's scale (the tier's: ten minutes' window, one pod per two minutes). */
+const TEST_SCALE_DOWN = { stabilization: Duration.seconds(20), period: Duration.seconds(10), pods: 1 };
 
 let workDir: string;
 let cluster: RealNodeCluster | undefined;
@@ -160,6 +170,11 @@ function stopLoad(): Promise<string> {
   try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ }
   return closed;
 }
+
+
+// Cold, the programs are built first, in a hook of their own with a bound that allows it (about 20
+// minutes on 2 cores beside the other lanes, when this file comes first in its lane).
+beforeAll(() => ensureRealNodeBinaries({ metricsServer: true }), 60 * 60_000);
 
 beforeAll(async () => {
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-real-node-autoscaling-'));
@@ -354,5 +369,62 @@ describe('autoscaling on a real node, on real load', () => {
     process.stderr.write(`autoscaling on real load: ${answered} requests answered in ${loadSeconds.toFixed(1)} s (the engines counted ${served} on that path, probes included); `
       + `${((Date.now() - stopped) / 1000).toFixed(1)} s after the load stopped, `
       + `${CPU_ONLY} held at ${scaledOut.get(CPU_ONLY)!.replicas} (ScaleDownStabilized), ${WITH_REQUESTS_METRIC} at ${scaledOut.get(WITH_REQUESTS_METRIC)!.replicas} (FailedGetPodsMetric)\n`);
+  });
+
+  test('scale-in follows the generated scale-down behavior: at the test\'s pace, set on frontend\'s tier through the catalog, frontend steps down one pod per period to its minimum', async () => {
+    // dev synthesized again with production's replica bounds (frontend: 2 to 6, room for several
+    // steps) and frontend's tier at the test's pace: everything else of the HPA is the catalog's.
+    const catalog = PLATFORM_ENGINES.map((engine) => (engine.name === CPU_ONLY
+      ? { ...engine, tier: engine.tier.withRuntime({ autoscaling: { ...engine.tier.runtime.autoscaling!, scaleDown: TEST_SCALE_DOWN } }) }
+      : engine));
+    const variant = realNodeAutoscaledEnvironment([...LOADED, 'market-data'], 'full');
+    const rendered = synthesizeEnvironment(path.join(workDir, 'dist-scale-in'), variant, catalog)
+      .find((o) => o.kind === 'HorizontalPodAutoscaler' && o.metadata?.name === CPU_ONLY)!;
+    type Spec = { minReplicas: number; maxReplicas: number; behavior: { scaleUp: unknown; scaleDown: { stabilizationWindowSeconds: number; policies: unknown[] } } };
+    const spec = rendered.spec as Spec;
+    const before = generated('HorizontalPodAutoscaler', CPU_ONLY).spec as Spec;
+    const scaling = (PLATFORM_ENGINES.find((e) => e.name === CPU_ONLY)!.workload as { scaling: { minReplicas: number; maxReplicas: number } }).scaling;
+    expect({ minReplicas: spec.minReplicas, maxReplicas: spec.maxReplicas }).toEqual(scaling);
+    expect(spec.behavior.scaleUp).toEqual(before.behavior.scaleUp);
+    expect(spec.behavior.scaleDown).toEqual({
+      ...before.behavior.scaleDown,
+      stabilizationWindowSeconds: TEST_SCALE_DOWN.stabilization.milliseconds / 1000,
+      policies: [{ type: 'Pods', value: TEST_SCALE_DOWN.pods, periodSeconds: TEST_SCALE_DOWN.period.milliseconds / 1000 }],
+    });
+    await applyManifests(cluster!.controlPlane.kubeConfig, [rendered], { fieldManager: 'nautilus-test-cluster' });
+    expect(JSON.parse(JSON.stringify((await autoscaler(CPU_ONLY)).spec))).toEqual(rendered.spec);
+
+    // Load again, on frontend only, until it has scaled out at least two pods above its minimum.
+    const core = cluster!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+    const service = await core.readNamespacedService({ name: CPU_ONLY, namespace: namespaceOf(CPU_ONLY) });
+    const url = `http://${service.spec!.clusterIP}:${service.spec!.ports![0].port}/health/live`;
+    load = cluster!.node.spawn(['python3', '-c', LOAD_GENERATOR, String(LOAD_MAX_SECONDS), String(LOAD_MAX_REQUESTS), String(LOAD_THREADS_PER_TARGET), url]);
+    const peak = await until(`${CPU_ONLY} to scale out to at least ${spec.minReplicas + 2}`, 90_000, async () => {
+      const replicas = await replicasOf(CPU_ONLY);
+      return replicas >= spec.minReplicas + 2 ? replicas : undefined;
+    }, 250).catch(async (error: Error) => { await stopLoad(); throw new Error(`${error.message}\n${await autoscalerSummary([CPU_ONLY])}`); });
+    // Let the controller finish the step it took (the scale-up policy allows up to 6 at once).
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const from = await replicasOf(CPU_ONLY);
+    await stopLoad();
+    const stopped = Date.now();
+
+    const steps: Array<{ replicas: number; at: number }> = [];
+    await until(`${CPU_ONLY} to scale in to its minimum, ${spec.minReplicas}`, (TEST_SCALE_DOWN.stabilization.milliseconds + (from - spec.minReplicas) * TEST_SCALE_DOWN.period.milliseconds) + 60_000, async () => {
+      const replicas = await replicasOf(CPU_ONLY);
+      if (replicas !== (steps[steps.length - 1]?.replicas ?? from)) steps.push({ replicas, at: Date.now() });
+      return replicas === spec.minReplicas ? true : undefined;
+    }, 250).catch(async (error: Error) => { throw new Error(`${error.message}; steps ${JSON.stringify(steps)}\n${await autoscalerSummary([CPU_ONLY])}`); });
+    // One pod per step; the first after the window, the others a period apart (less the
+    // controller's 2-second sync and this poll's 250 ms).
+    expect(steps.map((step) => step.replicas)).toEqual(Array.from({ length: from - spec.minReplicas }, (_, i) => from - 1 - i));
+    expect(steps[0].at - stopped).toBeGreaterThanOrEqual(TEST_SCALE_DOWN.stabilization.milliseconds - 2500);
+    const gaps = steps.slice(1).map((step, i) => step.at - steps[i].at);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(TEST_SCALE_DOWN.period.milliseconds - 2500);
+    const rescales = (await autoscalerEvents(CPU_ONLY)).filter((e) => e.reason === 'SuccessfulRescale').map((e) => e.message);
+    for (const { replicas } of steps) expect(rescales).toContainEqual(`New size: ${replicas}; reason: All metrics below target`);
+    process.stderr.write(`autoscaling on real load: scale-in at the test's pace (window ${TEST_SCALE_DOWN.stabilization.milliseconds / 1000} s, `
+      + `${TEST_SCALE_DOWN.pods} pod per ${TEST_SCALE_DOWN.period.milliseconds / 1000} s): ${CPU_ONLY} scaled out to ${peak}, then ${from} -> `
+      + `${steps.map((step) => `${step.replicas} at +${((step.at - stopped) / 1000).toFixed(1)} s`).join(', ')} after the load stopped\n`);
   });
 });

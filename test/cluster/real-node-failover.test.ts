@@ -38,7 +38,7 @@ import { applyManifests, ManifestObject } from './apply';
 import { leftovers, machineState } from './machine-state';
 import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
 import { probeFromContainer, probeFromNode } from './flow-matrix';
-import { RealNodeCluster, startRealNodeCluster } from './real-node';
+import { RealNodeCluster, ensureRealNodeBinaries, startRealNodeCluster } from './real-node';
 import { FAILOVER_ZONES, realNodeFailoverEnvironment } from './real-node-environment';
 import { buildEngineImages, buildStoreStandIns, synthesizeEnvironment } from './real-node-setup';
 import { startVolumeBinder, VolumeBinder } from './volume-binder';
@@ -321,6 +321,11 @@ async function kubectl(args: readonly string[]): Promise<{ code: number; output:
     return { code: failed.code ?? 1, output: `${failed.stdout ?? ''}${failed.stderr ?? ''}` };
   }
 }
+
+
+// Cold, the programs are built first, in a hook of their own with a bound that allows it (about 20
+// minutes on 2 cores beside the other lanes, when this file comes first in its lane).
+beforeAll(() => ensureRealNodeBinaries({ enforceNetworkPolicies: true }), 60 * 60_000);
 
 beforeAll(async () => {
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-real-node-failover-'));

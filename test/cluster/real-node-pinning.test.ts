@@ -18,7 +18,7 @@ import { poolLabels, poolTaints } from '../../src/environments/node-pool-policy'
 import { parseCpuList } from '../../src/engines/runtime/cpu-set';
 import { applyManifests } from './apply';
 import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
-import { RealNodeCluster, startRealNodeCluster } from './real-node';
+import { RealNodeCluster, ensureRealNodeBinaries, startRealNodeCluster } from './real-node';
 import { PINNED_ENGINE_CPUS, REAL_NODE_HUGEPAGES, realNodePinnedEnvironment } from './real-node-environment';
 import { buildEngineImages, synthesizeEnvironment } from './real-node-setup';
 
@@ -49,6 +49,11 @@ function cpusetCgroups(root: string): Array<{ dir: string; cpus: string }> {
   walk(root);
   return found;
 }
+
+
+// Cold, the programs are built first, in a hook of their own with a bound that allows it (about 20
+// minutes on 2 cores beside the other lanes, when this file comes first in its lane).
+beforeAll(() => ensureRealNodeBinaries(), 60 * 60_000);
 
 beforeAll(async () => {
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-real-node-pinning-'));

@@ -8,8 +8,9 @@
  * NetworkPolicies, enforced on the node by kube-router, let through exactly the flows the catalog
  * declares (probed from inside the pods, see flow-matrix.ts), that dev's edge serves its routes
  * through Traefik (the controller dev names, a real pod: edge-proxy.ts) over HTTPS with the
- * certificate cert-manager issues from dev's private root, redirects HTTP, and holds a WebSocket to
- * the websocket engine open past the proxy's default timeouts, that a broken image fails the
+ * certificate cert-manager gets from a real ACME server (Pebble, in the node's network) over
+ * HTTP-01 through those routes, redirects HTTP, and holds a WebSocket to the websocket engine open
+ * past the proxy's default timeouts, that a broken image fails the
  * deploy with the kubelet's reason and the container's last lines, and that the node leaves
  * nothing behind.
  */
@@ -19,7 +20,7 @@ import * as http from 'http';
 import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
-import { PeerCertificate, TLSSocket } from 'tls';
+import { PeerCertificate, TLSSocket, connect as tlsConnect } from 'tls';
 import { X509Certificate } from 'crypto';
 import { CoreV1Api, CustomObjectsApi, V1Pod } from '@kubernetes/client-node';
 import { WebSocket } from 'ws';
@@ -30,28 +31,41 @@ import { runCli } from '../../src/deploy/cli';
 import { imagesOf, KubeObject } from '../../src/deploy/objects';
 import { planEnvironment } from '../../src/planning/environment-plan';
 import { platformInput } from '../support/platform';
+import { EnvironmentSpec } from '../../src/environments/environment';
 import { poolLabels, poolTaints } from '../../src/environments/node-pool-policy';
 import { applyManifests } from './apply';
-import { ArgoRollouts, startArgoRollouts } from './argo-rollouts';
-import { RunningProgram, startCertManager } from './edge-controllers';
-import { TRAEFIK_VERSION, traefikImage, traefikManifests } from './edge-proxy';
+import { ArgoRollouts, ensureArgoRollouts, startArgoRollouts } from './argo-rollouts';
+import { AcmeServer, EDGE_VERSIONS, RunningProgram, ensureAcmeServer, startAcmeServer, startCertManager } from './edge-controllers';
+import { TRAEFIK_VERSION, acmeSolverImage, traefikImage, traefikManifests } from './edge-proxy';
 import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
 import { leftovers, machineState } from './machine-state';
 import { expectedFlows, Flow, FlowSource, probeFromContainer, probeFromNode } from './flow-matrix';
-import { RealNodeCluster, startRealNodeCluster } from './real-node';
+import { RealNodeCluster, ensureRealNodeBinaries, startRealNodeCluster } from './real-node';
 import { realNodeEnvironment } from './real-node-environment';
 import { buildEngineImages, buildStoreStandIns, synthesizeEnvironment } from './real-node-setup';
 import { parsePrometheusText } from '../contract/prometheus-text';
 import { startVolumeBinder, VolumeBinder } from './volume-binder';
 
 const ROOT = path.resolve(__dirname, '..', '..');
+/** Where Pebble serves its ACME directory in the node's network (startAcmeServer). */
+const ACME_DIRECTORY = 'https://localhost:14000/dir';
 const CONTAINERS_CONF = path.join(ROOT, 'scripts', 'images', 'containers.conf');
 
 // Cold: the images (about 3 minutes), the stand-ins (about 1 minute); the node and the deploy
 // about 2 minutes more.
 jest.setTimeout(20 * 60_000);
 
-const environment = realNodeEnvironment();
+/**
+ * dev fitted to this machine, its certificate issued through ACME (staging's and a public
+ * environment's kind of issuer) by the ACME server the test runs in the node's network, Pebble:
+ * through the environment API, so the edge renders the ACME Issuer, its HTTP-01 solver on the
+ * Gateway and the solver's NetworkPolicy. dev's own private root is issued on the control plane
+ * (edge-controllers.test.ts).
+ */
+const environment: EnvironmentSpec = (() => {
+  const base = realNodeEnvironment();
+  return { ...base, externalAccess: { ...base.externalAccess, issuer: { kind: 'acme', server: ACME_DIRECTORY, email: 'platform@nautilus.example.com' } } };
+})();
 const pool = environment.nodePools[0];
 const NODE_NAME = `${pool.name}-${pool.zones[0]}-0`;
 let workDir: string;
@@ -60,8 +74,9 @@ let cluster: RealNodeCluster | undefined;
 let binder: VolumeBinder | undefined;
 /** dev's edge engines are blue/green Rollouts: the Argo Rollouts controller runs beside the node. */
 let rollouts: ArgoRollouts | undefined;
-/** dev's edge: cert-manager issues its certificate, Traefik (a pod on the node) serves its routes. */
+/** dev's edge: Pebble and cert-manager issue its certificate, Traefik (a pod on the node) serves its routes. */
 let certManager: RunningProgram | undefined;
+let acmeServer: AcmeServer | undefined;
 const edge = planEnvironment(platformInput(), environment).edge!;
 /** Traefik's image, loaded into the node by the edge's tests (on a cold cache its build runs beside the node's start). */
 let traefik: string;
@@ -86,6 +101,18 @@ async function platformPods(): Promise<V1Pod[]> {
   const namespaces = ['nautilus-latency', 'nautilus-engines', 'nautilus-data'];
   return (await Promise.all(namespaces.map(async (namespace) => (await core.listNamespacedPod({ namespace })).items))).flat();
 }
+
+/** How long the programs this file runs may take to build on a cold cache, beside the other lanes. */
+const COLD_BUILDS_TIMEOUT_MS = 60 * 60_000;
+
+// Cold, the programs are built first, in a hook of their own: the control plane's, the node's and
+// the enforcer (about 20 minutes on 2 cores beside the other lanes), the Argo Rollouts controller,
+// and the edge's (started in the background by npm test; waiting for them raises their priority).
+beforeAll(async () => {
+  await Promise.all([
+    ensureRealNodeBinaries({ enforceNetworkPolicies: true }), ensureArgoRollouts(), traefikImage(), acmeSolverImage(), ensureAcmeServer(),
+  ]);
+}, COLD_BUILDS_TIMEOUT_MS);
 
 beforeAll(async () => {
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nautilus-real-node-test-'));
@@ -123,6 +150,7 @@ beforeAll(async () => {
 afterAll(async () => {
   heldSocket?.terminate();
   await certManager?.stop();
+  await acmeServer?.stop();
   await rollouts?.stop();
   await binder?.stop();
   await cluster?.stop();
@@ -268,35 +296,24 @@ describe('dev on a real node', () => {
     expect(code).toBe(0);
   });
 
-  describe(`dev's edge: Traefik ${TRAEFIK_VERSION} serves the generated routes over HTTPS with the certificate cert-manager issues`, () => {
+  describe(`dev's edge: Traefik ${TRAEFIK_VERSION} serves the generated routes over HTTPS with the certificate cert-manager ${EDGE_VERSIONS.certManager} gets through ACME`, () => {
     const access = environment.externalAccess;
     const ports = access.controller.listenerPorts!;
     const appHost = edge.routes.find((route) => route.engine === 'frontend')!.host;
     const streamRoute = edge.routes.find((route) => route.websocket)!;
+    /** The root Pebble issued dev's certificate under: the only one the clients below trust. */
     let rootCa: string;
+    /** The issued certificate's SHA-256 fingerprint, as Node prints it. */
+    let issuedFingerprint: string;
     let traefikAddress: string;
     const custom = () => cluster!.controlPlane.kubeConfig.makeApiClient(CustomObjectsApi);
+    type Condition = { type: string; status: string; reason?: string; message?: string };
+    const holds = (conditions: Condition[] | undefined, type: string) => conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
+    const gatewayObject = (plural: string, name: string) => custom().getNamespacedCustomObject({
+      group: 'gateway.networking.k8s.io', version: 'v1', namespace: edge.namespace, plural, name,
+    }) as Promise<{ status?: { conditions?: Condition[]; parents?: Array<{ controllerName: string; conditions: Condition[] }> } }>;
 
-    test('cert-manager issues dev\'s certificate from dev\'s private root, for exactly the routes\' hosts', async () => {
-      certManager = await startCertManager(cluster!.controlPlane);
-      const certificate = () => custom().getNamespacedCustomObject({
-        group: 'cert-manager.io', version: 'v1', namespace: edge.namespace, plural: 'certificates', name: edge.certificate.name,
-      }) as Promise<{ status?: { conditions?: Array<{ type: string; status: string; message?: string }> } }>;
-      await waitUntil(`Certificate ${edge.namespace}/${edge.certificate.name} did not become Ready`, 60_000,
-        async () => ((await certificate()).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined),
-        async () => `its status: ${JSON.stringify((await certificate()).status)}; cert-manager's log ends: ${certManager!.log().trim().split('\n').slice(-3).join(' | ')}`);
-      const core = cluster!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
-      const secret = await core.readNamespacedSecret({ name: edge.certificate.secretName, namespace: edge.namespace });
-      const leaf = new X509Certificate(Buffer.from(secret.data!['tls.crt'], 'base64'));
-      rootCa = Buffer.from(secret.data!['ca.crt'], 'base64').toString();
-      const root = new X509Certificate(rootCa);
-      expect(leaf.subjectAltName?.split(', ').sort()).toEqual(edge.hosts.map((host) => `DNS:${host}`));
-      expect(leaf.checkIssued(root)).toBe(true);
-      expect(root.subject).toBe(root.issuer);
-      expect(Date.parse(leaf.validTo) - Date.parse(leaf.validFrom)).toBe(edge.certificate.duration.milliseconds);
-    });
-
-    test(`Traefik, a pod in the controller's namespace ${access.controller.namespace}, programs the generated Gateway and accepts every generated HTTPRoute`, async () => {
+    test(`Traefik, a pod in the controller's namespace ${access.controller.namespace}, serves the generated Gateway's HTTP listener: HTTP is redirected to HTTPS with 301, path kept`, async () => {
       traefik = await traefikImage();
       await cluster!.node.importImages([traefik]);
       await applyManifests(cluster!.controlPlane.kubeConfig, traefikManifests({
@@ -307,18 +324,82 @@ describe('dev on a real node', () => {
       traefikAddress = await waitUntil('the Traefik pod did not become Ready', 60_000,
         async () => { const p = await pod(); return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p.status.podIP : undefined; },
         async () => `its status: ${JSON.stringify((await pod()).status?.containerStatuses)}`);
-      type Condition = { type: string; status: string; reason?: string; message?: string };
-      const object = (plural: string, name: string) => custom().getNamespacedCustomObject({
-        group: 'gateway.networking.k8s.io', version: 'v1', namespace: edge.namespace, plural, name,
-      }) as Promise<{ status?: { conditions?: Condition[]; parents?: Array<{ controllerName: string; conditions: Condition[] }> } }>;
-      const holds = (conditions: Condition[] | undefined, type: string) => conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
+      await waitUntil('Traefik did not accept the HTTPRoute https-redirect', 30_000,
+        async () => ((await gatewayObject('httproutes', 'https-redirect')).status?.parents?.some((p) => holds(p.conditions, 'Accepted')) ? true : undefined));
+      for (const host of edge.hosts) {
+        const answer = await waitUntil(`HTTP on ${host} was not redirected`, 10_000, async () => {
+          const got = await edgeGet(`http://${host}:${ports.http}/health/ready?from=test`, traefikAddress);
+          return got.status === 301 ? got : undefined;
+        });
+        expect({ host, location: answer.headers.location }).toEqual({ host, location: `https://${host}/health/ready?from=test` });
+      }
+    });
+
+    test('cert-manager gets dev\'s certificate from a real ACME server (Pebble) over HTTP-01, its solver pods answering through Traefik, for exactly the routes\' hosts', async () => {
+      const started = Date.now();
+      const network = { wrap: (command: readonly string[]) => cluster!.node.inNetwork(command), address: cluster!.node.address };
+      const core = cluster!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
+      // The names resolve to Traefik's Service, as public DNS resolves them to its load balancer.
+      const service = await core.readNamespacedService({ name: 'traefik', namespace: access.controller.namespace });
+      acmeServer = await startAcmeServer(network, service.spec!.clusterIP!);
+      const solverImage = await acmeSolverImage();
+      await cluster!.node.importImages([solverImage]);
+      certManager = await startCertManager(cluster!.controlPlane, {
+        network, gatewayApi: true, acme: { solverImage, nameservers: [acmeServer.nameserver], trustedCaFile: acmeServer.trustedCaFile },
+      });
+      const certificate = () => custom().getNamespacedCustomObject({
+        group: 'cert-manager.io', version: 'v1', namespace: edge.namespace, plural: 'certificates', name: edge.certificate.name,
+      }) as Promise<{ status?: { conditions?: Condition[] } }>;
+      // Each challenge's solver: a pod cert-manager starts and an HTTPRoute on the Gateway's HTTP listener.
+      const solversSeen = new Set<string>();
+      await waitUntil(`Certificate ${edge.namespace}/${edge.certificate.name} did not become Ready`, 120_000, async () => {
+        const pods = (await core.listNamespacedPod({ namespace: edge.namespace, labelSelector: 'acme.cert-manager.io/http01-solver=true' })).items;
+        for (const solver of pods) if (solver.status?.phase === 'Running') solversSeen.add(solver.metadata!.name!);
+        return holds((await certificate()).status?.conditions, 'Ready') ? true : undefined;
+      }, async () => {
+        const challenges = await custom().listNamespacedCustomObject({ group: 'acme.cert-manager.io', version: 'v1', namespace: edge.namespace, plural: 'challenges' }) as { items: Array<{ spec: { dnsName: string }; status?: unknown }> };
+        return `its status: ${JSON.stringify((await certificate()).status)}; challenges: ${JSON.stringify(challenges.items.map((c) => ({ name: c.spec.dnsName, status: c.status })))}; `
+          + `cert-manager's log ends: ${certManager!.log().trim().split('\n').slice(-4).join(' | ')}; Pebble's: ${acmeServer!.log().trim().split('\n').slice(-4).join(' | ')}`;
+      });
+      const seconds = (Date.now() - started) / 1000;
+      expect(solversSeen.size).toBeGreaterThanOrEqual(1);
+      const secret = await core.readNamespacedSecret({ name: edge.certificate.secretName, namespace: edge.namespace });
+      const chain = Buffer.from(secret.data!['tls.crt'], 'base64').toString().split(/(?<=-----END CERTIFICATE-----)\s*/).filter((pem) => pem.trim() !== '');
+      const [leaf, ...intermediates] = chain.map((pem) => new X509Certificate(pem));
+      issuedFingerprint = leaf.fingerprint256;
+      rootCa = await acmeServer.issuingRoot();
+      const root = new X509Certificate(rootCa);
+      expect(leaf.subjectAltName?.split(', ').sort()).toEqual(edge.hosts.map((host) => `DNS:${host}`));
+      // The leaf chains to Pebble's root of this run through the intermediates it sent.
+      expect([leaf, ...intermediates].every((cert, i, all) => cert.checkIssued(all[i + 1] ?? root))).toBe(true);
+      // The solvers are gone once the certificate is issued.
+      await waitUntil('the HTTP-01 solver pods were not removed', 30_000, async () => ((await core.listNamespacedPod({
+        namespace: edge.namespace, labelSelector: 'acme.cert-manager.io/http01-solver=true',
+      })).items.length === 0 ? true : undefined));
+      process.stderr.write(`dev's edge: certificate for ${edge.hosts.join(', ')} issued through ACME HTTP-01 (Pebble ${EDGE_VERSIONS.pebble}, ${solversSeen.size} solver pod(s) through Traefik) `
+        + `${seconds.toFixed(1)} s after the ACME server started\n`);
+    });
+
+    test('Traefik programs the Gateway\'s HTTPS listeners with the issued certificate and accepts every generated HTTPRoute', async () => {
+      // Traefik answers with a default certificate of its own until it has read the Secret.
+      const served = (host: string) => new Promise<string>((resolve, reject) => {
+        const socket = tlsConnect({ host: traefikAddress, port: ports.https, servername: host, rejectUnauthorized: false }, () => {
+          resolve(socket.getPeerCertificate().fingerprint256);
+          socket.end();
+        });
+        socket.on('error', reject);
+      });
+      for (const host of edge.hosts) {
+        await waitUntil(`Traefik did not serve the issued certificate for ${host}`, 30_000,
+          async () => ((await served(host)) === issuedFingerprint ? true : undefined), async () => `it serves ${await served(host)}, issued ${issuedFingerprint}`);
+      }
       await waitUntil(`Gateway ${edge.namespace}/${edge.gatewayName} was not Programmed by Traefik`, 30_000,
-        async () => (holds((await object('gateways', edge.gatewayName)).status?.conditions, 'Programmed') ? true : undefined),
-        async () => `its status: ${JSON.stringify((await object('gateways', edge.gatewayName)).status)}`);
+        async () => (holds((await gatewayObject('gateways', edge.gatewayName)).status?.conditions, 'Programmed') ? true : undefined),
+        async () => `its status: ${JSON.stringify((await gatewayObject('gateways', edge.gatewayName)).status)}`);
       const routes = ['https-redirect', ...edge.routes.map((route) => route.engine)];
       const parents = await Promise.all(routes.map(async (name) => ({ name, parents: await waitUntil(`HTTPRoute ${name} has no status from Traefik`, 30_000,
-        async () => (await object('httproutes', name)).status?.parents?.filter((parent) => parent.controllerName === 'traefik.io/gateway-controller').length
-          ? (await object('httproutes', name)).status!.parents! : undefined) })));
+        async () => (await gatewayObject('httproutes', name)).status?.parents?.filter((parent) => parent.controllerName === 'traefik.io/gateway-controller').length
+          ? (await gatewayObject('httproutes', name)).status!.parents! : undefined) })));
       expect(parents.map(({ name, parents: [parent] }) => ({ name, accepted: holds(parent.conditions, 'Accepted'), resolvedRefs: holds(parent.conditions, 'ResolvedRefs') })))
         .toEqual(routes.map((name) => ({ name, accepted: true, resolvedRefs: true })));
     });
@@ -342,13 +423,6 @@ describe('dev on a real node', () => {
       }, async () => `frontend ${await unmatched('frontend') - before.frontend}, backend ${await unmatched('backend') - before.backend} (expected 1 and 2)`);
       // Only the issued certificate's root is trusted: a client without it refuses the edge.
       await expect(edgeGet(`https://${appHost}:${ports.https}/health/ready`, traefikAddress)).rejects.toThrow(/self[- ]signed|unable to (get|verify)/);
-    });
-
-    test('plain HTTP on every host is redirected to HTTPS with 301, path kept', async () => {
-      for (const host of edge.hosts) {
-        const answer = await edgeGet(`http://${host}:${ports.http}/health/ready?from=test`, traefikAddress);
-        expect({ host, status: answer.status, location: answer.headers.location }).toEqual({ host, status: 301, location: `https://${host}/health/ready?from=test` });
-      }
     });
 
     test(`a WebSocket to ${streamRoute.host} upgrades through Traefik to the websocket engine, which sees Traefik's pod as its peer`, async () => {
@@ -508,6 +582,7 @@ describe('dev on a real node', () => {
     expect(machineState().links).toContain(`nautilus-n${fs.readFileSync(path.join(workDir, 'slot'), 'utf8').trim()}`);
     expect(leftovers(workDir, cgroupRoot).some((line) => line.startsWith('cgroup'))).toBe(true);
     await certManager?.stop();
+    await acmeServer?.stop();
     await rollouts?.stop();
     await binder?.stop();
     await cluster!.stop();

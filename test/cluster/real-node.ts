@@ -5,7 +5,7 @@ import * as path from 'path';
 import { ApiregistrationV1Api, CoreV1Api, Metrics } from '@kubernetes/client-node';
 import { killOnExit } from './support/process-guard';
 import { applyManifests } from './apply';
-import { ensureCachedBuild } from './binaries';
+import { ensureCachedBuild, ensureControlPlaneBinaries } from './binaries';
 import { ControlPlane, SERVICE_CLUSTER_IP_RANGE, startControlPlane } from './control-plane';
 import {
   ensureMetricsServer, METRICS_API_SERVICE, METRICS_SERVER_DNS_NAME, METRICS_SERVER_USER, metricsServerArgs, metricsServerObjects, metricsServerStartFailure,
@@ -56,6 +56,12 @@ export interface RealNode {
   readonly cgroupRoot: string;
   /** Runs a command inside the node (its mount, network and PID namespaces); returns its output. */
   exec(command: readonly string[]): string;
+  /**
+   * `command` wrapped to run in the node's network namespace only (its loopback, its routes, the
+   * Service addresses kube-proxy serves there), on the machine's filesystem and processes: for a
+   * program a test starts as a host process but that must reach the cluster as the node does.
+   */
+  inNetwork(command: readonly string[]): string[];
   /**
    * Starts a command inside the node, as {@link exec} runs one, without waiting for it (a load
    * generator): it leads its own process group, so `process.kill(-child.pid)` stops it, and it dies
@@ -196,6 +202,22 @@ export function realNodePrerequisites(env: NodeJS.ProcessEnv = process.env): str
   if (!v1 && !v2) problems.push('no cgroup layout the kubelet can use: neither the cgroup v1 cpu, cpuset, memory and pids hierarchies under /sys/fs/cgroup nor a cgroup v2 unified hierarchy there; mount one (a container without its own cgroup namespace cannot run a kubelet)');
   if (!fs.existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables')) problems.push('bridged traffic is not seen by iptables (no /proc/sys/net/bridge): load br_netfilter (modprobe br_netfilter), or Services between pods on the node will not work');
   return problems;
+}
+
+/**
+ * Builds what {@link startRealNodeCluster} with `options` runs, where the caches lack it: the
+ * control plane's binaries, the node's (kubelet, kube-proxy, CoreDNS, pause), and the policy
+ * enforcer and metrics-server when asked for. On a cold cache that is about 20 minutes of
+ * compiling beside the other lanes: a test file calls this in a hook of its own, with a bound
+ * that allows it, so the node's start and the tests keep bounds that catch a hang.
+ */
+export async function ensureRealNodeBinaries(options: Pick<RealNodeOptions, 'enforceNetworkPolicies' | 'metricsServer'> = {}): Promise<void> {
+  await Promise.all([
+    ensureControlPlaneBinaries(),
+    ensureCachedBuild(BUILD_SCRIPT, 'real-node binaries (kubelet, kube-proxy, CoreDNS, pause)'),
+    options.enforceNetworkPolicies ? ensureCachedBuild(NETWORK_POLICY_BUILD_SCRIPT, 'the NetworkPolicy enforcer (kube-router)') : undefined,
+    options.metricsServer ? ensureMetricsServer() : undefined,
+  ]);
 }
 
 /**
@@ -471,6 +493,10 @@ class NodeSandbox implements RealNode {
 
   exec(command: readonly string[]): string {
     return run('nsenter', [`--target=${this.initPid}`, '--mount', '--net', '--pid', '--uts', '--ipc', '--', ...command]);
+  }
+
+  inNetwork(command: readonly string[]): string[] {
+    return ['nsenter', `--target=${this.initPid}`, '--net', '--', ...command];
   }
 
   spawn(command: readonly string[]): ChildProcess {

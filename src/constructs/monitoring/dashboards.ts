@@ -147,10 +147,10 @@ function storesDashboard(environment: string, stores: readonly DataStorePlan[]):
 /** Every dashboard of an environment: the overview, one per tier that has services, the data stores. */
 export function platformDashboards(environment: string, engines: readonly EnginePlan[], stores: readonly DataStorePlan[]): GeneratedDashboard[] {
   const services = engines.filter((plan) => isService(plan.engine));
-  const tiers = Tier.all().filter((tier) => services.some((plan) => plan.engine.tier === tier));
+  const tiers = Tier.all().filter((tier) => services.some((plan) => plan.engine.tier.name === tier.name));
   return [
     overview(environment, services),
-    ...tiers.map((tier) => tierDashboard(environment, tier, services.filter((plan) => plan.engine.tier === tier))),
+    ...tiers.map((tier) => tierDashboard(environment, tier, services.filter((plan) => plan.engine.tier.name === tier.name))),
     storesDashboard(environment, stores),
   ];
 }

@@ -175,7 +175,7 @@ function availabilityAlerts({ services, common }: EngineRulesContext): AlertingR
 /** A tier's latency or error objective broken for as long as the tier allows, at the tier's severity. */
 function objectiveAlerts({ services, common }: EngineRulesContext, tiers: readonly Tier[]): AlertingRule[] {
   return tiers.flatMap((tier) => {
-    const members = oneOf(services.filter((plan) => plan.engine.tier === tier).map((plan) => plan.engine.name));
+    const members = oneOf(services.filter((plan) => plan.engine.tier.name === tier.name).map((plan) => plan.engine.name));
     const { latencyQuantile, errorRatio, breachedFor } = tier.objectives;
     // PromQL and the runtime's histogram count latency in seconds.
     const latency = tier.objectives.latency.toSeconds();
@@ -437,7 +437,7 @@ function edgeAlerts(edge: EdgePlan | undefined, common: EngineRulesContext['comm
 export function platformRuleGroups(input: PlatformRulesInput): RuleGroup[] {
   const { environment, engines, stores } = input;
   const context: EngineRulesContext = { services: engines.filter((plan) => isService(plan.engine)), common: { environment: environment.name } };
-  const tiers = Tier.all().filter((tier) => context.services.some((plan) => plan.engine.tier === tier));
+  const tiers = Tier.all().filter((tier) => context.services.some((plan) => plan.engine.tier.name === tier.name));
   const autoscaling = autoscalingAlerts(context);
   const batch = batchAlerts(context, engines);
   const releases = releaseAlerts(context);

@@ -33,7 +33,7 @@ export const EDGE_RULES: readonly ValidationRule[] = [
     if (!route) return [];
     const about = findingsAbout(engine.name, 'publicRoute.');
     const findings: Finding[] = [];
-    if (engine.tier !== Tier.EDGE) {
+    if (engine.tier.name !== Tier.EDGE.name) {
       findings.push(about('host', JSON.stringify(route.host), `${engine.name} is in the ${engine.tier.name} tier: only the edge tier's engines are reached from outside (its NetworkPolicies, budgets and priority are made for it)`,
         'remove publicRoute, or move the engine to Tier.EDGE'));
     }

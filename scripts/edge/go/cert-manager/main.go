@@ -96,6 +96,7 @@ type options struct {
 	solverImage                                             string
 	dns01Nameservers                                        []string
 	dns01NameserversOnly                                    bool
+	http01SolverNameservers                                 []string
 	dns01CheckRetryPeriod                                   time.Duration
 	defaultIssuerName, defaultIssuerKind                    string
 	defaultIssuerGroup                                      string
@@ -124,6 +125,7 @@ func main() {
 	fs.StringVar(&o.solverImage, "acme-http01-solver-image", "quay.io/jetstack/cert-manager-acmesolver:"+util.AppVersion, "Image of the ACME HTTP-01 solver pods.")
 	fs.StringSliceVar(&o.dns01Nameservers, "dns01-recursive-nameservers", nil, "Nameservers (host:port) for ACME DNS-01 self checks.")
 	fs.BoolVar(&o.dns01NameserversOnly, "dns01-recursive-nameservers-only", false, "Only query the nameservers above for DNS-01 self checks.")
+	fs.StringSliceVar(&o.http01SolverNameservers, "acme-http01-solver-nameservers", nil, "Nameservers (host:port) for ACME HTTP-01 self checks; the system resolver when empty.")
 	fs.DurationVar(&o.dns01CheckRetryPeriod, "dns01-check-retry-period", 10*time.Second, "Wait between DNS-01 propagation checks.")
 	fs.StringVar(&o.defaultIssuerName, "default-issuer-name", "", "Issuer ingress-shim uses when an Ingress names none.")
 	fs.StringVar(&o.defaultIssuerKind, "default-issuer-kind", "Issuer", "Kind of that issuer.")
@@ -217,6 +219,7 @@ func run(rootCtx context.Context, o options) error {
 			HTTP01SolverResourceLimitsMemory:  resource.MustParse("64Mi"),
 			ACMEHTTP01SolverRunAsNonRoot:      true,
 			DNS01Nameservers:                  nameservers,
+			HTTP01SolverNameservers:           o.http01SolverNameservers,
 			DNS01CheckRetryPeriod:             o.dns01CheckRetryPeriod,
 			DNS01CheckAuthoritative:           !o.dns01NameserversOnly,
 		},
