@@ -2,9 +2,8 @@
 # Builds Pebble (github.com/letsencrypt/pebble/v2), Let's Encrypt's ACME test server, and
 # pebble-challtestsrv (its test DNS server) for the real-node test, which issues dev's edge
 # certificate through ACME HTTP-01 against them, once, into a cache outside the repository keyed by
-# version, with Pebble's test certificates beside them in certs/ (the TLS certificate of its API,
-# for localhost and 127.0.0.1, and the CA that signed it, which cert-manager is given to trust).
-# A later run with the same version exits at once.
+# version (the test makes the TLS certificate of Pebble's API itself, for each run). A later run
+# with the same version exits at once.
 #
 #   scripts/edge/build-pebble.sh              build if missing, print the dir
 #   scripts/edge/build-pebble.sh --print-dir  print the dir, build nothing
@@ -13,7 +12,7 @@
 set -euo pipefail
 
 readonly PEBBLE_VERSION=v2.10.3
-readonly RECIPE=1
+readonly RECIPE=2
 readonly MODULE=github.com/letsencrypt/pebble/v2
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,17 +30,10 @@ exit_if_cached "$DEST" "${1:-}"
 
 command -v go >/dev/null || die "go is not on PATH; install Go >= 1.26 (Pebble is built from source)."
 begin_cached_build "$DEST" "$KEY"
-mkdir -p "$WORK/bin" "$WORK/certs"
+mkdir -p "$WORK/bin"
 
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off GOFLAGS="-buildvcs=false"
 START=$SECONDS
-
-log "downloading $MODULE@$PEBBLE_VERSION (GOPROXY=$(go env GOPROXY))"
-MODULE_DIR="$(module_dir "$MODULE@$PEBBLE_VERSION")"
-for file in pebble.minica.pem localhost/cert.pem localhost/key.pem; do
-  install -m 0644 "$MODULE_DIR/test/certs/$file" "$WORK/certs/${file//\//-}" \
-    || die "test/certs/$file is missing from $MODULE@$PEBBLE_VERSION."
-done
 
 # go install builds a module's command at a version outside any module of ours: Pebble's go.mod
 # has no replace directives.

@@ -1,3 +1,4 @@
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as https from 'https';
 import * as os from 'os';
@@ -193,7 +194,7 @@ export interface AcmeServer extends RunningProgram {
   readonly directoryUrl: string;
   /** `host:port` of the test DNS server, which answers every A query with `answer`. */
   readonly nameserver: string;
-  /** The CA of the ACME server's TLS certificate (for localhost and 127.0.0.1), a PEM file. */
+  /** The ACME server's TLS certificate (for localhost and 127.0.0.1, its own CA, made at start), a PEM file to trust. */
   readonly trustedCaFile: string;
   /** The PEM of the root Pebble signs certificates under (new at each start). */
   issuingRoot(): Promise<string>;
@@ -210,7 +211,6 @@ const PEBBLE_PORTS = { acme: 14000, management: 15000, dns: 8053, dnsManagement:
  */
 export async function startAcmeServer(network: NetworkNamespace, answer: string, options: { readonly keepWorkDir?: boolean } = {}): Promise<AcmeServer> {
   const dir = await buildPebble();
-  const trustedCaFile = path.join(dir, 'certs', 'pebble.minica.pem');
   const dns = await startProgram('pebble-challtestsrv', `pebble-challtestsrv ${EDGE_VERSIONS.pebble}`, options.keepWorkDir ?? false, {}, async (program, deadline) => {
     const [binary, ...args] = network.wrap([path.join(dir, 'bin', 'pebble-challtestsrv'),
       '-dnsserver', `:${PEBBLE_PORTS.dns}`, '-management', `${network.address}:${PEBBLE_PORTS.dnsManagement}`, '-defaultIPv4', answer, '-defaultIPv6', '',
@@ -223,19 +223,28 @@ export async function startAcmeServer(network: NetworkNamespace, answer: string,
   try {
     const pebble = await startProgram('pebble', `Pebble ${EDGE_VERSIONS.pebble}`, options.keepWorkDir ?? false,
       { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' }, async (program, deadline) => {
+        // Its API's TLS certificate, made for this run (a day, for localhost and 127.0.0.1, its own
+        // CA): what the issuer's clients are given to trust.
+        const certificate = path.join(program.workDir, 'api-cert.pem');
+        const privateKey = path.join(program.workDir, 'api-key.pem');
+        const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+          '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-addext', 'basicConstraints=critical,CA:TRUE',
+          '-keyout', privateKey, '-out', certificate], { encoding: 'utf8' });
+        if (made.status !== 0) throw new Error(`openssl could not make the ACME API's certificate: ${made.stderr}`);
         const config = path.join(program.workDir, 'pebble-config.json');
         fs.writeFileSync(config, JSON.stringify({
           pebble: {
             listenAddress: `0.0.0.0:${PEBBLE_PORTS.acme}`, managementListenAddress: `0.0.0.0:${PEBBLE_PORTS.management}`,
-            certificate: path.join(dir, 'certs', 'localhost-cert.pem'), privateKey: path.join(dir, 'certs', 'localhost-key.pem'),
+            certificate, privateKey,
             httpPort: 80, tlsPort: 443, ocspResponderURL: '', externalAccountBindingRequired: false,
           },
         }));
         const [binary, ...args] = network.wrap([path.join(dir, 'bin', 'pebble'), '-config', config, '-dnsserver', `127.0.0.1:${PEBBLE_PORTS.dns}`, '-strict']);
         program.start(binary, args);
         await program.waitFor('it to listen', deadline, async () => program.log().includes(`Listening on: 0.0.0.0:${PEBBLE_PORTS.acme}`));
-        return {};
+        return { trustedCaFile: certificate };
       });
+    const { trustedCaFile } = pebble;
     const ca = fs.readFileSync(trustedCaFile, 'utf8');
     return {
       directoryUrl: `https://localhost:${PEBBLE_PORTS.acme}/dir`,
