@@ -105,13 +105,13 @@ async function platformPods(): Promise<V1Pod[]> {
 /** How long the programs this file runs may take to build on a cold cache, beside the other lanes. */
 const COLD_BUILDS_TIMEOUT_MS = 60 * 60_000;
 
-// Cold, the programs are built first, in a hook of their own: the control plane's, the node's and
-// the enforcer (about 20 minutes on 2 cores beside the other lanes), the Argo Rollouts controller,
-// and the edge's (started in the background by npm test; waiting for them raises their priority).
+// Cold, the programs the node needs are built first, in a hook of their own: the control plane's,
+// the node's and the enforcer (about 20 minutes on 2 cores beside the other lanes) and the Argo
+// Rollouts controller. The edge's (Traefik, cert-manager and its solver, Pebble), which npm test
+// builds in the background at the lowest priority, are waited for by the edge's tests, with the
+// same bound: by then most are built, and waiting raises the rest to the waiter's priority.
 beforeAll(async () => {
-  await Promise.all([
-    ensureRealNodeBinaries({ enforceNetworkPolicies: true }), ensureArgoRollouts(), traefikImage(), acmeSolverImage(), ensureAcmeServer(),
-  ]);
+  await Promise.all([ensureRealNodeBinaries({ enforceNetworkPolicies: true }), ensureArgoRollouts()]);
 }, COLD_BUILDS_TIMEOUT_MS);
 
 beforeAll(async () => {
@@ -333,16 +333,17 @@ describe('dev on a real node', () => {
         });
         expect({ host, location: answer.headers.location }).toEqual({ host, location: `https://${host}/health/ready?from=test` });
       }
-    });
+    }, COLD_BUILDS_TIMEOUT_MS);
 
     test('cert-manager gets dev\'s certificate from a real ACME server (Pebble) over HTTP-01, its solver pods answering through Traefik, for exactly the routes\' hosts', async () => {
+      // Cold, the programs may still be building (see the first hook).
+      const [solverImage] = await Promise.all([acmeSolverImage(), ensureAcmeServer()]);
       const started = Date.now();
       const network = { wrap: (command: readonly string[]) => cluster!.node.inNetwork(command), address: cluster!.node.address };
       const core = cluster!.controlPlane.kubeConfig.makeApiClient(CoreV1Api);
       // The names resolve to Traefik's Service, as public DNS resolves them to its load balancer.
       const service = await core.readNamespacedService({ name: 'traefik', namespace: access.controller.namespace });
       acmeServer = await startAcmeServer(network, service.spec!.clusterIP!);
-      const solverImage = await acmeSolverImage();
       await cluster!.node.importImages([solverImage]);
       certManager = await startCertManager(cluster!.controlPlane, {
         network, gatewayApi: true, acme: { solverImage, nameservers: [acmeServer.nameserver], trustedCaFile: acmeServer.trustedCaFile },
@@ -378,7 +379,7 @@ describe('dev on a real node', () => {
       })).items.length === 0 ? true : undefined));
       process.stderr.write(`dev's edge: certificate for ${edge.hosts.join(', ')} issued through ACME HTTP-01 (Pebble ${EDGE_VERSIONS.pebble}, ${solversSeen.size} solver pod(s) through Traefik) `
         + `${seconds.toFixed(1)} s after the ACME server started\n`);
-    });
+    }, COLD_BUILDS_TIMEOUT_MS);
 
     test('Traefik programs the Gateway\'s HTTPS listeners with the issued certificate and accepts every generated HTTPRoute', async () => {
       // Traefik answers with a default certificate of its own until it has read the Secret.
