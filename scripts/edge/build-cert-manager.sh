@@ -76,7 +76,9 @@ log "building cert-manager-controller ($MODULE@$CERT_MANAGER_VERSION through go/
 log "building acmesolver ..."
 (cd "$HERE/go/cert-manager" && go build -p 2 -trimpath -ldflags="-s -w" -o "$WORK/bin/acmesolver" ./acmesolver) \
   || die "building acmesolver failed (see the go output above)."
-"$WORK/bin/acmesolver" --help 2>&1 | grep -q -- '--listen-port' || die "the built acmesolver does not take --listen-port."
+# Captured first: grep -q stops reading at its match, and a writer killed by SIGPIPE would fail the pipeline.
+usage="$("$WORK/bin/acmesolver" --help 2>&1 || true)"
+grep -q -- '--listen-port' <<<"$usage" || die "the built acmesolver does not take --listen-port (its usage: $usage)."
 
 printf 'cert-manager=%s\nseconds=%s\n' "$CERT_MANAGER_VERSION" "$((SECONDS - START))" >"$WORK/.complete"
 publish_cached_build "$DEST"

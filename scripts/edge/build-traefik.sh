@@ -70,8 +70,11 @@ log "building traefik ($MODULE/cmd/traefik@$TRAEFIK_VERSION) ..."
 (cd "$HERE/go/traefik" && go build -p 2 -trimpath -ldflags="$LDFLAGS" -o "$WORK/bin/traefik" "$MODULE/cmd/traefik") \
   || die "building traefik failed (see the go output above; the Go module proxy may refuse a dependency)."
 [[ -x "$WORK/bin/traefik" ]] || die "traefik is missing from the build output."
-"$WORK/bin/traefik" version | grep -q "^Version:[[:space:]]*$TRAEFIK_VERSION\$" \
-  || die "the built traefik does not report $TRAEFIK_VERSION (\`traefik version\` says: $("$WORK/bin/traefik" version 2>&1))."
+# Captured first: grep -q stops reading at its match, and a writer killed by SIGPIPE would fail the
+# pipeline (it did, on a loaded machine).
+version="$("$WORK/bin/traefik" version 2>&1)" || die "the built traefik does not run (\`traefik version\` says: $version)."
+grep -q "^Version:[[:space:]]*$TRAEFIK_VERSION\$" <<<"$version" \
+  || die "the built traefik does not report $TRAEFIK_VERSION (\`traefik version\` says: $version)."
 
 printf 'traefik=%s\ngateway-api=%s\nseconds=%s\n' "$TRAEFIK_VERSION" "$GATEWAY_API_VERSION" "$((SECONDS - START))" >"$WORK/.complete"
 publish_cached_build "$DEST"

@@ -65,8 +65,9 @@ log "building vault ($MODULE@$VAULT_VERSION, tags: $TAGS) ..."
 (cd "$HERE/go/vault" && go build -p 2 -tags "$TAGS" -trimpath -ldflags="$LDFLAGS" -o "$WORK/bin/vault" "$MODULE") \
   || die "building vault failed (see the go output above; the Go module proxy may refuse a dependency)."
 [[ -x "$WORK/bin/vault" ]] || die "vault is missing from the build output."
-"$WORK/bin/vault" version | grep -q "^Vault $VAULT_VERSION" \
-  || die "the built vault does not report $VAULT_VERSION (\`vault version\` says: $("$WORK/bin/vault" version 2>&1))."
+# Captured first: grep -q stops reading at its match, and a writer killed by SIGPIPE would fail the pipeline.
+version="$("$WORK/bin/vault" version 2>&1)" || die "the built vault does not run (\`vault version\` says: $version)."
+grep -q "^Vault $VAULT_VERSION" <<<"$version" || die "the built vault does not report $VAULT_VERSION (\`vault version\` says: $version)."
 
 printf 'vault=%s\ntags=%s\nseconds=%s\n' "$VAULT_VERSION" "$TAGS" "$((SECONDS - START))" >"$WORK/.complete"
 publish_cached_build "$DEST"
