@@ -34,7 +34,7 @@ function engineJson(engine: EngineSpec): string {
       stores: engine.dependencies.stores,
       upstreams: engine.dependencies.engines,
       ...(engine.publicRoute?.websocket
-        ? { websocket: { path: engine.publicRoute.pathPrefix, idleTimeoutSeconds: engine.publicRoute.websocket.idleTimeout.milliseconds / 1000 } }
+        ? { websocket: { path: engine.publicRoute.pathPrefix, idleTimeoutSeconds: engine.publicRoute.websocket.idleTimeout.toSeconds() } }
         : {}),
     }
     : { name: engine.name, kind: 'batch', stores: engine.dependencies.stores, upstreams: engine.dependencies.engines };
@@ -82,7 +82,7 @@ function readme(engine: EngineSpec): string {
     ? `service of the ${engine.tier.name} tier on port ${workload.port} (\`${workload.health.liveness}\`, \`${workload.health.readiness}\`, \`${METRICS_PATH}\`)`
     : `batch job of the ${engine.tier.name} tier (CronJob \`${workload.schedule}\` UTC; runs once and exits)`;
   const webSocket = engine.publicRoute?.websocket
-    ? `; accepts WebSocket connections under \`${engine.publicRoute.pathPrefix}\` (the \`onWebSocket\` hook), closed after ${engine.publicRoute.websocket.idleTimeout.milliseconds / 1000} s without traffic`
+    ? `; accepts WebSocket connections under \`${engine.publicRoute.pathPrefix}\` (the \`onWebSocket\` hook), closed after ${engine.publicRoute.websocket.idleTimeout.toSeconds()} s without traffic`
     : '';
   return `# ${engine.name}
 

@@ -144,6 +144,13 @@ export async function startExternalSecrets(controlPlane: ControlPlane, options: 
     });
 }
 
+/** A lookup sending every hostname to `address` (for a client that must ask for a name the machine cannot resolve). */
+export function resolveTo(address: string): https.RequestOptions['lookup'] {
+  return ((_hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => (options.all
+    ? callback(null, [{ address, family: 4 }])
+    : callback(null, address, 4))) as unknown as https.RequestOptions['lookup'];
+}
+
 /** How cert-manager's ACME issuers work where the test runs one: what their solver pods run, and whom they trust. */
 export interface AcmeSettings {
   /** The image of the HTTP-01 solver pods (see {@link acmeSolverImage}). */
@@ -256,8 +263,7 @@ export async function startAcmeServer(network: NetworkNamespace, answer: string,
       issuingRoot: () => new Promise((resolve, reject) => {
         // The management API serves with the same localhost certificate: asked for by that name, at the namespace's address.
         const request = https.get(`https://localhost:${PEBBLE_PORTS.management}/roots/0`, {
-          ca, agent: false, lookup: ((_host: string, opts: { all?: boolean }, callback: (...a: unknown[]) => void) => (opts.all
-            ? callback(null, [{ address: network.address, family: 4 }]) : callback(null, network.address, 4))) as unknown as https.RequestOptions['lookup'],
+          ca, agent: false, lookup: resolveTo(network.address),
         }, (response) => {
           let body = '';
           response.on('data', (chunk: Buffer) => { body += chunk.toString(); });

@@ -35,8 +35,8 @@ import { EnvironmentSpec } from '../../src/environments/environment';
 import { poolLabels, poolTaints } from '../../src/environments/node-pool-policy';
 import { applyManifests } from './apply';
 import { ArgoRollouts, ensureArgoRollouts, startArgoRollouts } from './argo-rollouts';
-import { AcmeServer, EDGE_VERSIONS, RunningProgram, ensureAcmeServer, startAcmeServer, startCertManager } from './edge-controllers';
-import { TRAEFIK_VERSION, acmeSolverImage, traefikImage, traefikManifests } from './edge-proxy';
+import { AcmeServer, EDGE_VERSIONS, RunningProgram, ensureAcmeServer, resolveTo, startAcmeServer, startCertManager } from './edge-controllers';
+import { TRAEFIK_CONTROLLER_NAME, TRAEFIK_VERSION, acmeSolverImage, traefikImage, traefikManifests } from './edge-proxy';
 import { clusterProvidedStorageClasses, credentialSecrets, monitoringStackNamespace, readCrds } from './dist-manifests';
 import { leftovers, machineState } from './machine-state';
 import { expectedFlows, Flow, FlowSource, probeFromContainer, probeFromNode } from './flow-matrix';
@@ -78,8 +78,6 @@ let rollouts: ArgoRollouts | undefined;
 let certManager: RunningProgram | undefined;
 let acmeServer: AcmeServer | undefined;
 const edge = planEnvironment(platformInput(), environment).edge!;
-/** Traefik's image, loaded into the node by the edge's tests (on a cold cache its build runs beside the node's start). */
-let traefik: string;
 let images: string[];
 /** The machine before the node started: stopping it must leave it so. */
 let machineBefore: ReturnType<typeof machineState>;
@@ -156,13 +154,6 @@ afterAll(async () => {
   await cluster?.stop();
   if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
 });
-
-/** A lookup sending every hostname to `address`, as the edge's DNS records send clients to the controller. */
-function resolveTo(address: string) {
-  return ((_hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => (options.all
-    ? callback(null, [{ address, family: 4 }])
-    : callback(null, address, 4))) as unknown as https.RequestOptions['lookup'];
-}
 
 interface EdgeAnswer { status: number; headers: Record<string, string | string[] | undefined>; body: string; certificate?: PeerCertificate }
 
@@ -314,7 +305,8 @@ describe('dev on a real node', () => {
     }) as Promise<{ status?: { conditions?: Condition[]; parents?: Array<{ controllerName: string; conditions: Condition[] }> } }>;
 
     test(`Traefik, a pod in the controller's namespace ${access.controller.namespace}, serves the generated Gateway's HTTP listener: HTTP is redirected to HTTPS with 301, path kept`, async () => {
-      traefik = await traefikImage();
+      // Loaded into the node here: on a cold cache its build runs beside the node's start.
+      const traefik = await traefikImage();
       await cluster!.node.importImages([traefik]);
       await applyManifests(cluster!.controlPlane.kubeConfig, traefikManifests({
         namespace: access.controller.namespace, className: access.controller.className, ports, image: traefik,
@@ -399,7 +391,7 @@ describe('dev on a real node', () => {
         async () => `its status: ${JSON.stringify((await gatewayObject('gateways', edge.gatewayName)).status)}`);
       const routes = ['https-redirect', ...edge.routes.map((route) => route.engine)];
       const parents = await Promise.all(routes.map(async (name) => ({ name, parents: await waitUntil(`HTTPRoute ${name} has no status from Traefik`, 30_000,
-        async () => (await gatewayObject('httproutes', name)).status?.parents?.filter((parent) => parent.controllerName === 'traefik.io/gateway-controller').length
+        async () => (await gatewayObject('httproutes', name)).status?.parents?.filter((parent) => parent.controllerName === TRAEFIK_CONTROLLER_NAME).length
           ? (await gatewayObject('httproutes', name)).status!.parents! : undefined) })));
       expect(parents.map(({ name, parents: [parent] }) => ({ name, accepted: holds(parent.conditions, 'Accepted'), resolvedRefs: holds(parent.conditions, 'ResolvedRefs') })))
         .toEqual(routes.map((name) => ({ name, accepted: true, resolvedRefs: true })));

@@ -51,11 +51,6 @@ export class WebSocketEndpoint {
     httpServer.on('upgrade', (request: IncomingMessage, raw: Duplex, head: Buffer) => this.upgrade(request, raw, head));
   }
 
-  /** Connections open now. */
-  get size(): number {
-    return this.open.size;
-  }
-
   /** Refuses new upgrades and closes every connection with 1001; resolves when all have ended. */
   async closeAll(): Promise<void> {
     this.accepting = false;
